@@ -1,0 +1,217 @@
+//! Connections: where users live and the rules they sign up under. Only database
+//! connections (strategy `auth0`) exist so far; their `options` are stored and returned
+//! as given, after the checks below.
+
+use crate::error::Error;
+use crate::validate::{validate_connection_name, Body, Patch};
+use serde_json::{json, Map, Value};
+
+pub const DEFAULT_DATABASE_CONNECTION: &str = "Username-Password-Authentication";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    pub id: String,
+    pub name: String,
+    pub display_name: Option<String>,
+    pub strategy: String,
+    pub options: Map<String, Value>,
+    pub enabled_clients: Vec<String>,
+    pub realms: Vec<String>,
+    pub is_domain_connection: bool,
+    pub metadata: Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Connection {
+    /// A database connection with Auth0's default options for a new tenant.
+    pub fn new_database(id: String, name: String, now: String) -> Self {
+        let options = json!({
+            "passwordPolicy": "good",
+            "brute_force_protection": true,
+            "strategy_version": 2,
+        });
+        let Value::Object(options) = options else { unreachable!("a json! object literal") };
+        Self {
+            id,
+            realms: vec![name.clone()],
+            name,
+            display_name: None,
+            strategy: "auth0".into(),
+            options,
+            enabled_clients: Vec::new(),
+            is_domain_connection: false,
+            metadata: Map::new(),
+            created_at: now.clone(),
+            updated_at: now,
+        }
+    }
+
+    pub fn requires_username(&self) -> bool {
+        self.options.get("requires_username").and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// `options.validation.username.{min,max}`, defaulting to Auth0's 1–15.
+    pub fn username_bounds(&self) -> (usize, usize) {
+        let bound = |k: &str, d: usize| {
+            self.options
+                .get("validation")
+                .and_then(|v| v.get("username"))
+                .and_then(|v| v.get(k))
+                .and_then(Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(d)
+        };
+        (bound("min", 1), bound("max", 15))
+    }
+
+    pub fn to_auth0_json(&self, include_options: bool) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(self.id));
+        m.insert("name".into(), json!(self.name));
+        if let Some(d) = &self.display_name {
+            m.insert("display_name".into(), json!(d));
+        }
+        m.insert("strategy".into(), json!(self.strategy));
+        if include_options {
+            m.insert("options".into(), Value::Object(self.options.clone()));
+        }
+        m.insert("enabled_clients".into(), json!(self.enabled_clients));
+        m.insert("realms".into(), json!(self.realms));
+        m.insert("is_domain_connection".into(), json!(self.is_domain_connection));
+        if !self.metadata.is_empty() {
+            m.insert("metadata".into(), Value::Object(self.metadata.clone()));
+        }
+        Value::Object(m)
+    }
+}
+
+const CREATE_FIELDS: &[&str] = &[
+    "name", "display_name", "strategy", "options", "enabled_clients", "realms",
+    "is_domain_connection", "metadata", "show_as_button",
+];
+const PATCH_FIELDS: &[&str] = &[
+    "display_name", "options", "enabled_clients", "realms", "is_domain_connection", "metadata",
+    "show_as_button",
+];
+
+/// Validates a `POST /api/v2/connections` body into a new connection.
+pub fn new_connection(body: &Value, id: String, now: &str) -> Result<Connection, Error> {
+    let b = Body::new(body, CREATE_FIELDS)?;
+    let name = b.required_string("name", 1, 128)?;
+    validate_connection_name(&name)
+        .map_err(|r| Error::body(format!("Payload validation error: '{r}' on property name.")))?;
+    let strategy = b.required_string("strategy", 1, 64)?;
+    if strategy != "auth0" {
+        return Err(Error::body(format!(
+            "Payload validation error: 'strategy {strategy:?} is not supported yet; supported: auth0' on property strategy."
+        )));
+    }
+    let mut c = Connection::new_database(id, name, now.to_string());
+    apply_common(&b, &mut c)?;
+    Ok(c)
+}
+
+/// Applies a `PATCH /api/v2/connections/{id}` body. `options` is replaced wholesale, as
+/// Auth0 does.
+pub fn patch_connection(body: &Value, c: &mut Connection, now: &str) -> Result<(), Error> {
+    let b = Body::new(body, PATCH_FIELDS)?;
+    apply_common(&b, c)?;
+    c.updated_at = now.to_string();
+    Ok(())
+}
+
+fn apply_common(b: &Body, c: &mut Connection) -> Result<(), Error> {
+    b.boolean("show_as_button")?;
+    b.string("display_name", 1, 128)?.apply_to(&mut c.display_name);
+    if let Patch::Set(options) = b.json_object("options")? {
+        validate_database_options(&options)?;
+        c.options = options;
+    }
+    if let Patch::Set(v) = b.string_array("enabled_clients", 1000)? {
+        c.enabled_clients = v;
+    }
+    if let Patch::Set(v) = b.string_array("realms", 10)? {
+        c.realms = v;
+    }
+    if let Patch::Set(v) = b.boolean("is_domain_connection")? {
+        c.is_domain_connection = v;
+    }
+    if let Patch::Set(m) = b.json_object("metadata")? {
+        if m.len() > 10 || m.values().any(|v| v.as_str().is_none_or(|s| s.len() > 255)) {
+            return Err(Error::body(
+                "Payload validation error: 'metadata may have at most 10 keys with string values of at most 255 characters' on property metadata.",
+            ));
+        }
+        c.metadata = m;
+    }
+    Ok(())
+}
+
+/// Type checks for the `auth0` strategy options Gatehouse understands. Unknown options
+/// are kept (Auth0 has many), known ones must have the right shape.
+fn validate_database_options(o: &Map<String, Value>) -> Result<(), Error> {
+    let bad = |field: &str, reason: &str| {
+        Error::body(format!("Payload validation error: '{reason}' on property options.{field}."))
+    };
+    if let Some(p) = o.get("passwordPolicy") {
+        let ok = p.is_null() || p.as_str().is_some_and(|s| ["none", "low", "fair", "good", "excellent"].contains(&s));
+        if !ok {
+            return Err(bad("passwordPolicy", "must be one of none, low, fair, good, excellent"));
+        }
+    }
+    for flag in [
+        "requires_username", "brute_force_protection", "disable_signup", "enabledDatabaseCustomization",
+        "import_mode", "disable_self_service_change_password",
+    ] {
+        if o.get(flag).is_some_and(|v| !v.is_boolean()) {
+            return Err(bad(flag, "Expected type boolean"));
+        }
+    }
+    if let Some(v) = o.get("validation") {
+        let username = v.get("username");
+        let min = username.and_then(|u| u.get("min")).and_then(Value::as_u64);
+        let max = username.and_then(|u| u.get("max")).and_then(Value::as_u64);
+        match (min, max) {
+            (Some(min), Some(max)) if 1 <= min && min <= max && max <= 128 => {}
+            _ => return Err(bad("validation.username", "min and max are required, with 1 <= min <= max <= 128")),
+        }
+    }
+    if let Some(v) = o.get("password_complexity_options") {
+        let min = v.get("min_length").and_then(Value::as_u64);
+        if !min.is_some_and(|m| (1..=128).contains(&m)) {
+            return Err(bad("password_complexity_options.min_length", "must be an integer from 1 to 128"));
+        }
+    }
+    for (field, limit) in [("password_history", 24u64), ("password_dictionary", 0)] {
+        if let Some(v) = o.get(field) {
+            if !v.get("enable").is_some_and(Value::is_boolean) {
+                return Err(bad(&format!("{field}.enable"), "is required and must be a boolean"));
+            }
+            if limit > 0 && v.get("size").is_some_and(|s| !s.as_u64().is_some_and(|n| n <= limit)) {
+                return Err(bad(&format!("{field}.size"), "must be an integer from 0 to 24"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_database_connections_only() {
+        let c = new_connection(&json!({"name": "db-1", "strategy": "auth0", "options": {"requires_username": true}}), "con_x".into(), "t");
+        let c = c.unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(c.requires_username());
+        assert_eq!(c.realms, vec!["db-1".to_string()]);
+        assert!(new_connection(&json!({"name": "-bad", "strategy": "auth0"}), "con_x".into(), "t").is_err());
+        assert!(new_connection(&json!({"name": "g", "strategy": "google-oauth2"}), "con_x".into(), "t").is_err());
+        let e = new_connection(&json!({"name": "g", "strategy": "auth0", "options": {"passwordPolicy": "great"}}), "con_x".into(), "t");
+        assert_eq!(
+            e.err().map(|e| e.to_string()).as_deref(),
+            Some("Payload validation error: 'must be one of none, low, fair, good, excellent' on property options.passwordPolicy.")
+        );
+    }
+}

@@ -1,0 +1,64 @@
+//! Identifiers in Auth0's formats. Auth0's SDKs check some of these shapes
+//! (`con_` + 16 alphanumerics), so the formats are part of the API.
+
+use rand::distributions::{Alphanumeric, DistString};
+use rand::RngCore;
+
+fn alphanumeric(len: usize) -> String {
+    Alphanumeric.sample_string(&mut rand::thread_rng(), len)
+}
+
+/// `con_` + 16 alphanumerics.
+pub fn new_connection_id() -> String {
+    format!("con_{}", alphanumeric(16))
+}
+
+/// `job_` + 16 alphanumerics.
+pub fn new_job_id() -> String {
+    format!("job_{}", alphanumeric(16))
+}
+
+/// `cgr_` + 16 alphanumerics (client grants).
+pub fn new_client_grant_id() -> String {
+    format!("cgr_{}", alphanumeric(16))
+}
+
+/// 32 alphanumerics, like Auth0's client ids.
+pub fn new_client_id() -> String {
+    alphanumeric(32)
+}
+
+/// 64 characters of URL-safe randomness (≈ 380 bits) for client secrets.
+pub fn new_client_secret() -> String {
+    alphanumeric(64)
+}
+
+/// The provider-local part of a database user's id: a 24-hex ObjectId-like value.
+pub fn new_user_local_id() -> String {
+    let mut bytes = [0u8; 12];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+pub fn is_connection_id(s: &str) -> bool {
+    s.len() == 20 && s.starts_with("con_") && s[4..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+pub fn is_job_id(s: &str) -> bool {
+    s.len() == 20 && s.starts_with("job_") && s[4..].bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes() {
+        assert!(is_connection_id(&new_connection_id()));
+        assert!(is_job_id(&new_job_id()));
+        assert!(!is_connection_id("con_short"));
+        assert!(!is_connection_id("con_abcdefgh-jklmnop"));
+        assert_eq!(new_user_local_id().len(), 24);
+        assert_eq!(new_client_id().len(), 32);
+    }
+}

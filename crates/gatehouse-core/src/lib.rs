@@ -1,0 +1,17 @@
+//! Gatehouse's domain: users, connections, clients and their identifiers, the
+//! validation rules for what comes in from outside, and the error vocabulary the
+//! HTTP surfaces map to Auth0-shaped responses.
+//!
+//! This crate does no I/O: no database, no network, no clock reads except through
+//! the [`clock::Clock`] passed in by the caller.
+
+pub mod clock;
+pub mod client;
+pub mod connection;
+pub mod error;
+pub mod ids;
+pub mod scope;
+pub mod user;
+pub mod validate;
+
+pub use error::{Error, Result};

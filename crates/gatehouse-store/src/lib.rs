@@ -1,0 +1,3 @@
+//! Gatehouse's store. (being written)
+pub mod search;
+pub mod sql;
