@@ -39,7 +39,11 @@ fn only_keys(m: &Map<String, Value>, allowed: &[&str], field: &str) -> Result<()
     Ok(())
 }
 
-fn string<'a>(m: &'a Map<String, Value>, key: &str, rel: &str) -> Result<Option<&'a str>, HashError> {
+fn string<'a>(
+    m: &'a Map<String, Value>,
+    key: &str,
+    rel: &str,
+) -> Result<Option<&'a str>, HashError> {
     match m.get(key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -47,7 +51,11 @@ fn string<'a>(m: &'a Map<String, Value>, key: &str, rel: &str) -> Result<Option<
     }
 }
 
-fn required_string<'a>(m: &'a Map<String, Value>, key: &str, rel: &str) -> Result<&'a str, HashError> {
+fn required_string<'a>(
+    m: &'a Map<String, Value>,
+    key: &str,
+    rel: &str,
+) -> Result<&'a str, HashError> {
     string(m, key, rel)?.ok_or_else(|| HashError::malformed(path(rel), "is required"))
 }
 
@@ -60,10 +68,16 @@ fn uint(m: &Map<String, Value>, key: &str, rel: &str) -> Result<Option<u64>, Has
             }
             match n.as_f64() {
                 Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => Ok(Some(f as u64)),
-                _ => Err(HashError::malformed(path(rel), "must be a non-negative integer")),
+                _ => Err(HashError::malformed(
+                    path(rel),
+                    "must be a non-negative integer",
+                )),
             }
         }
-        Some(_) => Err(HashError::malformed(path(rel), "must be a non-negative integer")),
+        Some(_) => Err(HashError::malformed(
+            path(rel),
+            "must be a non-negative integer",
+        )),
     }
 }
 
@@ -71,7 +85,10 @@ fn value_encoding(m: &Map<String, Value>, rel: &str) -> Result<ValueEncoding, Ha
     match string(m, "encoding", rel)? {
         None => Ok(ValueEncoding::Utf8),
         Some(e) => ValueEncoding::from_name(e).ok_or_else(|| {
-            HashError::malformed(path(rel), format!("unknown encoding {e:?} (expected utf8, hex or base64)"))
+            HashError::malformed(
+                path(rel),
+                format!("unknown encoding {e:?} (expected utf8, hex or base64)"),
+            )
         }),
     }
 }
@@ -109,7 +126,11 @@ fn salt(top: &Map<String, Value>, limits: &Limits) -> Result<Option<Salt>, HashE
     Ok(Some(Salt { bytes, position }))
 }
 
-fn require_encoding(got: ValueEncoding, allowed: &[ValueEncoding], algorithm: &str) -> Result<(), HashError> {
+fn require_encoding(
+    got: ValueEncoding,
+    allowed: &[ValueEncoding],
+    algorithm: &str,
+) -> Result<(), HashError> {
     if allowed.contains(&got) {
         return Ok(());
     }
@@ -172,10 +193,17 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
             .ok_or_else(|| HashError::malformed(path("hash"), "is required"))?,
         &path("hash"),
     )?;
-    only_keys(hash_obj, &["value", "encoding", "digest", "key"], &path("hash"))?;
+    only_keys(
+        hash_obj,
+        &["value", "encoding", "digest", "key"],
+        &path("hash"),
+    )?;
     let value = required_string(hash_obj, "value", "hash.value")?;
     if value.is_empty() {
-        return Err(HashError::malformed(path("hash.value"), "must not be empty"));
+        return Err(HashError::malformed(
+            path("hash.value"),
+            "must not be empty",
+        ));
     }
     if value.len() > limits.max_hash_len {
         return Err(HashError::malformed(
@@ -205,8 +233,9 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
         forbid(hash_obj, "digest", algorithm).map_err(|_| {
             HashError::malformed(path("hash.digest"), "only allowed with algorithm hmac")
         })?;
-        forbid(hash_obj, "key", algorithm)
-            .map_err(|_| HashError::malformed(path("hash.key"), "only allowed with algorithm hmac"))?;
+        forbid(hash_obj, "key", algorithm).map_err(|_| {
+            HashError::malformed(path("hash.key"), "only allowed with algorithm hmac")
+        })?;
     }
     if algorithm != "scrypt" {
         for k in ["keylen", "cost", "blockSize", "parallelization"] {
@@ -268,22 +297,31 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
                 )
             })?;
             let key_obj = object(
-                hash_obj
-                    .get("key")
-                    .ok_or_else(|| HashError::malformed(path("hash.key"), "is required for hmac"))?,
+                hash_obj.get("key").ok_or_else(|| {
+                    HashError::malformed(path("hash.key"), "is required for hmac")
+                })?,
                 &path("hash.key"),
             )?;
             only_keys(key_obj, &["value", "encoding"], &path("hash.key"))?;
             let kv = required_string(key_obj, "value", "hash.key.value")?;
-            let key = value_encoding(key_obj, "hash.key.encoding")?.decode(kv, &path("hash.key.value"))?;
+            let key = value_encoding(key_obj, "hash.key.encoding")?
+                .decode(kv, &path("hash.key.value"))?;
             if key.len() > limits.max_salt_len {
-                return Err(HashError::bounds(path("hash.key.value"), "HMAC key is too long"));
+                return Err(HashError::bounds(
+                    path("hash.key.value"),
+                    "HMAC key is too long",
+                ));
             }
             let hash = enc.decode(value, &value_field)?;
             if hash.len() != digest.output_len() {
                 return Err(HashError::malformed(
                     value_field,
-                    format!("HMAC-{} must be {} bytes, got {}", digest.name(), digest.output_len(), hash.len()),
+                    format!(
+                        "HMAC-{} must be {} bytes, got {}",
+                        digest.name(),
+                        digest.output_len(),
+                        hash.len()
+                    ),
                 ));
             }
             (
@@ -303,17 +341,24 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
             if keylen == 0 || keylen > limits.max_salt_len as u64 {
                 return Err(HashError::bounds(
                     path("keylen"),
-                    format!("scrypt keylen must be between 1 and {}", limits.max_salt_len),
+                    format!(
+                        "scrypt keylen must be between 1 and {}",
+                        limits.max_salt_len
+                    ),
                 ));
             }
             let cost = uint(top, "cost", "cost")?.unwrap_or(16384);
             let log_n = log2_pow2(cost, &path("cost"))?;
             let r = uint(top, "blockSize", "blockSize")?.unwrap_or(8);
             let p = uint(top, "parallelization", "parallelization")?.unwrap_or(1);
-            let r = u32::try_from(r)
-                .map_err(|_| HashError::bounds(path("blockSize"), "scrypt blockSize is too large"))?;
+            let r = u32::try_from(r).map_err(|_| {
+                HashError::bounds(path("blockSize"), "scrypt blockSize is too large")
+            })?;
             let p = u32::try_from(p).map_err(|_| {
-                HashError::bounds(path("parallelization"), "scrypt parallelization is too large")
+                HashError::bounds(
+                    path("parallelization"),
+                    "scrypt parallelization is too large",
+                )
             })?;
             check_params(
                 log_n,
@@ -326,7 +371,10 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
             if hash.len() as u64 != keylen {
                 return Err(HashError::malformed(
                     path("keylen"),
-                    format!("keylen {keylen} does not match the {}-byte hash", hash.len()),
+                    format!(
+                        "keylen {keylen} does not match the {}-byte hash",
+                        hash.len()
+                    ),
                 ));
             }
             (
@@ -351,7 +399,11 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
                 })?,
                 &path("firebase"),
             )?;
-            only_keys(fb, &["signer_key", "salt_separator", "rounds", "mem_cost"], &path("firebase"))?;
+            only_keys(
+                fb,
+                &["signer_key", "salt_separator", "rounds", "mem_cost"],
+                &path("firebase"),
+            )?;
             let signer_key = ValueEncoding::Base64.decode(
                 required_string(fb, "signer_key", "firebase.signer_key")?,
                 &path("firebase.signer_key"),
@@ -371,7 +423,10 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
             let mem_cost = uint(fb, "mem_cost", "firebase.mem_cost")?
                 .ok_or_else(|| HashError::malformed(path("firebase.mem_cost"), "is required"))?;
             if !(1..=8).contains(&rounds) {
-                return Err(HashError::bounds(path("firebase.rounds"), "Firebase rounds must be between 1 and 8"));
+                return Err(HashError::bounds(
+                    path("firebase.rounds"),
+                    "Firebase rounds must be between 1 and 8",
+                ));
             }
             if !(1..=14).contains(&mem_cost) {
                 return Err(HashError::bounds(
@@ -385,13 +440,20 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
                 r,
                 1,
                 limits,
-                [&path("firebase.mem_cost"), &path("firebase.rounds"), &path("firebase")],
+                [
+                    &path("firebase.mem_cost"),
+                    &path("firebase.rounds"),
+                    &path("firebase"),
+                ],
             )?;
             let hash = enc.decode(value, &value_field)?;
             if hash.len() != signer_key.len() {
                 return Err(HashError::malformed(
                     value_field,
-                    format!("hash must be as long as the {}-byte signer key", signer_key.len()),
+                    format!(
+                        "hash must be as long as the {}-byte signer key",
+                        signer_key.len()
+                    ),
                 ));
             }
             let mut full_salt = salt.bytes;
@@ -420,7 +482,11 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
                 if hash.len() != digest.output_len() {
                     return Err(HashError::malformed(
                         value_field,
-                        format!("{other} digest must be {} bytes, got {}", digest.output_len(), hash.len()),
+                        format!(
+                            "{other} digest must be {} bytes, got {}",
+                            digest.output_len(),
+                            hash.len()
+                        ),
                     ));
                 }
                 (

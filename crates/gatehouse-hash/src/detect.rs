@@ -19,7 +19,9 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
             format!("hash is longer than {} bytes", limits.max_hash_len),
         ));
     }
-    if s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+    if s.bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
         return Err(HashError::malformed(
             field,
             "hash must not contain whitespace or control characters",
@@ -32,7 +34,10 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
         ));
     }
     if s.starts_with("$2") {
-        return Ok((Scheme::Bcrypt(families::bcrypt::parse(s, limits, field)?), "bcrypt"));
+        return Ok((
+            Scheme::Bcrypt(families::bcrypt::parse(s, limits, field)?),
+            "bcrypt",
+        ));
     }
     if s.starts_with("$argon2") {
         let a = families::argon2::parse(s, limits, field)?;
@@ -61,7 +66,10 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
         return Ok((Scheme::Scrypt(h), "scrypt"));
     }
     if s.starts_with("$1$") {
-        return Ok((Scheme::Md5Crypt(families::crypt::parse_md5(s, field)?), "md5-crypt"));
+        return Ok((
+            Scheme::Md5Crypt(families::crypt::parse_md5(s, field)?),
+            "md5-crypt",
+        ));
     }
     if s.starts_with("$5$") {
         let h = families::crypt::parse_sha(s, limits, field)?;
@@ -72,10 +80,16 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
         return Ok((Scheme::ShaCrypt(h), "sha512-crypt"));
     }
     if s.starts_with("$P$") || s.starts_with("$H$") {
-        return Ok((Scheme::Phpass(families::phpass::parse(s, limits, field)?), "phpass"));
+        return Ok((
+            Scheme::Phpass(families::phpass::parse(s, limits, field)?),
+            "phpass",
+        ));
     }
     if s.starts_with("$S$") {
-        return Ok((Scheme::Phpass(families::phpass::parse(s, limits, field)?), "drupal7"));
+        return Ok((
+            Scheme::Phpass(families::phpass::parse(s, limits, field)?),
+            "drupal7",
+        ));
     }
     if let Some(rest) = s.strip_prefix("$bcrypt-sha256$") {
         return parse_passlib_bcrypt_sha256(rest, limits, field);
@@ -83,9 +97,14 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
     if s.starts_with('{') {
         return families::ldap::parse(s, limits, field);
     }
-    if ["pbkdf2_sha256$", "pbkdf2_sha1$", "bcrypt_sha256$", "argon2$"]
-        .iter()
-        .any(|p| s.starts_with(p))
+    if [
+        "pbkdf2_sha256$",
+        "pbkdf2_sha1$",
+        "bcrypt_sha256$",
+        "argon2$",
+    ]
+    .iter()
+    .any(|p| s.starts_with(p))
     {
         return families::django::parse(s, limits, field);
     }
@@ -97,7 +116,11 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
 
 /// passlib `$bcrypt-sha256$v=2,t=2b,r=12$<salt>$<hash>` and the v1 form
 /// `$bcrypt-sha256$2a,12$<salt>$<hash>`.
-fn parse_passlib_bcrypt_sha256(rest: &str, limits: &Limits, field: &str) -> Result<Parsed, HashError> {
+fn parse_passlib_bcrypt_sha256(
+    rest: &str,
+    limits: &Limits,
+    field: &str,
+) -> Result<Parsed, HashError> {
     use families::bcrypt::{check_cost, decode_salt_hash, Bcrypt, Prehash};
     let parts: Vec<&str> = rest.split('$').collect();
     let [params, salt, hash] = parts.as_slice() else {
@@ -122,17 +145,26 @@ fn parse_passlib_bcrypt_sha256(rest: &str, limits: &Limits, field: &str) -> Resu
             }
         }
         if v != Some("2") {
-            return Err(HashError::unsupported(field, "passlib bcrypt-sha256 version must be 2"));
+            return Err(HashError::unsupported(
+                field,
+                "passlib bcrypt-sha256 version must be 2",
+            ));
         }
         (true, t.unwrap_or(""), r.unwrap_or(""))
     } else {
         let (t, r) = params.split_once(',').ok_or_else(|| {
-            HashError::malformed(field, "passlib bcrypt-sha256 v1 parameters must be <ident>,<cost>")
+            HashError::malformed(
+                field,
+                "passlib bcrypt-sha256 v1 parameters must be <ident>,<cost>",
+            )
         })?;
         (false, t, r)
     };
     if !matches!(ident, "2a" | "2b" | "2y") {
-        return Err(HashError::unsupported(field, "bcrypt variant must be 2a, 2b or 2y"));
+        return Err(HashError::unsupported(
+            field,
+            "bcrypt variant must be 2a, 2b or 2y",
+        ));
     }
     let cost = families::pbkdf2::parse_u32(rounds, "bcrypt cost", field)?;
     check_cost(cost, limits, field)?;

@@ -168,7 +168,10 @@ mod tests {
     fn latin1_rejects_wide_chars() {
         assert_eq!(PwEncoding::Latin1.encode("é"), Some(vec![0xe9]));
         assert_eq!(PwEncoding::Latin1.encode("密"), None);
-        assert_eq!(PwEncoding::Utf16le.encode("a€"), Some(vec![0x61, 0, 0xac, 0x20]));
+        assert_eq!(
+            PwEncoding::Utf16le.encode("a€"),
+            Some(vec![0x61, 0, 0xac, 0x20])
+        );
     }
 
     #[test]

@@ -202,7 +202,9 @@ impl Hasher {
     /// 0x10), or a non-UTF-8 password encoding.
     pub fn needs_rehash(&self, hash: &PasswordHash) -> bool {
         match &hash.scheme {
-            Scheme::Argon2(a) => hash.pw_encoding != PwEncoding::Utf8 || a.weaker_than(&self.argon2),
+            Scheme::Argon2(a) => {
+                hash.pw_encoding != PwEncoding::Utf8 || a.weaker_than(&self.argon2)
+            }
             _ => true,
         }
     }

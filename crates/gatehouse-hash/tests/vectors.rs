@@ -8,10 +8,26 @@ use gatehouse_hash::{Hasher, PasswordHash};
 use serde_json::Value;
 
 const VECTORS: &str = include_str!("fixtures/password-hashes.json");
+/// Formats the shared file does not cover, made with Python's hashlib, OpenSSL and
+/// glibc/libxcrypt `crypt(3)` (via Perl): Drupal 7, passlib scrypt/pbkdf2, more LDAP
+/// schemes, sha-crypt `rounds=`, PHC pbkdf2 without parameters and with OpenSSL digest
+/// aliases, HMAC-SHA384/224, latin1/ucs2 password encodings, Auth0's scrypt example.
+const EXTRA: &str = include_str!("fixtures/extra-hashes.json");
+
+fn load(text: &str) -> Vec<Value> {
+    let v: Value = serde_json::from_str(text).unwrap();
+    v.as_array().unwrap().clone()
+}
 
 fn vectors() -> Vec<Value> {
-    let v: Value = serde_json::from_str(VECTORS).unwrap();
-    v.as_array().unwrap().clone()
+    load(VECTORS)
+}
+
+/// Shared vectors plus the extra ones.
+fn everything() -> Vec<Value> {
+    let mut v = load(VECTORS);
+    v.extend(load(EXTRA));
+    v
 }
 
 fn parse(h: &Hasher, v: &Value) -> PasswordHash {
@@ -31,7 +47,7 @@ fn all_seventy_vectors_verify_and_reject_the_wrong_password() {
     let all = vectors();
     assert_eq!(all.len(), 70);
     let mut failures = Vec::new();
-    for v in &all {
+    for v in &everything() {
         let id = v["id"].as_str().unwrap();
         let ph = parse(&h, v);
         if !h.verify(&ph, v["password"].as_str().unwrap()) {
@@ -47,17 +63,28 @@ fn all_seventy_vectors_verify_and_reject_the_wrong_password() {
 #[test]
 fn all_vectors_round_trip_stored_form_and_export() {
     let h = Hasher::default();
-    for v in vectors() {
+    for v in everything() {
         let id = v["id"].as_str().unwrap();
         let ph = parse(&h, &v);
         let stored = ph.to_stored();
         if let Some(s) = v.get("password_hash") {
-            assert_eq!(stored, s.as_str().unwrap(), "{id}: self-describing hashes store as themselves");
-            assert_eq!(ph.to_auth0_export(), serde_json::json!({ "password_hash": s }), "{id}");
+            assert_eq!(
+                stored,
+                s.as_str().unwrap(),
+                "{id}: self-describing hashes store as themselves"
+            );
+            assert_eq!(
+                ph.to_auth0_export(),
+                serde_json::json!({ "password_hash": s }),
+                "{id}"
+            );
         } else {
             assert!(stored.starts_with("$gh-custom$v=1$"), "{id}");
             let export = ph.to_auth0_export();
-            assert_eq!(export["custom_password_hash"], v["custom_password_hash"], "{id}");
+            assert_eq!(
+                export["custom_password_hash"], v["custom_password_hash"],
+                "{id}"
+            );
             // Exactly as imported, including key order.
             assert_eq!(
                 export["custom_password_hash"].to_string(),
@@ -65,7 +92,9 @@ fn all_vectors_round_trip_stored_form_and_export() {
                 "{id}"
             );
         }
-        let back = h.parse_stored(&stored).unwrap_or_else(|e| panic!("{id}: {e}"));
+        let back = h
+            .parse_stored(&stored)
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(back, ph, "{id}");
         assert_eq!(back.to_stored(), stored, "{id}");
         assert_eq!(back.family(), ph.family(), "{id}");
@@ -75,7 +104,8 @@ fn all_vectors_round_trip_stored_form_and_export() {
         let again = if let Some(s) = export.get("password_hash") {
             h.parse_password_hash(s.as_str().unwrap()).unwrap()
         } else {
-            h.parse_custom_password_hash(&export["custom_password_hash"]).unwrap()
+            h.parse_custom_password_hash(&export["custom_password_hash"])
+                .unwrap()
         };
         assert_eq!(again, ph, "{id}");
     }
@@ -100,8 +130,12 @@ fn families_are_named() {
 #[test]
 fn only_fresh_argon2id_needs_no_rehash() {
     let h = Hasher::default();
-    for v in vectors() {
+    for v in everything() {
         let ph = parse(&h, &v);
-        assert!(h.needs_rehash(&ph), "{}: legacy or weaker hashes need a rehash", v["id"]);
+        assert!(
+            h.needs_rehash(&ph),
+            "{}: legacy or weaker hashes need a rehash",
+            v["id"]
+        );
     }
 }

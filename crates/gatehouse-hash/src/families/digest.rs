@@ -231,12 +231,18 @@ mod tests {
 
     #[test]
     fn openssl_names() {
-        assert_eq!(Digest::from_openssl_name("RSA-SHA1-2"), Some(Ok(Digest::Sha1)));
+        assert_eq!(
+            Digest::from_openssl_name("RSA-SHA1-2"),
+            Some(Ok(Digest::Sha1))
+        );
         assert_eq!(
             Digest::from_openssl_name("sha512WithRSAEncryption"),
             Some(Ok(Digest::Sha512))
         );
-        assert_eq!(Digest::from_openssl_name("ripemd160WithRSA"), Some(Ok(Digest::Ripemd160)));
+        assert_eq!(
+            Digest::from_openssl_name("ripemd160WithRSA"),
+            Some(Ok(Digest::Ripemd160))
+        );
         assert_eq!(Digest::from_openssl_name("ssl3-md5"), Some(Ok(Digest::Md5)));
         assert_eq!(Digest::from_openssl_name("mdc2WithRSA"), Some(Err(())));
         assert_eq!(Digest::from_openssl_name("sha3"), None);

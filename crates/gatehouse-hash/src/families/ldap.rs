@@ -44,13 +44,25 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
         }
         "CRYPT" => {
             return if body.starts_with("$1$") {
-                Ok((Scheme::Md5Crypt(crypt::parse_md5(body, field)?), "ldap-crypt-md5"))
+                Ok((
+                    Scheme::Md5Crypt(crypt::parse_md5(body, field)?),
+                    "ldap-crypt-md5",
+                ))
             } else if body.starts_with("$5$") {
-                Ok((Scheme::ShaCrypt(crypt::parse_sha(body, limits, field)?), "ldap-crypt-sha256"))
+                Ok((
+                    Scheme::ShaCrypt(crypt::parse_sha(body, limits, field)?),
+                    "ldap-crypt-sha256",
+                ))
             } else if body.starts_with("$6$") {
-                Ok((Scheme::ShaCrypt(crypt::parse_sha(body, limits, field)?), "ldap-crypt-sha512"))
+                Ok((
+                    Scheme::ShaCrypt(crypt::parse_sha(body, limits, field)?),
+                    "ldap-crypt-sha512",
+                ))
             } else if body.starts_with("$2") {
-                Ok((Scheme::Bcrypt(super::bcrypt::parse(body, limits, field)?), "ldap-crypt-bcrypt"))
+                Ok((
+                    Scheme::Bcrypt(super::bcrypt::parse(body, limits, field)?),
+                    "ldap-crypt-bcrypt",
+                ))
             } else {
                 Err(HashError::unsupported(
                     field,

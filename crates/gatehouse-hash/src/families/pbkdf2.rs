@@ -25,7 +25,10 @@ impl Pbkdf2Hash {
         field: &str,
     ) -> Result<Self, HashError> {
         if iterations == 0 {
-            return Err(HashError::bounds(field, "pbkdf2 iterations must be at least 1"));
+            return Err(HashError::bounds(
+                field,
+                "pbkdf2 iterations must be at least 1",
+            ));
         }
         if hash.is_empty() || hash.len() > limits.max_salt_len {
             return Err(HashError::malformed(
@@ -88,14 +91,19 @@ pub(crate) fn parse_dollar(
     field: &str,
 ) -> Result<(Pbkdf2Hash, bool), HashError> {
     let parts: Vec<&str> = s.split('$').collect();
-    let ["", id, params, salt, hash] = parts.as_slice() else {
-        return Err(HashError::malformed(
-            field,
-            "pbkdf2 hash must be $pbkdf2-<digest>$<params>$<salt>$<hash>",
-        ));
+    // PHC allows the parameter segment to be left out entirely (Auth0 defaults apply).
+    let (id, params, salt, hash) = match parts.as_slice() {
+        ["", id, params, salt, hash] => (*id, Some(*params), *salt, *hash),
+        ["", id, salt, hash] => (*id, None, *salt, *hash),
+        _ => {
+            return Err(HashError::malformed(
+                field,
+                "pbkdf2 hash must be $pbkdf2-<digest>$<params>$<salt>$<hash>",
+            ))
+        }
     };
-    if params.bytes().all(|b| b.is_ascii_digit()) {
-        let digest = match *id {
+    if let Some(params) = params.filter(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+        let digest = match id {
             "pbkdf2" => Digest::Sha1,
             "pbkdf2-sha256" => Digest::Sha256,
             "pbkdf2-sha512" => Digest::Sha512,
@@ -109,9 +117,9 @@ pub(crate) fn parse_dollar(
         let h = passlib_body(digest, params, salt, hash, limits, field)?;
         return Ok((h, false));
     }
-    let name = id.strip_prefix("pbkdf2-").ok_or_else(|| {
-        HashError::malformed(field, "PHC pbkdf2 id must be pbkdf2-<digest>")
-    })?;
+    let name = id
+        .strip_prefix("pbkdf2-")
+        .ok_or_else(|| HashError::malformed(field, "PHC pbkdf2 id must be pbkdf2-<digest>"))?;
     let digest = match Digest::from_openssl_name(name) {
         Some(Ok(d)) => d,
         Some(Err(())) => {
@@ -128,7 +136,7 @@ pub(crate) fn parse_dollar(
         }
     };
     let (mut i, mut l) = (None, None);
-    for kv in params.split(',') {
+    for kv in params.iter().flat_map(|p| p.split(',')) {
         let (k, v) = kv
             .split_once('=')
             .ok_or_else(|| HashError::malformed(field, "pbkdf2 parameters must be key=value"))?;
@@ -143,7 +151,10 @@ pub(crate) fn parse_dollar(
             }
         };
         if slot.is_some() {
-            return Err(HashError::malformed(field, format!("pbkdf2 parameter {k} is repeated")));
+            return Err(HashError::malformed(
+                field,
+                format!("pbkdf2 parameter {k} is repeated"),
+            ));
         }
         *slot = Some(parse_u32(v, &format!("pbkdf2 parameter {k}"), field)?);
     }
@@ -179,7 +190,11 @@ pub(crate) fn passlib_body(
     if hash.len() != digest.output_len() {
         return Err(HashError::malformed(
             field,
-            format!("{} pbkdf2 hash must be {} bytes", digest.name(), digest.output_len()),
+            format!(
+                "{} pbkdf2 hash must be {} bytes",
+                digest.name(),
+                digest.output_len()
+            ),
         ));
     }
     Pbkdf2Hash::new(digest, iterations, salt, hash, limits, field)

@@ -19,7 +19,10 @@ pub(crate) struct Phpass {
 pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Phpass, HashError> {
     let drupal = s.starts_with("$S$");
     if !(drupal || s.starts_with("$P$") || s.starts_with("$H$")) {
-        return Err(HashError::malformed(field, "phpass hash must start with $P$, $H$ or $S$"));
+        return Err(HashError::malformed(
+            field,
+            "phpass hash must start with $P$, $H$ or $S$",
+        ));
     }
     let want = if drupal { 55 } else { 34 };
     if s.len() != want || !is_crypt64(&s[3..]) {

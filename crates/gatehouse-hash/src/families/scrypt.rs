@@ -67,8 +67,9 @@ pub(crate) fn check_params(
             ),
         ));
     }
-    scrypt::Params::new(log_n, r, p, 32)
-        .map_err(|_| HashError::bounds(f_n, "scrypt parameters are invalid (N must be < 2^(16·r))"))?;
+    scrypt::Params::new(log_n, r, p, 32).map_err(|_| {
+        HashError::bounds(f_n, "scrypt parameters are invalid (N must be < 2^(16·r))")
+    })?;
     Ok(())
 }
 
@@ -84,7 +85,14 @@ pub(crate) fn log2_pow2(n: u64, field: &str) -> Result<u8, HashError> {
 }
 
 /// Raw scrypt output, `None` if parameters are unusable.
-pub(crate) fn derive(log_n: u8, r: u32, p: u32, password: &[u8], salt: &[u8], len: usize) -> Option<Vec<u8>> {
+pub(crate) fn derive(
+    log_n: u8,
+    r: u32,
+    p: u32,
+    password: &[u8],
+    salt: &[u8],
+    len: usize,
+) -> Option<Vec<u8>> {
     let params = scrypt::Params::new(log_n, r, p, 32).ok()?;
     let mut out = vec![0u8; len];
     scrypt::scrypt(password, salt, &params, &mut out).ok()?;
@@ -93,7 +101,14 @@ pub(crate) fn derive(log_n: u8, r: u32, p: u32, password: &[u8], salt: &[u8], le
 
 impl ScryptHash {
     pub(crate) fn verify(&self, password: &[u8]) -> bool {
-        match derive(self.log_n, self.r, self.p, password, &self.salt, self.hash.len()) {
+        match derive(
+            self.log_n,
+            self.r,
+            self.p,
+            password,
+            &self.salt,
+            self.hash.len(),
+        ) {
             Some(out) => ct_eq(&out, &self.hash),
             None => false,
         }
@@ -126,15 +141,24 @@ pub(crate) fn parse_string(s: &str, limits: &Limits, field: &str) -> Result<Scry
             }
         };
         if slot.is_some() {
-            return Err(HashError::malformed(field, format!("scrypt parameter {k} is repeated")));
+            return Err(HashError::malformed(
+                field,
+                format!("scrypt parameter {k} is repeated"),
+            ));
         }
-        *slot = Some(super::pbkdf2::parse_u32(v, &format!("scrypt parameter {k}"), field)?);
+        *slot = Some(super::pbkdf2::parse_u32(
+            v,
+            &format!("scrypt parameter {k}"),
+            field,
+        )?);
     }
     let (Some(ln), Some(r), Some(p)) = (ln, r, p) else {
-        return Err(HashError::malformed(field, "scrypt parameters ln, r and p are all required"));
+        return Err(HashError::malformed(
+            field,
+            "scrypt parameters ln, r and p are all required",
+        ));
     };
-    let log_n = u8::try_from(ln)
-        .map_err(|_| HashError::bounds(field, "scrypt ln is too large"))?;
+    let log_n = u8::try_from(ln).map_err(|_| HashError::bounds(field, "scrypt ln is too large"))?;
     check_params(log_n, r, p, limits, [field, field, field])?;
     let salt = decode_b64_any(salt, field)?;
     let hash = decode_b64_any(hash, field)?;
