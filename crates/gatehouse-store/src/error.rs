@@ -1,0 +1,53 @@
+/// What went wrong in the store, in terms its callers can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict on {0:?}")]
+    Conflict(ConflictOn),
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    #[error("unsupported database URL {0:?}: use sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Which uniqueness rule a write broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictOn {
+    Id,
+    Email,
+    Username,
+    Name,
+    Other,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                // PostgreSQL names the index; SQLite names the columns in the message.
+                let key = db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string());
+                let on = if key.contains("email") {
+                    ConflictOn::Email
+                } else if key.contains("username") {
+                    ConflictOn::Username
+                } else if key.contains("name") {
+                    ConflictOn::Name
+                } else if key.contains("pkey") || key.contains("user_id") || key.contains("client_id") || key.contains(".id") || key.contains(".kid") {
+                    ConflictOn::Id
+                } else {
+                    ConflictOn::Other
+                };
+                StoreError::Conflict(on)
+            }
+            _ => StoreError::Database(e),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Decoding rows into domain types, once for both backends.
+
+use crate::error::StoreError;
+use gatehouse_core::client::{Client, ClientGrant};
+use gatehouse_core::connection::Connection;
+use gatehouse_core::user::User;
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+
+fn get<'r, R, T>(row: &'r R, col: &str) -> Result<T, StoreError>
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    T: Decode<'r, R::Database> + Type<R::Database>,
+{
+    row.try_get::<T, _>(col).map_err(StoreError::from)
+}
+
+macro_rules! decoders {
+    ($($db:ty => $row:ty),*) => {$(
+        impl FromRow<$row> for User {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Ok(User {
+                    user_id: get(r, "user_id")?,
+                    connection_id: get(r, "connection_id")?,
+                    connection: get(r, "connection")?,
+                    provider: get(r, "provider")?,
+                    email: get(r, "email")?,
+                    email_verified: get(r, "email_verified")?,
+                    username: get(r, "username")?,
+                    phone_number: get(r, "phone_number")?,
+                    phone_verified: get(r, "phone_verified")?,
+                    name: get(r, "name")?,
+                    nickname: get(r, "nickname")?,
+                    given_name: get(r, "given_name")?,
+                    family_name: get(r, "family_name")?,
+                    picture: get(r, "picture")?,
+                    password_hash: get(r, "password_hash")?,
+                    user_metadata: get::<_, Json<Map<String, Value>>>(r, "user_metadata")?.0,
+                    app_metadata: get::<_, Json<Map<String, Value>>>(r, "app_metadata")?.0,
+                    blocked: get(r, "blocked")?,
+                    logins_count: get(r, "logins_count")?,
+                    last_login: get(r, "last_login")?,
+                    last_ip: get(r, "last_ip")?,
+                    last_password_reset: get(r, "last_password_reset")?,
+                    created_at: get(r, "created_at")?,
+                    updated_at: get(r, "updated_at")?,
+                })
+            }
+        }
+
+        impl FromRow<$row> for Connection {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Ok(Connection {
+                    id: get(r, "id")?,
+                    name: get(r, "name")?,
+                    display_name: get(r, "display_name")?,
+                    strategy: get(r, "strategy")?,
+                    options: get::<_, Json<Map<String, Value>>>(r, "options")?.0,
+                    enabled_clients: get::<_, Json<Vec<String>>>(r, "enabled_clients")?.0,
+                    realms: get::<_, Json<Vec<String>>>(r, "realms")?.0,
+                    is_domain_connection: get(r, "is_domain_connection")?,
+                    metadata: get::<_, Json<Map<String, Value>>>(r, "metadata")?.0,
+                    created_at: get(r, "created_at")?,
+                    updated_at: get(r, "updated_at")?,
+                })
+            }
+        }
+
+        impl FromRow<$row> for Client {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Ok(Client {
+                    client_id: get(r, "client_id")?,
+                    name: get(r, "name")?,
+                    description: get(r, "description")?,
+                    app_type: get(r, "app_type")?,
+                    is_first_party: get(r, "is_first_party")?,
+                    grant_types: get::<_, Json<Vec<String>>>(r, "grant_types")?.0,
+                    callbacks: get::<_, Json<Vec<String>>>(r, "callbacks")?.0,
+                    allowed_logout_urls: get::<_, Json<Vec<String>>>(r, "allowed_logout_urls")?.0,
+                    web_origins: get::<_, Json<Vec<String>>>(r, "web_origins")?.0,
+                    allowed_origins: get::<_, Json<Vec<String>>>(r, "allowed_origins")?.0,
+                    token_endpoint_auth_method: get(r, "token_endpoint_auth_method")?,
+                    client_secret_hash: get(r, "client_secret_hash")?,
+                    client_metadata: get::<_, Json<Map<String, Value>>>(r, "client_metadata")?.0,
+                    created_at: get(r, "created_at")?,
+                    updated_at: get(r, "updated_at")?,
+                })
+            }
+        }
+
+        impl FromRow<$row> for ClientGrant {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Ok(ClientGrant {
+                    id: get(r, "id")?,
+                    client_id: get(r, "client_id")?,
+                    audience: get(r, "audience")?,
+                    scope: get::<_, Json<Vec<String>>>(r, "scope")?.0,
+                })
+            }
+        }
+
+        impl FromRow<$row> for crate::store::SigningKey {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Ok(crate::store::SigningKey {
+                    kid: get(r, "kid")?,
+                    alg: get(r, "alg")?,
+                    private_pem: get(r, "private_pem")?,
+                    public_jwk: get::<_, Json<Value>>(r, "public_jwk")?.0,
+                    current: get(r, "current")?,
+                    created_at: get(r, "created_at")?,
+                    retired_at: get(r, "retired_at")?,
+                })
+            }
+        }
+    )*};
+}
+
+/// Builds a domain value from a row of backend `R`.
+pub(crate) trait FromRow<R>: Sized {
+    fn from_row(r: &R) -> Result<Self, StoreError>;
+}
+
+decoders!(sqlx::Sqlite => sqlx::sqlite::SqliteRow, sqlx::Postgres => sqlx::postgres::PgRow);

@@ -1,0 +1,610 @@
+//! The [`Store`]: every read and write Gatehouse makes.
+
+use crate::error::StoreError;
+use crate::rows::FromRow;
+use crate::search;
+use crate::sql::{Dialect, SqlValue};
+use gatehouse_core::client::{Client, ClientGrant};
+use gatehouse_core::connection::Connection;
+use gatehouse_core::user::User;
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::types::Json;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The store handle. Cheap to clone; all clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is in use.
+/// The body is compiled once per backend, so the same SQL text serves both.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Binds a list of [`SqlValue`]s in order.
+macro_rules! bind_values {
+    ($query:expr, $values:expr) => {{
+        let mut q = $query;
+        for v in $values {
+            q = match v {
+                SqlValue::Text(s) => q.bind(s.clone()),
+                SqlValue::Int(i) => q.bind(*i),
+                SqlValue::Float(f) => q.bind(*f),
+                SqlValue::Bool(b) => q.bind(*b),
+            };
+        }
+        q
+    }};
+}
+
+const USER_COLUMNS: &str = "user_id, connection_id, connection, provider, email, email_verified, username, \
+    phone_number, phone_verified, name, nickname, given_name, family_name, picture, password_hash, \
+    user_metadata, app_metadata, blocked, logins_count, last_login, last_ip, last_password_reset, \
+    created_at, updated_at";
+
+macro_rules! bind_user {
+    ($query:expr, $u:expr) => {
+        $query
+            .bind(&$u.user_id)
+            .bind(&$u.connection_id)
+            .bind(&$u.connection)
+            .bind(&$u.provider)
+            .bind(&$u.email)
+            .bind($u.email_verified)
+            .bind(&$u.username)
+            .bind(&$u.phone_number)
+            .bind($u.phone_verified)
+            .bind(&$u.name)
+            .bind(&$u.nickname)
+            .bind(&$u.given_name)
+            .bind(&$u.family_name)
+            .bind(&$u.picture)
+            .bind(&$u.password_hash)
+            .bind(Json(&$u.user_metadata))
+            .bind(Json(&$u.app_metadata))
+            .bind($u.blocked)
+            .bind($u.logins_count)
+            .bind(&$u.last_login)
+            .bind(&$u.last_ip)
+            .bind(&$u.last_password_reset)
+            .bind(&$u.created_at)
+            .bind(&$u.updated_at)
+    };
+}
+
+/// A page of a user search.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// Auth0 v3 search syntax.
+    pub q: Option<String>,
+    /// Only users of this connection (by name).
+    pub connection: Option<String>,
+    /// `field:1` or `field:-1`.
+    pub sort: Option<String>,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+/// A key Gatehouse signs tokens with. The newest `current` key signs; retired keys stay
+/// published until tokens signed with them have expired.
+#[derive(Debug, Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: String,
+    pub private_pem: String,
+    pub public_jwk: Value,
+    pub current: bool,
+    pub created_at: String,
+    pub retired_at: Option<String>,
+}
+
+impl Store {
+    /// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`)
+    /// and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_in_schema(url, None).await
+    }
+
+    /// Like [`Store::connect`]; on PostgreSQL, keeps every table in `schema` (created if
+    /// missing). Lets several Gatehouse deployments, or test runs, share one database.
+    pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let backend = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("temp_store", "memory")
+                .pragma("cache_size", "-65536");
+            if let Some(dir) = options.get_filename().parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+                }
+            }
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let pool = SqlitePoolOptions::new()
+                // An in-memory database lives and dies with its one connection.
+                .max_connections(if in_memory { 1 } else { 8 })
+                .min_connections(if in_memory { 1 } else { 0 })
+                .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
+                .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            Backend::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let mut options = PgConnectOptions::from_str(url)?;
+            if let Some(schema) = schema {
+                if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || schema.is_empty() {
+                    return Err(StoreError::UnsupportedUrl(format!("schema {schema:?} must be [A-Za-z0-9_]+")));
+                }
+                let admin = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(&admin).await?;
+                admin.close().await;
+                options = options.options([("search_path", schema)]);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        Ok(Self { backend })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+
+    /// Checks the database answers (for readiness probes).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()).map(|_| ()))?;
+        Ok(())
+    }
+
+    // ---- connections -------------------------------------------------------------
+
+    pub async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO connections (id, name, display_name, strategy, options, enabled_clients, realms, \
+                 is_domain_connection, metadata, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+            )
+            .bind(&c.id)
+            .bind(&c.name)
+            .bind(&c.display_name)
+            .bind(&c.strategy)
+            .bind(Json(&c.options))
+            .bind(Json(&c.enabled_clients))
+            .bind(Json(&c.realms))
+            .bind(c.is_domain_connection)
+            .bind(Json(&c.metadata))
+            .bind(&c.created_at)
+            .bind(&c.updated_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    pub async fn update_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let done = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE connections SET display_name = $2, options = $3, enabled_clients = $4, realms = $5, \
+                 is_domain_connection = $6, metadata = $7, updated_at = $8 WHERE id = $1",
+            )
+            .bind(&c.id)
+            .bind(&c.display_name)
+            .bind(Json(&c.options))
+            .bind(Json(&c.enabled_clients))
+            .bind(Json(&c.realms))
+            .bind(c.is_domain_connection)
+            .bind(Json(&c.metadata))
+            .bind(&c.updated_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn connection(&self, id: &str) -> Result<Option<Connection>, StoreError> {
+        self.connection_where("id", id).await
+    }
+
+    pub async fn connection_by_name(&self, name: &str) -> Result<Option<Connection>, StoreError> {
+        self.connection_where("name", name).await
+    }
+
+    async fn connection_where(&self, column: &'static str, value: &str) -> Result<Option<Connection>, StoreError> {
+        let sql = format!("SELECT * FROM connections WHERE {column} = $1");
+        on_pool!(self, |pool| {
+            let row = sqlx::query(&sql).bind(value).fetch_optional(pool).await?;
+            row.as_ref().map(Connection::from_row).transpose()
+        })
+    }
+
+    /// Connections ordered by name, optionally of one strategy, with the total count.
+    pub async fn connections(
+        &self,
+        strategy: Option<&str>,
+        name: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<Connection>, u64), StoreError> {
+        let filter = "($1 IS NULL OR strategy = $1) AND ($2 IS NULL OR name = $2)";
+        let list = format!("SELECT * FROM connections WHERE {filter} ORDER BY name LIMIT $3 OFFSET $4");
+        let count = format!("SELECT COUNT(*) FROM connections WHERE {filter}");
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(&list)
+                .bind(strategy)
+                .bind(name)
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count).bind(strategy).bind(name).fetch_one(pool).await?;
+            let list = rows.iter().map(Connection::from_row).collect::<Result<Vec<_>, _>>()?;
+            Ok((list, u64::try_from(total).unwrap_or(0)))
+        })
+    }
+
+    /// Deletes a connection and, with it, its users.
+    pub async fn delete_connection(&self, id: &str) -> Result<bool, StoreError> {
+        let done = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM users WHERE connection_id = $1").bind(id).execute(&mut *tx).await?;
+            let done = sqlx::query("DELETE FROM connections WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(done)
+        })?;
+        Ok(done > 0)
+    }
+
+    pub async fn count_users_in_connection(&self, connection_id: &str) -> Result<u64, StoreError> {
+        let n: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE connection_id = $1").bind(connection_id).fetch_one(pool).await
+        })?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    // ---- users -------------------------------------------------------------------
+
+    pub async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO users ({USER_COLUMNS}) VALUES \
+             ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)"
+        );
+        on_pool!(self, |pool| bind_user!(sqlx::query(&sql), u).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query("SELECT * FROM users WHERE user_id = $1").bind(user_id).fetch_optional(pool).await?;
+            row.as_ref().map(User::from_row).transpose()
+        })
+    }
+
+    /// Users with exactly this (already normalized) email, across connections.
+    pub async fn users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
+        on_pool!(self, |pool| {
+            let rows = sqlx::query("SELECT * FROM users WHERE email = $1 ORDER BY created_at, user_id")
+                .bind(email)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(User::from_row).collect()
+        })
+    }
+
+    /// The user of a connection with this (normalized) email or username.
+    pub async fn user_by_login(&self, connection_id: &str, login: &str) -> Result<Option<User>, StoreError> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query(
+                "SELECT * FROM users WHERE connection_id = $1 AND (email = $2 OR username = $2) \
+                 ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1",
+            )
+            .bind(connection_id)
+            .bind(login)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(User::from_row).transpose()
+        })
+    }
+
+    /// One page of users matching `query`, and the total number of matches.
+    pub async fn search_users(&self, query: &UserQuery) -> Result<(Vec<User>, u64), StoreError> {
+        let mut params = Vec::new();
+        let mut conditions = Vec::new();
+        if let Some(connection) = &query.connection {
+            params.push(SqlValue::Text(connection.clone()));
+            conditions.push(format!("connection = ${}", params.len()));
+        }
+        if let Some(q) = query.q.as_deref().filter(|q| !q.trim().is_empty()) {
+            let compiled = search::compile(q, self.dialect(), params.len() + 1)
+                .map_err(|e| StoreError::InvalidQuery(e.to_string()))?;
+            conditions.push(format!("({})", compiled.sql));
+            params.extend(compiled.params);
+        }
+        let where_clause = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let order = match &query.sort {
+            Some(sort) => search::compile_sort(sort).map_err(|e| StoreError::InvalidQuery(e.to_string()))?,
+            None => "created_at DESC, user_id DESC".to_string(),
+        };
+        let list = format!(
+            "SELECT * FROM users {where_clause} ORDER BY {order} LIMIT {} OFFSET {}",
+            query.limit, query.offset
+        );
+        let count = format!("SELECT COUNT(*) FROM users {where_clause}");
+        on_pool!(self, |pool| {
+            let rows = bind_values!(sqlx::query(&list), &params).fetch_all(pool).await?;
+            let total: i64 = bind_values!(sqlx::query_scalar(&count), &params).fetch_one(pool).await?;
+            let users = rows.iter().map(User::from_row).collect::<Result<Vec<_>, _>>()?;
+            Ok((users, u64::try_from(total).unwrap_or(0)))
+        })
+    }
+
+    /// Reads a user, lets `change` modify it, and writes it back, all in one transaction
+    /// with the row locked, so concurrent updates never lose each other's changes.
+    /// Nothing is written if `change` fails.
+    pub async fn modify_user<E, F>(&self, user_id: &str, change: F) -> Result<Result<User, E>, StoreError>
+    where
+        F: FnOnce(&mut User) -> Result<(), E>,
+    {
+        let update = format!(
+            "UPDATE users SET ({USER_COLUMNS}) = \
+             ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24) WHERE user_id = $25"
+        );
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            // A no-op write first takes the row's write lock in both backends (a row lock
+            // in PostgreSQL, the database write lock in SQLite), so the read below cannot
+            // be overtaken by another writer.
+            let locked = sqlx::query("UPDATE users SET updated_at = updated_at WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            if locked.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let row = sqlx::query("SELECT * FROM users WHERE user_id = $1").bind(user_id).fetch_one(&mut *tx).await?;
+            let mut user = User::from_row(&row)?;
+            if let Err(e) = change(&mut user) {
+                tx.rollback().await?;
+                return Ok(Err(e));
+            }
+            bind_user!(sqlx::query(&update), user).bind(user_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(Ok(user))
+        })
+    }
+
+    pub async fn delete_user(&self, user_id: &str) -> Result<bool, StoreError> {
+        let done = on_pool!(self, |pool| sqlx::query("DELETE FROM users WHERE user_id = $1").bind(user_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(done > 0)
+    }
+
+    // ---- clients and grants --------------------------------------------------------
+
+    pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO clients (client_id, name, description, app_type, is_first_party, grant_types, callbacks, \
+                 allowed_logout_urls, web_origins, allowed_origins, token_endpoint_auth_method, client_secret_hash, \
+                 client_metadata, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
+            )
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(&c.description)
+            .bind(&c.app_type)
+            .bind(c.is_first_party)
+            .bind(Json(&c.grant_types))
+            .bind(Json(&c.callbacks))
+            .bind(Json(&c.allowed_logout_urls))
+            .bind(Json(&c.web_origins))
+            .bind(Json(&c.allowed_origins))
+            .bind(&c.token_endpoint_auth_method)
+            .bind(&c.client_secret_hash)
+            .bind(Json(&c.client_metadata))
+            .bind(&c.created_at)
+            .bind(&c.updated_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
+        let done = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, grant_types = $6, \
+                 callbacks = $7, allowed_logout_urls = $8, web_origins = $9, allowed_origins = $10, \
+                 token_endpoint_auth_method = $11, client_secret_hash = $12, client_metadata = $13, updated_at = $14 \
+                 WHERE client_id = $1",
+            )
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(&c.description)
+            .bind(&c.app_type)
+            .bind(c.is_first_party)
+            .bind(Json(&c.grant_types))
+            .bind(Json(&c.callbacks))
+            .bind(Json(&c.allowed_logout_urls))
+            .bind(Json(&c.web_origins))
+            .bind(Json(&c.allowed_origins))
+            .bind(&c.token_endpoint_auth_method)
+            .bind(&c.client_secret_hash)
+            .bind(Json(&c.client_metadata))
+            .bind(&c.updated_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query("SELECT * FROM clients WHERE client_id = $1").bind(client_id).fetch_optional(pool).await?;
+            row.as_ref().map(Client::from_row).transpose()
+        })
+    }
+
+    pub async fn clients(&self, offset: u32, limit: u32) -> Result<(Vec<Client>, u64), StoreError> {
+        on_pool!(self, |pool| {
+            let rows = sqlx::query("SELECT * FROM clients ORDER BY created_at, client_id LIMIT $1 OFFSET $2")
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients").fetch_one(pool).await?;
+            let list = rows.iter().map(Client::from_row).collect::<Result<Vec<_>, _>>()?;
+            Ok((list, u64::try_from(total).unwrap_or(0)))
+        })
+    }
+
+    pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let done = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM client_grants WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
+            let done = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(done)
+        })?;
+        Ok(done > 0)
+    }
+
+    /// Inserts a grant, or replaces the scopes of the client's existing grant for the
+    /// same audience.
+    pub async fn upsert_client_grant(&self, g: &ClientGrant, now: &str) -> Result<ClientGrant, StoreError> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query(
+                "INSERT INTO client_grants (id, client_id, audience, scope, created_at) VALUES ($1,$2,$3,$4,$5) \
+                 ON CONFLICT (client_id, audience) DO UPDATE SET scope = excluded.scope RETURNING *",
+            )
+            .bind(&g.id)
+            .bind(&g.client_id)
+            .bind(&g.audience)
+            .bind(Json(&g.scope))
+            .bind(now)
+            .fetch_one(pool)
+            .await?;
+            ClientGrant::from_row(&row)
+        })
+    }
+
+    pub async fn client_grant(&self, client_id: &str, audience: &str) -> Result<Option<ClientGrant>, StoreError> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query("SELECT * FROM client_grants WHERE client_id = $1 AND audience = $2")
+                .bind(client_id)
+                .bind(audience)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(ClientGrant::from_row).transpose()
+        })
+    }
+
+    pub async fn client_grant_by_id(&self, id: &str) -> Result<Option<ClientGrant>, StoreError> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query("SELECT * FROM client_grants WHERE id = $1").bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(ClientGrant::from_row).transpose()
+        })
+    }
+
+    pub async fn client_grants(&self, client_id: Option<&str>, audience: Option<&str>) -> Result<Vec<ClientGrant>, StoreError> {
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT * FROM client_grants WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR audience = $2) \
+                 ORDER BY created_at, id",
+            )
+            .bind(client_id)
+            .bind(audience)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(ClientGrant::from_row).collect()
+        })
+    }
+
+    pub async fn delete_client_grant(&self, id: &str) -> Result<bool, StoreError> {
+        let done = on_pool!(self, |pool| sqlx::query("DELETE FROM client_grants WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(done > 0)
+    }
+
+    // ---- signing keys --------------------------------------------------------------
+
+    /// Stores a new key and makes it the one that signs, retiring the previous one.
+    pub async fn rotate_signing_key(&self, key: &SigningKey, now: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE signing_keys SET current = $1, retired_at = $2 WHERE current = $3")
+                .bind(false)
+                .bind(now)
+                .bind(true)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, current, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
+            )
+            .bind(&key.kid)
+            .bind(&key.alg)
+            .bind(&key.private_pem)
+            .bind(Json(&key.public_jwk))
+            .bind(true)
+            .bind(&key.created_at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// Keys to publish: the current one and those retired after `retired_after`.
+    pub async fn signing_keys(&self, retired_after: &str) -> Result<Vec<SigningKey>, StoreError> {
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT * FROM signing_keys WHERE current = $1 OR retired_at > $2 ORDER BY created_at DESC",
+            )
+            .bind(true)
+            .bind(retired_after)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(SigningKey::from_row).collect()
+        })
+    }
+}
