@@ -7,7 +7,11 @@ use serde_json::{json, Map, Value};
 pub const APP_TYPES: &[&str] = &["native", "spa", "regular_web", "non_interactive"];
 pub const AUTH_METHODS: &[&str] = &["none", "client_secret_post", "client_secret_basic"];
 pub const GRANT_TYPES: &[&str] = &[
-    "authorization_code", "implicit", "refresh_token", "client_credentials", "password",
+    "authorization_code",
+    "implicit",
+    "refresh_token",
+    "client_credentials",
+    "password",
     "http://auth0.com/oauth/grant-type/password-realm",
 ];
 
@@ -74,8 +78,16 @@ impl ClientGrant {
 }
 
 const FIELDS: &[&str] = &[
-    "name", "description", "app_type", "is_first_party", "grant_types", "callbacks",
-    "allowed_logout_urls", "web_origins", "allowed_origins", "token_endpoint_auth_method",
+    "name",
+    "description",
+    "app_type",
+    "is_first_party",
+    "grant_types",
+    "callbacks",
+    "allowed_logout_urls",
+    "web_origins",
+    "allowed_origins",
+    "token_endpoint_auth_method",
     "client_metadata",
 ];
 
@@ -93,7 +105,12 @@ pub fn new_client(body: &Value, client_id: String, now: &str) -> Result<Client, 
         description: None,
         app_type: None,
         is_first_party: true,
-        grant_types: vec!["authorization_code".into(), "implicit".into(), "refresh_token".into(), "client_credentials".into()],
+        grant_types: vec![
+            "authorization_code".into(),
+            "implicit".into(),
+            "refresh_token".into(),
+            "client_credentials".into(),
+        ],
         callbacks: Vec::new(),
         allowed_logout_urls: Vec::new(),
         web_origins: Vec::new(),
@@ -186,10 +203,9 @@ fn apply(b: &Body, c: &mut Client) -> Result<(), Error> {
         }
         c.client_metadata = m;
     }
-    if c.app_type.as_deref() == Some("spa") || c.app_type.as_deref() == Some("native") {
-        if !b.has("token_endpoint_auth_method") {
-            c.token_endpoint_auth_method = "none".into();
-        }
+    let public_app = matches!(c.app_type.as_deref(), Some("spa" | "native"));
+    if public_app && !b.has("token_endpoint_auth_method") {
+        c.token_endpoint_auth_method = "none".into();
     }
     Ok(())
 }
@@ -200,7 +216,11 @@ mod tests {
 
     #[test]
     fn validates_urls_and_enums() {
-        let ok = new_client(&json!({"name": "app", "callbacks": ["https://app.example/cb"], "app_type": "spa"}), "id".into(), "t");
+        let ok = new_client(
+            &json!({"name": "app", "callbacks": ["https://app.example/cb"], "app_type": "spa"}),
+            "id".into(),
+            "t",
+        );
         let ok = ok.unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(ok.token_endpoint_auth_method, "none");
         let e = new_client(&json!({"name": "app", "callbacks": ["/relative"]}), "id".into(), "t");

@@ -38,8 +38,7 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         let millis = self.0.load(Ordering::SeqCst);
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
 
@@ -76,10 +75,7 @@ mod tests {
 
     #[test]
     fn parses_offsets_to_utc() {
-        assert_eq!(
-            parse_iso8601("2017-11-03T01:34:03.803+02:00").as_deref(),
-            Some("2017-11-02T23:34:03.803Z")
-        );
+        assert_eq!(parse_iso8601("2017-11-03T01:34:03.803+02:00").as_deref(), Some("2017-11-02T23:34:03.803Z"));
         assert_eq!(parse_iso8601("yesterday"), None);
     }
 }

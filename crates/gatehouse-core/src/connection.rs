@@ -87,13 +87,18 @@ impl Connection {
 }
 
 const CREATE_FIELDS: &[&str] = &[
-    "name", "display_name", "strategy", "options", "enabled_clients", "realms",
-    "is_domain_connection", "metadata", "show_as_button",
-];
-const PATCH_FIELDS: &[&str] = &[
-    "display_name", "options", "enabled_clients", "realms", "is_domain_connection", "metadata",
+    "name",
+    "display_name",
+    "strategy",
+    "options",
+    "enabled_clients",
+    "realms",
+    "is_domain_connection",
+    "metadata",
     "show_as_button",
 ];
+const PATCH_FIELDS: &[&str] =
+    &["display_name", "options", "enabled_clients", "realms", "is_domain_connection", "metadata", "show_as_button"];
 
 /// Validates a `POST /api/v2/connections` body into a new connection.
 pub fn new_connection(body: &Value, id: String, now: &str) -> Result<Connection, Error> {
@@ -161,8 +166,12 @@ fn validate_database_options(o: &Map<String, Value>) -> Result<(), Error> {
         }
     }
     for flag in [
-        "requires_username", "brute_force_protection", "disable_signup", "enabledDatabaseCustomization",
-        "import_mode", "disable_self_service_change_password",
+        "requires_username",
+        "brute_force_protection",
+        "disable_signup",
+        "enabledDatabaseCustomization",
+        "import_mode",
+        "disable_self_service_change_password",
     ] {
         if o.get(flag).is_some_and(|v| !v.is_boolean()) {
             return Err(bad(flag, "Expected type boolean"));
@@ -188,7 +197,7 @@ fn validate_database_options(o: &Map<String, Value>) -> Result<(), Error> {
             if !v.get("enable").is_some_and(Value::is_boolean) {
                 return Err(bad(&format!("{field}.enable"), "is required and must be a boolean"));
             }
-            if limit > 0 && v.get("size").is_some_and(|s| !s.as_u64().is_some_and(|n| n <= limit)) {
+            if limit > 0 && v.get("size").is_some_and(|s| s.as_u64().is_none_or(|n| n > limit)) {
                 return Err(bad(&format!("{field}.size"), "must be an integer from 0 to 24"));
             }
         }
@@ -202,13 +211,21 @@ mod tests {
 
     #[test]
     fn creates_database_connections_only() {
-        let c = new_connection(&json!({"name": "db-1", "strategy": "auth0", "options": {"requires_username": true}}), "con_x".into(), "t");
+        let c = new_connection(
+            &json!({"name": "db-1", "strategy": "auth0", "options": {"requires_username": true}}),
+            "con_x".into(),
+            "t",
+        );
         let c = c.unwrap_or_else(|e| unreachable!("{e}"));
         assert!(c.requires_username());
         assert_eq!(c.realms, vec!["db-1".to_string()]);
         assert!(new_connection(&json!({"name": "-bad", "strategy": "auth0"}), "con_x".into(), "t").is_err());
         assert!(new_connection(&json!({"name": "g", "strategy": "google-oauth2"}), "con_x".into(), "t").is_err());
-        let e = new_connection(&json!({"name": "g", "strategy": "auth0", "options": {"passwordPolicy": "great"}}), "con_x".into(), "t");
+        let e = new_connection(
+            &json!({"name": "g", "strategy": "auth0", "options": {"passwordPolicy": "great"}}),
+            "con_x".into(),
+            "t",
+        );
         assert_eq!(
             e.err().map(|e| e.to_string()).as_deref(),
             Some("Payload validation error: 'must be one of none, low, fair, good, excellent' on property options.passwordPolicy.")

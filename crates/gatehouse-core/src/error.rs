@@ -31,10 +31,7 @@ impl Error {
         Self::NotFound { code: "inexistent_user", message: "The user does not exist.".into() }
     }
     pub fn connection_not_found() -> Self {
-        Self::NotFound {
-            code: "inexistent_connection",
-            message: "The connection does not exist".into(),
-        }
+        Self::NotFound { code: "inexistent_connection", message: "The connection does not exist".into() }
     }
     pub fn client_not_found() -> Self {
         Self::NotFound { code: "inexistent_client", message: "The client does not exist".into() }

@@ -5,8 +5,8 @@
 //! This crate does no I/O: no database, no network, no clock reads except through
 //! the [`clock::Clock`] passed in by the caller.
 
-pub mod clock;
 pub mod client;
+pub mod clock;
 pub mod connection;
 pub mod error;
 pub mod ids;

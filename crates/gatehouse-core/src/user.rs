@@ -37,10 +37,27 @@ pub struct User {
 
 /// Fields a caller may select with `fields=` on user endpoints.
 pub const USER_FIELDS: &[&str] = &[
-    "user_id", "email", "email_verified", "username", "phone_number", "phone_verified",
-    "created_at", "updated_at", "identities", "app_metadata", "user_metadata", "picture",
-    "name", "nickname", "given_name", "family_name", "last_ip", "last_login", "logins_count",
-    "blocked", "last_password_reset",
+    "user_id",
+    "email",
+    "email_verified",
+    "username",
+    "phone_number",
+    "phone_verified",
+    "created_at",
+    "updated_at",
+    "identities",
+    "app_metadata",
+    "user_metadata",
+    "picture",
+    "name",
+    "nickname",
+    "given_name",
+    "family_name",
+    "last_ip",
+    "last_login",
+    "logins_count",
+    "blocked",
+    "last_password_reset",
 ];
 
 impl User {
@@ -128,9 +145,23 @@ pub struct NewUser {
 }
 
 const CREATE_FIELDS: &[&str] = &[
-    "connection", "email", "phone_number", "user_metadata", "app_metadata", "blocked",
-    "email_verified", "verify_email", "phone_verified", "given_name", "family_name", "name",
-    "nickname", "picture", "user_id", "password", "username",
+    "connection",
+    "email",
+    "phone_number",
+    "user_metadata",
+    "app_metadata",
+    "blocked",
+    "email_verified",
+    "verify_email",
+    "phone_verified",
+    "given_name",
+    "family_name",
+    "name",
+    "nickname",
+    "picture",
+    "user_id",
+    "password",
+    "username",
 ];
 
 /// Validates a create body against the connection it names. `local_id` is used unless
@@ -153,7 +184,9 @@ pub fn new_user(body: &Value, connection: &Connection, local_id: String, now: &s
             return Err(Error::body("Cannot set username for connection without requires_username."))
         }
         Patch::Set(u) => Some(Username::parse(&u, umin, umax).map_err(|r| invalid("username", &r))?.into_string()),
-        _ if requires_username => return Err(Error::body("Payload validation error: 'Missing required property: username'.")),
+        _ if requires_username => {
+            return Err(Error::body("Payload validation error: 'Missing required property: username'."))
+        }
         _ => None,
     };
     if email.is_none() {
@@ -281,9 +314,24 @@ enum Change {
 }
 
 const PATCH_FIELDS: &[&str] = &[
-    "app_metadata", "blocked", "email", "email_verified", "family_name", "given_name", "name",
-    "nickname", "password", "phone_number", "phone_verified", "picture", "username",
-    "user_metadata", "verify_email", "verify_phone_number", "connection", "client_id",
+    "app_metadata",
+    "blocked",
+    "email",
+    "email_verified",
+    "family_name",
+    "given_name",
+    "name",
+    "nickname",
+    "password",
+    "phone_number",
+    "phone_verified",
+    "picture",
+    "username",
+    "user_metadata",
+    "verify_email",
+    "verify_phone_number",
+    "connection",
+    "client_id",
 ];
 
 /// Validates a PATCH body. `connection` is the user's own connection (its rules bound
@@ -321,12 +369,14 @@ pub fn user_patch(body: &Value, connection: &Connection) -> Result<UserPatch, Er
                 return Err(Error::body("Cannot set username for connection without requires_username."));
             }
             let (min, max) = connection.username_bounds();
-            push(Change::Username(Some(Username::parse(&u, min, max).map_err(|r| invalid("username", &r))?.into_string())))
+            push(Change::Username(Some(
+                Username::parse(&u, min, max).map_err(|r| invalid("username", &r))?.into_string(),
+            )))
         }
         Patch::Null => push(Change::Username(None)),
         Patch::Absent => {}
     }
-    if !b.raw("phone_number").is_none() {
+    if b.raw("phone_number").is_some() {
         push(Change::PhoneNumber(phone(&b)?));
     }
     if let Patch::Set(v) = b.boolean("phone_verified")? {
@@ -429,8 +479,10 @@ mod tests {
 
     #[test]
     fn create_defaults_like_auth0() {
-        let u = create(json!({"connection": "Username-Password-Authentication", "email": "Ann@Example.com", "password": "x"}))
-            .map(|n| n.user);
+        let u = create(
+            json!({"connection": "Username-Password-Authentication", "email": "Ann@Example.com", "password": "x"}),
+        )
+        .map(|n| n.user);
         let u = u.as_ref().ok();
         assert_eq!(u.map(|u| u.user_id.as_str()), Some("auth0|0123456789abcdef01234567"));
         assert_eq!(u.and_then(|u| u.email.as_deref()), Some("ann@example.com"));

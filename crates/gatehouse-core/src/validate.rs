@@ -62,8 +62,7 @@ impl<'a> Body<'a> {
             let field = if prefix.is_empty() { "body" } else { prefix.trim_end_matches('.') };
             return Err(wrong_type("object", value, field));
         };
-        let unknown: Vec<&str> =
-            obj.keys().filter(|k| !allowed.contains(&k.as_str())).map(String::as_str).collect();
+        let unknown: Vec<&str> = obj.keys().filter(|k| !allowed.contains(&k.as_str())).map(String::as_str).collect();
         if !unknown.is_empty() {
             let at = if prefix.is_empty() {
                 String::new()
@@ -125,10 +124,9 @@ impl<'a> Body<'a> {
     pub fn required_string(&self, key: &str, min: usize, max: usize) -> Result<String, Error> {
         match self.string(key, min, max)? {
             Patch::Set(s) => Ok(s),
-            Patch::Absent => Err(Error::body(format!(
-                "Payload validation error: 'Missing required property: {}'.",
-                self.field(key)
-            ))),
+            Patch::Absent => {
+                Err(Error::body(format!("Payload validation error: 'Missing required property: {}'.", self.field(key))))
+            }
             Patch::Null => Err(wrong_type("string", &Value::Null, &self.field(key))),
         }
     }
@@ -286,7 +284,9 @@ pub fn validate_connection_name(name: &str) -> Result<(), String> {
 pub fn validate_metadata(field: &str, m: &Map<String, Value>) -> Result<(), Error> {
     fn walk(path: &str, m: &Map<String, Value>, depth: usize) -> Result<(), Error> {
         if depth > 16 {
-            return Err(Error::body(format!("Payload validation error: '{path}' is nested too deeply (at most 16 levels).")));
+            return Err(Error::body(format!(
+                "Payload validation error: '{path}' is nested too deeply (at most 16 levels)."
+            )));
         }
         for (k, v) in m {
             if k.is_empty() || k.contains('.') || k.contains('$') {
@@ -311,7 +311,9 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(Email::parse(" John.Doe@Example.COM ").map(Email::into_string), Ok("john.doe@example.com".into()));
-        for bad in ["", "no-at", "@example.com", "a@b", "a..b@example.com", "a@-x.com", "a b@example.com", "a@exa mple.com"] {
+        for bad in
+            ["", "no-at", "@example.com", "a@b", "a..b@example.com", "a@-x.com", "a b@example.com", "a@exa mple.com"]
+        {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
         }
         let long_local = format!("{}@example.com", "a".repeat(65));

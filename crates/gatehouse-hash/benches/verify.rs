@@ -32,8 +32,7 @@ fn main() {
     let salt22 = "OcIuM6Q44qqWo0nu/4hl.u";
     let hash31 = "pUbNfgfPFaE1o1dqPIqul.Z.zEaksZG";
     let b64_32 = "V7HXbZuLvr3Q8m9wCY72c8QRBrsIQ4/v6igBwUBnRes";
-    let b64_64 =
-        "l3xI/2tsSc+iSHnosY0cF99z5/3L60HwfqALrY4f+5rKWB6MdZXsh0Zv/CxfgkoMq5Rm10Bc6FI9nBM9N8rMhg";
+    let b64_64 = "l3xI/2tsSc+iSHnosY0cF99z5/3L60HwfqALrY4f+5rKWB6MdZXsh0Zv/CxfgkoMq5Rm10Bc6FI9nBM9N8rMhg";
     let cases = vec![
         Case { family: "argon2id (new hashes)", params: "m=19456,t=2,p=1", hash: h.hash(pw).unwrap() },
         Case { family: "argon2id", params: "m=65536,t=3,p=4", hash: s(&format!("$argon2id$v=19$m=65536,t=3,p=4$pgy/uG/hGomGr5B6pVDoJQ${b64_32}")) },
@@ -55,9 +54,7 @@ fn main() {
         Case { family: "custom-sha256", params: "salted", hash: c(json!({"algorithm": "sha256", "salt": {"value": "MryGxtSBXHk=", "encoding": "base64", "position": "prefix"}, "hash": {"value": "4b724ebc8bf604c34f9501d644c881a36f9abad72b1a89616461b953fbb59647", "encoding": "hex"}})) },
         Case { family: "custom-hmac", params: "sha512", hash: c(json!({"algorithm": "hmac", "hash": {"value": "8824ea6c4cf9c945352670116224401d885187d568df6703c9843b757b115ec3c4f70c3db74632a25e853eb921d3fca5833797c16c1f7673697ed5c55b0a1856", "encoding": "hex", "digest": "sha512", "key": {"value": "xEXqegdmeaffI3tfIFVJ2Q==", "encoding": "base64"}}})) },
     ];
-    let fixed_runs: Option<usize> = std::env::var("GATEHOUSE_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok());
+    let fixed_runs: Option<usize> = std::env::var("GATEHOUSE_BENCH_RUNS").ok().and_then(|v| v.parse().ok());
 
     println!("| family | parameters | runs | median verify ms |");
     println!("|---|---|---:|---:|");
@@ -76,13 +73,7 @@ fn main() {
                 t.elapsed()
             })
             .collect();
-        println!(
-            "| {} | {} | {} | {:.4} |",
-            case.family,
-            case.params,
-            runs,
-            median(times).as_secs_f64() * 1e3
-        );
+        println!("| {} | {} | {} | {:.4} |", case.family, case.params, runs, median(times).as_secs_f64() * 1e3);
     }
     let runs = fixed_runs.unwrap_or(11);
     let times: Vec<Duration> = (0..runs)
@@ -92,8 +83,5 @@ fn main() {
             t.elapsed()
         })
         .collect();
-    println!(
-        "| dummy_verify (unknown user) | m=19456,t=2,p=1 | {runs} | {:.4} |",
-        median(times).as_secs_f64() * 1e3
-    );
+    println!("| dummy_verify (unknown user) | m=19456,t=2,p=1 | {runs} | {:.4} |", median(times).as_secs_f64() * 1e3);
 }

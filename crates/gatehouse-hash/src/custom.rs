@@ -21,29 +21,20 @@ fn path(rel: &str) -> String {
 }
 
 fn object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, HashError> {
-    v.as_object()
-        .ok_or_else(|| HashError::malformed(field, "must be an object"))
+    v.as_object().ok_or_else(|| HashError::malformed(field, "must be an object"))
 }
 
 fn only_keys(m: &Map<String, Value>, allowed: &[&str], field: &str) -> Result<(), HashError> {
     for k in m.keys() {
         if !allowed.contains(&k.as_str()) {
-            let f = if field.is_empty() {
-                format!("{ROOT}.{k}")
-            } else {
-                format!("{field}.{k}")
-            };
+            let f = if field.is_empty() { format!("{ROOT}.{k}") } else { format!("{field}.{k}") };
             return Err(HashError::malformed(f, "unknown field"));
         }
     }
     Ok(())
 }
 
-fn string<'a>(
-    m: &'a Map<String, Value>,
-    key: &str,
-    rel: &str,
-) -> Result<Option<&'a str>, HashError> {
+fn string<'a>(m: &'a Map<String, Value>, key: &str, rel: &str) -> Result<Option<&'a str>, HashError> {
     match m.get(key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
@@ -51,11 +42,7 @@ fn string<'a>(
     }
 }
 
-fn required_string<'a>(
-    m: &'a Map<String, Value>,
-    key: &str,
-    rel: &str,
-) -> Result<&'a str, HashError> {
+fn required_string<'a>(m: &'a Map<String, Value>, key: &str, rel: &str) -> Result<&'a str, HashError> {
     string(m, key, rel)?.ok_or_else(|| HashError::malformed(path(rel), "is required"))
 }
 
@@ -68,16 +55,10 @@ fn uint(m: &Map<String, Value>, key: &str, rel: &str) -> Result<Option<u64>, Has
             }
             match n.as_f64() {
                 Some(f) if f >= 0.0 && f.fract() == 0.0 && f < 9.0e15 => Ok(Some(f as u64)),
-                _ => Err(HashError::malformed(
-                    path(rel),
-                    "must be a non-negative integer",
-                )),
+                _ => Err(HashError::malformed(path(rel), "must be a non-negative integer")),
             }
         }
-        Some(_) => Err(HashError::malformed(
-            path(rel),
-            "must be a non-negative integer",
-        )),
+        Some(_) => Err(HashError::malformed(path(rel), "must be a non-negative integer")),
     }
 }
 
@@ -85,10 +66,7 @@ fn value_encoding(m: &Map<String, Value>, rel: &str) -> Result<ValueEncoding, Ha
     match string(m, "encoding", rel)? {
         None => Ok(ValueEncoding::Utf8),
         Some(e) => ValueEncoding::from_name(e).ok_or_else(|| {
-            HashError::malformed(
-                path(rel),
-                format!("unknown encoding {e:?} (expected utf8, hex or base64)"),
-            )
+            HashError::malformed(path(rel), format!("unknown encoding {e:?} (expected utf8, hex or base64)"))
         }),
     }
 }
@@ -126,11 +104,7 @@ fn salt(top: &Map<String, Value>, limits: &Limits) -> Result<Option<Salt>, HashE
     Ok(Some(Salt { bytes, position }))
 }
 
-fn require_encoding(
-    got: ValueEncoding,
-    allowed: &[ValueEncoding],
-    algorithm: &str,
-) -> Result<(), HashError> {
+fn require_encoding(got: ValueEncoding, allowed: &[ValueEncoding], algorithm: &str) -> Result<(), HashError> {
     if allowed.contains(&got) {
         return Ok(());
     }
@@ -150,10 +124,7 @@ fn require_encoding(
 
 fn forbid(top: &Map<String, Value>, key: &str, algorithm: &str) -> Result<(), HashError> {
     if top.contains_key(key) {
-        return Err(HashError::malformed(
-            path(key),
-            format!("not allowed with algorithm {algorithm}"),
-        ));
+        return Err(HashError::malformed(path(key), format!("not allowed with algorithm {algorithm}")));
     }
     Ok(())
 }
@@ -174,42 +145,19 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
     let top = object(v, ROOT)?;
     only_keys(
         top,
-        &[
-            "algorithm",
-            "hash",
-            "salt",
-            "password",
-            "keylen",
-            "cost",
-            "blockSize",
-            "parallelization",
-            "firebase",
-        ],
+        &["algorithm", "hash", "salt", "password", "keylen", "cost", "blockSize", "parallelization", "firebase"],
         "",
     )?;
     let algorithm = required_string(top, "algorithm", "algorithm")?;
-    let hash_obj = object(
-        top.get("hash")
-            .ok_or_else(|| HashError::malformed(path("hash"), "is required"))?,
-        &path("hash"),
-    )?;
-    only_keys(
-        hash_obj,
-        &["value", "encoding", "digest", "key"],
-        &path("hash"),
-    )?;
+    let hash_obj =
+        object(top.get("hash").ok_or_else(|| HashError::malformed(path("hash"), "is required"))?, &path("hash"))?;
+    only_keys(hash_obj, &["value", "encoding", "digest", "key"], &path("hash"))?;
     let value = required_string(hash_obj, "value", "hash.value")?;
     if value.is_empty() {
-        return Err(HashError::malformed(
-            path("hash.value"),
-            "must not be empty",
-        ));
+        return Err(HashError::malformed(path("hash.value"), "must not be empty"));
     }
     if value.len() > limits.max_hash_len {
-        return Err(HashError::malformed(
-            path("hash.value"),
-            format!("is longer than {} bytes", limits.max_hash_len),
-        ));
+        return Err(HashError::malformed(path("hash.value"), format!("is longer than {} bytes", limits.max_hash_len)));
     }
     let enc = value_encoding(hash_obj, "hash.encoding")?;
     let salt = salt(top, limits)?;
@@ -230,12 +178,10 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
         }
     };
     if algorithm != "hmac" {
-        forbid(hash_obj, "digest", algorithm).map_err(|_| {
-            HashError::malformed(path("hash.digest"), "only allowed with algorithm hmac")
-        })?;
-        forbid(hash_obj, "key", algorithm).map_err(|_| {
-            HashError::malformed(path("hash.key"), "only allowed with algorithm hmac")
-        })?;
+        forbid(hash_obj, "digest", algorithm)
+            .map_err(|_| HashError::malformed(path("hash.digest"), "only allowed with algorithm hmac"))?;
+        forbid(hash_obj, "key", algorithm)
+            .map_err(|_| HashError::malformed(path("hash.key"), "only allowed with algorithm hmac"))?;
     }
     if algorithm != "scrypt" {
         for k in ["keylen", "cost", "blockSize", "parallelization"] {
@@ -246,10 +192,7 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
         forbid(top, "firebase", algorithm)?;
     }
     let value_field = path("hash.value");
-    let concat = salt.as_ref().map(|s| ConcatSalt {
-        bytes: s.bytes.clone(),
-        position: s.position,
-    });
+    let concat = salt.as_ref().map(|s| ConcatSalt { bytes: s.bytes.clone(), position: s.position });
     let (scheme, family) = match algorithm {
         "argon2" => {
             require_encoding(enc, &[Utf8], algorithm)?;
@@ -297,42 +240,23 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
                 )
             })?;
             let key_obj = object(
-                hash_obj.get("key").ok_or_else(|| {
-                    HashError::malformed(path("hash.key"), "is required for hmac")
-                })?,
+                hash_obj.get("key").ok_or_else(|| HashError::malformed(path("hash.key"), "is required for hmac"))?,
                 &path("hash.key"),
             )?;
             only_keys(key_obj, &["value", "encoding"], &path("hash.key"))?;
             let kv = required_string(key_obj, "value", "hash.key.value")?;
-            let key = value_encoding(key_obj, "hash.key.encoding")?
-                .decode(kv, &path("hash.key.value"))?;
+            let key = value_encoding(key_obj, "hash.key.encoding")?.decode(kv, &path("hash.key.value"))?;
             if key.len() > limits.max_salt_len {
-                return Err(HashError::bounds(
-                    path("hash.key.value"),
-                    "HMAC key is too long",
-                ));
+                return Err(HashError::bounds(path("hash.key.value"), "HMAC key is too long"));
             }
             let hash = enc.decode(value, &value_field)?;
             if hash.len() != digest.output_len() {
                 return Err(HashError::malformed(
                     value_field,
-                    format!(
-                        "HMAC-{} must be {} bytes, got {}",
-                        digest.name(),
-                        digest.output_len(),
-                        hash.len()
-                    ),
+                    format!("HMAC-{} must be {} bytes, got {}", digest.name(), digest.output_len(), hash.len()),
                 ));
             }
-            (
-                Scheme::Hmac(HmacHash {
-                    digest,
-                    key,
-                    salt: concat,
-                    hash,
-                }),
-                "custom-hmac",
-            )
+            (Scheme::Hmac(HmacHash { digest, key, salt: concat, hash }), "custom-hmac")
         }
         "scrypt" => {
             require_encoding(enc, &[Hex, Base64], algorithm)?;
@@ -341,73 +265,41 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
             if keylen == 0 || keylen > limits.max_salt_len as u64 {
                 return Err(HashError::bounds(
                     path("keylen"),
-                    format!(
-                        "scrypt keylen must be between 1 and {}",
-                        limits.max_salt_len
-                    ),
+                    format!("scrypt keylen must be between 1 and {}", limits.max_salt_len),
                 ));
             }
             let cost = uint(top, "cost", "cost")?.unwrap_or(16384);
             let log_n = log2_pow2(cost, &path("cost"))?;
             let r = uint(top, "blockSize", "blockSize")?.unwrap_or(8);
             let p = uint(top, "parallelization", "parallelization")?.unwrap_or(1);
-            let r = u32::try_from(r).map_err(|_| {
-                HashError::bounds(path("blockSize"), "scrypt blockSize is too large")
-            })?;
-            let p = u32::try_from(p).map_err(|_| {
-                HashError::bounds(
-                    path("parallelization"),
-                    "scrypt parallelization is too large",
-                )
-            })?;
-            check_params(
-                log_n,
-                r,
-                p,
-                limits,
-                [&path("cost"), &path("blockSize"), &path("parallelization")],
-            )?;
+            let r =
+                u32::try_from(r).map_err(|_| HashError::bounds(path("blockSize"), "scrypt blockSize is too large"))?;
+            let p = u32::try_from(p)
+                .map_err(|_| HashError::bounds(path("parallelization"), "scrypt parallelization is too large"))?;
+            check_params(log_n, r, p, limits, [&path("cost"), &path("blockSize"), &path("parallelization")])?;
             let hash = enc.decode(value, &value_field)?;
             if hash.len() as u64 != keylen {
                 return Err(HashError::malformed(
                     path("keylen"),
-                    format!(
-                        "keylen {keylen} does not match the {}-byte hash",
-                        hash.len()
-                    ),
+                    format!("keylen {keylen} does not match the {}-byte hash", hash.len()),
                 ));
             }
             (
-                Scheme::Scrypt(ScryptHash {
-                    log_n,
-                    r,
-                    p,
-                    salt: salt.map(|s| s.bytes).unwrap_or_default(),
-                    hash,
-                }),
+                Scheme::Scrypt(ScryptHash { log_n, r, p, salt: salt.map(|s| s.bytes).unwrap_or_default(), hash }),
                 "custom-scrypt",
             )
         }
         "firebase-scrypt" => {
             require_encoding(enc, &[Base64, Hex], algorithm)?;
-            let salt = salt.ok_or_else(|| {
-                HashError::malformed(path("salt"), "is required for firebase-scrypt")
-            })?;
+            let salt = salt.ok_or_else(|| HashError::malformed(path("salt"), "is required for firebase-scrypt"))?;
             let fb = object(
-                top.get("firebase").ok_or_else(|| {
-                    HashError::malformed(path("firebase"), "is required for firebase-scrypt")
-                })?,
+                top.get("firebase")
+                    .ok_or_else(|| HashError::malformed(path("firebase"), "is required for firebase-scrypt"))?,
                 &path("firebase"),
             )?;
-            only_keys(
-                fb,
-                &["signer_key", "salt_separator", "rounds", "mem_cost"],
-                &path("firebase"),
-            )?;
-            let signer_key = ValueEncoding::Base64.decode(
-                required_string(fb, "signer_key", "firebase.signer_key")?,
-                &path("firebase.signer_key"),
-            )?;
+            only_keys(fb, &["signer_key", "salt_separator", "rounds", "mem_cost"], &path("firebase"))?;
+            let signer_key = ValueEncoding::Base64
+                .decode(required_string(fb, "signer_key", "firebase.signer_key")?, &path("firebase.signer_key"))?;
             let separator = ValueEncoding::Base64.decode(
                 required_string(fb, "salt_separator", "firebase.salt_separator")?,
                 &path("firebase.salt_separator"),
@@ -423,16 +315,10 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
             let mem_cost = uint(fb, "mem_cost", "firebase.mem_cost")?
                 .ok_or_else(|| HashError::malformed(path("firebase.mem_cost"), "is required"))?;
             if !(1..=8).contains(&rounds) {
-                return Err(HashError::bounds(
-                    path("firebase.rounds"),
-                    "Firebase rounds must be between 1 and 8",
-                ));
+                return Err(HashError::bounds(path("firebase.rounds"), "Firebase rounds must be between 1 and 8"));
             }
             if !(1..=14).contains(&mem_cost) {
-                return Err(HashError::bounds(
-                    path("firebase.mem_cost"),
-                    "Firebase mem_cost must be between 1 and 14",
-                ));
+                return Err(HashError::bounds(path("firebase.mem_cost"), "Firebase mem_cost must be between 1 and 14"));
             }
             let (log_n, r) = (mem_cost as u8, rounds as u32);
             check_params(
@@ -440,34 +326,18 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
                 r,
                 1,
                 limits,
-                [
-                    &path("firebase.mem_cost"),
-                    &path("firebase.rounds"),
-                    &path("firebase"),
-                ],
+                [&path("firebase.mem_cost"), &path("firebase.rounds"), &path("firebase")],
             )?;
             let hash = enc.decode(value, &value_field)?;
             if hash.len() != signer_key.len() {
                 return Err(HashError::malformed(
                     value_field,
-                    format!(
-                        "hash must be as long as the {}-byte signer key",
-                        signer_key.len()
-                    ),
+                    format!("hash must be as long as the {}-byte signer key", signer_key.len()),
                 ));
             }
             let mut full_salt = salt.bytes;
             full_salt.extend_from_slice(&separator);
-            (
-                Scheme::Firebase(FirebaseHash {
-                    log_n,
-                    r,
-                    salt: full_salt,
-                    signer_key,
-                    hash,
-                }),
-                "custom-firebase-scrypt",
-            )
+            (Scheme::Firebase(FirebaseHash { log_n, r, salt: full_salt, signer_key, hash }), "custom-firebase-scrypt")
         }
         "aspnet-identity" => {
             require_encoding(enc, &[Base64, Hex], algorithm)?;
@@ -482,21 +352,10 @@ pub(crate) fn parse(v: &Value, limits: &Limits) -> Result<ParsedCustom, HashErro
                 if hash.len() != digest.output_len() {
                     return Err(HashError::malformed(
                         value_field,
-                        format!(
-                            "{other} digest must be {} bytes, got {}",
-                            digest.output_len(),
-                            hash.len()
-                        ),
+                        format!("{other} digest must be {} bytes, got {}", digest.output_len(), hash.len()),
                     ));
                 }
-                (
-                    Scheme::Digest(SaltedDigest {
-                        digest,
-                        salt: concat,
-                        hash,
-                    }),
-                    family,
-                )
+                (Scheme::Digest(SaltedDigest { digest, salt: concat, hash }), family)
             } else {
                 return Err(HashError::unsupported(
                     path("algorithm"),

@@ -14,18 +14,10 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
         return Err(HashError::malformed(field, "hash must not be empty"));
     }
     if s.len() > limits.max_hash_len {
-        return Err(HashError::malformed(
-            field,
-            format!("hash is longer than {} bytes", limits.max_hash_len),
-        ));
+        return Err(HashError::malformed(field, format!("hash is longer than {} bytes", limits.max_hash_len)));
     }
-    if s.bytes()
-        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    {
-        return Err(HashError::malformed(
-            field,
-            "hash must not contain whitespace or control characters",
-        ));
+    if s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return Err(HashError::malformed(field, "hash must not contain whitespace or control characters"));
     }
     if s.starts_with(CUSTOM_PREFIX) {
         return Err(HashError::unsupported(
@@ -34,10 +26,7 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
         ));
     }
     if s.starts_with("$2") {
-        return Ok((
-            Scheme::Bcrypt(families::bcrypt::parse(s, limits, field)?),
-            "bcrypt",
-        ));
+        return Ok((Scheme::Bcrypt(families::bcrypt::parse(s, limits, field)?), "bcrypt"));
     }
     if s.starts_with("$argon2") {
         let a = families::argon2::parse(s, limits, field)?;
@@ -66,10 +55,7 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
         return Ok((Scheme::Scrypt(h), "scrypt"));
     }
     if s.starts_with("$1$") {
-        return Ok((
-            Scheme::Md5Crypt(families::crypt::parse_md5(s, field)?),
-            "md5-crypt",
-        ));
+        return Ok((Scheme::Md5Crypt(families::crypt::parse_md5(s, field)?), "md5-crypt"));
     }
     if s.starts_with("$5$") {
         let h = families::crypt::parse_sha(s, limits, field)?;
@@ -80,16 +66,10 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
         return Ok((Scheme::ShaCrypt(h), "sha512-crypt"));
     }
     if s.starts_with("$P$") || s.starts_with("$H$") {
-        return Ok((
-            Scheme::Phpass(families::phpass::parse(s, limits, field)?),
-            "phpass",
-        ));
+        return Ok((Scheme::Phpass(families::phpass::parse(s, limits, field)?), "phpass"));
     }
     if s.starts_with("$S$") {
-        return Ok((
-            Scheme::Phpass(families::phpass::parse(s, limits, field)?),
-            "drupal7",
-        ));
+        return Ok((Scheme::Phpass(families::phpass::parse(s, limits, field)?), "drupal7"));
     }
     if let Some(rest) = s.strip_prefix("$bcrypt-sha256$") {
         return parse_passlib_bcrypt_sha256(rest, limits, field);
@@ -97,15 +77,7 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
     if s.starts_with('{') {
         return families::ldap::parse(s, limits, field);
     }
-    if [
-        "pbkdf2_sha256$",
-        "pbkdf2_sha1$",
-        "bcrypt_sha256$",
-        "argon2$",
-    ]
-    .iter()
-    .any(|p| s.starts_with(p))
-    {
+    if ["pbkdf2_sha256$", "pbkdf2_sha1$", "bcrypt_sha256$", "argon2$"].iter().any(|p| s.starts_with(p)) {
         return families::django::parse(s, limits, field);
     }
     Err(HashError::unsupported(
@@ -116,11 +88,7 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
 
 /// passlib `$bcrypt-sha256$v=2,t=2b,r=12$<salt>$<hash>` and the v1 form
 /// `$bcrypt-sha256$2a,12$<salt>$<hash>`.
-fn parse_passlib_bcrypt_sha256(
-    rest: &str,
-    limits: &Limits,
-    field: &str,
-) -> Result<Parsed, HashError> {
+fn parse_passlib_bcrypt_sha256(rest: &str, limits: &Limits, field: &str) -> Result<Parsed, HashError> {
     use families::bcrypt::{check_cost, decode_salt_hash, Bcrypt, Prehash};
     let parts: Vec<&str> = rest.split('$').collect();
     let [params, salt, hash] = parts.as_slice() else {
@@ -145,45 +113,24 @@ fn parse_passlib_bcrypt_sha256(
             }
         }
         if v != Some("2") {
-            return Err(HashError::unsupported(
-                field,
-                "passlib bcrypt-sha256 version must be 2",
-            ));
+            return Err(HashError::unsupported(field, "passlib bcrypt-sha256 version must be 2"));
         }
         (true, t.unwrap_or(""), r.unwrap_or(""))
     } else {
-        let (t, r) = params.split_once(',').ok_or_else(|| {
-            HashError::malformed(
-                field,
-                "passlib bcrypt-sha256 v1 parameters must be <ident>,<cost>",
-            )
-        })?;
+        let (t, r) = params
+            .split_once(',')
+            .ok_or_else(|| HashError::malformed(field, "passlib bcrypt-sha256 v1 parameters must be <ident>,<cost>"))?;
         (false, t, r)
     };
     if !matches!(ident, "2a" | "2b" | "2y") {
-        return Err(HashError::unsupported(
-            field,
-            "bcrypt variant must be 2a, 2b or 2y",
-        ));
+        return Err(HashError::unsupported(field, "bcrypt variant must be 2a, 2b or 2y"));
     }
     let cost = families::pbkdf2::parse_u32(rounds, "bcrypt cost", field)?;
     check_cost(cost, limits, field)?;
     let (salt_bytes, hash_bytes) = decode_salt_hash(salt, hash, field)?;
-    let prehash = if v2 {
-        Prehash::PasslibV2 {
-            salt_text: (*salt).to_string(),
-        }
-    } else {
-        Prehash::PasslibV1
-    };
+    let prehash = if v2 { Prehash::PasslibV2 { salt_text: (*salt).to_string() } } else { Prehash::PasslibV1 };
     Ok((
-        Scheme::Bcrypt(Bcrypt {
-            cost,
-            salt: salt_bytes,
-            hash: hash_bytes,
-            prehash,
-            concat: None,
-        }),
+        Scheme::Bcrypt(Bcrypt { cost, salt: salt_bytes, hash: hash_bytes, prehash, concat: None }),
         "passlib-bcrypt-sha256",
     ))
 }

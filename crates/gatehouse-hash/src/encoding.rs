@@ -11,8 +11,7 @@ use subtle::ConstantTimeEq;
 use crate::HashError;
 
 /// Characters of the `crypt(3)` base64 alphabet, in value order.
-pub(crate) const CRYPT64: &[u8; 64] =
-    b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+pub(crate) const CRYPT64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
     .with_encode_padding(false)
@@ -45,8 +44,7 @@ pub(crate) fn decode_b64_any(s: &str, field: &str) -> Result<Vec<u8>, HashError>
             other => other,
         })
         .collect();
-    B64.decode(normalised.as_bytes())
-        .map_err(|e| HashError::malformed(field, format!("invalid base64: {e}")))
+    B64.decode(normalised.as_bytes()).map_err(|e| HashError::malformed(field, format!("invalid base64: {e}")))
 }
 
 /// Decode hex, upper or lower case.
@@ -119,16 +117,8 @@ impl PwEncoding {
     pub(crate) fn encode(self, password: &str) -> Option<Vec<u8>> {
         match self {
             PwEncoding::Utf8 => Some(password.as_bytes().to_vec()),
-            PwEncoding::Utf16le => Some(
-                password
-                    .encode_utf16()
-                    .flat_map(|u| u.to_le_bytes())
-                    .collect(),
-            ),
-            PwEncoding::Latin1 => password
-                .chars()
-                .map(|c| u8::try_from(u32::from(c)).ok())
-                .collect(),
+            PwEncoding::Utf16le => Some(password.encode_utf16().flat_map(|u| u.to_le_bytes()).collect()),
+            PwEncoding::Latin1 => password.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect(),
         }
     }
 }
@@ -168,10 +158,7 @@ mod tests {
     fn latin1_rejects_wide_chars() {
         assert_eq!(PwEncoding::Latin1.encode("é"), Some(vec![0xe9]));
         assert_eq!(PwEncoding::Latin1.encode("密"), None);
-        assert_eq!(
-            PwEncoding::Utf16le.encode("a€"),
-            Some(vec![0x61, 0, 0xac, 0x20])
-        );
+        assert_eq!(PwEncoding::Utf16le.encode("a€"), Some(vec![0x61, 0, 0xac, 0x20]));
     }
 
     #[test]

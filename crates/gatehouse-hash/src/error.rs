@@ -64,30 +64,18 @@ impl HashError {
     }
 
     pub(crate) fn malformed(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        HashError::Malformed {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        HashError::Malformed { field: field.into(), reason: reason.into() }
     }
 
     pub(crate) fn unsupported(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        HashError::Unsupported {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        HashError::Unsupported { field: field.into(), reason: reason.into() }
     }
 
     pub(crate) fn bounds(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        HashError::OutOfBounds {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        HashError::OutOfBounds { field: field.into(), reason: reason.into() }
     }
 
     pub(crate) fn internal(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        HashError::Internal {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        HashError::Internal { field: field.into(), reason: reason.into() }
     }
 }

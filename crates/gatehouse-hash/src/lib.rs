@@ -84,10 +84,7 @@ pub struct PasswordHash {
 
 impl fmt::Debug for PasswordHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PasswordHash")
-            .field("family", &self.family)
-            .field("hash", &"<redacted>")
-            .finish()
+        f.debug_struct("PasswordHash").field("family", &self.family).field("hash", &"<redacted>").finish()
     }
 }
 
@@ -105,10 +102,7 @@ impl PasswordHash {
     pub fn to_stored(&self) -> String {
         match &self.source {
             Source::Encoded(s) => s.clone(),
-            Source::Custom(v) => format!(
-                "{CUSTOM_STORED_PREFIX}{}",
-                B64_URL.encode(v.to_string().as_bytes())
-            ),
+            Source::Custom(v) => format!("{CUSTOM_STORED_PREFIX}{}", B64_URL.encode(v.to_string().as_bytes())),
         }
     }
 
@@ -164,10 +158,7 @@ impl Hasher {
         if password.len() > self.limits.max_password_bytes {
             return Err(HashError::bounds(
                 "password",
-                format!(
-                    "password is longer than {} bytes",
-                    self.limits.max_password_bytes
-                ),
+                format!("password is longer than {} bytes", self.limits.max_password_bytes),
             ));
         }
         let mut salt = [0u8; 16];
@@ -176,10 +167,7 @@ impl Hasher {
             .map_err(|e| HashError::internal("argon2", format!("no randomness: {e}")))?;
         let phc = families::argon2::hash_new(&self.argon2, password.as_bytes(), &salt)?;
         self.parse_password_hash(&phc).map_err(|e| {
-            HashError::internal(
-                "argon2",
-                format!("configured argon2 parameters are outside the limits: {e}"),
-            )
+            HashError::internal("argon2", format!("configured argon2 parameters are outside the limits: {e}"))
         })
     }
 
@@ -202,9 +190,7 @@ impl Hasher {
     /// 0x10), or a non-UTF-8 password encoding.
     pub fn needs_rehash(&self, hash: &PasswordHash) -> bool {
         match &hash.scheme {
-            Scheme::Argon2(a) => {
-                hash.pw_encoding != PwEncoding::Utf8 || a.weaker_than(&self.argon2)
-            }
+            Scheme::Argon2(a) => hash.pw_encoding != PwEncoding::Utf8 || a.weaker_than(&self.argon2),
             _ => true,
         }
     }
@@ -236,27 +222,14 @@ impl Hasher {
 
     fn parse_password_hash_at(&self, s: &str, field: &str) -> Result<PasswordHash, HashError> {
         let (scheme, family) = detect::parse(s, &self.limits, field)?;
-        Ok(PasswordHash {
-            scheme,
-            family,
-            pw_encoding: PwEncoding::Utf8,
-            source: Source::Encoded(s.to_string()),
-        })
+        Ok(PasswordHash { scheme, family, pw_encoding: PwEncoding::Utf8, source: Source::Encoded(s.to_string()) })
     }
 
     /// Parse an Auth0 `custom_password_hash` object (or a Gatehouse extension).
     /// Errors name fields such as `custom_password_hash.hash.value`.
-    pub fn parse_custom_password_hash(
-        &self,
-        v: &serde_json::Value,
-    ) -> Result<PasswordHash, HashError> {
+    pub fn parse_custom_password_hash(&self, v: &serde_json::Value) -> Result<PasswordHash, HashError> {
         let (scheme, family, pw_encoding) = custom::parse(v, &self.limits)?;
-        Ok(PasswordHash {
-            scheme,
-            family,
-            pw_encoding,
-            source: Source::Custom(v.clone()),
-        })
+        Ok(PasswordHash { scheme, family, pw_encoding, source: Source::Custom(v.clone()) })
     }
 
     /// Parse a string produced by [`PasswordHash::to_stored`]. Limits apply here too,
@@ -274,10 +247,7 @@ impl Hasher {
             return self.parse_custom_password_hash(&v);
         }
         if s.starts_with(detect::CUSTOM_PREFIX) {
-            return Err(HashError::unsupported(
-                "stored",
-                "unknown $gh-custom$ version (expected v=1)",
-            ));
+            return Err(HashError::unsupported("stored", "unknown $gh-custom$ version (expected v=1)"));
         }
         self.parse_password_hash(s)
     }
@@ -288,14 +258,7 @@ mod tests {
     use super::*;
 
     fn fast() -> Hasher {
-        Hasher::new(
-            Argon2Config {
-                memory_kib: 64,
-                iterations: 1,
-                parallelism: 1,
-            },
-            Limits::default(),
-        )
+        Hasher::new(Argon2Config { memory_kib: 64, iterations: 1, parallelism: 1 }, Limits::default())
     }
 
     #[test]
@@ -322,9 +285,7 @@ mod tests {
 
     #[test]
     fn custom_prefix_is_not_importable() {
-        let e = fast()
-            .parse_password_hash("$gh-custom$v=1$e30")
-            .unwrap_err();
+        let e = fast().parse_password_hash("$gh-custom$v=1$e30").unwrap_err();
         assert_eq!(e.field(), "password_hash");
     }
 }

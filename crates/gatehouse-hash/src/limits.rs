@@ -71,10 +71,6 @@ pub struct Argon2Config {
 
 impl Default for Argon2Config {
     fn default() -> Self {
-        Argon2Config {
-            memory_kib: 19_456,
-            iterations: 2,
-            parallelism: 1,
-        }
+        Argon2Config { memory_kib: 19_456, iterations: 2, parallelism: 1 }
     }
 }

@@ -7,15 +7,11 @@ use gatehouse_hash::{Argon2Config, HashError, Hasher, Limits};
 use serde_json::{json, Value};
 
 fn custom_err(v: Value) -> HashError {
-    Hasher::default()
-        .parse_custom_password_hash(&v)
-        .expect_err("should be rejected")
+    Hasher::default().parse_custom_password_hash(&v).expect_err("should be rejected")
 }
 
 fn hash_err(s: &str) -> HashError {
-    Hasher::default()
-        .parse_password_hash(s)
-        .expect_err("should be rejected")
+    Hasher::default().parse_password_hash(s).expect_err("should be rejected")
 }
 
 /// Table-driven: (input, expected field, substring of the reason).
@@ -23,16 +19,8 @@ fn hash_err(s: &str) -> HashError {
 fn custom_object_errors_name_their_field() {
     let cases: Vec<(Value, &str, &str)> = vec![
         (json!("md5"), "custom_password_hash", "must be an object"),
-        (
-            json!({"hash": {"value": "x"}}),
-            "custom_password_hash.algorithm",
-            "is required",
-        ),
-        (
-            json!({"algorithm": "md5"}),
-            "custom_password_hash.hash",
-            "is required",
-        ),
+        (json!({"hash": {"value": "x"}}), "custom_password_hash.algorithm", "is required"),
+        (json!({"algorithm": "md5"}), "custom_password_hash.hash", "is required"),
         (
             json!({"algorithm": "sha3", "hash": {"value": "ab", "encoding": "hex"}}),
             "custom_password_hash.algorithm",
@@ -218,10 +206,7 @@ fn custom_object_errors_name_their_field() {
         let e = custom_err(input.clone());
         assert_eq!(e.field(), field, "{input}: {e}");
         assert!(e.to_string().starts_with(&format!("{field}: ")), "{e}");
-        assert!(
-            e.reason().contains(reason),
-            "{input}: {e} (expected {reason:?})"
-        );
+        assert!(e.reason().contains(reason), "{input}: {e} (expected {reason:?})");
     }
 }
 
@@ -230,10 +215,7 @@ fn scrypt_cost_message_matches_the_documented_wording() {
     let e = custom_err(
         json!({"algorithm": "scrypt", "hash": {"value": "AAAA", "encoding": "base64"}, "keylen": 3, "cost": 3}),
     );
-    assert_eq!(
-        e.to_string(),
-        "custom_password_hash.cost: scrypt cost must be a power of two greater than 1"
-    );
+    assert_eq!(e.to_string(), "custom_password_hash.cost: scrypt cost must be a power of two greater than 1");
 }
 
 #[test]
@@ -270,31 +252,18 @@ fn password_hash_errors() {
     for (input, reason) in cases {
         let e = hash_err(input);
         assert_eq!(e.field(), "password_hash", "{input}");
-        assert!(
-            e.reason().contains(reason),
-            "{input}: {e} (expected {reason:?})"
-        );
+        assert!(e.reason().contains(reason), "{input}: {e} (expected {reason:?})");
     }
 }
 
 #[test]
 fn limits_are_configurable() {
-    let strict = Limits {
-        bcrypt_max_cost: 5,
-        pbkdf2_max_iterations: 500,
-        argon2_max_memory_kib: 1024,
-        ..Limits::default()
-    };
+    let strict =
+        Limits { bcrypt_max_cost: 5, pbkdf2_max_iterations: 500, argon2_max_memory_kib: 1024, ..Limits::default() };
     let h = Hasher::new(Argon2Config::default(), strict);
-    assert!(h
-        .parse_password_hash("$2a$06$ckkJD21ie.c/EK2CN4nquujdLvLuDIO4m/0FSWyXLTGrqrbRsXrIK")
-        .is_err());
-    assert!(h
-        .parse_password_hash("$2b$04$OcIuM6Q44qqWo0nu/4hl.upUbNfgfPFaE1o1dqPIqul.Z.zEaksZG")
-        .is_ok());
-    assert!(h
-        .parse_password_hash("pbkdf2_sha1$1000$EVAmT1ICMdzd$LUC2cKrVVHteWPhuJvuWG2pstds=")
-        .is_err());
+    assert!(h.parse_password_hash("$2a$06$ckkJD21ie.c/EK2CN4nquujdLvLuDIO4m/0FSWyXLTGrqrbRsXrIK").is_err());
+    assert!(h.parse_password_hash("$2b$04$OcIuM6Q44qqWo0nu/4hl.upUbNfgfPFaE1o1dqPIqul.Z.zEaksZG").is_ok());
+    assert!(h.parse_password_hash("pbkdf2_sha1$1000$EVAmT1ICMdzd$LUC2cKrVVHteWPhuJvuWG2pstds=").is_err());
     // A hasher whose own argon2 configuration exceeds its limits cannot hash.
     let e = h.hash("pw").unwrap_err();
     assert_eq!(e.field(), "argon2");
@@ -303,25 +272,11 @@ fn limits_are_configurable() {
 #[test]
 fn stored_form_errors() {
     let h = Hasher::default();
-    assert_eq!(
-        h.parse_stored("$gh-custom$v=1$!!!").unwrap_err().field(),
-        "stored"
-    );
-    assert_eq!(
-        h.parse_stored("$gh-custom$v=1$bm90IGpzb24")
-            .unwrap_err()
-            .field(),
-        "stored"
-    );
-    assert_eq!(
-        h.parse_stored("$gh-custom$v=9$e30").unwrap_err().field(),
-        "stored"
-    );
+    assert_eq!(h.parse_stored("$gh-custom$v=1$!!!").unwrap_err().field(), "stored");
+    assert_eq!(h.parse_stored("$gh-custom$v=1$bm90IGpzb24").unwrap_err().field(), "stored");
+    assert_eq!(h.parse_stored("$gh-custom$v=9$e30").unwrap_err().field(), "stored");
     // Valid JSON but an invalid object: the custom field is named.
-    assert_eq!(
-        h.parse_stored("$gh-custom$v=1$e30").unwrap_err().field(),
-        "custom_password_hash.algorithm"
-    );
+    assert_eq!(h.parse_stored("$gh-custom$v=1$e30").unwrap_err().field(), "custom_password_hash.algorithm");
 }
 
 #[test]
@@ -332,9 +287,7 @@ fn unrepresentable_passwords_do_not_match() {
         .unwrap();
     assert!(!h.verify(&latin1, "密码"));
     let long = "x".repeat(h.limits().max_password_bytes + 1);
-    let p = h
-        .parse_password_hash("$2b$04$OcIuM6Q44qqWo0nu/4hl.upUbNfgfPFaE1o1dqPIqul.Z.zEaksZG")
-        .unwrap();
+    let p = h.parse_password_hash("$2b$04$OcIuM6Q44qqWo0nu/4hl.upUbNfgfPFaE1o1dqPIqul.Z.zEaksZG").unwrap();
     assert!(!h.verify(&p, &long));
     assert!(h.hash(&long).is_err());
 }
@@ -344,23 +297,16 @@ fn needs_rehash_for_weaker_argon2id() {
     let h = Hasher::default();
     let fresh = h.hash("pw").unwrap();
     assert_eq!(fresh.family(), "argon2id");
-    assert!(fresh
-        .to_stored()
-        .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert!(fresh.to_stored().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
     assert!(!h.needs_rehash(&fresh));
     assert!(h.verify(&fresh, "pw"));
-    let stronger = Hasher::new(
-        Argon2Config {
-            memory_kib: 32768,
-            iterations: 2,
-            parallelism: 1,
-        },
-        Limits::default(),
-    );
+    let stronger = Hasher::new(Argon2Config { memory_kib: 32768, iterations: 2, parallelism: 1 }, Limits::default());
     assert!(stronger.needs_rehash(&fresh));
     // argon2i is a different variant: always rehash.
     let argon2i = h
-        .parse_password_hash("$argon2i$v=19$m=4096,t=2,p=1$v4j8K1lTr6TOQfbZNXh4HA$HUAoZ5i2k/er8SIBKBbDwDDINTZbAl3CmmP72oS2Dkc")
+        .parse_password_hash(
+            "$argon2i$v=19$m=4096,t=2,p=1$v4j8K1lTr6TOQfbZNXh4HA$HUAoZ5i2k/er8SIBKBbDwDDINTZbAl3CmmP72oS2Dkc",
+        )
         .unwrap();
     assert!(h.needs_rehash(&argon2i));
     assert!(h.verify(&argon2i, "staplehorse7646"));

@@ -11,14 +11,7 @@ use serde_json::{json, Value};
 use sha2::Digest as _;
 
 fn fast() -> Hasher {
-    Hasher::new(
-        Argon2Config {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        Limits::default(),
-    )
+    Hasher::new(Argon2Config { memory_kib: 64, iterations: 1, parallelism: 1 }, Limits::default())
 }
 
 const PREFIXES: &[&str] = &[
@@ -65,8 +58,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         prop::sample::select(vec![
             "argon2",
             "bcrypt",
@@ -120,9 +112,8 @@ fn arb_json() -> impl Strategy<Value = Value> {
         ]);
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((keys, inner), 0..6).prop_map(|kv| {
-                Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-            }),
+            prop::collection::vec((keys, inner), 0..6)
+                .prop_map(|kv| { Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()) }),
         ]
     })
 }

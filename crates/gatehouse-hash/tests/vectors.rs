@@ -33,11 +33,9 @@ fn everything() -> Vec<Value> {
 fn parse(h: &Hasher, v: &Value) -> PasswordHash {
     let id = v["id"].as_str().unwrap();
     if let Some(s) = v.get("password_hash") {
-        h.parse_password_hash(s.as_str().unwrap())
-            .unwrap_or_else(|e| panic!("{id}: {e}"))
+        h.parse_password_hash(s.as_str().unwrap()).unwrap_or_else(|e| panic!("{id}: {e}"))
     } else {
-        h.parse_custom_password_hash(&v["custom_password_hash"])
-            .unwrap_or_else(|e| panic!("{id}: {e}"))
+        h.parse_custom_password_hash(&v["custom_password_hash"]).unwrap_or_else(|e| panic!("{id}: {e}"))
     }
 }
 
@@ -68,33 +66,16 @@ fn all_vectors_round_trip_stored_form_and_export() {
         let ph = parse(&h, &v);
         let stored = ph.to_stored();
         if let Some(s) = v.get("password_hash") {
-            assert_eq!(
-                stored,
-                s.as_str().unwrap(),
-                "{id}: self-describing hashes store as themselves"
-            );
-            assert_eq!(
-                ph.to_auth0_export(),
-                serde_json::json!({ "password_hash": s }),
-                "{id}"
-            );
+            assert_eq!(stored, s.as_str().unwrap(), "{id}: self-describing hashes store as themselves");
+            assert_eq!(ph.to_auth0_export(), serde_json::json!({ "password_hash": s }), "{id}");
         } else {
             assert!(stored.starts_with("$gh-custom$v=1$"), "{id}");
             let export = ph.to_auth0_export();
-            assert_eq!(
-                export["custom_password_hash"], v["custom_password_hash"],
-                "{id}"
-            );
+            assert_eq!(export["custom_password_hash"], v["custom_password_hash"], "{id}");
             // Exactly as imported, including key order.
-            assert_eq!(
-                export["custom_password_hash"].to_string(),
-                v["custom_password_hash"].to_string(),
-                "{id}"
-            );
+            assert_eq!(export["custom_password_hash"].to_string(), v["custom_password_hash"].to_string(), "{id}");
         }
-        let back = h
-            .parse_stored(&stored)
-            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        let back = h.parse_stored(&stored).unwrap_or_else(|e| panic!("{id}: {e}"));
         assert_eq!(back, ph, "{id}");
         assert_eq!(back.to_stored(), stored, "{id}");
         assert_eq!(back.family(), ph.family(), "{id}");
@@ -104,8 +85,7 @@ fn all_vectors_round_trip_stored_form_and_export() {
         let again = if let Some(s) = export.get("password_hash") {
             h.parse_password_hash(s.as_str().unwrap()).unwrap()
         } else {
-            h.parse_custom_password_hash(&export["custom_password_hash"])
-                .unwrap()
+            h.parse_custom_password_hash(&export["custom_password_hash"]).unwrap()
         };
         assert_eq!(again, ph, "{id}");
     }
@@ -132,10 +112,6 @@ fn only_fresh_argon2id_needs_no_rehash() {
     let h = Hasher::default();
     for v in everything() {
         let ph = parse(&h, &v);
-        assert!(
-            h.needs_rehash(&ph),
-            "{}: legacy or weaker hashes need a rehash",
-            v["id"]
-        );
+        assert!(h.needs_rehash(&ph), "{}: legacy or weaker hashes need a rehash", v["id"]);
     }
 }

@@ -40,7 +40,12 @@ impl From<sqlx::Error> for StoreError {
                     ConflictOn::Username
                 } else if key.contains("name") {
                     ConflictOn::Name
-                } else if key.contains("pkey") || key.contains("user_id") || key.contains("client_id") || key.contains(".id") || key.contains(".kid") {
+                } else if key.contains("pkey")
+                    || key.contains("user_id")
+                    || key.contains("client_id")
+                    || key.contains(".id")
+                    || key.contains(".kid")
+                {
                     ConflictOn::Id
                 } else {
                     ConflictOn::Other

@@ -8,7 +8,6 @@ use serde_json::{Map, Value};
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-
 fn get<'r, R, T>(row: &'r R, col: &str) -> Result<T, StoreError>
 where
     R: Row,

@@ -286,7 +286,8 @@ impl Store {
         let done = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM users WHERE connection_id = $1").bind(id).execute(&mut *tx).await?;
-            let done = sqlx::query("DELETE FROM connections WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            let done =
+                sqlx::query("DELETE FROM connections WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
             tx.commit().await?;
             Ok::<_, sqlx::Error>(done)
         })?;
@@ -295,7 +296,10 @@ impl Store {
 
     pub async fn count_users_in_connection(&self, connection_id: &str) -> Result<u64, StoreError> {
         let n: i64 = on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE connection_id = $1").bind(connection_id).fetch_one(pool).await
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE connection_id = $1")
+                .bind(connection_id)
+                .fetch_one(pool)
+                .await
         })?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -358,7 +362,8 @@ impl Store {
             conditions.push(format!("({})", compiled.sql));
             params.extend(compiled.params);
         }
-        let where_clause = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let where_clause =
+            if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
         let order = match &query.sort {
             Some(sort) => search::compile_sort(sort).map_err(|e| StoreError::InvalidQuery(e.to_string()))?,
             None => "created_at DESC, user_id DESC".to_string(),
@@ -412,7 +417,11 @@ impl Store {
     }
 
     pub async fn delete_user(&self, user_id: &str) -> Result<bool, StoreError> {
-        let done = on_pool!(self, |pool| sqlx::query("DELETE FROM users WHERE user_id = $1").bind(user_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        let done = on_pool!(self, |pool| sqlx::query("DELETE FROM users WHERE user_id = $1")
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(done > 0)
     }
 
@@ -481,7 +490,8 @@ impl Store {
 
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         on_pool!(self, |pool| {
-            let row = sqlx::query("SELECT * FROM clients WHERE client_id = $1").bind(client_id).fetch_optional(pool).await?;
+            let row =
+                sqlx::query("SELECT * FROM clients WHERE client_id = $1").bind(client_id).fetch_optional(pool).await?;
             row.as_ref().map(Client::from_row).transpose()
         })
     }
@@ -503,7 +513,11 @@ impl Store {
         let done = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM client_grants WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
-            let done = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?.rows_affected();
+            let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             tx.commit().await?;
             Ok::<_, sqlx::Error>(done)
         })?;
@@ -547,7 +561,11 @@ impl Store {
         })
     }
 
-    pub async fn client_grants(&self, client_id: Option<&str>, audience: Option<&str>) -> Result<Vec<ClientGrant>, StoreError> {
+    pub async fn client_grants(
+        &self,
+        client_id: Option<&str>,
+        audience: Option<&str>,
+    ) -> Result<Vec<ClientGrant>, StoreError> {
         on_pool!(self, |pool| {
             let rows = sqlx::query(
                 "SELECT * FROM client_grants WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR audience = $2) \
@@ -562,7 +580,11 @@ impl Store {
     }
 
     pub async fn delete_client_grant(&self, id: &str) -> Result<bool, StoreError> {
-        let done = on_pool!(self, |pool| sqlx::query("DELETE FROM client_grants WHERE id = $1").bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        let done = on_pool!(self, |pool| sqlx::query("DELETE FROM client_grants WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(done > 0)
     }
 

@@ -20,13 +20,9 @@ pub(crate) struct Argon2Hash {
 
 fn num(v: &str, name: &str, field: &str) -> Result<u32, HashError> {
     if v.is_empty() || v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(HashError::malformed(
-            field,
-            format!("argon2 parameter {name} must be a decimal integer"),
-        ));
+        return Err(HashError::malformed(field, format!("argon2 parameter {name} must be a decimal integer")));
     }
-    v.parse()
-        .map_err(|_| HashError::malformed(field, format!("argon2 parameter {name} is too large")))
+    v.parse().map_err(|_| HashError::malformed(field, format!("argon2 parameter {name} is too large")))
 }
 
 /// Parse a PHC argon2 string.
@@ -34,52 +30,38 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Argon2Hash,
     let parts: Vec<&str> = s.split('$').collect();
     let (alg, rest) = match parts.as_slice() {
         ["", alg, rest @ ..] => (*alg, rest),
-        _ => {
-            return Err(HashError::malformed(
-                field,
-                "argon2 hash must start with $argon2",
-            ))
-        }
+        _ => return Err(HashError::malformed(field, "argon2 hash must start with $argon2")),
     };
     let algorithm = match alg {
         "argon2id" => Algorithm::Argon2id,
         "argon2i" => Algorithm::Argon2i,
         "argon2d" => Algorithm::Argon2d,
-        _ => {
-            return Err(HashError::unsupported(
-                field,
-                "argon2 variant must be argon2id, argon2i or argon2d",
-            ))
-        }
+        _ => return Err(HashError::unsupported(field, "argon2 variant must be argon2id, argon2i or argon2d")),
     };
     let (version, params, salt, hash) = match rest {
         [v, params, salt, hash] => {
-            let v = v.strip_prefix("v=").ok_or_else(|| {
-                HashError::malformed(field, "argon2 version must be written v=16 or v=19")
-            })?;
+            let v = v
+                .strip_prefix("v=")
+                .ok_or_else(|| HashError::malformed(field, "argon2 version must be written v=16 or v=19"))?;
             let version = match v {
                 "19" => Version::V0x13,
                 "16" => Version::V0x10,
-                _ => {
-                    return Err(HashError::unsupported(
-                        field,
-                        "argon2 version must be 16 or 19",
-                    ))
-                }
+                _ => return Err(HashError::unsupported(field, "argon2 version must be 16 or 19")),
             };
             (version, *params, *salt, *hash)
         }
         [params, salt, hash] => (Version::V0x10, *params, *salt, *hash),
-        _ => return Err(HashError::malformed(
-            field,
-            "argon2 hash must be $<variant>$v=<version>$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>",
-        )),
+        _ => {
+            return Err(HashError::malformed(
+                field,
+                "argon2 hash must be $<variant>$v=<version>$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>",
+            ))
+        }
     };
     let (mut m, mut t, mut p) = (None, None, None);
     for kv in params.split(',') {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| HashError::malformed(field, "argon2 parameters must be key=value"))?;
+        let (k, v) =
+            kv.split_once('=').ok_or_else(|| HashError::malformed(field, "argon2 parameters must be key=value"))?;
         let slot = match k {
             "m" => &mut m,
             "t" => &mut t,
@@ -92,44 +74,29 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Argon2Hash,
             }
         };
         if slot.is_some() {
-            return Err(HashError::malformed(
-                field,
-                format!("argon2 parameter {k} is repeated"),
-            ));
+            return Err(HashError::malformed(field, format!("argon2 parameter {k} is repeated")));
         }
         *slot = Some(num(v, k, field)?);
     }
     let (Some(m), Some(t), Some(p)) = (m, t, p) else {
-        return Err(HashError::malformed(
-            field,
-            "argon2 parameters m, t and p are all required",
-        ));
+        return Err(HashError::malformed(field, "argon2 parameters m, t and p are all required"));
     };
     if m > limits.argon2_max_memory_kib {
         return Err(HashError::bounds(
             field,
-            format!(
-                "argon2 memory m={m} KiB exceeds the configured maximum of {} KiB",
-                limits.argon2_max_memory_kib
-            ),
+            format!("argon2 memory m={m} KiB exceeds the configured maximum of {} KiB", limits.argon2_max_memory_kib),
         ));
     }
     if t > limits.argon2_max_iterations {
         return Err(HashError::bounds(
             field,
-            format!(
-                "argon2 iterations t={t} exceed the configured maximum of {}",
-                limits.argon2_max_iterations
-            ),
+            format!("argon2 iterations t={t} exceed the configured maximum of {}", limits.argon2_max_iterations),
         ));
     }
     if p > limits.argon2_max_parallelism {
         return Err(HashError::bounds(
             field,
-            format!(
-                "argon2 parallelism p={p} exceeds the configured maximum of {}",
-                limits.argon2_max_parallelism
-            ),
+            format!("argon2 parallelism p={p} exceeds the configured maximum of {}", limits.argon2_max_parallelism),
         ));
     }
     let salt = decode_b64_any(salt, field)?;
@@ -137,30 +104,15 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Argon2Hash,
     if salt.len() < 8 || salt.len() > limits.max_salt_len {
         return Err(HashError::malformed(
             field,
-            format!(
-                "argon2 salt must be 8 to {} bytes, got {}",
-                limits.max_salt_len,
-                salt.len()
-            ),
+            format!("argon2 salt must be 8 to {} bytes, got {}", limits.max_salt_len, salt.len()),
         ));
     }
     if hash.len() < 4 || hash.len() > limits.max_salt_len {
-        return Err(HashError::malformed(
-            field,
-            format!("argon2 hash must be 4 to {} bytes", limits.max_salt_len),
-        ));
+        return Err(HashError::malformed(field, format!("argon2 hash must be 4 to {} bytes", limits.max_salt_len)));
     }
     Params::new(m, t, p, Some(hash.len()))
         .map_err(|e| HashError::bounds(field, format!("invalid argon2 parameters: {e}")))?;
-    Ok(Argon2Hash {
-        algorithm,
-        version,
-        m,
-        t,
-        p,
-        salt,
-        hash,
-    })
+    Ok(Argon2Hash { algorithm, version, m, t, p, salt, hash })
 }
 
 /// Raw argon2 output of `len` bytes, or `None` if the parameters are unusable.
@@ -177,24 +129,13 @@ pub(crate) fn derive(
 ) -> Option<Vec<u8>> {
     let params = Params::new(m, t, p, Some(len)).ok()?;
     let mut out = vec![0u8; len];
-    Argon2::new(algorithm, version, params)
-        .hash_password_into(password, salt, &mut out)
-        .ok()?;
+    Argon2::new(algorithm, version, params).hash_password_into(password, salt, &mut out).ok()?;
     Some(out)
 }
 
 impl Argon2Hash {
     pub(crate) fn verify(&self, password: &[u8]) -> bool {
-        match derive(
-            self.algorithm,
-            self.version,
-            self.m,
-            self.t,
-            self.p,
-            password,
-            &self.salt,
-            self.hash.len(),
-        ) {
+        match derive(self.algorithm, self.version, self.m, self.t, self.p, password, &self.salt, self.hash.len()) {
             Some(out) => ct_eq(&out, &self.hash),
             None => false,
         }
@@ -213,11 +154,7 @@ impl Argon2Hash {
 }
 
 /// A new argon2id PHC string.
-pub(crate) fn hash_new(
-    cfg: &Argon2Config,
-    password: &[u8],
-    salt: &[u8],
-) -> Result<String, HashError> {
+pub(crate) fn hash_new(cfg: &Argon2Config, password: &[u8], salt: &[u8]) -> Result<String, HashError> {
     let out = derive(
         Algorithm::Argon2id,
         Version::V0x13,

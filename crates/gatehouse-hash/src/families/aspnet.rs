@@ -23,14 +23,7 @@ pub(crate) fn parse(blob: &[u8], limits: &Limits, field: &str) -> Result<Parsed,
                     "ASP.NET Identity v2 hash must be 49 bytes (marker, 16-byte salt, 32-byte subkey)",
                 ));
             }
-            let h = Pbkdf2Hash::new(
-                Digest::Sha1,
-                1000,
-                blob[1..17].to_vec(),
-                blob[17..].to_vec(),
-                limits,
-                field,
-            )?;
+            let h = Pbkdf2Hash::new(Digest::Sha1, 1000, blob[1..17].to_vec(), blob[17..].to_vec(), limits, field)?;
             Ok((Scheme::Pbkdf2(h), "aspnet-identity-v2"))
         }
         Some(0x01) => {
@@ -42,26 +35,15 @@ pub(crate) fn parse(blob: &[u8], limits: &Limits, field: &str) -> Result<Parsed,
                 0 => Digest::Sha1,
                 1 => Digest::Sha256,
                 2 => Digest::Sha512,
-                _ => {
-                    return Err(HashError::unsupported(
-                        field,
-                        format!("ASP.NET Identity v3 PRF {prf} is unknown"),
-                    ))
-                }
+                _ => return Err(HashError::unsupported(field, format!("ASP.NET Identity v3 PRF {prf} is unknown"))),
             };
             if salt_len < 16 || 13 + salt_len >= blob.len() {
-                return Err(HashError::malformed(
-                    field,
-                    "ASP.NET Identity v3 salt length is invalid",
-                ));
+                return Err(HashError::malformed(field, "ASP.NET Identity v3 salt length is invalid"));
             }
             let salt = blob[13..13 + salt_len].to_vec();
             let subkey = blob[13 + salt_len..].to_vec();
             if subkey.len() < 16 {
-                return Err(HashError::malformed(
-                    field,
-                    "ASP.NET Identity v3 subkey must be at least 16 bytes",
-                ));
+                return Err(HashError::malformed(field, "ASP.NET Identity v3 subkey must be at least 16 bytes"));
             }
             let h = Pbkdf2Hash::new(digest, iterations, salt, subkey, limits, field)?;
             Ok((Scheme::Pbkdf2(h), "aspnet-identity-v3"))

@@ -36,81 +36,49 @@ pub(crate) struct Bcrypt {
 
 pub(crate) fn check_cost(cost: u32, limits: &Limits, field: &str) -> Result<(), HashError> {
     if cost < 4 {
-        return Err(HashError::bounds(
-            field,
-            format!("bcrypt cost {cost} is below the minimum of 4"),
-        ));
+        return Err(HashError::bounds(field, format!("bcrypt cost {cost} is below the minimum of 4")));
     }
     if cost > limits.bcrypt_max_cost.min(31) {
         return Err(HashError::bounds(
             field,
-            format!(
-                "bcrypt cost {cost} exceeds the configured maximum of {}",
-                limits.bcrypt_max_cost.min(31)
-            ),
+            format!("bcrypt cost {cost} exceeds the configured maximum of {}", limits.bcrypt_max_cost.min(31)),
         ));
     }
     Ok(())
 }
 
 /// Decode the 22-character salt and 31-character checksum.
-pub(crate) fn decode_salt_hash(
-    salt: &str,
-    hash: &str,
-    field: &str,
-) -> Result<([u8; 16], [u8; 23]), HashError> {
+pub(crate) fn decode_salt_hash(salt: &str, hash: &str, field: &str) -> Result<([u8; 16], [u8; 23]), HashError> {
     if salt.len() != 22 || hash.len() != 31 {
-        return Err(HashError::malformed(
-            field,
-            "bcrypt salt must be 22 and checksum 31 characters of bcrypt base64",
-        ));
+        return Err(HashError::malformed(field, "bcrypt salt must be 22 and checksum 31 characters of bcrypt base64"));
     }
-    let s = BCRYPT64
-        .decode(salt)
-        .map_err(|e| HashError::malformed(field, format!("invalid bcrypt salt: {e}")))?;
-    let h = BCRYPT64
-        .decode(hash)
-        .map_err(|e| HashError::malformed(field, format!("invalid bcrypt checksum: {e}")))?;
-    let s: [u8; 16] = s
-        .try_into()
-        .map_err(|_| HashError::malformed(field, "bcrypt salt must decode to 16 bytes"))?;
-    let h: [u8; 23] = h
-        .try_into()
-        .map_err(|_| HashError::malformed(field, "bcrypt checksum must decode to 23 bytes"))?;
+    let s = BCRYPT64.decode(salt).map_err(|e| HashError::malformed(field, format!("invalid bcrypt salt: {e}")))?;
+    let h = BCRYPT64.decode(hash).map_err(|e| HashError::malformed(field, format!("invalid bcrypt checksum: {e}")))?;
+    let s: [u8; 16] = s.try_into().map_err(|_| HashError::malformed(field, "bcrypt salt must decode to 16 bytes"))?;
+    let h: [u8; 23] =
+        h.try_into().map_err(|_| HashError::malformed(field, "bcrypt checksum must decode to 23 bytes"))?;
     Ok((s, h))
 }
 
 /// Parse a modular-crypt bcrypt string (`$2b$10$<salt><hash>`).
 pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Bcrypt, HashError> {
-    let rest = if let Some(r) = s
-        .strip_prefix("$2a$")
-        .or_else(|| s.strip_prefix("$2b$"))
-        .or_else(|| s.strip_prefix("$2y$"))
-    {
-        r
-    } else if s.starts_with("$2$") || s.starts_with("$2x$") {
-        return Err(HashError::unsupported(
-            field,
-            "bcrypt variants $2$ and $2x$ are not supported; only $2a$, $2b$ and $2y$",
-        ));
-    } else {
-        return Err(HashError::malformed(
-            field,
-            "bcrypt hash must start with $2a$, $2b$ or $2y$",
-        ));
-    };
-    let (cost, body) = rest
-        .split_once('$')
-        .ok_or_else(|| HashError::malformed(field, "bcrypt hash is missing its cost"))?;
+    let rest =
+        if let Some(r) = s.strip_prefix("$2a$").or_else(|| s.strip_prefix("$2b$")).or_else(|| s.strip_prefix("$2y$")) {
+            r
+        } else if s.starts_with("$2$") || s.starts_with("$2x$") {
+            return Err(HashError::unsupported(
+                field,
+                "bcrypt variants $2$ and $2x$ are not supported; only $2a$, $2b$ and $2y$",
+            ));
+        } else {
+            return Err(HashError::malformed(field, "bcrypt hash must start with $2a$, $2b$ or $2y$"));
+        };
+    let (cost, body) =
+        rest.split_once('$').ok_or_else(|| HashError::malformed(field, "bcrypt hash is missing its cost"))?;
     if cost.len() != 2 || !cost.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(HashError::malformed(
-            field,
-            "bcrypt cost must be two decimal digits",
-        ));
+        return Err(HashError::malformed(field, "bcrypt cost must be two decimal digits"));
     }
-    let cost: u32 = cost
-        .parse()
-        .map_err(|_| HashError::malformed(field, "bcrypt cost must be two decimal digits"))?;
+    let cost: u32 = cost.parse().map_err(|_| HashError::malformed(field, "bcrypt cost must be two decimal digits"))?;
     check_cost(cost, limits, field)?;
     if body.len() != 53 || !body.is_ascii() {
         return Err(HashError::malformed(
@@ -119,13 +87,7 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Bcrypt, Has
         ));
     }
     let (salt, hash) = decode_salt_hash(&body[..22], &body[22..], field)?;
-    Ok(Bcrypt {
-        cost,
-        salt,
-        hash,
-        prehash: Prehash::None,
-        concat: None,
-    })
+    Ok(Bcrypt { cost, salt, hash, prehash: Prehash::None, concat: None })
 }
 
 /// Raw bcrypt ("EksBlowfish" + 64× encrypt of "OrpheanBeholderScryDoubt"); 24 bytes.
@@ -141,14 +103,7 @@ pub(crate) fn raw(cost: u32, salt: &[u8; 16], password: &[u8]) -> [u8; 24] {
         state.bc_expand_key(&key);
         state.bc_expand_key(salt);
     }
-    let mut ctext: [u32; 6] = [
-        0x4f72_7068,
-        0x6561_6e42,
-        0x6568_6f6c,
-        0x6465_7253,
-        0x6372_7944,
-        0x6f75_6274,
-    ];
+    let mut ctext: [u32; 6] = [0x4f72_7068, 0x6561_6e42, 0x6568_6f6c, 0x6465_7253, 0x6372_7944, 0x6f75_6274];
     for i in (0..6).step_by(2) {
         for _ in 0..64 {
             let [l, r] = state.bc_encrypt([ctext[i], ctext[i + 1]]);
@@ -171,15 +126,13 @@ impl Bcrypt {
             Prehash::None => password,
             Prehash::DjangoSha256Hex => hex::encode(Sha256::digest(&password)).into_bytes(),
             Prehash::PasslibV1 => B64_PAD.encode(Sha256::digest(&password)).into_bytes(),
-            Prehash::PasslibV2 { salt_text } => {
-                match <Hmac<Sha256> as Mac>::new_from_slice(salt_text.as_bytes()) {
-                    Ok(mut m) => {
-                        m.update(&password);
-                        B64_PAD.encode(m.finalize().into_bytes()).into_bytes()
-                    }
-                    Err(_) => Vec::new(),
+            Prehash::PasslibV2 { salt_text } => match <Hmac<Sha256> as Mac>::new_from_slice(salt_text.as_bytes()) {
+                Ok(mut m) => {
+                    m.update(&password);
+                    B64_PAD.encode(m.finalize().into_bytes()).into_bytes()
                 }
-            }
+                Err(_) => Vec::new(),
+            },
         }
     }
 
@@ -192,11 +145,7 @@ impl Bcrypt {
 /// Encode a bcrypt hash string (tests build inputs with it).
 #[cfg(test)]
 pub(crate) fn encode(variant: &str, cost: u32, salt: &[u8; 16], hash: &[u8]) -> String {
-    format!(
-        "${variant}${cost:02}${}{}",
-        BCRYPT64.encode(salt),
-        BCRYPT64.encode(&hash[..23.min(hash.len())])
-    )
+    format!("${variant}${cost:02}${}{}", BCRYPT64.encode(salt), BCRYPT64.encode(&hash[..23.min(hash.len())]))
 }
 
 #[cfg(test)]
@@ -206,38 +155,22 @@ mod tests {
     #[test]
     fn openbsd_vector() {
         // From the OpenBSD/jBCrypt test suite: password "", cost 6.
-        let b = parse(
-            "$2a$06$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.",
-            &Limits::default(),
-            "password_hash",
-        )
-        .unwrap();
+        let b =
+            parse("$2a$06$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.", &Limits::default(), "password_hash")
+                .unwrap();
         assert!(b.verify(b""));
         assert!(!b.verify(b"x"));
         let again = encode("2a", b.cost, &b.salt, &raw(b.cost, &b.salt, b""));
-        assert_eq!(
-            again,
-            "$2a$06$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s."
-        );
+        assert_eq!(again, "$2a$06$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.");
     }
 
     #[test]
     fn cost_bounds_name_field() {
         let l = Limits::default();
-        let e = parse(
-            "$2b$16$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.",
-            &l,
-            "password_hash",
-        )
-        .unwrap_err();
+        let e = parse("$2b$16$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.", &l, "password_hash").unwrap_err();
         assert_eq!(e.field(), "password_hash");
         assert!(e.to_string().contains("exceeds"));
         assert!(parse("$2x$06$abc", &l, "password_hash").is_err());
-        assert!(parse(
-            "$2b$03$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.",
-            &l,
-            "f"
-        )
-        .is_err());
+        assert!(parse("$2b$03$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.", &l, "f").is_err());
     }
 }

@@ -23,34 +23,22 @@ pub(crate) struct ShaCrypt {
 }
 
 fn valid_salt(salt: &str) -> bool {
-    salt.bytes()
-        .all(|b| b.is_ascii_graphic() && b != b'$' && b != b':')
+    salt.bytes().all(|b| b.is_ascii_graphic() && b != b'$' && b != b':')
 }
 
 /// `$1$<salt ≤ 8>$<22 chars>`
 pub(crate) fn parse_md5(s: &str, field: &str) -> Result<Md5Crypt, HashError> {
-    let rest = s
-        .strip_prefix("$1$")
-        .ok_or_else(|| HashError::malformed(field, "md5-crypt hash must start with $1$"))?;
-    let (salt, hash) = rest
-        .split_once('$')
-        .ok_or_else(|| HashError::malformed(field, "md5-crypt hash must be $1$<salt>$<hash>"))?;
+    let rest =
+        s.strip_prefix("$1$").ok_or_else(|| HashError::malformed(field, "md5-crypt hash must start with $1$"))?;
+    let (salt, hash) =
+        rest.split_once('$').ok_or_else(|| HashError::malformed(field, "md5-crypt hash must be $1$<salt>$<hash>"))?;
     if salt.len() > 8 || !valid_salt(salt) {
-        return Err(HashError::malformed(
-            field,
-            "md5-crypt salt must be at most 8 printable characters",
-        ));
+        return Err(HashError::malformed(field, "md5-crypt salt must be at most 8 printable characters"));
     }
     if hash.len() != 22 || !is_crypt64(hash) {
-        return Err(HashError::malformed(
-            field,
-            "md5-crypt checksum must be 22 characters of crypt base64",
-        ));
+        return Err(HashError::malformed(field, "md5-crypt checksum must be 22 characters of crypt base64"));
     }
-    Ok(Md5Crypt {
-        salt: salt.as_bytes().to_vec(),
-        hash: hash.to_string(),
-    })
+    Ok(Md5Crypt { salt: salt.as_bytes().to_vec(), hash: hash.to_string() })
 }
 
 /// `$5$[rounds=N$]<salt ≤ 16>$<43 chars>` or `$6$…$<86 chars>`
@@ -60,24 +48,18 @@ pub(crate) fn parse_sha(s: &str, limits: &Limits, field: &str) -> Result<ShaCryp
     } else if let Some(r) = s.strip_prefix("$6$") {
         (true, r)
     } else {
-        return Err(HashError::malformed(
-            field,
-            "sha-crypt hash must start with $5$ or $6$",
-        ));
+        return Err(HashError::malformed(field, "sha-crypt hash must start with $5$ or $6$"));
     };
     let (rounds, rest) = match rest.strip_prefix("rounds=") {
         Some(r) => {
-            let (n, rest) = r.split_once('$').ok_or_else(|| {
-                HashError::malformed(field, "sha-crypt rounds= must be followed by $")
-            })?;
+            let (n, rest) = r
+                .split_once('$')
+                .ok_or_else(|| HashError::malformed(field, "sha-crypt rounds= must be followed by $"))?;
             let n = super::pbkdf2::parse_u32(n, "sha-crypt rounds", field)?;
             if n > limits.crypt_max_rounds {
                 return Err(HashError::bounds(
                     field,
-                    format!(
-                        "sha-crypt rounds {n} exceed the configured maximum of {}",
-                        limits.crypt_max_rounds
-                    ),
+                    format!("sha-crypt rounds {n} exceed the configured maximum of {}", limits.crypt_max_rounds),
                 ));
             }
             // glibc clamps to [1000, 999999999]
@@ -89,10 +71,7 @@ pub(crate) fn parse_sha(s: &str, limits: &Limits, field: &str) -> Result<ShaCryp
         .split_once('$')
         .ok_or_else(|| HashError::malformed(field, "sha-crypt hash must be $<id>$<salt>$<hash>"))?;
     if salt.len() > 16 || !valid_salt(salt) {
-        return Err(HashError::malformed(
-            field,
-            "sha-crypt salt must be at most 16 printable characters",
-        ));
+        return Err(HashError::malformed(field, "sha-crypt salt must be at most 16 printable characters"));
     }
     let want = if sha512 { 86 } else { 43 };
     if hash.len() != want || !is_crypt64(hash) {
@@ -101,25 +80,13 @@ pub(crate) fn parse_sha(s: &str, limits: &Limits, field: &str) -> Result<ShaCryp
             format!("sha-crypt checksum must be {want} characters of crypt base64"),
         ));
     }
-    Ok(ShaCrypt {
-        sha512,
-        rounds,
-        salt: salt.as_bytes().to_vec(),
-        hash: hash.to_string(),
-    })
+    Ok(ShaCrypt { sha512, rounds, salt: salt.as_bytes().to_vec(), hash: hash.to_string() })
 }
 
 /// The 22-character md5-crypt checksum.
 pub(crate) fn md5_crypt(pw: &[u8], salt: &[u8]) -> String {
-    let alt = Md5::new()
-        .chain_update(pw)
-        .chain_update(salt)
-        .chain_update(pw)
-        .finalize();
-    let mut ctx = Md5::new()
-        .chain_update(pw)
-        .chain_update(b"$1$")
-        .chain_update(salt);
+    let alt = Md5::new().chain_update(pw).chain_update(salt).chain_update(pw).finalize();
+    let mut ctx = Md5::new().chain_update(pw).chain_update(b"$1$").chain_update(salt);
     let mut left = pw.len();
     while left > 0 {
         let n = left.min(16);
@@ -167,11 +134,7 @@ pub(crate) fn md5_crypt(pw: &[u8], salt: &[u8]) -> String {
 
 fn sha_crypt_bytes<D: sha2::Digest + Clone>(pw: &[u8], salt: &[u8], rounds: u32) -> Vec<u8> {
     let hlen = <D as sha2::Digest>::output_size();
-    let b = D::new()
-        .chain_update(pw)
-        .chain_update(salt)
-        .chain_update(pw)
-        .finalize();
+    let b = D::new().chain_update(pw).chain_update(salt).chain_update(pw).finalize();
     let mut a = D::new().chain_update(pw).chain_update(salt);
     let mut left = pw.len();
     while left > 0 {
@@ -290,10 +253,7 @@ impl Md5Crypt {
 
 impl ShaCrypt {
     pub(crate) fn verify(&self, pw: &[u8]) -> bool {
-        ct_eq(
-            sha_crypt(self.sha512, pw, &self.salt, self.rounds).as_bytes(),
-            self.hash.as_bytes(),
-        )
+        ct_eq(sha_crypt(self.sha512, pw, &self.salt, self.rounds).as_bytes(), self.hash.as_bytes())
     }
 }
 
@@ -308,10 +268,7 @@ mod tests {
             sha_crypt(false, b"Hello world!", b"saltstring", 5000),
             "5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"
         );
-        assert_eq!(
-            md5_crypt(b"Hello world!", b"saltstri"),
-            "YMyguxXMBpd2TEZ.vS/3q1"
-        );
+        assert_eq!(md5_crypt(b"Hello world!", b"saltstri"), "YMyguxXMBpd2TEZ.vS/3q1");
         assert_eq!(
             sha_crypt(true, b"Hello world!", b"saltstring", 5000),
             "svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"

@@ -84,14 +84,8 @@ impl Digest {
     /// `Err(())` for names that are valid there but not implemented here (MDC2).
     pub(crate) fn from_openssl_name(name: &str) -> Option<Result<Self, ()>> {
         let lower = name.to_ascii_lowercase();
-        let base = lower
-            .strip_prefix("rsa-")
-            .or_else(|| lower.strip_prefix("ssl3-"))
-            .unwrap_or(&lower);
-        let base = base
-            .strip_suffix("withrsaencryption")
-            .or_else(|| base.strip_suffix("withrsa"))
-            .unwrap_or(base);
+        let base = lower.strip_prefix("rsa-").or_else(|| lower.strip_prefix("ssl3-")).unwrap_or(&lower);
+        let base = base.strip_suffix("withrsaencryption").or_else(|| base.strip_suffix("withrsa")).unwrap_or(base);
         Some(Ok(match base {
             "md4" => Digest::Md4,
             "md5" => Digest::Md5,
@@ -200,9 +194,7 @@ pub(crate) struct SaltedDigest {
 
 impl SaltedDigest {
     pub(crate) fn verify(&self, password: &[u8]) -> bool {
-        let got = self
-            .digest
-            .hash(&ConcatSalt::parts(self.salt.as_ref(), password));
+        let got = self.digest.hash(&ConcatSalt::parts(self.salt.as_ref(), password));
         ct_eq(&got, &self.hash)
     }
 }
@@ -218,9 +210,7 @@ pub(crate) struct HmacHash {
 
 impl HmacHash {
     pub(crate) fn verify(&self, password: &[u8]) -> bool {
-        let got = self
-            .digest
-            .hmac(&self.key, &ConcatSalt::parts(self.salt.as_ref(), password));
+        let got = self.digest.hmac(&self.key, &ConcatSalt::parts(self.salt.as_ref(), password));
         ct_eq(&got, &self.hash)
     }
 }
@@ -231,18 +221,9 @@ mod tests {
 
     #[test]
     fn openssl_names() {
-        assert_eq!(
-            Digest::from_openssl_name("RSA-SHA1-2"),
-            Some(Ok(Digest::Sha1))
-        );
-        assert_eq!(
-            Digest::from_openssl_name("sha512WithRSAEncryption"),
-            Some(Ok(Digest::Sha512))
-        );
-        assert_eq!(
-            Digest::from_openssl_name("ripemd160WithRSA"),
-            Some(Ok(Digest::Ripemd160))
-        );
+        assert_eq!(Digest::from_openssl_name("RSA-SHA1-2"), Some(Ok(Digest::Sha1)));
+        assert_eq!(Digest::from_openssl_name("sha512WithRSAEncryption"), Some(Ok(Digest::Sha512)));
+        assert_eq!(Digest::from_openssl_name("ripemd160WithRSA"), Some(Ok(Digest::Ripemd160)));
         assert_eq!(Digest::from_openssl_name("ssl3-md5"), Some(Ok(Digest::Md5)));
         assert_eq!(Digest::from_openssl_name("mdc2WithRSA"), Some(Err(())));
         assert_eq!(Digest::from_openssl_name("sha3"), None);
@@ -250,10 +231,7 @@ mod tests {
 
     #[test]
     fn known_answers() {
-        assert_eq!(
-            hex::encode(Digest::Md5.hash(&[b"abc"])),
-            "900150983cd24fb0d6963f7d28e17f72"
-        );
+        assert_eq!(hex::encode(Digest::Md5.hash(&[b"abc"])), "900150983cd24fb0d6963f7d28e17f72");
         assert_eq!(Digest::Whirlpool.output_len(), 64);
         assert_eq!(Digest::Md4.hash(&[b""]).len(), 16);
     }

@@ -25,43 +25,23 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
     } else if let Some(r) = s.strip_prefix("pbkdf2_sha1$") {
         (Digest::Sha1, "django-pbkdf2-sha1", r)
     } else {
-        return Err(HashError::unsupported(
-            field,
-            "unknown Django hash algorithm",
-        ));
+        return Err(HashError::unsupported(field, "unknown Django hash algorithm"));
     };
     let parts: Vec<&str> = rest.split('$').collect();
     let [iter, salt, hash] = parts.as_slice() else {
-        return Err(HashError::malformed(
-            field,
-            "Django pbkdf2 hash must be <algorithm>$<iterations>$<salt>$<hash>",
-        ));
+        return Err(HashError::malformed(field, "Django pbkdf2 hash must be <algorithm>$<iterations>$<salt>$<hash>"));
     };
     let iterations = parse_u32(iter, "Django pbkdf2 iterations", field)?;
     if salt.is_empty() || salt.contains('$') {
-        return Err(HashError::malformed(
-            field,
-            "Django pbkdf2 salt must not be empty",
-        ));
+        return Err(HashError::malformed(field, "Django pbkdf2 salt must not be empty"));
     }
     let hash = decode_b64_any(hash, field)?;
     if hash.len() != digest.output_len() {
         return Err(HashError::malformed(
             field,
-            format!(
-                "Django {} hash must be {} bytes",
-                digest.name(),
-                digest.output_len()
-            ),
+            format!("Django {} hash must be {} bytes", digest.name(), digest.output_len()),
         ));
     }
-    let h = Pbkdf2Hash::new(
-        digest,
-        iterations,
-        salt.as_bytes().to_vec(),
-        hash,
-        limits,
-        field,
-    )?;
+    let h = Pbkdf2Hash::new(digest, iterations, salt.as_bytes().to_vec(), hash, limits, field)?;
     Ok((Scheme::Pbkdf2(h), family))
 }

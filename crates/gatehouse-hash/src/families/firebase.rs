@@ -20,8 +20,7 @@ pub(crate) struct FirebaseHash {
 
 impl FirebaseHash {
     pub(crate) fn verify(&self, password: &[u8]) -> bool {
-        let Some(derived) = super::scrypt::derive(self.log_n, self.r, 1, password, &self.salt, 64)
-        else {
+        let Some(derived) = super::scrypt::derive(self.log_n, self.r, 1, password, &self.salt, 64) else {
             return false;
         };
         let Ok(mut cipher) = Aes256Ctr::new_from_slices(&derived[..32], &[0u8; 16]) else {

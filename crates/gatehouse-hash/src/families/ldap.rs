@@ -34,35 +34,20 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
             };
             let parts: Vec<&str> = body.split('$').collect();
             let [rounds, salt, hash] = parts.as_slice() else {
-                return Err(HashError::malformed(
-                    field,
-                    "LDAP PBKDF2 hash must be {PBKDF2-…}<rounds>$<salt>$<hash>",
-                ));
+                return Err(HashError::malformed(field, "LDAP PBKDF2 hash must be {PBKDF2-…}<rounds>$<salt>$<hash>"));
             };
             let h = super::pbkdf2::passlib_body(d, rounds, salt, hash, limits, field)?;
             return Ok((Scheme::Pbkdf2(h), family));
         }
         "CRYPT" => {
             return if body.starts_with("$1$") {
-                Ok((
-                    Scheme::Md5Crypt(crypt::parse_md5(body, field)?),
-                    "ldap-crypt-md5",
-                ))
+                Ok((Scheme::Md5Crypt(crypt::parse_md5(body, field)?), "ldap-crypt-md5"))
             } else if body.starts_with("$5$") {
-                Ok((
-                    Scheme::ShaCrypt(crypt::parse_sha(body, limits, field)?),
-                    "ldap-crypt-sha256",
-                ))
+                Ok((Scheme::ShaCrypt(crypt::parse_sha(body, limits, field)?), "ldap-crypt-sha256"))
             } else if body.starts_with("$6$") {
-                Ok((
-                    Scheme::ShaCrypt(crypt::parse_sha(body, limits, field)?),
-                    "ldap-crypt-sha512",
-                ))
+                Ok((Scheme::ShaCrypt(crypt::parse_sha(body, limits, field)?), "ldap-crypt-sha512"))
             } else if body.starts_with("$2") {
-                Ok((
-                    Scheme::Bcrypt(super::bcrypt::parse(body, limits, field)?),
-                    "ldap-crypt-bcrypt",
-                ))
+                Ok((Scheme::Bcrypt(super::bcrypt::parse(body, limits, field)?), "ldap-crypt-bcrypt"))
             } else {
                 Err(HashError::unsupported(
                     field,
@@ -70,12 +55,7 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
                 ))
             };
         }
-        _ => {
-            return Err(HashError::unsupported(
-                field,
-                format!("unsupported LDAP scheme {{{scheme}}}"),
-            ))
-        }
+        _ => return Err(HashError::unsupported(field, format!("unsupported LDAP scheme {{{scheme}}}"))),
     };
     let blob = decode_b64_any(body, field)?;
     let n = digest.output_len();
@@ -102,10 +82,7 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Parsed, Has
     Ok((
         Scheme::Digest(SaltedDigest {
             digest,
-            salt: salt.map(|bytes| ConcatSalt {
-                bytes,
-                position: SaltPosition::Suffix,
-            }),
+            salt: salt.map(|bytes| ConcatSalt { bytes, position: SaltPosition::Suffix }),
             hash,
         }),
         family,

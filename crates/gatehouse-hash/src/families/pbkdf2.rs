@@ -25,19 +25,12 @@ impl Pbkdf2Hash {
         field: &str,
     ) -> Result<Self, HashError> {
         if iterations == 0 {
-            return Err(HashError::bounds(
-                field,
-                "pbkdf2 iterations must be at least 1",
-            ));
+            return Err(HashError::bounds(field, "pbkdf2 iterations must be at least 1"));
         }
         if hash.is_empty() || hash.len() > limits.max_salt_len {
             return Err(HashError::malformed(
                 field,
-                format!(
-                    "pbkdf2 derived key must be 1 to {} bytes, got {}",
-                    limits.max_salt_len,
-                    hash.len()
-                ),
+                format!("pbkdf2 derived key must be 1 to {} bytes, got {}", limits.max_salt_len, hash.len()),
             ));
         }
         if salt.len() > limits.max_salt_len {
@@ -56,63 +49,38 @@ impl Pbkdf2Hash {
                 ),
             ));
         }
-        Ok(Pbkdf2Hash {
-            digest,
-            iterations,
-            salt,
-            hash,
-        })
+        Ok(Pbkdf2Hash { digest, iterations, salt, hash })
     }
 
     pub(crate) fn verify(&self, password: &[u8]) -> bool {
         let mut out = vec![0u8; self.hash.len()];
-        self.digest
-            .pbkdf2(password, &self.salt, self.iterations, &mut out)
-            && ct_eq(&out, &self.hash)
+        self.digest.pbkdf2(password, &self.salt, self.iterations, &mut out) && ct_eq(&out, &self.hash)
     }
 }
 
 pub(crate) fn parse_u32(v: &str, what: &str, field: &str) -> Result<u32, HashError> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(HashError::malformed(
-            field,
-            format!("{what} must be a decimal integer"),
-        ));
+        return Err(HashError::malformed(field, format!("{what} must be a decimal integer")));
     }
-    v.parse()
-        .map_err(|_| HashError::bounds(field, format!("{what} is too large")))
+    v.parse().map_err(|_| HashError::bounds(field, format!("{what} is too large")))
 }
 
 /// `$pbkdf2-<digest>$…`: PHC form when the parameter segment has `key=value` pairs,
 /// passlib form when it is a bare round count.
-pub(crate) fn parse_dollar(
-    s: &str,
-    limits: &Limits,
-    field: &str,
-) -> Result<(Pbkdf2Hash, bool), HashError> {
+pub(crate) fn parse_dollar(s: &str, limits: &Limits, field: &str) -> Result<(Pbkdf2Hash, bool), HashError> {
     let parts: Vec<&str> = s.split('$').collect();
     // PHC allows the parameter segment to be left out entirely (Auth0 defaults apply).
     let (id, params, salt, hash) = match parts.as_slice() {
         ["", id, params, salt, hash] => (*id, Some(*params), *salt, *hash),
         ["", id, salt, hash] => (*id, None, *salt, *hash),
-        _ => {
-            return Err(HashError::malformed(
-                field,
-                "pbkdf2 hash must be $pbkdf2-<digest>$<params>$<salt>$<hash>",
-            ))
-        }
+        _ => return Err(HashError::malformed(field, "pbkdf2 hash must be $pbkdf2-<digest>$<params>$<salt>$<hash>")),
     };
     if let Some(params) = params.filter(|p| p.bytes().all(|b| b.is_ascii_digit())) {
         let digest = match id {
             "pbkdf2" => Digest::Sha1,
             "pbkdf2-sha256" => Digest::Sha256,
             "pbkdf2-sha512" => Digest::Sha512,
-            _ => {
-                return Err(HashError::unsupported(
-                    field,
-                    format!("unknown passlib pbkdf2 variant {id:?}"),
-                ))
-            }
+            _ => return Err(HashError::unsupported(field, format!("unknown passlib pbkdf2 variant {id:?}"))),
         };
         let h = passlib_body(digest, params, salt, hash, limits, field)?;
         return Ok((h, false));
@@ -122,24 +90,13 @@ pub(crate) fn parse_dollar(
         .ok_or_else(|| HashError::malformed(field, "PHC pbkdf2 id must be pbkdf2-<digest>"))?;
     let digest = match Digest::from_openssl_name(name) {
         Some(Ok(d)) => d,
-        Some(Err(())) => {
-            return Err(HashError::unsupported(
-                field,
-                format!("pbkdf2 digest {name:?} is not supported"),
-            ))
-        }
-        None => {
-            return Err(HashError::unsupported(
-                field,
-                format!("unknown pbkdf2 digest {name:?}"),
-            ))
-        }
+        Some(Err(())) => return Err(HashError::unsupported(field, format!("pbkdf2 digest {name:?} is not supported"))),
+        None => return Err(HashError::unsupported(field, format!("unknown pbkdf2 digest {name:?}"))),
     };
     let (mut i, mut l) = (None, None);
     for kv in params.iter().flat_map(|p| p.split(',')) {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| HashError::malformed(field, "pbkdf2 parameters must be key=value"))?;
+        let (k, v) =
+            kv.split_once('=').ok_or_else(|| HashError::malformed(field, "pbkdf2 parameters must be key=value"))?;
         let slot = match k {
             "i" => &mut i,
             "l" => &mut l,
@@ -151,10 +108,7 @@ pub(crate) fn parse_dollar(
             }
         };
         if slot.is_some() {
-            return Err(HashError::malformed(
-                field,
-                format!("pbkdf2 parameter {k} is repeated"),
-            ));
+            return Err(HashError::malformed(field, format!("pbkdf2 parameter {k} is repeated")));
         }
         *slot = Some(parse_u32(v, &format!("pbkdf2 parameter {k}"), field)?);
     }
@@ -165,10 +119,7 @@ pub(crate) fn parse_dollar(
     if l as usize != hash.len() {
         return Err(HashError::malformed(
             field,
-            format!(
-                "pbkdf2 key length l={l} does not match the {}-byte hash",
-                hash.len()
-            ),
+            format!("pbkdf2 key length l={l} does not match the {}-byte hash", hash.len()),
         ));
     }
     let h = Pbkdf2Hash::new(digest, i.unwrap_or(100_000), salt, hash, limits, field)?;
@@ -190,11 +141,7 @@ pub(crate) fn passlib_body(
     if hash.len() != digest.output_len() {
         return Err(HashError::malformed(
             field,
-            format!(
-                "{} pbkdf2 hash must be {} bytes",
-                digest.name(),
-                digest.output_len()
-            ),
+            format!("{} pbkdf2 hash must be {} bytes", digest.name(), digest.output_len()),
         ));
     }
     Pbkdf2Hash::new(digest, iterations, salt, hash, limits, field)

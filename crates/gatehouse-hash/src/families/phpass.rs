@@ -19,24 +19,15 @@ pub(crate) struct Phpass {
 pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Phpass, HashError> {
     let drupal = s.starts_with("$S$");
     if !(drupal || s.starts_with("$P$") || s.starts_with("$H$")) {
-        return Err(HashError::malformed(
-            field,
-            "phpass hash must start with $P$, $H$ or $S$",
-        ));
+        return Err(HashError::malformed(field, "phpass hash must start with $P$, $H$ or $S$"));
     }
     let want = if drupal { 55 } else { 34 };
     if s.len() != want || !is_crypt64(&s[3..]) {
-        return Err(HashError::malformed(
-            field,
-            format!("{} hash must be {want} characters of crypt base64", &s[..3]),
-        ));
+        return Err(HashError::malformed(field, format!("{} hash must be {want} characters of crypt base64", &s[..3])));
     }
     let log2_rounds = crypt64_index(s.as_bytes()[3]).unwrap_or(0);
     if !(7..=30).contains(&log2_rounds) {
-        return Err(HashError::bounds(
-            field,
-            format!("phpass log2 rounds {log2_rounds} must be between 7 and 30"),
-        ));
+        return Err(HashError::bounds(field, format!("phpass log2 rounds {log2_rounds} must be between 7 and 30")));
     }
     if log2_rounds > limits.phpass_max_log2_rounds {
         return Err(HashError::bounds(
@@ -47,12 +38,7 @@ pub(crate) fn parse(s: &str, limits: &Limits, field: &str) -> Result<Phpass, Has
             ),
         ));
     }
-    Ok(Phpass {
-        drupal,
-        log2_rounds,
-        salt: s.as_bytes()[4..12].to_vec(),
-        hash: s[12..].to_string(),
-    })
+    Ok(Phpass { drupal, log2_rounds, salt: s.as_bytes()[4..12].to_vec(), hash: s[12..].to_string() })
 }
 
 fn iterate<D: sha2::Digest>(salt: &[u8], pw: &[u8], rounds: u64) -> Vec<u8> {

@@ -212,11 +212,7 @@ impl fmt::Display for Query {
         match self {
             Query::All => f.write_str("*"),
             Query::And(items) | Query::Or(items) => {
-                f.write_str(if matches!(self, Query::And(_)) {
-                    "(AND"
-                } else {
-                    "(OR"
-                })?;
+                f.write_str(if matches!(self, Query::And(_)) { "(AND" } else { "(OR" })?;
                 for item in items {
                     write!(f, " {item}")?;
                 }

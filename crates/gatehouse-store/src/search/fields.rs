@@ -94,12 +94,8 @@ pub(crate) fn resolve_field(name: &str, position: usize) -> Result<Field, Search
         "last_ip" => Field::LastIp,
         "created_at" => Field::CreatedAt,
         "updated_at" => Field::UpdatedAt,
-        "picture" | "password_hash" | "last_password_reset" | "identities.isSocial"
-        | "identities" => {
-            return Err(SearchError::Unsupported {
-                message: format!("field '{name}' is not searchable"),
-                position,
-            })
+        "picture" | "password_hash" | "last_password_reset" | "identities.isSocial" | "identities" => {
+            return Err(SearchError::Unsupported { message: format!("field '{name}' is not searchable"), position })
         }
         "connection" | "provider" => {
             return Err(SearchError::Unsupported {
@@ -119,10 +115,7 @@ pub(crate) fn resolve_field(name: &str, position: usize) -> Result<Field, Search
             } else if let Some(rest) = name.strip_prefix("app_metadata.") {
                 Field::AppMetadata(metadata_path(name, rest, position)?)
             } else {
-                return Err(SearchError::UnknownField {
-                    field: name.to_string(),
-                    position,
-                });
+                return Err(SearchError::UnknownField { field: name.to_string(), position });
             }
         }
     };
@@ -133,9 +126,7 @@ fn metadata_path(name: &str, rest: &str, position: usize) -> Result<Vec<String>,
     let segments: Vec<String> = rest.split('.').map(str::to_string).collect();
     if segments.len() > MAX_PATH_SEGMENTS {
         return Err(SearchError::Unsupported {
-            message: format!(
-                "field '{name}' is nested deeper than {MAX_PATH_SEGMENTS} levels"
-            ),
+            message: format!("field '{name}' is nested deeper than {MAX_PATH_SEGMENTS} levels"),
             position,
         });
     }
@@ -162,10 +153,7 @@ fn metadata_path(name: &str, rest: &str, position: usize) -> Result<Vec<String>,
 fn valid_key_char(c: char) -> bool {
     !(c.is_whitespace()
         || c.is_control()
-        || matches!(
-            c,
-            '"' | '\'' | '$' | '\\' | '*' | '?' | '[' | ']' | '{' | '}' | '(' | ')' | ':' | '`'
-        ))
+        || matches!(c, '"' | '\'' | '$' | '\\' | '*' | '?' | '[' | ']' | '{' | '}' | '(' | ')' | ':' | '`'))
 }
 
 /// A value as written, before typing.
@@ -175,7 +163,10 @@ pub(crate) enum RawValue {
     Phrase(String),
     /// An unquoted word: each char with "was escaped".
     Word(Vec<(char, bool)>),
-    Range { lower: RawBound, upper: RawBound },
+    Range {
+        lower: RawBound,
+        upper: RawBound,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -195,11 +186,7 @@ pub(crate) enum Typed {
 }
 
 /// Turn a raw value for `target` into a typed predicate, checking everything Auth0 checks.
-pub(crate) fn type_clause(
-    target: &Target,
-    raw: RawValue,
-    position: usize,
-) -> Result<Typed, SearchError> {
+pub(crate) fn type_clause(target: &Target, raw: RawValue, position: usize) -> Result<Typed, SearchError> {
     let (kind, name) = match target {
         Target::Default => (None, String::new()),
         Target::Field(f) => (Some(f.kind()), f.name()),
@@ -226,16 +213,13 @@ pub(crate) fn type_clause(
                 let s: String = chars.iter().map(|(c, _)| *c).collect();
                 return Ok(Typed::Predicate(equals(kind, &name, s, position)?));
             }
-            match kind {
-                Some(Kind::Bool | Kind::Int | Kind::UserMeta) => return Err(unsupported("wildcards")),
-                _ => {}
+            if let Some(Kind::Bool | Kind::Int | Kind::UserMeta) = kind {
+                return Err(unsupported("wildcards"));
             }
             let pattern = to_pattern(&chars);
-            if matches!(pattern.parts.first(), Some(PatternPart::Any)) && pattern.literal_len() < 3
-            {
+            if matches!(pattern.parts.first(), Some(PatternPart::Any)) && pattern.literal_len() < 3 {
                 return Err(SearchError::Unsupported {
-                    message: "a leading wildcard needs at least 3 other characters, e.g. '*abc'"
-                        .to_string(),
+                    message: "a leading wildcard needs at least 3 other characters, e.g. '*abc'".to_string(),
                     position,
                 });
             }
@@ -244,9 +228,7 @@ pub(crate) fn type_clause(
         RawValue::Range { lower, upper } => {
             let kind = match kind {
                 None => return Err(unsupported("ranges")),
-                Some(Kind::EmailDomain | Kind::Bool | Kind::UserMeta) => {
-                    return Err(unsupported("ranges"))
-                }
+                Some(Kind::EmailDomain | Kind::Bool | Kind::UserMeta) => return Err(unsupported("ranges")),
                 Some(k) => k,
             };
             if lower == RawBound::Open && upper == RawBound::Open {
@@ -280,12 +262,7 @@ fn to_pattern(chars: &[(char, bool)]) -> Pattern {
     Pattern { parts }
 }
 
-fn equals(
-    kind: Option<Kind>,
-    name: &str,
-    s: String,
-    position: usize,
-) -> Result<Predicate, SearchError> {
+fn equals(kind: Option<Kind>, name: &str, s: String, position: usize) -> Result<Predicate, SearchError> {
     Ok(match kind {
         Some(Kind::Bool) => Predicate::Equals(Literal::Bool(parse_bool(name, &s, position)?)),
         Some(Kind::Int) => Predicate::Equals(Literal::Int(parse_int(name, &s, position)?)),
@@ -300,13 +277,7 @@ fn equals(
     })
 }
 
-fn bound(
-    kind: Kind,
-    name: &str,
-    raw: RawBound,
-    upper: bool,
-    position: usize,
-) -> Result<Bound, SearchError> {
+fn bound(kind: Kind, name: &str, raw: RawBound, upper: bool, position: usize) -> Result<Bound, SearchError> {
     let (s, inclusive) = match raw {
         RawBound::Open => return Ok(Bound::Unbounded),
         RawBound::Included(s) => (s, true),
@@ -322,11 +293,7 @@ fn bound(
         },
         _ => Literal::Text(s),
     };
-    Ok(if inclusive {
-        Bound::Included(lit)
-    } else {
-        Bound::Excluded(lit)
-    })
+    Ok(if inclusive { Bound::Included(lit) } else { Bound::Excluded(lit) })
 }
 
 fn parse_bool(name: &str, s: &str, position: usize) -> Result<bool, SearchError> {
@@ -335,10 +302,7 @@ fn parse_bool(name: &str, s: &str, position: usize) -> Result<bool, SearchError>
     } else if s.eq_ignore_ascii_case("false") {
         Ok(false)
     } else {
-        Err(SearchError::InvalidValue {
-            message: format!("field '{name}' takes true or false, not {s:?}"),
-            position,
-        })
+        Err(SearchError::InvalidValue { message: format!("field '{name}' takes true or false, not {s:?}"), position })
     }
 }
 
@@ -383,18 +347,12 @@ fn parse_timestamp(name: &str, s: &str, position: usize) -> Result<Timestamp, Se
             (Some(y), Some(m), Some(d)) => (y, m, d),
             _ => return Err(invalid()),
         };
-        let month = u8::try_from(m)
-            .ok()
-            .and_then(|m| Month::try_from(m).ok())
-            .ok_or_else(invalid)?;
+        let month = u8::try_from(m).ok().and_then(|m| Month::try_from(m).ok()).ok_or_else(invalid)?;
         let day = u8::try_from(d).map_err(|_| invalid())?;
         let year = i32::try_from(y).map_err(|_| invalid())?;
         Date::from_calendar_date(year, month, day).map_err(|_| invalid())?;
         let date = format!("{y:04}-{m:02}-{d:02}");
-        return Ok(Timestamp::Day {
-            start: format!("{date}T00:00:00.000Z"),
-            end: format!("{date}T23:59:59.999Z"),
-        });
+        return Ok(Timestamp::Day { start: format!("{date}T00:00:00.000Z"), end: format!("{date}T23:59:59.999Z") });
     }
     let parsed = OffsetDateTime::parse(s, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(&format!("{s}Z"), &Rfc3339))

@@ -103,9 +103,7 @@ impl SearchError {
             | SearchError::UnknownField { position, .. }
             | SearchError::Unsupported { position, .. }
             | SearchError::InvalidValue { position, .. } => Some(*position),
-            SearchError::TooLong { .. }
-            | SearchError::TooComplex { .. }
-            | SearchError::InvalidSort { .. } => None,
+            SearchError::TooLong { .. } | SearchError::TooComplex { .. } | SearchError::InvalidSort { .. } => None,
         }
     }
 }

@@ -25,17 +25,9 @@ use super::{SearchError, MAX_CLAUSES, MAX_DEPTH, MAX_QUERY_BYTES};
 /// Parse and validate a `q`. Never panics, whatever the input.
 pub fn parse(q: &str) -> Result<Query, SearchError> {
     if q.len() > MAX_QUERY_BYTES {
-        return Err(SearchError::TooLong {
-            max: MAX_QUERY_BYTES,
-        });
+        return Err(SearchError::TooLong { max: MAX_QUERY_BYTES });
     }
-    let mut p = Parser {
-        chars: q.chars().collect(),
-        pos: 0,
-        depth: 0,
-        clauses: 0,
-        group_field: None,
-    };
+    let mut p = Parser { chars: q.chars().collect(), pos: 0, depth: 0, clauses: 0, group_field: None };
     p.skip_ws();
     if p.peek().is_none() {
         return Err(p.syntax(0, "the query is empty"));
@@ -86,10 +78,7 @@ impl Parser {
     }
 
     fn syntax(&self, position: usize, message: impl Into<String>) -> SearchError {
-        SearchError::Syntax {
-            message: message.into(),
-            position,
-        }
+        SearchError::Syntax { message: message.into(), position }
     }
 
     fn eat_char(&mut self, c: char) -> bool {
@@ -102,9 +91,7 @@ impl Parser {
     }
 
     fn starts_with(&self, s: &str) -> bool {
-        s.chars()
-            .enumerate()
-            .all(|(i, c)| self.chars.get(self.pos + i) == Some(&c))
+        s.chars().enumerate().all(|(i, c)| self.chars.get(self.pos + i) == Some(&c))
     }
 
     fn eat_str(&mut self, s: &str) -> bool {
@@ -118,11 +105,7 @@ impl Parser {
 
     /// An upper-case keyword followed by whitespace, a parenthesis, a quote or the end.
     fn at_keyword(&self, kw: &str) -> bool {
-        self.starts_with(kw)
-            && self
-                .chars
-                .get(self.pos + kw.len())
-                .is_none_or(|c| ends_word(*c))
+        self.starts_with(kw) && self.chars.get(self.pos + kw.len()).is_none_or(|c| ends_word(*c))
     }
 
     fn eat_keyword(&mut self, kw: &str) -> bool {
@@ -146,9 +129,7 @@ impl Parser {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(SearchError::TooComplex {
-                message: format!(
-                    "parentheses are nested deeper than {MAX_DEPTH} levels (at position {position})"
-                ),
+                message: format!("parentheses are nested deeper than {MAX_DEPTH} levels (at position {position})"),
             });
         }
         Ok(())
@@ -172,10 +153,7 @@ impl Parser {
             };
             if conj.is_some() && clauses.is_empty() {
                 let op = if conj == Some(Conj::And) { "AND" } else { "OR" };
-                return Err(self.syntax(
-                    conj_pos,
-                    format!("'{op}' needs a term on its left"),
-                ));
+                return Err(self.syntax(conj_pos, format!("'{op}' needs a term on its left")));
             }
             self.skip_ws();
             let mut after = match conj {
@@ -251,11 +229,10 @@ impl Parser {
         if let Some(op) = self.operator_here() {
             return Err(expected(self, &format!("'{op}'")));
         }
-        if matches!(self.peek(), Some('!' | '-' | '+')) && after.is_some_and(|a| !a.is_empty()) {
-            // `NOT -a`, `- -a`: Lucene allows one modifier per clause.
-            if let Some(c) = self.peek() {
-                return Err(expected(self, &format!("'{c}'")));
-            }
+        // Only reachable right after a modifier (the group loop eats the first one):
+        // `NOT -a`, `- -a`. Lucene allows one modifier per clause.
+        if let Some(c @ ('!' | '-' | '+')) = self.peek() {
+            return Err(expected(self, &format!("'{c}'")));
         }
         let word = self.read_word(true)?;
         if self.peek() == Some(':') {
@@ -270,11 +247,7 @@ impl Parser {
     }
 
     /// After an opening `(` at `start`: a group, optionally applying to `field`.
-    fn parse_parenthesised(
-        &mut self,
-        start: usize,
-        field: Option<(Field, usize)>,
-    ) -> Result<Query, SearchError> {
+    fn parse_parenthesised(&mut self, start: usize, field: Option<(Field, usize)>) -> Result<Query, SearchError> {
         self.enter(start)?;
         self.skip_ws();
         if self.peek() == Some(')') {
@@ -339,20 +312,13 @@ impl Parser {
         self.clauses += 1;
         if self.clauses > MAX_CLAUSES {
             return Err(SearchError::TooComplex {
-                message: format!(
-                    "the query has more than {MAX_CLAUSES} terms (at position {position})"
-                ),
+                message: format!("the query has more than {MAX_CLAUSES} terms (at position {position})"),
             });
         }
         Ok(())
     }
 
-    fn make_clause(
-        &mut self,
-        target: Target,
-        raw: RawValue,
-        position: usize,
-    ) -> Result<Query, SearchError> {
+    fn make_clause(&mut self, target: Target, raw: RawValue, position: usize) -> Result<Query, SearchError> {
         self.count_clause(position)?;
         Ok(match type_clause(&target, raw, position)? {
             Typed::All => Query::All,
@@ -372,16 +338,11 @@ impl Parser {
                         self.pos += 2;
                         continue;
                     }
-                    None => {
-                        return Err(self.syntax(self.pos, "dangling '\\' at the end of the query"))
-                    }
+                    None => return Err(self.syntax(self.pos, "dangling '\\' at the end of the query")),
                 }
             }
             if c == '"' && !out.is_empty() {
-                return Err(self.syntax(
-                    self.pos,
-                    "unexpected '\"' inside a term; quote the whole value",
-                ));
+                return Err(self.syntax(self.pos, "unexpected '\"' inside a term; quote the whole value"));
             }
             if ends_word(c) || (stop_at_colon && c == ':') {
                 break;
@@ -454,6 +415,9 @@ impl Parser {
 
     fn read_bound(&mut self, range_start: usize, inclusive: bool) -> Result<RawBound, SearchError> {
         let pos = self.pos;
+        if self.at_keyword("TO") {
+            return Err(self.syntax(pos, "missing lower bound in range"));
+        }
         match self.read_bound_text(range_start)? {
             None => Err(self.syntax(pos, "missing lower bound in range")),
             Some(BoundText::Star) => Ok(RawBound::Open),
@@ -478,11 +442,7 @@ impl Parser {
                                 self.pos += 2;
                                 continue;
                             }
-                            None => {
-                                return Err(
-                                    self.syntax(self.pos, "dangling '\\' at the end of the query")
-                                )
-                            }
+                            None => return Err(self.syntax(self.pos, "dangling '\\' at the end of the query")),
                         }
                     }
                     if c.is_whitespace() || matches!(c, ']' | '}' | '[' | '{' | '(' | ')' | '"') {
@@ -552,10 +512,7 @@ mod tests {
             Ok(q) => panic!("input {input:?}: expected error {expected:?}, parsed as {q}"),
             Err(e) => {
                 let msg = e.to_string();
-                assert!(
-                    msg.contains(expected),
-                    "input {input:?}: error {msg:?} does not contain {expected:?}"
-                );
+                assert!(msg.contains(expected), "input {input:?}: error {msg:?} does not contain {expected:?}");
             }
         }
     }
@@ -598,38 +555,14 @@ mod tests {
             ("name:[a TO m]", r#"name:["a" TO "m"]"#),
             (r#"name:["a b" TO "m n"}"#, r#"name:["a b" TO "m n"}"#),
             // timestamps: normalised, date-only widened
-            (
-                "created_at:2024-05-01T12:00:00Z",
-                r#"created_at="2024-05-01T12:00:00.000Z""#,
-            ),
-            (
-                r#"created_at:"2024-05-01T14:00:00.5+02:00""#,
-                r#"created_at="2024-05-01T12:00:00.500Z""#,
-            ),
-            (
-                r"created_at:2024-05-01T12\:00\:00",
-                r#"created_at="2024-05-01T12:00:00.000Z""#,
-            ),
-            (
-                "created_at:2024-05-01",
-                r#"created_at:["2024-05-01T00:00:00.000Z" TO "2024-05-01T23:59:59.999Z"]"#,
-            ),
-            (
-                "last_login:[* TO 2024-12-31]",
-                r#"last_login:[* TO "2024-12-31T23:59:59.999Z"]"#,
-            ),
-            (
-                "last_login:{* TO 2024-12-31}",
-                r#"last_login:[* TO "2024-12-31T00:00:00.000Z"}"#,
-            ),
-            (
-                "last_login:[2024-01-01 TO *]",
-                r#"last_login:["2024-01-01T00:00:00.000Z" TO *]"#,
-            ),
-            (
-                "last_login:{2024-01-01 TO *]",
-                r#"last_login:{"2024-01-01T23:59:59.999Z" TO *]"#,
-            ),
+            ("created_at:2024-05-01T12:00:00Z", r#"created_at="2024-05-01T12:00:00.000Z""#),
+            (r#"created_at:"2024-05-01T14:00:00.5+02:00""#, r#"created_at="2024-05-01T12:00:00.500Z""#),
+            (r"created_at:2024-05-01T12\:00\:00", r#"created_at="2024-05-01T12:00:00.000Z""#),
+            ("created_at:2024-05-01", r#"created_at:["2024-05-01T00:00:00.000Z" TO "2024-05-01T23:59:59.999Z"]"#),
+            ("last_login:[* TO 2024-12-31]", r#"last_login:[* TO "2024-12-31T23:59:59.999Z"]"#),
+            ("last_login:{* TO 2024-12-31}", r#"last_login:[* TO "2024-12-31T00:00:00.000Z"}"#),
+            ("last_login:[2024-01-01 TO *]", r#"last_login:["2024-01-01T00:00:00.000Z" TO *]"#),
+            ("last_login:{2024-01-01 TO *]", r#"last_login:{"2024-01-01T23:59:59.999Z" TO *]"#),
             ("created_at:2024-05*", r#"created_at~"2024-05*""#),
             // special fields
             (r#"email.domain:"example.com""#, r#"email.domain="example.com""#),
@@ -708,7 +641,7 @@ mod tests {
             ("((a)", "unbalanced '(' without a matching ')' at position 0"),
             ("()", "empty parentheses at position 0"),
             (r#"name:"abc"#, "unterminated '\"' at position 5"),
-            (r#"name:ab"c""#, "unexpected '\"' inside a term at position 7"),
+            (r#"name:ab"c""#, "unexpected '\"' inside a term; quote the whole value at position 7"),
             ("a AND", "expected a term after 'AND', found the end of the query at position 5"),
             ("a OR", "expected a term after 'OR'"),
             ("AND a", "'AND' needs a term on its left at position 0"),
@@ -770,15 +703,8 @@ mod tests {
     #[test]
     fn error_display_is_a_400_message() {
         let err = parse("emial:x").err();
-        assert_eq!(
-            err.map(|e| e.to_string()).as_deref(),
-            Some("Invalid query: unknown field 'emial' at position 0")
-        );
-        assert_eq!(
-            parse("a AND").err().and_then(|e| e.position()),
-            Some(5),
-            "positions are character offsets"
-        );
+        assert_eq!(err.map(|e| e.to_string()).as_deref(), Some("Invalid query: unknown field 'emial' at position 0"));
+        assert_eq!(parse("a AND").err().and_then(|e| e.position()), Some(5), "positions are character offsets");
         assert_eq!(parse("é AND").err().and_then(|e| e.position()), Some(5));
     }
 }

@@ -1,0 +1,96 @@
+use crate::authz::{CreateClientGrants, DeleteClientGrants, ReadClientGrants, Scoped, UpdateClientGrants};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use gatehouse_core::client::ClientGrant;
+use gatehouse_core::ids::new_client_grant_id;
+use gatehouse_core::scope::is_management_scope;
+use gatehouse_core::validate::{Body, Patch};
+use gatehouse_core::Error;
+use serde_json::Value;
+
+fn not_found() -> ApiError {
+    ApiError::NotFound { code: "inexistent_client_grant", message: "The client grant does not exist".into() }
+}
+
+/// Only the Management API exists as an audience so far; its scopes must be real ones.
+fn check_scopes(state: &AppState, audience: &str, scope: &[String]) -> Result<(), ApiError> {
+    if audience != state.config.management_audience() {
+        return Err(ApiError::NotFound {
+            code: "inexistent_resource_server",
+            message: format!("No resource server with identifier {audience}"),
+        });
+    }
+    if let Some(bad) = scope.iter().find(|s| !is_management_scope(s)) {
+        return Err(ApiError::body(format!("Payload validation error: 'unknown scope {bad:?}' on property scope.")));
+    }
+    Ok(())
+}
+
+pub async fn list(
+    _: Scoped<ReadClientGrants>,
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    q.allow(&["client_id", "audience", "per_page", "page", "include_totals"])?;
+    let grants = state.store.client_grants(q.str("client_id"), q.str("audience")).await?;
+    Ok(Json(Value::Array(grants.iter().map(ClientGrant::to_auth0_json).collect())))
+}
+
+pub async fn create(
+    _: Scoped<CreateClientGrants>,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<impl IntoResponse, ApiError> {
+    let b = Body::new(&body, &["client_id", "audience", "scope"])?;
+    let client_id = b.required_string("client_id", 1, 128)?;
+    let audience = b.required_string("audience", 1, 600)?;
+    let Patch::Set(scope) = b.string_array("scope", 200)? else {
+        return Err(ApiError::body("Payload validation error: 'Missing required property: scope'."));
+    };
+    check_scopes(&state, &audience, &scope)?;
+    if state.store.client(&client_id).await?.is_none() {
+        return Err(Error::client_not_found().into());
+    }
+    if state.store.client_grant(&client_id, &audience).await?.is_some() {
+        return Err(ApiError::Conflict {
+            code: "conflict",
+            message: "A client grant for this client and audience already exists.".into(),
+        });
+    }
+    let grant = ClientGrant { id: new_client_grant_id(), client_id, audience, scope };
+    let grant = state.store.upsert_client_grant(&grant, &state.now()).await?;
+    Ok((StatusCode::CREATED, Json(grant.to_auth0_json())))
+}
+
+pub async fn update(
+    _: Scoped<UpdateClientGrants>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let b = Body::new(&body, &["scope"])?;
+    let mut grant = state.store.client_grant_by_id(&id).await?.ok_or_else(not_found)?;
+    if let Patch::Set(scope) = b.string_array("scope", 200)? {
+        check_scopes(&state, &grant.audience, &scope)?;
+        grant.scope = scope;
+    }
+    let grant = state.store.upsert_client_grant(&grant, &state.now()).await?;
+    Ok(Json(grant.to_auth0_json()))
+}
+
+pub async fn delete(
+    _: Scoped<DeleteClientGrants>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.delete_client_grant(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found())
+    }
+}

@@ -1,0 +1,135 @@
+use super::{page, paging};
+use crate::authz::{CreateClients, DeleteClients, ReadClients, Scoped, UpdateClientKeys, UpdateClients};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+use crate::hashing::hash_client_secret;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use gatehouse_core::client::{new_client, patch_client, Client};
+use gatehouse_core::ids::{new_client_id, new_client_secret};
+use gatehouse_core::user::select_fields;
+use gatehouse_core::Error;
+use serde_json::{json, Value};
+
+const FIELDS: &[&str] = &[
+    "client_id",
+    "name",
+    "description",
+    "app_type",
+    "is_first_party",
+    "global",
+    "grant_types",
+    "callbacks",
+    "allowed_logout_urls",
+    "web_origins",
+    "allowed_origins",
+    "token_endpoint_auth_method",
+    "client_metadata",
+];
+
+/// The client JSON with its freshly issued secret: the only time the secret is shown,
+/// since only its hash is stored.
+fn with_secret(c: &Client, secret: Option<&str>) -> Value {
+    let mut v = c.to_auth0_json();
+    if let (Some(secret), Value::Object(m)) = (secret, &mut v) {
+        m.insert("client_secret".into(), json!(secret));
+    }
+    v
+}
+
+pub async fn list(
+    _: Scoped<ReadClients>,
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    q.allow(&[
+        "per_page",
+        "page",
+        "include_totals",
+        "fields",
+        "include_fields",
+        "is_global",
+        "is_first_party",
+        "app_type",
+    ])?;
+    let (fields, include) = q.fields(FIELDS)?;
+    let (page_no, per_page, offset) = paging(&q, 50)?;
+    let (list, total) = state.store.clients(offset, per_page).await?;
+    let items = list.iter().map(|c| select_fields(c.to_auth0_json(), fields.as_deref(), include)).collect();
+    Ok(Json(page("clients", items, page_no, per_page, total, q.bool("include_totals")?.unwrap_or(false))))
+}
+
+pub async fn get_one(
+    _: Scoped<ReadClients>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    q.allow(&["fields", "include_fields"])?;
+    let (fields, include) = q.fields(FIELDS)?;
+    let c = state.store.client(&id).await?.ok_or_else(Error::client_not_found)?;
+    Ok(Json(select_fields(c.to_auth0_json(), fields.as_deref(), include)))
+}
+
+pub async fn create(
+    _: Scoped<CreateClients>,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut c = new_client(&body, new_client_id(), &state.now())?;
+    let secret = c.is_confidential().then(new_client_secret);
+    c.client_secret_hash = secret.as_deref().map(hash_client_secret);
+    state.store.insert_client(&c).await?;
+    Ok((StatusCode::CREATED, Json(with_secret(&c, secret.as_deref()))))
+}
+
+pub async fn update(
+    _: Scoped<UpdateClients>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let mut c = state.store.client(&id).await?.ok_or_else(Error::client_not_found)?;
+    patch_client(&body, &mut c, &state.now())?;
+    // A client made confidential needs a secret; a public one must not keep one.
+    let secret = match (c.is_confidential(), c.client_secret_hash.is_some()) {
+        (true, false) => Some(new_client_secret()),
+        _ => None,
+    };
+    if let Some(s) = &secret {
+        c.client_secret_hash = Some(hash_client_secret(s));
+    }
+    if !c.is_confidential() {
+        c.client_secret_hash = None;
+    }
+    state.store.update_client(&c).await?;
+    Ok(Json(with_secret(&c, secret.as_deref())))
+}
+
+pub async fn rotate_secret(
+    _: Scoped<UpdateClientKeys>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let mut c = state.store.client(&id).await?.ok_or_else(Error::client_not_found)?;
+    let secret = new_client_secret();
+    c.client_secret_hash = Some(hash_client_secret(&secret));
+    c.updated_at = state.now();
+    state.store.update_client(&c).await?;
+    Ok(Json(with_secret(&c, Some(&secret))))
+}
+
+pub async fn delete(
+    _: Scoped<DeleteClients>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.delete_client(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::client_not_found().into())
+    }
+}

@@ -1,0 +1,108 @@
+use super::{page, paging};
+use crate::authz::{CreateConnections, DeleteConnections, ReadConnections, Scoped, UpdateConnections};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use gatehouse_core::connection::{new_connection, patch_connection, Connection};
+use gatehouse_core::ids::new_connection_id;
+use gatehouse_core::user::select_fields;
+use gatehouse_core::Error;
+use serde_json::Value;
+
+const FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "display_name",
+    "strategy",
+    "options",
+    "enabled_clients",
+    "realms",
+    "is_domain_connection",
+    "metadata",
+];
+
+fn render(c: &Connection, include_options: bool, q: &QueryParams) -> Result<Value, ApiError> {
+    let (fields, include) = q.fields(FIELDS)?;
+    Ok(select_fields(c.to_auth0_json(include_options), fields.as_deref(), include))
+}
+
+/// `options` can hold secrets (later: legacy store credentials), so returning them needs
+/// `read:connections_options` as well — except to the token that may update them.
+fn may_read_options<P: crate::authz::Permission>(s: &Scoped<P>) -> bool {
+    s.also_has("read:connections_options") || s.also_has("update:connections")
+}
+
+pub async fn list(
+    s: Scoped<ReadConnections>,
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    q.allow(&["per_page", "page", "include_totals", "strategy", "name", "fields", "include_fields", "from", "take"])?;
+    let (page_no, per_page, offset) = paging(&q, 50)?;
+    let (list, total) = state.store.connections(q.str("strategy"), q.str("name"), offset, per_page).await?;
+    let items = list.iter().map(|c| render(c, may_read_options(&s), &q)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(page("connections", items, page_no, per_page, total, q.bool("include_totals")?.unwrap_or(false))))
+}
+
+pub async fn get_one(
+    s: Scoped<ReadConnections>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    q.allow(&["fields", "include_fields"])?;
+    let c = state.store.connection(&id).await?.ok_or_else(Error::connection_not_found)?;
+    Ok(Json(render(&c, may_read_options(&s), &q)?))
+}
+
+pub async fn create(
+    _: Scoped<CreateConnections>,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<impl IntoResponse, ApiError> {
+    let c = new_connection(&body, new_connection_id(), &state.now())?;
+    state.store.insert_connection(&c).await.map_err(|e| match e {
+        gatehouse_store::StoreError::Conflict(_) => ApiError::Conflict {
+            code: "connection_conflict",
+            message: format!("A connection with the same name \"{}\" already exists", c.name),
+        },
+        other => other.into(),
+    })?;
+    Ok((StatusCode::CREATED, Json(c.to_auth0_json(true))))
+}
+
+pub async fn update(
+    _: Scoped<UpdateConnections>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let mut c = state.store.connection(&id).await?.ok_or_else(Error::connection_not_found)?;
+    let customization_before = c.options.get("enabledDatabaseCustomization").cloned();
+    patch_connection(&body, &mut c, &state.now())?;
+    if c.options.get("enabledDatabaseCustomization") != customization_before.as_ref()
+        && state.store.count_users_in_connection(&c.id).await? > 0
+    {
+        return Err(ApiError::body(
+            "This database contains users. You cannot change \"options.enabledDatabaseCustomization\" setting.",
+        ));
+    }
+    state.store.update_connection(&c).await?;
+    Ok(Json(c.to_auth0_json(true)))
+}
+
+pub async fn delete(
+    _: Scoped<DeleteConnections>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.delete_connection(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::connection_not_found().into())
+    }
+}

@@ -1,0 +1,49 @@
+//! The Management API (`/api/v2`), in Auth0's dialect. Handlers are thin: they check
+//! scope (by type), validate with `gatehouse-core`, and call the store.
+
+mod client_grants;
+mod clients;
+mod connections;
+mod users;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::get_one).patch(users::update).delete(users::delete))
+        .route("/users-by-email", get(users::by_email))
+        .route("/connections", get(connections::list).post(connections::create))
+        .route("/connections/{id}", get(connections::get_one).patch(connections::update).delete(connections::delete))
+        .route("/clients", get(clients::list).post(clients::create))
+        .route("/clients/{id}", get(clients::get_one).patch(clients::update).delete(clients::delete))
+        .route("/clients/{id}/rotate-secret", post(clients::rotate_secret))
+        .route("/client-grants", get(client_grants::list).post(client_grants::create))
+        .route("/client-grants/{id}", axum::routing::patch(client_grants::update).delete(client_grants::delete))
+        .route("/openapi.json", get(crate::openapi::document))
+        .fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound { code: "not_found", message: "Not Found".into() }
+}
+
+/// Auth0's page envelope when `include_totals=true`, else the bare list.
+fn page(key: &str, items: Vec<Value>, start: u32, limit: u32, total: u64, include_totals: bool) -> Value {
+    if include_totals {
+        json!({"start": start, "limit": limit, "length": items.len(), "total": total, key: items})
+    } else {
+        Value::Array(items)
+    }
+}
+
+/// `page`/`per_page` → (offset, limit), with Auth0's bounds.
+fn paging(q: &crate::extract::QueryParams, default_per_page: u32) -> Result<(u32, u32, u32), ApiError> {
+    let page = q.u32_in("page", 0, 100_000)?.unwrap_or(0);
+    let per_page = q.u32_in("per_page", 0, 100)?.unwrap_or(default_per_page);
+    Ok((page, per_page, page.saturating_mul(per_page)))
+}

@@ -1,0 +1,166 @@
+use super::{page, paging};
+use crate::authz::{CreateUsers, DeleteUsers, ReadUsers, Scoped, UpdateUsers};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use gatehouse_core::ids::new_user_local_id;
+use gatehouse_core::user::{new_user, select_fields, user_patch, User, USER_FIELDS};
+use gatehouse_core::validate::Email;
+use gatehouse_core::Error;
+use gatehouse_store::UserQuery;
+use serde_json::Value;
+
+/// Auth0 lets a search page through the first 1000 results only.
+const SEARCH_WINDOW: u32 = 1000;
+
+fn render(user: &User, q: &QueryParams) -> Result<Value, ApiError> {
+    let (fields, include) = q.fields(USER_FIELDS)?;
+    Ok(select_fields(user.to_auth0_json(), fields.as_deref(), include))
+}
+
+pub async fn list(
+    _: Scoped<ReadUsers>,
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    q.allow(&[
+        "page",
+        "per_page",
+        "include_totals",
+        "sort",
+        "connection",
+        "fields",
+        "include_fields",
+        "q",
+        "search_engine",
+        "primary_order",
+    ])?;
+    if let Some(engine) = q.str("search_engine") {
+        if engine != "v3" {
+            return Err(ApiError::query(format!("You are not allowed to use search_engine={engine}.")));
+        }
+    }
+    let (page_no, per_page, offset) = paging(&q, 50)?;
+    if offset.saturating_add(per_page) > SEARCH_WINDOW {
+        return Err(ApiError::query(
+            "You can only page through the first 1000 records. See https://auth0.com/docs/users/search/v3/view-search-results-by-page#limitation",
+        ));
+    }
+    let query = UserQuery {
+        q: q.str("q").map(str::to_string),
+        connection: q.str("connection").map(str::to_string),
+        sort: q.str("sort").map(str::to_string),
+        offset,
+        limit: per_page,
+    };
+    let (users, total) = state.store.search_users(&query).await?;
+    let items = users.iter().map(|u| render(u, &q)).collect::<Result<Vec<_>, _>>()?;
+    let include_totals = q.bool("include_totals")?.unwrap_or(false);
+    Ok(Json(page("users", items, page_no, per_page, total.min(u64::from(SEARCH_WINDOW)), include_totals)))
+}
+
+pub async fn get_one(
+    _: Scoped<ReadUsers>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    q.allow(&["fields", "include_fields"])?;
+    let user = state.store.user(&id).await?.ok_or_else(Error::user_not_found)?;
+    Ok(Json(render(&user, &q)?))
+}
+
+pub async fn by_email(
+    _: Scoped<ReadUsers>,
+    State(state): State<AppState>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    q.allow(&["email", "fields", "include_fields"])?;
+    let raw =
+        q.str("email").ok_or_else(|| ApiError::query("Query validation error: 'Missing required property: email'."))?;
+    let email =
+        Email::parse(raw).map_err(|r| ApiError::query(format!("Query validation error: '{r}' on property email.")))?;
+    let users = state.store.users_by_email(email.as_str()).await?;
+    let items = users.iter().map(|u| render(u, &q)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(Value::Array(items)))
+}
+
+pub async fn create(
+    _: Scoped<CreateUsers>,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<impl IntoResponse, ApiError> {
+    let connection_name = match body.get("connection") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(_) => {
+            return Err(ApiError::body("Payload validation error: 'Expected type string' on property connection."))
+        }
+        None => return Err(ApiError::body("Payload validation error: 'Missing required property: connection'.")),
+    };
+    let connection = state
+        .store
+        .connection_by_name(&connection_name)
+        .await?
+        .ok_or_else(|| ApiError::body("Connection does not exist."))?;
+    let created = new_user(&body, &connection, new_user_local_id(), &state.now())?;
+    let mut user = created.user;
+    if let Some(password) = created.password {
+        user.password_hash = Some(state.hashing.hash(password).await.map_err(ApiError::internal)?);
+    }
+    state.store.insert_user(&user).await?;
+    Ok((StatusCode::CREATED, Json(user.to_auth0_json())))
+}
+
+pub async fn update(
+    scoped: Scoped<UpdateUsers>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let existing = state.store.user(&id).await?.ok_or_else(Error::user_not_found)?;
+    let connection = state.store.connection(&existing.connection_id).await?.ok_or_else(Error::connection_not_found)?;
+    let patch = user_patch(&body, &connection)?;
+    // `update:users_app_metadata` alone may change app_metadata and nothing else.
+    if !scoped.also_has("update:users") {
+        let only_app_metadata = body.as_object().is_some_and(|m| m.keys().all(|k| k == "app_metadata"));
+        if !only_app_metadata {
+            return Err(ApiError::InsufficientScope("update:users".into()));
+        }
+    }
+    let mut patch = patch;
+    let new_hash = match patch.password.take() {
+        Some(p) => Some(state.hashing.hash(p).await.map_err(ApiError::internal)?),
+        None => None,
+    };
+    let now = state.now();
+    let updated = state
+        .store
+        .modify_user(&id, |user| {
+            patch.apply(user, &now);
+            if let Some(hash) = new_hash {
+                user.password_hash = Some(hash);
+                user.last_password_reset = Some(now.clone());
+            }
+            Ok::<_, ApiError>(())
+        })
+        .await
+        .map_err(|e| match e {
+            gatehouse_store::StoreError::NotFound => Error::user_not_found().into(),
+            other => ApiError::from(other),
+        })??;
+    Ok(Json(updated.to_auth0_json()))
+}
+
+pub async fn delete(
+    _: Scoped<DeleteUsers>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    // Auth0 answers 204 whether or not the user existed.
+    state.store.delete_user(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

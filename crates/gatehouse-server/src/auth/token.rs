@@ -1,0 +1,207 @@
+//! `POST /oauth/token`.
+
+use crate::authz::AccessClaims;
+use crate::error::OAuthError;
+use crate::extract::read_body;
+use crate::hashing::verify_client_secret;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use gatehouse_core::client::Client;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+const MAX_TOKEN_BODY: usize = 64 * 1024;
+
+/// The request's parameters, from a form or a JSON body.
+async fn params(headers: &HeaderMap, body: Body) -> Result<HashMap<String, String>, OAuthError> {
+    let bytes =
+        read_body(body, MAX_TOKEN_BODY).await.map_err(|_| OAuthError::invalid_request("request body too large"))?;
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mut map = HashMap::new();
+    match mime.as_str() {
+        "application/x-www-form-urlencoded" => {
+            for (k, v) in url::form_urlencoded::parse(&bytes) {
+                if map.insert(k.to_string(), v.to_string()).is_some() {
+                    return Err(OAuthError::invalid_request(format!("parameter {k} given more than once")));
+                }
+            }
+        }
+        "application/json" => {
+            let value: Value = serde_json::from_slice(&bytes)
+                .map_err(|_| OAuthError::invalid_request("the body is not valid JSON"))?;
+            let Value::Object(obj) = value else {
+                return Err(OAuthError::invalid_request("the body must be a JSON object"));
+            };
+            for (k, v) in obj {
+                let s = match v {
+                    Value::String(s) => s,
+                    Value::Null => continue,
+                    Value::Bool(b) => b.to_string(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return Err(OAuthError::invalid_request(format!("parameter {k} must be a string"))),
+                };
+                map.insert(k, s);
+            }
+        }
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "Content-Type must be application/x-www-form-urlencoded or application/json",
+            ))
+        }
+    }
+    Ok(map)
+}
+
+/// Client credentials from `client_secret_basic` or `client_secret_post`, never both.
+fn credentials(
+    headers: &HeaderMap,
+    p: &HashMap<String, String>,
+) -> Result<(String, Option<String>, &'static str), OAuthError> {
+    let basic = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|h| {
+        let (scheme, rest) = h.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("basic").then(|| rest.trim().to_string())
+    });
+    if let Some(encoded) = basic {
+        if p.contains_key("client_secret") {
+            return Err(OAuthError::invalid_request("use one client authentication method, not two"));
+        }
+        let decoded = STANDARD.decode(encoded).ok().and_then(|b| String::from_utf8(b).ok());
+        let (id, secret) = decoded.as_deref().and_then(|d| d.split_once(':')).ok_or_else(OAuthError::invalid_client)?;
+        // RFC 6749 §2.3.1: both parts are form-urlencoded before being joined.
+        let unescape =
+            |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.to_string());
+        let (id, secret) = (unescape(id).unwrap_or_default(), unescape(secret).unwrap_or_default());
+        if p.get("client_id").is_some_and(|body_id| body_id != &id) {
+            return Err(OAuthError::invalid_request("client_id in the body and the Authorization header differ"));
+        }
+        return Ok((id, Some(secret), "client_secret_basic"));
+    }
+    let id = p
+        .get("client_id")
+        .cloned()
+        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: client_id"))?;
+    Ok((id, p.get("client_secret").cloned(), "client_secret_post"))
+}
+
+/// Authenticates the client. Unknown clients and wrong secrets get the same answer.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    p: &HashMap<String, String>,
+) -> Result<Client, OAuthError> {
+    let (client_id, secret, method) = credentials(headers, p)?;
+    let client = state.store.client(&client_id).await?;
+    let Some(client) = client else {
+        verify_client_secret("sha256$", secret.as_deref().unwrap_or(""));
+        return Err(OAuthError::invalid_client());
+    };
+    match (&client.client_secret_hash, secret) {
+        (Some(stored), Some(presented)) if verify_client_secret(stored, &presented) => {
+            let declared = client.token_endpoint_auth_method.as_str();
+            // Auth0 lets a confidential client use either secret method.
+            let method_ok = declared == method || (declared != "none");
+            if method_ok {
+                Ok(client)
+            } else {
+                Err(OAuthError::invalid_client())
+            }
+        }
+        (None, None) if !client.is_confidential() => Ok(client),
+        _ => Err(OAuthError::invalid_client()),
+    }
+}
+
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match handle(&state, &headers, body).await {
+        Ok(v) => {
+            let mut r = (StatusCode::OK, Json(v)).into_response();
+            r.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+            r.headers_mut().insert("pragma", HeaderValue::from_static("no-cache"));
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
+    let p = params(headers, body).await?;
+    let grant_type =
+        p.get("grant_type").ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?;
+    match grant_type.as_str() {
+        "client_credentials" => client_credentials(state, headers, &p).await,
+        other => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("Unsupported grant type: {other}"),
+        )),
+    }
+}
+
+async fn client_credentials(
+    state: &AppState,
+    headers: &HeaderMap,
+    p: &HashMap<String, String>,
+) -> Result<Value, OAuthError> {
+    let client = authenticate(state, headers, p).await?;
+    if !client.is_confidential() {
+        return Err(OAuthError::new(
+            StatusCode::FORBIDDEN,
+            "unauthorized_client",
+            "Public clients cannot use client_credentials",
+        ));
+    }
+    if !client.grant_types.iter().any(|g| g == "client_credentials") {
+        return Err(OAuthError::new(
+            StatusCode::FORBIDDEN,
+            "unauthorized_client",
+            "Grant type 'client_credentials' not allowed for the client.",
+        ));
+    }
+    let audience = p.get("audience").ok_or_else(|| {
+        OAuthError::access_denied("No audience parameter was provided, and no default audience has been configured")
+    })?;
+    if *audience != state.config.management_audience() {
+        return Err(OAuthError::access_denied(format!("Service not found: {audience}")));
+    }
+    let grant = state.store.client_grant(&client.client_id, audience).await?.ok_or_else(|| {
+        OAuthError::access_denied(format!(
+            "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."
+        ))
+    })?;
+    let scopes: Vec<&str> = match p.get("scope") {
+        Some(requested) => {
+            let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+            let granted: Vec<&str> = requested.iter().copied().filter(|s| grant.scope.iter().any(|g| g == s)).collect();
+            if granted.is_empty() && !requested.is_empty() {
+                return Err(OAuthError::access_denied(format!(
+                    "Client has not been granted scopes: {}",
+                    requested.join(" ")
+                )));
+            }
+            granted
+        }
+        None => grant.scope.iter().map(String::as_str).collect(),
+    };
+    let now = state.clock.now().unix_timestamp();
+    let ttl = state.config.access_token_ttl_secs;
+    let claims = AccessClaims {
+        iss: state.config.issuer.clone(),
+        sub: format!("{}@clients", client.client_id),
+        aud: audience.clone(),
+        iat: now,
+        exp: now + ttl,
+        scope: scopes.join(" "),
+        azp: Some(client.client_id.clone()),
+        gty: Some("client-credentials".into()),
+    };
+    let access_token = state.keys.sign(&claims).map_err(OAuthError::server_error)?;
+    Ok(json!({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl, "scope": claims.scope}))
+}

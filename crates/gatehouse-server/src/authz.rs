@@ -1,0 +1,103 @@
+//! Management API authorization as a type: a handler that takes `Scoped<ReadUsers>`
+//! cannot run unless the bearer token is valid and carries one of `ReadUsers`'s scopes.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
+
+/// Claims of a Gatehouse access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gty: Option<String>,
+}
+
+impl AccessClaims {
+    pub fn has_any(&self, wanted: &[&str]) -> bool {
+        self.scope.split(' ').any(|s| wanted.contains(&s))
+    }
+}
+
+/// A set of scopes any one of which allows an operation.
+pub trait Permission {
+    const ANY_OF: &'static [&'static str];
+}
+
+macro_rules! permissions {
+    ($($name:ident => [$($scope:literal),+]),* $(,)?) => {$(
+        pub struct $name;
+        impl Permission for $name {
+            const ANY_OF: &'static [&'static str] = &[$($scope),+];
+        }
+    )*};
+}
+
+permissions! {
+    ReadUsers => ["read:users"],
+    CreateUsers => ["create:users"],
+    UpdateUsers => ["update:users", "update:users_app_metadata"],
+    DeleteUsers => ["delete:users"],
+    ReadClients => ["read:clients"],
+    CreateClients => ["create:clients"],
+    UpdateClients => ["update:clients"],
+    UpdateClientKeys => ["update:client_keys"],
+    DeleteClients => ["delete:clients"],
+    ReadClientGrants => ["read:client_grants"],
+    CreateClientGrants => ["create:client_grants"],
+    UpdateClientGrants => ["update:client_grants"],
+    DeleteClientGrants => ["delete:client_grants"],
+    ReadConnections => ["read:connections"],
+    CreateConnections => ["create:connections"],
+    UpdateConnections => ["update:connections"],
+    DeleteConnections => ["delete:connections"],
+    ReadSigningKeys => ["read:signing_keys"],
+    RotateSigningKeys => ["create:signing_keys", "update:signing_keys"],
+}
+
+/// Proof that the request carries a valid Management API token with permission `P`.
+pub struct Scoped<P: Permission> {
+    pub claims: AccessClaims,
+    _permission: PhantomData<P>,
+}
+
+impl<P: Permission> Scoped<P> {
+    pub fn also_has(&self, scope: &str) -> bool {
+        self.claims.has_any(&[scope])
+    }
+}
+
+impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Scoped<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let Some(header) = header else {
+            return Err(ApiError::Unauthorized("Missing authentication".into()));
+        };
+        let token = match header.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => return Err(ApiError::Unauthorized("Bad HTTP authentication header format".into())),
+        };
+        let claims: AccessClaims = state
+            .keys
+            .verify(token, &state.config.issuer, &state.config.management_audience())
+            .ok_or_else(|| ApiError::Unauthorized("Invalid token".into()))?;
+        if !claims.has_any(P::ANY_OF) {
+            return Err(ApiError::InsufficientScope(P::ANY_OF.join(", ")));
+        }
+        Ok(Self { claims, _permission: PhantomData })
+    }
+}

@@ -1,0 +1,98 @@
+//! What a new store needs before anyone can use it: the default database connection and
+//! a machine-to-machine client allowed to call the Management API.
+
+use crate::hashing::{hash_client_secret, verify_client_secret};
+use crate::state::ServerConfig;
+use gatehouse_core::client::{Client, ClientGrant};
+use gatehouse_core::connection::{Connection, DEFAULT_DATABASE_CONNECTION};
+use gatehouse_core::ids::{new_client_grant_id, new_client_id, new_client_secret, new_connection_id};
+use gatehouse_core::scope::MANAGEMENT_SCOPES;
+use gatehouse_store::{ConflictOn, Store, StoreError};
+use serde_json::{Map, Value};
+
+/// Marks the client made by bootstrap, so later starts know one exists.
+const BOOTSTRAP_MARK: &str = "gatehouse_bootstrap";
+
+/// Credentials created by this start, to be shown once to the operator.
+#[derive(Debug)]
+pub struct NewAdminCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// Ensures the default connection exists.
+pub async fn ensure_default_connection(store: &Store, now: &str) -> Result<(), StoreError> {
+    if store.connection_by_name(DEFAULT_DATABASE_CONNECTION).await?.is_some() {
+        return Ok(());
+    }
+    let c = Connection::new_database(new_connection_id(), DEFAULT_DATABASE_CONNECTION.into(), now.to_string());
+    match store.insert_connection(&c).await {
+        // Another node created it first.
+        Err(StoreError::Conflict(ConflictOn::Name)) => Ok(()),
+        other => other,
+    }
+}
+
+/// Ensures an admin client exists. With `given` credentials, that client exists with that
+/// secret and every management scope. Without, the first start creates one and returns
+/// its credentials; later starts return `None`.
+pub async fn ensure_admin_client(
+    store: &Store,
+    config: &ServerConfig,
+    given: Option<(&str, &str)>,
+    now: &str,
+) -> Result<Option<NewAdminCredentials>, StoreError> {
+    let (client_id, secret, fresh) = match given {
+        Some((id, secret)) => (id.to_string(), secret.to_string(), false),
+        None => {
+            let (existing, _) = store.clients(0, 1000).await?;
+            if existing.iter().any(|c| c.client_metadata.contains_key(BOOTSTRAP_MARK)) {
+                return Ok(None);
+            }
+            (new_client_id(), new_client_secret(), true)
+        }
+    };
+    match store.client(&client_id).await? {
+        Some(mut c) => {
+            let secret_matches = c.client_secret_hash.as_deref().is_some_and(|h| verify_client_secret(h, &secret));
+            if !secret_matches || !c.grant_types.iter().any(|g| g == "client_credentials") {
+                c.client_secret_hash = Some(hash_client_secret(&secret));
+                if !c.grant_types.iter().any(|g| g == "client_credentials") {
+                    c.grant_types.push("client_credentials".into());
+                }
+                c.updated_at = now.to_string();
+                store.update_client(&c).await?;
+            }
+        }
+        None => {
+            let mut metadata = Map::new();
+            metadata.insert(BOOTSTRAP_MARK.into(), Value::String("true".into()));
+            let c = Client {
+                client_id: client_id.clone(),
+                name: "Gatehouse Management API (bootstrap)".into(),
+                description: Some("Created at first start; holds every management scope.".into()),
+                app_type: Some("non_interactive".into()),
+                is_first_party: true,
+                grant_types: vec!["client_credentials".into()],
+                callbacks: Vec::new(),
+                allowed_logout_urls: Vec::new(),
+                web_origins: Vec::new(),
+                allowed_origins: Vec::new(),
+                token_endpoint_auth_method: "client_secret_post".into(),
+                client_secret_hash: Some(hash_client_secret(&secret)),
+                client_metadata: metadata,
+                created_at: now.to_string(),
+                updated_at: now.to_string(),
+            };
+            store.insert_client(&c).await?;
+        }
+    }
+    let grant = ClientGrant {
+        id: new_client_grant_id(),
+        client_id: client_id.clone(),
+        audience: config.management_audience(),
+        scope: MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect(),
+    };
+    store.upsert_client_grant(&grant, now).await?;
+    Ok(fresh.then_some(NewAdminCredentials { client_id, client_secret: secret }))
+}

@@ -1,0 +1,170 @@
+//! The one place where errors become HTTP responses for the JSON APIs.
+//!
+//! Management API errors use Auth0's body `{"statusCode","error","message","errorCode"}`;
+//! OAuth endpoints use RFC 6749's `{"error","error_description"}`. Internal failures are
+//! logged with detail and answered with a generic 500.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use gatehouse_core::Error as DomainError;
+use gatehouse_store::{ConflictOn, StoreError};
+use serde_json::json;
+
+/// An error from the Management API (and other Auth0-shaped JSON endpoints).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("Insufficient scope, expected any of: {0}")]
+    InsufficientScope(String),
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("Payload content length greater than maximum allowed: {0}")]
+    PayloadTooLarge(usize),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn body(message: impl Into<String>) -> Self {
+        Self::BadRequest { code: "invalid_body", message: message.into() }
+    }
+    pub fn query(message: impl Into<String>) -> Self {
+        Self::BadRequest { code: "invalid_query_string", message: message.into() }
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(e.to_string())
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_code(&self) -> &'static str {
+        match self {
+            Self::BadRequest { code, .. } | Self::NotFound { code, .. } | Self::Conflict { code, .. } => code,
+            Self::Unauthorized(_) => "invalid_token",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::InvalidBody(m) => Self::body(m),
+            DomainError::InvalidQuery(m) => Self::query(m),
+            DomainError::NotFound { code, message } => Self::NotFound { code, message },
+            DomainError::Conflict { code, message } => Self::Conflict { code, message },
+            DomainError::Rejected { code, message } => Self::BadRequest { code, message },
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound { code: "inexistent_resource", message: "Not found".into() },
+            StoreError::InvalidQuery(m) => Self::query(m),
+            StoreError::Conflict(ConflictOn::Email | ConflictOn::Id) => DomainError::user_exists().into(),
+            StoreError::Conflict(ConflictOn::Username) => {
+                Self::BadRequest { code: "auth0_idp_error", message: "The username provided is in use already.".into() }
+            }
+            StoreError::Conflict(ConflictOn::Name) => {
+                Self::Conflict { code: "conflict", message: "A resource with the same name already exists.".into() }
+            }
+            StoreError::Conflict(ConflictOn::Other) => {
+                Self::Conflict { code: "conflict", message: "The resource already exists.".into() }
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = match &self {
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "Internal error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = json!({
+            "statusCode": status.as_u16(),
+            "error": status.canonical_reason().unwrap_or("Error"),
+            "message": message,
+            "errorCode": self.error_code(),
+        });
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer realm=\"gatehouse\""));
+        }
+        response
+    }
+}
+
+/// An error of the OAuth 2.0 token endpoint.
+#[derive(Debug)]
+pub struct OAuthError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self { status, error, description: description.into() }
+    }
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
+    }
+    pub fn invalid_client() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed")
+    }
+    pub fn access_denied(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "access_denied", d)
+    }
+    pub fn server_error(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "token endpoint internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Internal error")
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        Self::server_error(e)
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": self.error, "error_description": self.description});
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Basic realm=\"gatehouse\""));
+        }
+        response
+    }
+}
