@@ -76,7 +76,7 @@ CREATE TABLE signing_keys (
     kid         TEXT PRIMARY KEY,
     alg         TEXT NOT NULL,
     private_pem TEXT NOT NULL,
-    public_jwk  TEXT NOT NULL,
+    public_jwk  JSONB NOT NULL,
     current     BOOLEAN NOT NULL DEFAULT FALSE,
     created_at  TEXT NOT NULL,
     retired_at  TEXT
