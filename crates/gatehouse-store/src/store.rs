@@ -256,21 +256,26 @@ impl Store {
         })
     }
 
-    /// Connections ordered by name, optionally of one strategy, with the total count.
+    /// Connections ordered by name, optionally of one strategy or name, with the total
+    /// count. `after` pages by checkpoint (names after it), `offset` by position.
     pub async fn connections(
         &self,
         strategy: Option<&str>,
         name: Option<&str>,
+        after: Option<&str>,
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<Connection>, u64), StoreError> {
         let filter = "($1 IS NULL OR strategy = $1) AND ($2 IS NULL OR name = $2)";
-        let list = format!("SELECT * FROM connections WHERE {filter} ORDER BY name LIMIT $3 OFFSET $4");
+        let list = format!(
+            "SELECT * FROM connections WHERE {filter} AND ($3 IS NULL OR name > $3) ORDER BY name LIMIT $4 OFFSET $5"
+        );
         let count = format!("SELECT COUNT(*) FROM connections WHERE {filter}");
         on_pool!(self, |pool| {
             let rows = sqlx::query(&list)
                 .bind(strategy)
                 .bind(name)
+                .bind(after)
                 .bind(i64::from(limit))
                 .bind(i64::from(offset))
                 .fetch_all(pool)

@@ -3,7 +3,11 @@
 use crate::kit::{auth0_error, Backend, Server};
 use serde_json::json;
 
-crate::on_both_backends!(default_connection_and_crud, options_need_their_own_scope);
+crate::on_both_backends!(
+    default_connection_and_crud,
+    options_need_their_own_scope,
+    checkpoint_paging_walks_every_connection
+);
 
 async fn default_connection_and_crud(b: Backend) {
     let s = Server::start(b).await;
@@ -76,5 +80,29 @@ async fn options_need_their_own_scope(b: Backend) {
     let (_, got) =
         s.call("GET", &format!("/api/v2/connections/{}", c["id"].as_str().unwrap()), None, Some(&token)).await;
     assert_eq!(got["options"], json!({"import_mode": true}));
+    s.stop().await;
+}
+
+async fn checkpoint_paging_walks_every_connection(b: Backend) {
+    let s = Server::start(b).await;
+    for i in 0..5 {
+        let (st, _) =
+            s.api("POST", "/api/v2/connections", Some(json!({"name": format!("db-{i}"), "strategy": "auth0"}))).await;
+        assert_eq!(st, 201);
+    }
+    let mut names = Vec::new();
+    let mut path = "/api/v2/connections?take=2".to_string();
+    loop {
+        let (status, page) = s.api("GET", &path, None).await;
+        assert_eq!(status, 200, "{page}");
+        names.extend(page["connections"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()));
+        match page.get("next").and_then(|n| n.as_str()) {
+            Some(next) => path = format!("/api/v2/connections?take=2&from={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["Username-Password-Authentication", "db-0", "db-1", "db-2", "db-3", "db-4"]);
+    let (status, body) = s.api("GET", "/api/v2/connections?from=%%%", None).await;
+    assert_eq!(status, 400, "{body}");
     s.stop().await;
 }

@@ -64,6 +64,7 @@ pub struct Server {
 enum Cleanup {
     File(std::path::PathBuf),
     Schema { url: String, schema: String },
+    Done,
 }
 
 fn unique(prefix: &str) -> String {
@@ -208,18 +209,38 @@ impl Server {
             task.await.unwrap().unwrap();
         }
         self.store.close().await;
-        match &self.cleanup {
+        self.cleanup.run();
+    }
+}
+
+impl Cleanup {
+    /// Removes the test's database. Runs on its own thread and runtime, so it also works
+    /// from `Drop` while a failed test unwinds.
+    fn run(&mut self) {
+        let job = std::mem::replace(self, Cleanup::Done);
+        let handle = std::thread::spawn(move || match job {
             Cleanup::File(path) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                 }
             }
             Cleanup::Schema { url, schema } => {
-                let pool = sqlx::PgPool::connect(url).await.unwrap();
-                sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE")).execute(&pool).await.unwrap();
-                pool.close().await;
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+                    sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")).execute(&pool).await.unwrap();
+                    pool.close().await;
+                });
             }
-        }
+            Cleanup::Done => {}
+        });
+        let _ = handle.join();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.cleanup.run();
     }
 }
 

@@ -2,7 +2,7 @@
 -- fixed width, so they sort and compare as text the same way in both backends.
 CREATE TABLE connections (
     id          TEXT PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
+    name        TEXT COLLATE "C" NOT NULL UNIQUE,
     display_name TEXT,
     strategy    TEXT NOT NULL,
     options     JSONB NOT NULL DEFAULT '{}',
