@@ -10,4 +10,5 @@ mod auth;
 mod bad_input;
 mod clients;
 mod connections;
+mod openapi;
 mod users;
