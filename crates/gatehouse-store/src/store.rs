@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -23,7 +23,11 @@ enum Backend {
 /// The store handle. Cheap to clone; all clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
-    backend: Backend,
+    pub(crate) backend: Backend,
+    /// The SQLite file, for the bulk path's own connection (`None` for in-memory stores
+    /// and PostgreSQL).
+    pub(crate) sqlite_file: Option<std::path::PathBuf>,
+    pub(crate) bulk: crate::bulk::BulkConnection,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is in use.
@@ -53,7 +57,7 @@ macro_rules! bind_values {
     }};
 }
 
-const USER_COLUMNS: &str = "user_id, connection_id, connection, provider, email, email_verified, username, \
+pub(crate) const USER_COLUMNS: &str = "user_id, connection_id, connection, provider, email, email_verified, username, \
     phone_number, phone_verified, name, nickname, given_name, family_name, picture, password_hash, \
     user_metadata, app_metadata, blocked, logins_count, last_login, last_ip, last_password_reset, \
     created_at, updated_at";
@@ -124,6 +128,7 @@ impl Store {
     /// Like [`Store::connect`]; on PostgreSQL, keeps every table in `schema` (created if
     /// missing). Lets several Gatehouse deployments, or test runs, share one database.
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let mut sqlite_file = None;
         let backend = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -139,6 +144,9 @@ impl Store {
                 }
             }
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if !in_memory {
+                sqlite_file = Some(options.get_filename().to_path_buf());
+            }
             let pool = SqlitePoolOptions::new()
                 // An in-memory database lives and dies with its one connection.
                 .max_connections(if in_memory { 1 } else { 8 })
@@ -170,7 +178,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
-        Ok(Self { backend })
+        Ok(Self { backend, sqlite_file, bulk: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
