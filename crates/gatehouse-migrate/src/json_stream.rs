@@ -301,6 +301,7 @@ impl<R: BufRead> ArrayStream<R> {
                         self.close()?;
                         return Ok(None);
                     }
+                    self.peek()?;
                     let at = self.pos();
                     self.read_value(out, true)?;
                     self.state = State::Next;
@@ -309,6 +310,8 @@ impl<R: BufRead> ArrayStream<R> {
                 State::Next => match self.peek()? {
                     Some(b',') => {
                         self.bump();
+                        // Skip whitespace first, so the position is the record's own.
+                        self.peek()?;
                         let at = self.pos();
                         self.read_value(out, true)?;
                         return Ok(Some(at));

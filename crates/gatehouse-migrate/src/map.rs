@@ -218,7 +218,9 @@ pub(crate) fn from_keycloak(v: Value, opts: &ReadOptions) -> (Value, Vec<FieldEr
             Ok(phc) => {
                 out.insert("password_hash".into(), Value::String(phc));
             }
-            Err(reason) => errors.push(FieldError::new("FORMAT", format!("password_hash (credentials[{i}])"), reason)),
+            Err(reason) => {
+                errors.push(FieldError::new("FORMAT", "password_hash", format!("Keycloak credentials[{i}]: {reason}")))
+            }
         }
     }
     (Value::Object(out), errors)
@@ -265,8 +267,10 @@ pub(crate) fn from_kratos(v: Value, opts: &ReadOptions) -> (Value, Vec<FieldErro
                 ("email", _) => {
                     out.insert("email".into(), val.clone());
                 }
-                ("username", _) if opts.keep_usernames => {
-                    out.insert("username".into(), val.clone());
+                ("username", _) => {
+                    if opts.keep_usernames {
+                        out.insert("username".into(), val.clone());
+                    }
                 }
                 ("phone" | "phone_number", _) => {
                     out.insert("phone_number".into(), val.clone());

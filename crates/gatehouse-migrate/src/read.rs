@@ -265,7 +265,11 @@ impl<R: Read> CsvSource<R> {
     fn plan(&mut self, opts: &ReadOptions) -> Result<&[Target], FileError> {
         if self.plan.is_none() {
             let headers = self.reader.headers().map_err(|e| csv_error(&e))?.clone();
-            let titles: Vec<&str> = headers.iter().map(|h| h.trim()).collect();
+            let strip = opts.csv_strip_quote_prefix;
+            let titles: Vec<&str> = headers
+                .iter()
+                .map(|t| if strip { t.trim().strip_prefix('\'').unwrap_or(t.trim()) } else { t.trim() })
+                .collect();
             let plan = match &opts.csv_columns {
                 None => titles
                     .iter()
