@@ -160,6 +160,18 @@ impl<R: BufRead> ArrayStream<R> {
             let mut done = false;
             let mut newline_at = None;
             while n < buf.len() {
+                if in_string && !escape {
+                    // Most of a record is string content: jump to the next quote or
+                    // backslash (a raw newline inside a string is invalid JSON anyway,
+                    // and serde_json will say so).
+                    match memchr::memchr2(b'"', b'\\', &buf[n..]) {
+                        Some(i) => n += i,
+                        None => {
+                            n = buf.len();
+                            break;
+                        }
+                    }
+                }
                 let b = buf[n];
                 if in_string {
                     if escape {
@@ -173,8 +185,6 @@ impl<R: BufRead> ArrayStream<R> {
                             done = true;
                             break;
                         }
-                    } else if b == b'\n' {
-                        newline_at = Some(n);
                     }
                 } else if scalar {
                     if matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n') {

@@ -89,8 +89,10 @@ pub(crate) fn from_auth0_export(v: Value) -> (Value, Vec<FieldError>) {
     (Value::Object(out), Vec::new())
 }
 
+/// A source field's value; `null` and `""` count as absent (exports write both for
+/// "not set", e.g. Firebase's `passwordHash` of a social-only user).
 fn take_str(m: &Map<String, Value>, k: &str) -> Option<Value> {
-    m.get(k).filter(|v| !v.is_null()).cloned()
+    m.get(k).filter(|v| !v.is_null() && v.as_str() != Some("")).cloned()
 }
 
 /// A `firebase auth:export` user.

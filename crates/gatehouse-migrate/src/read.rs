@@ -11,7 +11,6 @@ use crate::error::{FieldError, FileError};
 use crate::format::{Format, ReadOptions};
 use crate::json_stream::{ArrayStream, Pos};
 use crate::map::{self, extension_alias, strip_auth0_prefix, EXPORT_ONLY_FIELDS, IMPORT_FIELDS};
-use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 use std::io::{BufRead, Read};
 
@@ -54,27 +53,80 @@ pub fn check_file<R: BufRead>(format: Format, input: R, options: &ReadOptions) -
             let key = matches!(format, Format::Firebase | Format::Keycloak).then_some("users");
             let mut s = ArrayStream::new(input, key, max);
             while let Some(at) = s.next_element(&mut buf)? {
-                serde_json::from_slice::<IgnoredAny>(&buf).map_err(|e| s.json_error(at, &e))?;
+                syntax_only(&buf).map_err(|e| s.json_error(at, &e))?;
                 n += 1;
             }
         }
         Format::Ndjson => {
             let mut l = Lines { input, line: 0, offset: 0, max };
             while let Some(at) = l.next_line(&mut buf)? {
-                serde_json::from_slice::<IgnoredAny>(&buf).map_err(|e| json_line_error(at, &e))?;
+                syntax_only(&buf).map_err(|e| json_line_error(at, &e))?;
                 n += 1;
             }
         }
         Format::Csv => {
             let mut c = CsvSource { reader: csv_reader(input), plan: None };
             c.plan(options)?;
-            let mut row = csv::ByteRecord::new();
-            while c.reader.read_byte_record(&mut row).map_err(|e| csv_error(&e))? {
+            // StringRecord, not ByteRecord: the reader refuses invalid UTF-8, so must this.
+            let mut row = csv::StringRecord::new();
+            while c.reader.read_record(&mut row).map_err(|e| csv_error(&e))? {
                 n += 1;
             }
         }
     }
     Ok(n)
+}
+
+/// Checks JSON syntax without building a value. Not `IgnoredAny`: serde_json skips
+/// ignored strings and numbers without checking UTF-8, escapes or number range, and the
+/// pre-pass must refuse exactly what the reader refuses. [`Skip`] goes through the same
+/// parsing as `Value`, minus the allocations.
+fn syntax_only(buf: &[u8]) -> Result<(), serde_json::Error> {
+    serde_json::from_slice::<Skip>(buf).map(drop)
+}
+
+/// Any JSON value, parsed and discarded.
+struct Skip;
+
+impl<'de> serde::Deserialize<'de> for Skip {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SkipVisitor).map(|()| Skip)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> serde::de::Visitor<'de> for SkipVisitor {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+        while a.next_element::<Skip>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+        while a.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(())
+    }
 }
 
 /// The iterator returned by [`records`].
@@ -196,6 +248,10 @@ impl<R: BufRead> Lines<R> {
             if out.is_empty() && !ended {
                 return Ok(None);
             }
+            if self.line == 0 && out.starts_with(b"\xEF\xBB\xBF") {
+                // A UTF-8 byte order mark (Windows tools add one) is not part of the JSON.
+                out.drain(..3);
+            }
             self.line += 1;
             if out.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -268,7 +324,8 @@ impl<R: Read> CsvSource<R> {
             let strip = opts.csv_strip_quote_prefix;
             let titles: Vec<&str> = headers
                 .iter()
-                .map(|t| if strip { t.trim().strip_prefix('\'').unwrap_or(t.trim()) } else { t.trim() })
+                .map(|t| t.trim_start_matches('\u{feff}').trim())
+                .map(|t| if strip { t.strip_prefix('\'').unwrap_or(t) } else { t })
                 .collect();
             let plan = match &opts.csv_columns {
                 None => titles

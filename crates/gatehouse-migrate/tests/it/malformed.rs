@@ -84,3 +84,37 @@ fn pre_pass_counts_every_fixture() {
         assert_eq!(check_file(format, fixture(file), &opts), Ok(n), "{file}");
     }
 }
+
+#[test]
+fn pre_pass_refuses_what_the_reader_refuses() {
+    for file in ["[{\"n\": 1e400}]", "[{\"s\": \"\\ud800\"}]", "[{\"s\": \"\\x\"}]", "[{\"s\": \"\u{1}\"}]"] {
+        let reader = records(Format::Auth0Json, file.as_bytes(), ReadOptions::default()).find_map(Result::err);
+        let pre = check_file(Format::Auth0Json, file.as_bytes(), &ReadOptions::default()).err();
+        assert!(reader.is_some(), "{file:?}");
+        assert_eq!(pre, reader, "{file:?}");
+    }
+    let bad_utf8 = b"[{\"s\": \"\xff\"}]";
+    let reader = records(Format::Auth0Json, &bad_utf8[..], ReadOptions::default()).find_map(Result::err);
+    assert!(reader.is_some());
+    assert_eq!(check_file(Format::Auth0Json, &bad_utf8[..], &ReadOptions::default()).err(), reader);
+    let bad_csv = b"email\n\xff@example.com\n";
+    assert!(records(Format::Csv, &bad_csv[..], ReadOptions::default()).any(|r| r.is_err()));
+    assert!(check_file(Format::Csv, &bad_csv[..], &ReadOptions::default()).is_err());
+}
+
+#[test]
+fn byte_order_marks_are_tolerated() {
+    for (format, file) in [
+        (Format::Auth0Json, "\u{feff}[{\"email\":\"a@b.co\"}]"),
+        (Format::Ndjson, "\u{feff}{\"email\":\"a@b.co\"}\n"),
+        (Format::Csv, "\u{feff}email\na@b.co\n"),
+    ] {
+        let got: Vec<_> = records(format, file.as_bytes(), ReadOptions::default()).collect();
+        assert_eq!(got.len(), 1, "{format}");
+        assert_eq!(
+            got[0].as_ref().map(|r| r.user["email"].clone()).ok(),
+            Some(serde_json::json!("a@b.co")),
+            "{format}"
+        );
+    }
+}
