@@ -245,26 +245,31 @@ impl<R: BufRead> ArrayStream<R> {
         };
         self.expect(b'{', &format!("a JSON object with a \"{key}\" array"))?;
         let mut scratch = Vec::new();
+        let mut first = true;
         loop {
-            match self.peek()? {
-                Some(b'}') | None => {
-                    return Err(self.error(format!("the file has no \"{key}\" array")));
-                }
-                Some(b',') => self.bump(),
-                Some(b'"') => {
-                    let at = self.pos();
-                    self.read_value(&mut scratch, true)?;
-                    let name: String = serde_json::from_slice(&scratch).map_err(|e| self.json_error(at, &e))?;
-                    self.expect(b':', "':' after an object key")?;
-                    if name == key {
-                        return self.expect(b'[', &format!("an array under \"{key}\""));
-                    }
-                    // Other top-level keys (realm settings, clients…) are skipped; only
-                    // their structure is checked.
-                    self.read_value(&mut scratch, false)?;
-                }
-                Some(b) => return Err(self.error(format!("expected an object key, found {}", show(b)))),
+            match (self.peek()?, first) {
+                (Some(b'}') | None, _) => return Err(self.error(format!("the file has no \"{key}\" array"))),
+                (Some(b','), false) => self.bump(),
+                (Some(_), true) => {}
+                (Some(b), false) => return Err(self.error(format!("expected ',' or '}}', found {}", show(b)))),
             }
+            first = false;
+            match self.peek()? {
+                Some(b'"') => {}
+                Some(b) => return Err(self.error(format!("expected an object key, found {}", show(b)))),
+                None => return Err(self.error(format!("the file has no \"{key}\" array"))),
+            }
+            let at = self.pos();
+            self.read_value(&mut scratch, true)?;
+            let name: String = serde_json::from_slice(&scratch).map_err(|e| self.json_error(at, &e))?;
+            self.expect(b':', "':' after an object key")?;
+            if name == key {
+                return self.expect(b'[', &format!("an array under \"{key}\""));
+            }
+            // Other top-level keys (realm settings, clients…) are skipped without being
+            // buffered: only their structure (brackets, strings) is checked, since
+            // nothing in them is imported.
+            self.read_value(&mut scratch, false)?;
         }
     }
 
@@ -375,6 +380,10 @@ mod tests {
         assert_eq!(v.unwrap(), vec![r#"{"u":1}"#, r#"{"u":2}"#]);
         let e = split(r#"{"realm":"x"}"#, Some("users")).unwrap_err();
         assert!(e.message.contains("no \"users\""), "{e}");
+        let e = split(r#"{,"users":[]}"#, Some("users")).unwrap_err();
+        assert!(e.message.contains("expected an object key"), "{e}");
+        let e = split(r#"{"a":1 "users":[]}"#, Some("users")).unwrap_err();
+        assert!(e.message.contains("expected ',' or '}'"), "{e}");
     }
 
     #[test]
