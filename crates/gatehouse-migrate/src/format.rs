@@ -119,6 +119,12 @@ pub struct ReadOptions {
     /// `app_metadata.roles.primary`). `None`: every header column must itself be such a
     /// field, or one of the Import/Export extension titles (`Id`, `Email`, `Given Name`…).
     /// Columns not listed are ignored when a mapping is given.
+    ///
+    /// Cells become: booleans for `email_verified`/`phone_verified`/`blocked`
+    /// (`true`/`false`/`1`/`0`/`yes`/`no`), parsed JSON for `custom_password_hash`,
+    /// `mfa_factors` and whole `user_metadata`/`app_metadata` columns, strings otherwise
+    /// (metadata paths included: CSV has no types). Empty cells are absent fields;
+    /// `auth0|` is stripped from `user_id`.
     pub csv_columns: Option<Vec<(String, String)>>,
     /// CSV only: remove one leading `'` from each cell, undoing the CSV-injection escape
     /// of Auth0's (and Gatehouse's) CSV export.
