@@ -86,3 +86,26 @@ fn duplicates_within_a_file() {
     // 4 good records: emails a, b, d and ids 1, 2; the duplicates registered nothing.
     assert_eq!(t.len(), 5);
 }
+
+#[test]
+fn email_verified_from_the_file_wins() {
+    let mut existing = one(json!({"email": "a@example.com"})).user;
+    apply_upsert(&mut existing, &one(json!({"email": "a@example.com", "email_verified": true})), NOW).unwrap();
+    assert!(existing.email_verified);
+    apply_upsert(&mut existing, &one(json!({"email": "a@example.com", "app_metadata": {}})), NOW).unwrap();
+    assert!(!existing.email_verified);
+    assert!(existing.app_metadata.is_empty());
+}
+
+#[test]
+fn duplicates_are_per_connection() {
+    let mut t = DuplicateTracker::new();
+    let r = RawRecord { index: 0, line: 1, user: json!({"email": "a@example.com"}), mapping_errors: vec![] };
+    let mut other = db();
+    other.id = "con_fedcba9876543210".into();
+    let a = validate(&r, &db(), &Hasher::default(), NOW).unwrap();
+    let b = validate(&r, &other, &Hasher::default(), NOW).unwrap();
+    assert!(t.check(&r, &a).is_ok());
+    assert!(t.check(&r, &b).is_ok(), "same email, another connection");
+    assert!(t.check(&r, &a).is_err());
+}
