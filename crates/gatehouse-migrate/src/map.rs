@@ -228,8 +228,10 @@ pub(crate) fn from_keycloak(v: Value, opts: &ReadOptions) -> (Value, Vec<FieldEr
     (Value::Object(out), errors)
 }
 
-/// A Keycloak password credential as a PHC `$pbkdf2-<digest>$i=…,l=…$salt$hash`, which
-/// gatehouse-hash verifies exactly like Keycloak's PBKDF2-HMAC provider.
+/// A Keycloak password credential as a PHC string gatehouse-hash verifies exactly like
+/// Keycloak does: `$pbkdf2-<digest>$i=…,l=…$salt$hash` for the PBKDF2 providers (the
+/// default up to Keycloak 24), `$argon2<type>$v=…$m=…,t=…,p=…$salt$hash` for argon2
+/// (the default since 25).
 fn keycloak_hash(cred: &Value) -> Result<String, String> {
     let secret = json_member(cred.get("secretData")).ok_or("secretData is missing or not a JSON object")?;
     let data = json_member(cred.get("credentialData")).ok_or("credentialData is missing or not a JSON object")?;
@@ -242,9 +244,10 @@ fn keycloak_hash(cred: &Value) -> Result<String, String> {
         "pbkdf2" => "sha1",
         "pbkdf2-sha256" => "sha256",
         "pbkdf2-sha512" => "sha512",
+        "argon2" => return keycloak_argon2(&data, iterations, salt, value),
         other => {
             return Err(format!(
-                "Keycloak hash algorithm {other:?} is not supported (pbkdf2, pbkdf2-sha256, pbkdf2-sha512)"
+                "Keycloak hash algorithm {other:?} is not supported (pbkdf2, pbkdf2-sha256, pbkdf2-sha512, argon2)"
             ))
         }
     };
@@ -252,6 +255,37 @@ fn keycloak_hash(cred: &Value) -> Result<String, String> {
         .map_err(|e| format!("secretData.value is not base64: {e}"))?
         .len();
     Ok(format!("$pbkdf2-{digest}$i={iterations},l={len}${}${}", unpad(salt), unpad(value)))
+}
+
+/// Keycloak's argon2 provider keeps its parameters as lists of strings in
+/// `credentialData.additionalParameters` (`type`, `version`, `memory`, `parallelism`);
+/// absent ones take the provider's defaults (id, 1.3, 7168 KiB, 1).
+fn keycloak_argon2(data: &Value, iterations: u64, salt: &str, value: &str) -> Result<String, String> {
+    let param = |k: &str, default: &str| -> String {
+        data.get("additionalParameters")
+            .and_then(|p| p.get(k))
+            .and_then(|v| v.get(0).or(Some(v)))
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
+    };
+    let variant = match param("type", "id").as_str() {
+        "id" => "argon2id",
+        "i" => "argon2i",
+        "d" => "argon2d",
+        other => return Err(format!("Keycloak argon2 type {other:?} is not id, i or d")),
+    };
+    let version = match param("version", "1.3").as_str() {
+        "1.3" => 19,
+        "1.0" => 16,
+        other => return Err(format!("Keycloak argon2 version {other:?} is not 1.0 or 1.3")),
+    };
+    let number = |k: &str, default: &str| {
+        let v = param(k, default);
+        v.parse::<u32>().map_err(|_| format!("Keycloak argon2 {k} {v:?} is not a number"))
+    };
+    let (memory, parallelism) = (number("memory", "7168")?, number("parallelism", "1")?);
+    Ok(format!("${variant}$v={version}$m={memory},t={iterations},p={parallelism}${}${}", unpad(salt), unpad(value)))
 }
 
 /// An Ory Kratos identity.
@@ -352,8 +386,12 @@ mod tests {
             "secretData": "{\"value\":\"AAAA\",\"salt\":\"c2FsdA==\",\"additionalParameters\":{}}",
             "credentialData": "{\"hashIterations\":27500,\"algorithm\":\"pbkdf2-sha256\",\"additionalParameters\":{}}"});
         assert_eq!(keycloak_hash(&cred).as_deref(), Ok("$pbkdf2-sha256$i=27500,l=3$c2FsdA$AAAA"));
+        let argon = json!({"type": "password", "secretData": {"value": "AAAA", "salt": "c2FsdA=="},
+            "credentialData": {"hashIterations": 3, "algorithm": "argon2",
+                "additionalParameters": {"memory": ["65536"], "type": ["id"], "version": ["1.3"]}}});
+        assert_eq!(keycloak_hash(&argon).as_deref(), Ok("$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$AAAA"));
         let bad = json!({"type": "password", "secretData": {"value": "AAAA", "salt": "x"},
-            "credentialData": {"hashIterations": 1, "algorithm": "argon2"}});
+            "credentialData": {"hashIterations": 1, "algorithm": "sha-3"}});
         assert!(keycloak_hash(&bad).is_err());
     }
 

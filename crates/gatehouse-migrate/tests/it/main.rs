@@ -39,6 +39,7 @@ pub const PASSWORDS: &[(&str, &str)] = &[
     ("rita", "rita-pw-18"),
     ("sam", "sam-pw-19"),
     ("tom", "tom-pw-20"),
+    ("una", "una-pw-21"),
     ("vic", "vic-pw-22"),
     ("wes", "wes-pw-23"),
     ("xena", "xena-pw-24"),

@@ -78,7 +78,7 @@ fn pre_pass_counts_every_fixture() {
         (Format::Ndjson, "auth0-export.ndjson", 3),
         (Format::Csv, "users.csv", 3),
         (Format::Firebase, "firebase.json", 3),
-        (Format::Keycloak, "keycloak-realm.json", 4),
+        (Format::Keycloak, "keycloak-realm.json", 5),
         (Format::Kratos, "kratos.json", 4),
     ] {
         assert_eq!(check_file(format, fixture(file), &opts), Ok(n), "{file}");
