@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let conn = Connection::new_database("con_0123456789abcdef".into(), "db".into(), String::new());
     let hasher = Hasher::default();
     let now = "2026-01-01T00:00:00.000Z";
-    let mut dups = DuplicateTracker::new();
+    let mut dups = DuplicateTracker::with_capacity(usize::try_from(counted)?);
     let (mut ok, mut bad) = (0u64, 0u64);
     let t = Instant::now();
     for r in records(Format::Auth0Json, open()?, ReadOptions::default()) {

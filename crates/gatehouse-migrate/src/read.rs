@@ -146,6 +146,20 @@ enum Source<R> {
 }
 
 impl<R: BufRead> Records<R> {
+    /// Bytes of the input consumed so far: with the file's size, a progress measure.
+    pub fn bytes_read(&self) -> u64 {
+        match &self.source {
+            Source::Json(s) => s.pos().offset,
+            Source::Lines(l) => l.offset,
+            Source::Csv(c) => c.reader.position().byte(),
+        }
+    }
+
+    /// Records yielded so far.
+    pub fn records_read(&self) -> u64 {
+        self.index
+    }
+
     fn next_record(&mut self) -> Result<Option<RawRecord>, FileError> {
         let (line, value) = match &mut self.source {
             Source::Json(s) => {

@@ -92,6 +92,15 @@ impl DuplicateTracker {
         Self::default()
     }
 
+    /// Room for `users` records without rehashing (e.g. the count from
+    /// [`crate::check_file`]); each user takes one to three keys.
+    pub fn with_capacity(users: usize) -> Self {
+        Self {
+            seen: HashMap::with_capacity_and_hasher(users.saturating_mul(2), Default::default()),
+            keys: RandomState::new(),
+        }
+    }
+
     /// Registers `user` (validated from `record`) or reports which earlier record it
     /// duplicates. A duplicate registers nothing, so only the first occurrence counts.
     pub fn check(&mut self, record: &RawRecord, user: &ImportUser) -> Result<(), RecordError> {

@@ -118,3 +118,24 @@ fn byte_order_marks_are_tolerated() {
         );
     }
 }
+
+#[test]
+fn progress_is_reported_in_bytes() {
+    for (format, file) in [
+        (Format::Auth0Json, "auth0.json"),
+        (Format::Ndjson, "auth0-export.ndjson"),
+        (Format::Csv, "users.csv"),
+        (Format::Keycloak, "keycloak-realm.json"),
+    ] {
+        let size = fixture(file).get_ref().metadata().unwrap().len();
+        let mut it = records(format, fixture(file), ReadOptions::default());
+        let mut last = 0;
+        while let Some(r) = it.next() {
+            r.unwrap();
+            assert!(it.bytes_read() > last, "{file}");
+            last = it.bytes_read();
+        }
+        assert_eq!(it.bytes_read(), size, "{file}: all consumed");
+        assert!(it.records_read() > 0);
+    }
+}
