@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod error;
 mod extract;
 pub mod hashing;
+pub mod import;
 pub mod keys;
 mod openapi;
 pub mod state;

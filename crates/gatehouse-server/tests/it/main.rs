@@ -10,5 +10,6 @@ mod auth;
 mod bad_input;
 mod clients;
 mod connections;
+mod import;
 mod openapi;
 mod users;
