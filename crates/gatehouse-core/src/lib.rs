@@ -10,6 +10,7 @@ pub mod clock;
 pub mod connection;
 pub mod error;
 pub mod ids;
+pub mod job;
 pub mod scope;
 pub mod user;
 pub mod validate;

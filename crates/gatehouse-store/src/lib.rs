@@ -6,7 +6,11 @@
 //! and the bulk import path (`bulk`: rusqlite on SQLite, `COPY` on PostgreSQL), whose
 //! speed is the point. Values are always bound, never spliced into SQL text.
 
+#[macro_use]
+mod macros;
+
 mod bulk;
+mod jobs;
 mod error;
 mod rows;
 pub mod search;
@@ -15,5 +19,6 @@ mod store;
 
 pub use bulk::BulkOutcome;
 pub use error::{ConflictOn, StoreError};
+pub use jobs::JobProgress;
 pub use sql::{Dialect, SqlValue};
 pub use store::{SigningKey, Store, UserQuery};

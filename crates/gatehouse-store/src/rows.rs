@@ -101,6 +101,31 @@ macro_rules! decoders {
             }
         }
 
+        impl FromRow<$row> for gatehouse_core::job::Job {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                use gatehouse_core::job::{JobKind, JobStatus};
+                let kind: String = get(r, "kind")?;
+                let status: String = get(r, "status")?;
+                Ok(gatehouse_core::job::Job {
+                    id: get(r, "id")?,
+                    kind: JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind:?}")))?,
+                    status: JobStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("job status {status:?}")))?,
+                    connection_id: get(r, "connection_id")?,
+                    params: get::<_, Json<Map<String, Value>>>(r, "params")?.0,
+                    summary: get::<_, Option<Json<Value>>>(r, "summary")?.map(|j| j.0),
+                    resume_at: get(r, "resume_at")?,
+                    percentage_done: get(r, "percentage_done")?,
+                    time_left_seconds: get(r, "time_left_seconds")?,
+                    status_details: get(r, "status_details")?,
+                    file: get(r, "file")?,
+                    claimed_by: get(r, "claimed_by")?,
+                    heartbeat_at: get(r, "heartbeat_at")?,
+                    created_at: get(r, "created_at")?,
+                    updated_at: get(r, "updated_at")?,
+                })
+            }
+        }
+
         impl FromRow<$row> for crate::store::SigningKey {
             fn from_row(r: &$row) -> Result<Self, StoreError> {
                 Ok(crate::store::SigningKey {
