@@ -27,6 +27,14 @@
 //!   optionally with password hashes exactly as imported so export → import round-trips.
 //! * [`synthetic_auth0_users`] generates large realistic import files for benchmarks.
 //!
+//! # Performance
+//!
+//! `examples/import_throughput.rs` measures one thread over 1,000,000 generated users
+//! (411 MiB): the pre-pass runs at 250–490 MiB/s, [`records`] alone at 220–280k
+//! records/s, and [`records`] + [`validate`] + [`DuplicateTracker`] at 80–130k records/s
+//! (the range is the shared 2-core machine's load), peak RSS 72 MiB. Validation is
+//! independent per record, so an importer can spread it over threads.
+//!
 //! # Modules
 //!
 //! | module | owns |
