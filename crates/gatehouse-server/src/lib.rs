@@ -11,6 +11,7 @@ pub mod authz;
 pub mod bootstrap;
 pub mod error;
 mod extract;
+pub mod export;
 pub mod hashing;
 pub mod import;
 pub mod keys;
