@@ -12,6 +12,7 @@ pub mod error;
 pub mod ids;
 pub mod job;
 pub mod scope;
+pub mod secret;
 pub mod user;
 pub mod validate;
 

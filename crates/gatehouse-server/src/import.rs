@@ -55,6 +55,18 @@ pub struct ImportSummary {
     pub failed: u64,
 }
 
+impl ImportSummary {
+    /// The counts of two runs of one file (a resumed job): `total` is the file's.
+    pub fn plus(&self, later: &ImportSummary) -> ImportSummary {
+        ImportSummary {
+            total: later.total.max(self.total),
+            inserted: self.inserted + later.inserted,
+            updated: self.updated + later.updated,
+            failed: self.failed + later.failed,
+        }
+    }
+}
+
 /// Progress after a batch: what is done, where to resume, the batch's failed records.
 #[derive(Debug)]
 pub struct BatchReport {

@@ -125,6 +125,21 @@ impl Store {
         })
     }
 
+    /// Tells other nodes that `node` is still working on the job.
+    pub async fn heartbeat_job(&self, id: &str, node: &str, now: &str) -> Result<bool, StoreError> {
+        let n = on_pool!(self, |pool| {
+            sqlx::query("UPDATE jobs SET heartbeat_at = $3 WHERE id = $1 AND claimed_by = $2 AND status = $4")
+                .bind(id)
+                .bind(node)
+                .bind(now)
+                .bind(JobStatus::Processing.as_str())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(n > 0)
+    }
+
     /// Ends a job: `completed` or `failed`, with its summary, details and output file.
     pub async fn finish_job(
         &self,
@@ -172,14 +187,13 @@ impl Store {
     /// Jobs whose data may be deleted (finished before `before`), with their files.
     pub async fn delete_jobs_finished_before(&self, before: &str) -> Result<Vec<String>, StoreError> {
         on_pool!(self, |pool| {
-            let files: Vec<Option<String>> = sqlx::query_scalar(
-                "DELETE FROM jobs WHERE status IN ($1, $2) AND updated_at < $3 RETURNING file",
-            )
-            .bind(JobStatus::Completed.as_str())
-            .bind(JobStatus::Failed.as_str())
-            .bind(before)
-            .fetch_all(pool)
-            .await?;
+            let files: Vec<Option<String>> =
+                sqlx::query_scalar("DELETE FROM jobs WHERE status IN ($1, $2) AND updated_at < $3 RETURNING file")
+                    .bind(JobStatus::Completed.as_str())
+                    .bind(JobStatus::Failed.as_str())
+                    .bind(before)
+                    .fetch_all(pool)
+                    .await?;
             Ok(files.into_iter().flatten().collect())
         })
     }
@@ -196,8 +210,10 @@ impl Store {
             .bind(now)
             .execute(pool)
             .await?;
-            let v: String =
-                sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(pool).await?;
+            let v: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_one(pool)
+                .await?;
             Ok(v)
         })
     }

@@ -11,5 +11,6 @@ mod bad_input;
 mod clients;
 mod connections;
 mod import;
+mod jobs;
 mod openapi;
 mod users;
