@@ -17,6 +17,7 @@ pub mod import;
 pub mod jobs;
 pub mod keys;
 mod openapi;
+pub mod ratelimit;
 pub mod state;
 mod wellknown;
 
@@ -43,6 +44,8 @@ pub enum StartError {
     Keys(#[from] keys::KeyError),
     #[error("bootstrapping the store failed: {0}")]
     Store(#[from] gatehouse_store::StoreError),
+    #[error("cannot reach the rate limit store: {0}")]
+    RateLimits(#[from] redis::RedisError),
 }
 
 /// Everything a start needs before it can answer requests: the default connection, the
@@ -73,6 +76,7 @@ pub async fn build_state(
     let hashing = HashPool::new(hasher, std::thread::available_parallelism().map_or(2, |n| n.get()));
     let now = gatehouse_core::clock::iso8601(clock.now());
     let link_key = store.server_secret(jobs::LINK_KEY_NAME, &jobs::new_link_key(), &now).await?;
+    let rate_limiter = ratelimit::RateLimiter::from_config(&config.rate_limits).await?;
     Ok(AppState {
         store,
         config: Arc::new(config),
@@ -82,14 +86,19 @@ pub async fn build_state(
         link_key: Arc::new(gatehouse_core::secret::Secret::new(link_key)),
         node_id: Arc::from(gatehouse_core::ids::new_node_id()),
         job_created: Arc::new(tokio::sync::Notify::new()),
+        rate_limiter,
     })
 }
 
 /// The whole HTTP application, for `serve` and for in-process tests.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .nest("/api/v2", api::router())
+    let management = api::router().layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::management));
+    let authentication = Router::new()
         .route("/oauth/token", post(auth::token::token))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::authentication));
+    Router::new()
+        .nest("/api/v2", management)
+        .merge(authentication)
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/.well-known/openid-configuration", get(wellknown::openid_configuration))
         .route("/healthz", get(|| async { "ok" }))

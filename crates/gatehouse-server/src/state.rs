@@ -19,6 +19,7 @@ pub struct ServerConfig {
     /// PostgreSQL must share this directory too, since any node may run any job.
     pub data_dir: PathBuf,
     pub jobs: JobsConfig,
+    pub rate_limits: crate::ratelimit::RateLimitConfig,
 }
 
 /// Limits and timings of background jobs.
@@ -55,7 +56,13 @@ impl Default for JobsConfig {
 impl ServerConfig {
     pub fn new(issuer: &str) -> Self {
         let issuer = if issuer.ends_with('/') { issuer.to_string() } else { format!("{issuer}/") };
-        Self { issuer, access_token_ttl_secs: 86_400, data_dir: PathBuf::from("data"), jobs: JobsConfig::default() }
+        Self {
+            issuer,
+            access_token_ttl_secs: 86_400,
+            data_dir: PathBuf::from("data"),
+            jobs: JobsConfig::default(),
+            rate_limits: crate::ratelimit::RateLimitConfig::default(),
+        }
     }
 
     /// The audience of Management API tokens: `<issuer>api/v2/`.
@@ -75,6 +82,7 @@ pub struct AppState {
     pub link_key: Arc<gatehouse_core::secret::Secret>,
     /// This process's name in job claims.
     pub node_id: Arc<str>,
+    pub rate_limiter: crate::ratelimit::RateLimiter,
     /// Wakes the job worker when a job is created.
     pub job_created: Arc<tokio::sync::Notify>,
 }

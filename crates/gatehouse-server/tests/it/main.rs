@@ -13,4 +13,5 @@ mod connections;
 mod import;
 mod jobs;
 mod openapi;
+mod ratelimit;
 mod users;
