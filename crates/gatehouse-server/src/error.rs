@@ -28,7 +28,7 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("Payload content length greater than maximum allowed: {0}")]
     PayloadTooLarge(usize),
-    #[error("Global limit has been reached")]
+    #[error("Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers.")]
     TooManyRequests,
     #[error("unsupported media type")]
     UnsupportedMediaType,

@@ -6,6 +6,7 @@
 //! `gatehouse-store`.
 
 mod api;
+pub mod audit;
 mod auth;
 pub mod authz;
 pub mod bootstrap;
@@ -79,6 +80,7 @@ pub async fn build_state(
     let rate_limiter = ratelimit::RateLimiter::from_config(&config.rate_limits).await?;
     Ok(AppState {
         store,
+        log_stream: audit::LogStream::start(config.log_stream.clone()),
         config: Arc::new(config),
         keys,
         hashing,
@@ -92,7 +94,9 @@ pub async fn build_state(
 
 /// The whole HTTP application, for `serve` and for in-process tests.
 pub fn app(state: AppState) -> Router {
-    let management = api::router().layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::management));
+    let management = api::router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::management_writes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::management));
     let authentication = Router::new()
         .route("/oauth/token", post(auth::token::token))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::authentication));

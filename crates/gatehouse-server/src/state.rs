@@ -20,6 +20,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub jobs: JobsConfig,
     pub rate_limits: crate::ratelimit::RateLimitConfig,
+    /// Stream audit events to this HTTP endpoint as well as storing them.
+    pub log_stream: Option<crate::audit::LogStreamConfig>,
 }
 
 /// Limits and timings of background jobs.
@@ -62,6 +64,7 @@ impl ServerConfig {
             data_dir: PathBuf::from("data"),
             jobs: JobsConfig::default(),
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
+            log_stream: None,
         }
     }
 
@@ -83,6 +86,7 @@ pub struct AppState {
     /// This process's name in job claims.
     pub node_id: Arc<str>,
     pub rate_limiter: crate::ratelimit::RateLimiter,
+    pub log_stream: crate::audit::LogStream,
     /// Wakes the job worker when a job is created.
     pub job_created: Arc<tokio::sync::Notify>,
 }

@@ -42,7 +42,10 @@ async fn authentication_api_is_limited_per_ip_with_headers() {
     assert_eq!(header(&r, "x-ratelimit-remaining"), 0);
     assert!(header(&r, "retry-after") >= 1);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(auth0_error(429, &body, "too_many_requests"), "Global limit has been reached");
+    assert_eq!(
+        auth0_error(429, &body, "too_many_requests"),
+        "Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers."
+    );
     // The Management API has its own budget.
     let (status, _) = s.api("GET", "/api/v2/users", None).await;
     assert_eq!(status, 200);
