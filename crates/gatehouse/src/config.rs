@@ -37,6 +37,21 @@ pub struct RawConfig {
     pub hash: HashSettings,
     pub jobs: JobSettings,
     pub rate_limits: RateLimitSettings,
+    pub log_stream: Option<LogStreamSettings>,
+}
+
+/// Stream audit events to an HTTP endpoint (batched POSTs of JSON arrays).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogStreamSettings {
+    pub url: String,
+    pub token: Option<String>,
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+}
+
+fn default_batch() -> usize {
+    100
 }
 
 /// Requests allowed per minute; `redis_url` shares the budgets between nodes.
@@ -123,6 +138,7 @@ impl Default for RawConfig {
             hash: HashSettings::default(),
             jobs: JobSettings::default(),
             rate_limits: RateLimitSettings::default(),
+            log_stream: None,
         }
     }
 }
@@ -141,8 +157,12 @@ const KEYS: &[&str] = &[
     "data_dir",
     "jobs",
     "rate_limits",
+    "log_stream",
     "config",
 ];
+
+/// Nested keys whose values are text.
+const NESTED_TEXT_KEYS: &[&str] = &["log_stream.url", "log_stream.token", "rate_limits.redis_url"];
 
 /// Validated configuration.
 #[derive(Debug, Clone)]
@@ -158,6 +178,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub jobs: gatehouse_server::state::JobsConfig,
     pub rate_limits: gatehouse_server::ratelimit::RateLimitConfig,
+    pub log_stream: Option<gatehouse_server::audit::LogStreamConfig>,
 }
 
 /// Flags that override everything else.
@@ -201,8 +222,9 @@ fn load_from(overrides: &Overrides, env: &[(String, String)]) -> anyhow::Result<
             continue;
         }
         let path = key.to_ascii_lowercase().replace("__", ".");
-        // Nested settings are all numbers; top-level ones are all strings.
-        figment = if path.contains('.') {
+        // Top-level settings and the few nested text settings are strings; the other
+        // nested settings are numbers.
+        figment = if path.contains('.') && !NESTED_TEXT_KEYS.contains(&path.as_str()) {
             let n: u64 = value.parse().with_context(|| format!("{name}: {value:?} is not a whole number"))?;
             figment.merge(Serialized::default(&path, n))
         } else {
@@ -311,7 +333,22 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         redis_url: r.redis_url.clone(),
         ..Default::default()
     };
+    let log_stream = match raw.log_stream {
+        None => None,
+        Some(l) => {
+            let u = url::Url::parse(&l.url).with_context(|| format!("log_stream.url: {:?} is not a URL", l.url))?;
+            if !matches!(u.scheme(), "http" | "https") || !(1..=10_000).contains(&l.batch_size) {
+                bail!("log_stream: url must be http(s) and batch_size 1..10000");
+            }
+            Some(gatehouse_server::audit::LogStreamConfig {
+                url: l.url,
+                token: l.token.map(gatehouse_core::secret::Secret::new),
+                batch_size: l.batch_size,
+            })
+        }
+    };
     Ok(Config {
+        log_stream,
         rate_limits,
         listen,
         issuer,
@@ -388,6 +425,26 @@ mod tests {
         .unwrap();
         assert_eq!(c.admin, Some(("admin".into(), "0123456789abcdef-secret".into())));
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn nested_text_and_number_settings_from_the_environment() {
+        let (c, _) = load_from(
+            &Overrides::default(),
+            &env(&[
+                ("GATEHOUSE_RATE_LIMITS__REDIS_URL", "redis://127.0.0.1:6379"),
+                ("GATEHOUSE_RATE_LIMITS__AUTHENTICATION_PER_IP_PER_MINUTE", "50"),
+                ("GATEHOUSE_LOG_STREAM__URL", "https://logs.example.com/ingest"),
+                ("GATEHOUSE_LOG_STREAM__TOKEN", "12345"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.rate_limits.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert_eq!(c.rate_limits.authentication_per_ip.limit, 50);
+        let stream = c.log_stream.unwrap();
+        assert_eq!(stream.url, "https://logs.example.com/ingest");
+        assert_eq!(stream.token.map(|t| t.expose().to_string()).as_deref(), Some("12345"));
+        assert_eq!(stream.batch_size, 100);
     }
 
     #[test]

@@ -43,6 +43,7 @@ fn server_config(config: &Config) -> ServerConfig {
     c.data_dir = config.data_dir.clone();
     c.jobs = config.jobs.clone();
     c.rate_limits = config.rate_limits.clone();
+    c.log_stream = config.log_stream.clone();
     c
 }
 
