@@ -14,6 +14,7 @@ mod extract;
 pub mod hashing;
 pub mod keys;
 mod openapi;
+mod pages;
 pub mod state;
 mod wellknown;
 
@@ -50,6 +51,11 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v2", api::router())
         .route("/oauth/token", post(auth::token::token))
+        .route("/authorize", get(auth::authorize::authorize))
+        .route("/u/login", get(pages::login::show).post(pages::login::submit))
+        .route("/userinfo", get(auth::userinfo::userinfo).post(auth::userinfo::userinfo))
+        .route("/v2/logout", get(auth::logout::v2_logout))
+        .route("/oidc/logout", get(auth::logout::oidc_logout))
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/.well-known/openid-configuration", get(wellknown::openid_configuration))
         .route("/healthz", get(|| async { "ok" }))

@@ -13,4 +13,7 @@ mod store;
 
 pub use error::{ConflictOn, StoreError};
 pub use sql::{Dialect, SqlValue};
-pub use store::{SigningKey, Store, UserQuery};
+pub use store::{
+    AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken, SigningKey, Store,
+    UserQuery,
+};

@@ -37,6 +37,9 @@ macro_rules! on_pool {
     };
 }
 
+mod login;
+pub use login::{AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken};
+
 /// Binds a list of [`SqlValue`]s in order.
 macro_rules! bind_values {
     ($query:expr, $values:expr) => {{
