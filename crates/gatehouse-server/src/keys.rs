@@ -125,6 +125,20 @@ impl KeyRing {
         Ok(Loaded { current_kid: current.kid.clone(), encoding, decoding, jwks })
     }
 
+    /// Re-reads the keys every `every`, so a rotation made by another node or by
+    /// `gatehouse keys rotate` is picked up without a restart. Runs until dropped.
+    pub async fn refresh_loop(self, store: Store, clock: Arc<dyn Clock>, every: std::time::Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.reload(&store, clock.as_ref()).await {
+                tracing::warn!(error = %e, "reloading signing keys failed; keeping the ones loaded");
+            }
+        }
+    }
+
     pub fn jwks(&self) -> Value {
         self.inner.read().map(|l| l.jwks.clone()).unwrap_or_else(|_| json!({"keys": []}))
     }

@@ -34,7 +34,33 @@ use tower_http::trace::TraceLayer;
 
 pub use state::AppState as State;
 
-/// Builds the application state: loads (or creates) signing keys and bootstraps the store.
+/// Why the server could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Keys(#[from] keys::KeyError),
+    #[error("bootstrapping the store failed: {0}")]
+    Store(#[from] gatehouse_store::StoreError),
+}
+
+/// Everything a start needs before it can answer requests: the default connection, the
+/// admin client (given credentials, or new ones returned to be shown once) and the
+/// application state. The binary and the test kit both start through here.
+pub async fn prepare(
+    store: Store,
+    config: ServerConfig,
+    hasher: Hasher,
+    clock: Arc<dyn Clock>,
+    admin: Option<(&str, &str)>,
+) -> Result<(AppState, Option<bootstrap::NewAdminCredentials>), StartError> {
+    let now = gatehouse_core::clock::iso8601(clock.now());
+    bootstrap::ensure_default_connection(&store, &now).await?;
+    let created = bootstrap::ensure_admin_client(&store, &config, admin, &now).await?;
+    let state = build_state(store, config, hasher, clock).await?;
+    Ok((state, created))
+}
+
+/// Builds the application state: loads (or creates) signing keys.
 pub async fn build_state(
     store: Store,
     config: ServerConfig,

@@ -13,6 +13,8 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("bulk write failed: {0}")]
+    Bulk(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -27,6 +29,24 @@ pub enum ConflictOn {
     Other,
 }
 
+impl ConflictOn {
+    /// Which rule an index or constraint name (PostgreSQL) or a constraint message
+    /// naming the columns (SQLite) stands for.
+    pub(crate) fn from_key(key: &str) -> Self {
+        if key.contains("email") {
+            ConflictOn::Email
+        } else if key.contains("username") {
+            ConflictOn::Username
+        } else if key.contains("name") {
+            ConflictOn::Name
+        } else if ["pkey", "user_id", "client_id", ".id", ".kid"].iter().any(|k| key.contains(k)) {
+            ConflictOn::Id
+        } else {
+            ConflictOn::Other
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
@@ -34,22 +54,7 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 // PostgreSQL names the index; SQLite names the columns in the message.
                 let key = db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string());
-                let on = if key.contains("email") {
-                    ConflictOn::Email
-                } else if key.contains("username") {
-                    ConflictOn::Username
-                } else if key.contains("name") {
-                    ConflictOn::Name
-                } else if key.contains("pkey")
-                    || key.contains("user_id")
-                    || key.contains("client_id")
-                    || key.contains(".id")
-                    || key.contains(".kid")
-                {
-                    ConflictOn::Id
-                } else {
-                    ConflictOn::Other
-                };
+                let on = ConflictOn::from_key(&key);
                 StoreError::Conflict(on)
             }
             _ => StoreError::Database(e),

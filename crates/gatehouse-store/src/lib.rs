@@ -2,15 +2,18 @@
 //! PostgreSQL (scale-out), chosen once from the database URL.
 //!
 //! Every statement is written once, with `$N` placeholders both backends accept; the
-//! only backend branch is the [`on_pool!`] dispatch and the dialect-aware pieces of
-//! [`search`]. Values are always bound, never spliced into SQL text.
+//! backend branches are the `on_pool!` dispatch, the dialect-aware pieces of [`search`],
+//! and the bulk import path (`bulk`: rusqlite on SQLite, `COPY` on PostgreSQL), whose
+//! speed is the point. Values are always bound, never spliced into SQL text.
 
+mod bulk;
 mod error;
 mod rows;
 pub mod search;
 pub mod sql;
 mod store;
 
+pub use bulk::BulkOutcome;
 pub use error::{ConflictOn, StoreError};
 pub use sql::{Dialect, SqlValue};
 pub use store::{

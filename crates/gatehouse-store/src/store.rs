@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
@@ -23,7 +23,11 @@ enum Backend {
 /// The store handle. Cheap to clone; all clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
-    backend: Backend,
+    pub(crate) backend: Backend,
+    /// The SQLite file, for the bulk path's own connection (`None` for in-memory stores
+    /// and PostgreSQL).
+    pub(crate) sqlite_file: Option<std::path::PathBuf>,
+    pub(crate) bulk: crate::bulk::BulkConnection,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is in use.
@@ -56,7 +60,7 @@ macro_rules! bind_values {
     }};
 }
 
-const USER_COLUMNS: &str = "user_id, connection_id, connection, provider, email, email_verified, username, \
+pub(crate) const USER_COLUMNS: &str = "user_id, connection_id, connection, provider, email, email_verified, username, \
     phone_number, phone_verified, name, nickname, given_name, family_name, picture, password_hash, \
     user_metadata, app_metadata, blocked, logins_count, last_login, last_ip, last_password_reset, \
     created_at, updated_at";
@@ -127,6 +131,7 @@ impl Store {
     /// Like [`Store::connect`]; on PostgreSQL, keeps every table in `schema` (created if
     /// missing). Lets several Gatehouse deployments, or test runs, share one database.
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        let mut sqlite_file = None;
         let backend = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -142,6 +147,9 @@ impl Store {
                 }
             }
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if !in_memory {
+                sqlite_file = Some(options.get_filename().to_path_buf());
+            }
             let pool = SqlitePoolOptions::new()
                 // An in-memory database lives and dies with its one connection.
                 .max_connections(if in_memory { 1 } else { 8 })
@@ -173,7 +181,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
-        Ok(Self { backend })
+        Ok(Self { backend, sqlite_file, bulk: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -259,21 +267,26 @@ impl Store {
         })
     }
 
-    /// Connections ordered by name, optionally of one strategy, with the total count.
+    /// Connections ordered by name, optionally of one strategy or name, with the total
+    /// count. `after` pages by checkpoint (names after it), `offset` by position.
     pub async fn connections(
         &self,
         strategy: Option<&str>,
         name: Option<&str>,
+        after: Option<&str>,
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<Connection>, u64), StoreError> {
         let filter = "($1 IS NULL OR strategy = $1) AND ($2 IS NULL OR name = $2)";
-        let list = format!("SELECT * FROM connections WHERE {filter} ORDER BY name LIMIT $3 OFFSET $4");
+        let list = format!(
+            "SELECT * FROM connections WHERE {filter} AND ($3 IS NULL OR name > $3) ORDER BY name LIMIT $4 OFFSET $5"
+        );
         let count = format!("SELECT COUNT(*) FROM connections WHERE {filter}");
         on_pool!(self, |pool| {
             let rows = sqlx::query(&list)
                 .bind(strategy)
                 .bind(name)
+                .bind(after)
                 .bind(i64::from(limit))
                 .bind(i64::from(offset))
                 .fetch_all(pool)

@@ -7,11 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use gatehouse_core::connection::{new_connection, patch_connection, Connection};
 use gatehouse_core::ids::new_connection_id;
 use gatehouse_core::user::select_fields;
 use gatehouse_core::Error;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const FIELDS: &[&str] = &[
     "id",
@@ -36,16 +38,45 @@ fn may_read_options<P: crate::authz::Permission>(s: &Scoped<P>) -> bool {
     s.also_has("read:connections_options") || s.also_has("update:connections")
 }
 
+/// Offset paging (`page`/`per_page`) or, with `from`/`take`, Auth0's checkpoint paging:
+/// `{"connections": [...], "next": "<checkpoint>"}`, `next` present while more remain.
 pub async fn list(
     s: Scoped<ReadConnections>,
     State(state): State<AppState>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&["per_page", "page", "include_totals", "strategy", "name", "fields", "include_fields", "from", "take"])?;
+    let checkpoint = q.str("from").is_some() || q.str("take").is_some();
+    if checkpoint && (q.str("page").is_some() || q.str("per_page").is_some()) {
+        return Err(ApiError::query("Query validation error: 'use either page/per_page or from/take, not both'."));
+    }
+    if checkpoint {
+        let take = q.u32_in("take", 1, 100)?.unwrap_or(50);
+        let after = match q.str("from").filter(|f| !f.is_empty()) {
+            Some(from) => Some(decode_checkpoint(from)?),
+            None => None,
+        };
+        let (mut list, _) =
+            state.store.connections(q.str("strategy"), q.str("name"), after.as_deref(), 0, take + 1).await?;
+        let more = list.len() > take as usize;
+        list.truncate(take as usize);
+        let items = list.iter().map(|c| render(c, may_read_options(&s), &q)).collect::<Result<Vec<_>, _>>()?;
+        let mut body = json!({ "connections": items });
+        if let (true, Some(last)) = (more, list.last()) {
+            body["next"] = json!(URL_SAFE_NO_PAD.encode(last.name.as_bytes()));
+        }
+        return Ok(Json(body));
+    }
     let (page_no, per_page, offset) = paging(&q, 50)?;
-    let (list, total) = state.store.connections(q.str("strategy"), q.str("name"), offset, per_page).await?;
+    let (list, total) = state.store.connections(q.str("strategy"), q.str("name"), None, offset, per_page).await?;
     let items = list.iter().map(|c| render(c, may_read_options(&s), &q)).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(page("connections", items, page_no, per_page, total, q.bool("include_totals")?.unwrap_or(false))))
+}
+
+fn decode_checkpoint(from: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD.decode(from).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| {
+        ApiError::query("Query validation error: 'from is not a checkpoint this server issued' on property from.")
+    })
 }
 
 pub async fn get_one(

@@ -193,14 +193,15 @@ async fn client_credentials(
     let scopes: Vec<&str> = match p.get("scope") {
         Some(requested) => {
             let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-            let granted: Vec<&str> = requested.iter().copied().filter(|s| grant.scope.iter().any(|g| g == s)).collect();
-            if granted.is_empty() && !requested.is_empty() {
+            let missing: Vec<&str> =
+                requested.iter().copied().filter(|s| !grant.scope.iter().any(|g| g == s)).collect();
+            if !missing.is_empty() {
                 return Err(OAuthError::access_denied(format!(
                     "Client has not been granted scopes: {}",
-                    requested.join(" ")
+                    missing.join(" ")
                 )));
             }
-            granted
+            requested
         }
         None => grant.scope.iter().map(String::as_str).collect(),
     };

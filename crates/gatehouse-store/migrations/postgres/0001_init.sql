@@ -2,7 +2,7 @@
 -- fixed width, so they sort and compare as text the same way in both backends.
 CREATE TABLE connections (
     id          TEXT PRIMARY KEY,
-    name        TEXT NOT NULL UNIQUE,
+    name        TEXT COLLATE "C" NOT NULL UNIQUE,
     display_name TEXT,
     strategy    TEXT NOT NULL,
     options     JSONB NOT NULL DEFAULT '{}',
@@ -76,7 +76,7 @@ CREATE TABLE signing_keys (
     kid         TEXT PRIMARY KEY,
     alg         TEXT NOT NULL,
     private_pem TEXT NOT NULL,
-    public_jwk  TEXT NOT NULL,
+    public_jwk  JSONB NOT NULL,
     current     BOOLEAN NOT NULL DEFAULT FALSE,
     created_at  TEXT NOT NULL,
     retired_at  TEXT

@@ -1,0 +1,320 @@
+//! Configuration: defaults < `gatehouse.toml` < `GATEHOUSE_*` environment (`__` nests)
+//! < command-line flags, read into [`RawConfig`] and validated into [`Config`] in one step.
+//!
+//! Secrets may also come from files (`*_FILE` variables or `*_file` keys), so they need
+//! not sit in the environment of every process.
+
+use anyhow::{bail, Context};
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use gatehouse_hash::{Argon2Config, Limits};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The default store: an embedded SQLite file next to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/gatehouse.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_CONFIG_FILE: &str = "gatehouse.toml";
+
+/// The configuration as written by the operator, before validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub listen: String,
+    pub issuer: Option<String>,
+    pub database_url: String,
+    pub admin_client_id: Option<String>,
+    pub admin_client_secret: Option<String>,
+    pub admin_client_secret_file: Option<PathBuf>,
+    /// `text` (default on a terminal) or `json`.
+    pub log_format: Option<String>,
+    /// A `tracing` filter, e.g. `info,gatehouse_server=debug`.
+    pub log: String,
+    pub hash: HashSettings,
+}
+
+/// argon2id parameters for new hashes and caps on imported ones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HashSettings {
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    pub bcrypt_max_cost: u32,
+    pub pbkdf2_max_iterations: u32,
+    pub scrypt_max_memory_bytes: u64,
+    pub argon2_max_memory_kib: u32,
+}
+
+impl Default for HashSettings {
+    fn default() -> Self {
+        let a = Argon2Config::default();
+        let l = Limits::default();
+        Self {
+            argon2_memory_kib: a.memory_kib,
+            argon2_iterations: a.iterations,
+            argon2_parallelism: a.parallelism,
+            bcrypt_max_cost: l.bcrypt_max_cost,
+            pbkdf2_max_iterations: l.pbkdf2_max_iterations,
+            scrypt_max_memory_bytes: l.scrypt_max_memory_bytes,
+            argon2_max_memory_kib: l.argon2_max_memory_kib,
+        }
+    }
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.into(),
+            issuer: None,
+            database_url: DEFAULT_DATABASE_URL.into(),
+            admin_client_id: None,
+            admin_client_secret: None,
+            admin_client_secret_file: None,
+            log_format: None,
+            log: "info".into(),
+            hash: HashSettings::default(),
+        }
+    }
+}
+
+/// Top-level keys, as `GATEHOUSE_<KEY>` variables take them.
+const KEYS: &[&str] = &[
+    "listen",
+    "issuer",
+    "database_url",
+    "admin_client_id",
+    "admin_client_secret",
+    "admin_client_secret_file",
+    "log_format",
+    "log",
+    "hash",
+    "config",
+];
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub issuer: String,
+    pub database_url: String,
+    pub admin: Option<(String, String)>,
+    pub json_logs: bool,
+    pub log_filter: String,
+    pub argon2: Argon2Config,
+    pub limits: Limits,
+}
+
+/// Flags that override everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+}
+
+/// Reads and validates the configuration from the file, the process environment and
+/// `overrides`. Returns the config and the names of unknown `GATEHOUSE_*` variables, to
+/// be warned about once logging is up.
+pub fn load(overrides: &Overrides) -> anyhow::Result<(Config, Vec<String>)> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    load_from(overrides, &env)
+}
+
+fn load_from(overrides: &Overrides, env: &[(String, String)]) -> anyhow::Result<(Config, Vec<String>)> {
+    let env_config_file = env.iter().find(|(k, _)| k == "GATEHOUSE_CONFIG").map(|(_, v)| PathBuf::from(v));
+    let file = overrides.config_file.clone().or(env_config_file);
+    let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+    match &file {
+        Some(path) => {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        None if Path::new(DEFAULT_CONFIG_FILE).exists() => figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE)),
+        None => {}
+    }
+    let mut unknown = Vec::new();
+    for (name, value) in env {
+        let Some(key) = name.strip_prefix("GATEHOUSE_") else { continue };
+        if !is_known_env_key(key) {
+            unknown.push(name.clone());
+            continue;
+        }
+        if key == "CONFIG" {
+            continue;
+        }
+        let path = key.to_ascii_lowercase().replace("__", ".");
+        // Nested settings are all numbers; top-level ones are all strings.
+        figment = if path.contains('.') {
+            let n: u64 = value.parse().with_context(|| format!("{name}: {value:?} is not a whole number"))?;
+            figment.merge(Serialized::default(&path, n))
+        } else {
+            figment.merge(Serialized::default(&path, value))
+        };
+    }
+    if let Some(l) = &overrides.listen {
+        figment = figment.merge(Serialized::default("listen", l));
+    }
+    if let Some(d) = &overrides.database_url {
+        figment = figment.merge(Serialized::default("database_url", d));
+    }
+    let raw: RawConfig = figment.extract().context("invalid configuration")?;
+    let secret_file = raw.admin_client_secret_file.clone();
+    Ok((validate(raw, secret_file)?, unknown))
+}
+
+fn is_known_env_key(k: &str) -> bool {
+    let top = k.split("__").next().unwrap_or(k).to_ascii_lowercase();
+    KEYS.contains(&top.as_str())
+}
+
+fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Config> {
+    let listen: SocketAddr =
+        raw.listen.parse().with_context(|| format!("listen: {:?} is not a host:port address", raw.listen))?;
+    let issuer = raw.issuer.clone().unwrap_or_else(|| format!("http://{listen}/"));
+    let parsed = url::Url::parse(&issuer).with_context(|| format!("issuer: {issuer:?} is not a URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() || parsed.fragment().is_some() {
+        bail!("issuer: {issuer:?} must be an http(s) URL without query or fragment");
+    }
+    let url = raw.database_url.as_str();
+    if !(url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+        bail!("database_url: use sqlite://PATH or postgres://…");
+    }
+    let secret = match (&raw.admin_client_secret, secret_file) {
+        (Some(_), Some(_)) => bail!("admin_client_secret: give the secret or a file holding it, not both"),
+        (Some(s), None) => Some(s.clone()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("admin_client_secret_file: cannot read {}", path.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    let admin = match (raw.admin_client_id, secret) {
+        (Some(id), Some(secret)) => {
+            if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                bail!("admin_client_id: 1 to 128 printable ASCII characters");
+            }
+            if secret.len() < 16 {
+                bail!("admin_client_secret: at least 16 characters");
+            }
+            Some((id, secret))
+        }
+        (None, None) => None,
+        _ => bail!("admin_client_id and admin_client_secret go together: set both or neither"),
+    };
+    let json_logs = match raw.log_format.as_deref() {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(other) => bail!("log_format: {other:?} is not one of text, json"),
+    };
+    let h = &raw.hash;
+    if !(8..=4 * 1024 * 1024).contains(&h.argon2_memory_kib)
+        || !(1..=64).contains(&h.argon2_iterations)
+        || !(1..=64).contains(&h.argon2_parallelism)
+    {
+        bail!("hash: argon2 memory must be 8 KiB..4 GiB, iterations and parallelism 1..64");
+    }
+    let argon2 = Argon2Config {
+        memory_kib: h.argon2_memory_kib,
+        iterations: h.argon2_iterations,
+        parallelism: h.argon2_parallelism,
+    };
+    let limits = Limits {
+        bcrypt_max_cost: h.bcrypt_max_cost,
+        pbkdf2_max_iterations: h.pbkdf2_max_iterations,
+        scrypt_max_memory_bytes: h.scrypt_max_memory_bytes,
+        argon2_max_memory_kib: h.argon2_max_memory_kib.max(argon2.memory_kib),
+        ..Limits::default()
+    };
+    Ok(Config { listen, issuer, database_url: raw.database_url, admin, json_logs, log_filter: raw.log, argon2, limits })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let (c, unknown) = load_from(&Overrides::default(), &[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.issuer, "http://127.0.0.1:8080/");
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert!(c.admin.is_none());
+        assert!(unknown.is_empty());
+    }
+
+    #[test]
+    fn env_wins_over_file_and_flags_win_over_env() {
+        let dir = std::env::temp_dir().join(format!("gh-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("gatehouse.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nissuer = \"https://id.example.com\"\n[hash]\nargon2_iterations = 3\n",
+        )
+        .unwrap();
+        let overrides = Overrides { config_file: Some(file.clone()), ..Default::default() };
+        let (c, _) = load_from(&overrides, &env(&[("GATEHOUSE_LISTEN", "127.0.0.1:9100")])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9100");
+        assert_eq!(c.issuer, "https://id.example.com");
+        assert_eq!(c.argon2.iterations, 3);
+        let (c, _) = load_from(
+            &Overrides { listen: Some("127.0.0.1:9200".into()), ..overrides.clone() },
+            &env(&[("GATEHOUSE_LISTEN", "127.0.0.1:9100"), ("GATEHOUSE_HASH__ARGON2_ITERATIONS", "4")]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9200");
+        assert_eq!(c.argon2.iterations, 4);
+        std::fs::write(&file, "lisen = \"typo\"\n").unwrap();
+        let e = load_from(&overrides, &[]).unwrap_err();
+        assert!(format!("{e:#}").contains("lisen"), "{e:#}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn admin_credentials_come_in_pairs_and_from_files() {
+        let e = load_from(&Overrides::default(), &env(&[("GATEHOUSE_ADMIN_CLIENT_ID", "admin")])).unwrap_err();
+        assert!(e.to_string().contains("go together"));
+        let path = std::env::temp_dir().join(format!("gh-secret-{}", std::process::id()));
+        std::fs::write(&path, "0123456789abcdef-secret\n").unwrap();
+        let (c, _) = load_from(
+            &Overrides::default(),
+            &env(&[
+                ("GATEHOUSE_ADMIN_CLIENT_ID", "admin"),
+                ("GATEHOUSE_ADMIN_CLIENT_SECRET_FILE", path.to_str().unwrap()),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.admin, Some(("admin".into(), "0123456789abcdef-secret".into())));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn unknown_variables_are_reported_not_fatal() {
+        let (_, unknown) =
+            load_from(&Overrides::default(), &env(&[("GATEHOUSE_LISTN", "x"), ("GATEHOUSE_LOG", "debug")])).unwrap();
+        assert_eq!(unknown, vec!["GATEHOUSE_LISTN".to_string()]);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (k, v, expected) in [
+            ("GATEHOUSE_LISTEN", "nowhere", "listen"),
+            ("GATEHOUSE_DATABASE_URL", "mysql://x", "database_url"),
+            ("GATEHOUSE_ISSUER", "ftp://x", "issuer"),
+            ("GATEHOUSE_LOG_FORMAT", "xml", "log_format"),
+        ] {
+            let e = load_from(&Overrides::default(), &env(&[(k, v)])).unwrap_err();
+            assert!(format!("{e:#}").contains(expected), "{k}: {e:#}");
+        }
+    }
+}

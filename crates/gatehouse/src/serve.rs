@@ -1,0 +1,104 @@
+//! `gatehouse serve`: open the store, bootstrap it, listen, and stop gracefully.
+
+use crate::config::Config;
+use anyhow::Context;
+use gatehouse_core::clock::{Clock, SystemClock};
+use gatehouse_hash::Hasher;
+use gatehouse_server::state::ServerConfig;
+use gatehouse_store::Store;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+pub fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.json_logs {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::connect(&config.database_url)
+        .await
+        .with_context(|| format!("cannot open the store {}", redact(&config.database_url)))
+}
+
+/// The database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("*****"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let hasher = Hasher::new(config.argon2, config.limits.clone());
+    let admin = config.admin.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
+    let (state, created) =
+        gatehouse_server::prepare(store.clone(), ServerConfig::new(&config.issuer), hasher, clock, admin)
+            .await
+            .context("cannot prepare the server")?;
+    if let Some(c) = created {
+        // Shown once, on the terminal, never through the log pipeline.
+        println!(
+            "Created a Management API client (shown once, store it safely):\n  client_id:     {}\n  client_secret: {}",
+            c.client_id, c.client_secret
+        );
+    }
+    let refresher = tokio::spawn(state.keys.clone().refresh_loop(
+        store.clone(),
+        state.clock.clone(),
+        std::time::Duration::from_secs(60),
+    ));
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(listen = %config.listen, issuer = %config.issuer, store = %redact(&config.database_url), "gatehouse is serving");
+    gatehouse_server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+    refresher.abort();
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+pub async fn rotate_keys(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let ring = gatehouse_server::keys::KeyRing::load_or_create(&store, clock.clone()).await?;
+    let kid = ring.rotate(&store, clock).await?;
+    println!("new signing key: {kid} (running servers publish it within a minute)");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

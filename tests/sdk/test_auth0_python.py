@@ -1,0 +1,130 @@
+"""Auth0's own Python SDK (auth0-python 6.x) against a running Gatehouse.
+
+The SDK parses every response into its pydantic models, so a field of the wrong type or
+a missing envelope fails here even when our own tests are happy.
+"""
+
+import pytest
+from auth0.authentication import GetToken
+from auth0.management import Auth0
+from auth0.management.core.api_error import ApiError
+
+from conftest import ADMIN_ID, ADMIN_SECRET
+
+
+@pytest.fixture(scope="module")
+def mgmt(gatehouse):
+    host = gatehouse.base.removeprefix("http://")
+    token = GetToken(host, ADMIN_ID, ADMIN_SECRET, protocol="http").client_credentials(gatehouse.issuer + "api/v2/")
+    assert token["token_type"] == "Bearer"
+    return Auth0(base_url=gatehouse.base + "/api/v2", token=token["access_token"], max_retries=0)
+
+
+def test_users_crud_and_search(mgmt, gatehouse):
+    created = mgmt.users.create(
+        connection="Username-Password-Authentication",
+        email="Ada@Example.com",
+        password="analytical engine 1843",
+        given_name="Ada",
+        user_metadata={"lang": "en"},
+        app_metadata={"plan": "pro", "roles": ["admin"]},
+    )
+    assert created.user_id.startswith("auth0|")
+    assert created.email == "ada@example.com"
+    assert created.identities[0].connection == "Username-Password-Authentication"
+    assert created.identities[0].provider == "auth0"
+
+    fetched = mgmt.users.get(created.user_id)
+    assert fetched.email == "ada@example.com"
+    assert fetched.user_metadata == {"lang": "en"}
+
+    updated = mgmt.users.update(created.user_id, user_metadata={"theme": "dark"}, family_name="Lovelace")
+    assert updated.user_metadata == {"lang": "en", "theme": "dark"}
+    assert updated.family_name == "Lovelace"
+
+    for i in range(3):
+        mgmt.users.create(connection="Username-Password-Authentication", email=f"bulk{i}@example.com")
+
+    pager = mgmt.users.list(q='email:"ada@example.com"', search_engine="v3", per_page=10)
+    found = [u.email for u in pager]
+    assert found == ["ada@example.com"]
+
+    pager = mgmt.users.list(q="email:bulk*", search_engine="v3", sort="email:1", per_page=2)
+    assert [u.email for u in pager] == ["bulk0@example.com", "bulk1@example.com", "bulk2@example.com"]
+
+    pager = mgmt.users.list(q="app_metadata.roles:admin", search_engine="v3")
+    assert [u.user_id for u in pager] == [created.user_id]
+
+    by_email = mgmt.users.list_users_by_email(email="ada@example.com")
+    assert [u.user_id for u in by_email] == [created.user_id]
+
+    mgmt.users.delete(created.user_id)
+    with pytest.raises(ApiError) as e:
+        mgmt.users.get(created.user_id)
+    assert e.value.status_code == 404
+    assert e.value.body["errorCode"] == "inexistent_user"
+
+
+def test_bad_input_is_reported_in_auth0_shape(mgmt):
+    mgmt.users.create(connection="Username-Password-Authentication", email="twice@example.com")
+    with pytest.raises(ApiError) as e:
+        mgmt.users.create(connection="Username-Password-Authentication", email="twice@example.com")
+    assert e.value.status_code == 409
+    assert e.value.body == {
+        "statusCode": 409,
+        "error": "Conflict",
+        "message": "The user already exists.",
+        "errorCode": "auth0_idp_error",
+    }
+    with pytest.raises(ApiError) as e:
+        mgmt.users.create(connection="Username-Password-Authentication", email="not an email")
+    assert e.value.status_code == 400
+    assert "email" in e.value.body["message"]
+    with pytest.raises(ApiError) as e:
+        list(mgmt.users.list(q="email:(broken", search_engine="v3"))
+    assert e.value.status_code == 400
+
+
+def test_clients_crud(mgmt):
+    created = mgmt.clients.create(
+        name="Inventory service",
+        app_type="regular_web",
+        callbacks=["https://inventory.example/callback"],
+        grant_types=["authorization_code", "refresh_token"],
+    )
+    assert created.client_id
+    assert created.client_secret
+    fetched = mgmt.clients.get(created.client_id)
+    assert fetched.name == "Inventory service"
+    assert fetched.client_secret is None
+    updated = mgmt.clients.update(created.client_id, callbacks=["https://inventory.example/cb2"])
+    assert updated.callbacks == ["https://inventory.example/cb2"]
+    names = [c.name for c in mgmt.clients.list(per_page=50)]
+    assert "Inventory service" in names
+    rotated = mgmt.clients.rotate_secret(created.client_id)
+    assert rotated.client_secret and rotated.client_secret != created.client_secret
+    mgmt.clients.delete(created.client_id)
+    with pytest.raises(ApiError) as e:
+        mgmt.clients.get(created.client_id)
+    assert e.value.status_code == 404
+
+
+def test_connections_crud(mgmt):
+    default = [c.name for c in mgmt.connections.list(strategy="auth0")]
+    assert "Username-Password-Authentication" in default
+    created = mgmt.connections.create(
+        name="customers-db",
+        strategy="auth0",
+        options={"requires_username": True, "passwordPolicy": "good", "brute_force_protection": True},
+    )
+    assert created.id.startswith("con_") and len(created.id) == 20
+    fetched = mgmt.connections.get(created.id)
+    assert fetched.name == "customers-db"
+    updated = mgmt.connections.update(created.id, options={"passwordPolicy": "excellent"}, display_name="Customers")
+    assert updated.display_name == "Customers"
+    names = [c.name for c in mgmt.connections.list(take=1)]
+    assert names == sorted(names) and {"customers-db", "Username-Password-Authentication"} <= set(names)
+    mgmt.connections.delete(created.id)
+    with pytest.raises(ApiError) as e:
+        mgmt.connections.get(created.id)
+    assert e.value.status_code == 404
