@@ -60,7 +60,7 @@ pub async fn connection_for(
             return Ok(c);
         }
     }
-    let (all, _) = state.store.connections(Some("auth0"), None, 0, 100).await?;
+    let (all, _) = state.store.connections(Some("auth0"), None, None, 0, 100).await?;
     all.into_iter().find(|c| usable_by(c, client)).ok_or(ConnectionError::NoneEnabled)
 }
 
