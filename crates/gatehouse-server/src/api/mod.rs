@@ -4,6 +4,7 @@
 mod client_grants;
 mod clients;
 mod connections;
+mod keys;
 mod users;
 
 use crate::error::ApiError;
@@ -24,6 +25,8 @@ pub fn router() -> Router<AppState> {
         .route("/clients/{id}/rotate-secret", post(clients::rotate_secret))
         .route("/client-grants", get(client_grants::list).post(client_grants::create))
         .route("/client-grants/{id}", axum::routing::patch(client_grants::update).delete(client_grants::delete))
+        .route("/keys/signing", get(keys::list))
+        .route("/keys/signing/rotate", post(keys::rotate))
         .route("/openapi.json", get(crate::openapi::document))
         .fallback(not_found)
 }

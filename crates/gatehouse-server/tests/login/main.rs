@@ -7,3 +7,4 @@
 mod flows;
 mod helpers;
 mod rejections;
+mod store;
