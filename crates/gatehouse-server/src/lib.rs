@@ -81,7 +81,7 @@ pub fn app(state: AppState) -> Router {
         .route("/u/login", get(pages::login::show).post(pages::login::submit))
         .route("/userinfo", get(auth::userinfo::userinfo).post(auth::userinfo::userinfo))
         .route("/v2/logout", get(auth::logout::v2_logout))
-        .route("/oidc/logout", get(auth::logout::oidc_logout))
+        .route("/oidc/logout", get(auth::logout::oidc_logout).post(auth::logout::oidc_logout_post))
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/.well-known/openid-configuration", get(wellknown::openid_configuration))
         .route("/healthz", get(|| async { "ok" }))

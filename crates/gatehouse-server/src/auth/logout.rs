@@ -5,8 +5,10 @@
 use crate::auth::authorize::{query_map, redirect, with_query};
 use crate::auth::secrets::hash_secret;
 use crate::error::PageError;
+use crate::extract::read_body;
 use crate::pages::{cookies, error_page, message_page};
 use crate::state::AppState;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
@@ -114,17 +116,49 @@ async fn oidc_target(state: &AppState, p: &HashMap<String, String>) -> Result<Op
 }
 
 pub async fn oidc_logout(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let p = query_map(uri.query()).map_err(|e| PageError::bad_request("invalid_request", e));
+    oidc_logout_with(&state, &headers, p).await
+}
+
+/// The same, with the parameters in a form body (the spec allows both).
+pub async fn oidc_logout_post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let p = match read_body(body, 16 * 1024).await {
+        Ok(bytes) => {
+            let mut map = HashMap::new();
+            let mut dup = None;
+            for (k, v) in url::form_urlencoded::parse(&bytes) {
+                if map.insert(k.to_string(), v.to_string()).is_some() {
+                    dup = Some(k.to_string());
+                }
+            }
+            match dup {
+                Some(k) => {
+                    Err(PageError::bad_request("invalid_request", format!("Parameter {k} was given more than once.")))
+                }
+                None => Ok(map),
+            }
+        }
+        Err(_) => Err(PageError::bad_request("invalid_request", "The form is too large.")),
+    };
+    oidc_logout_with(&state, &headers, p).await
+}
+
+async fn oidc_logout_with(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: Result<HashMap<String, String>, PageError>,
+) -> Response {
     let result = async {
-        let p = query_map(uri.query()).map_err(|e| PageError::bad_request("invalid_request", e))?;
-        let target = oidc_target(&state, &p).await?;
-        end_session(&state, &headers).await?;
+        let p = params?;
+        let target = oidc_target(state, &p).await?;
+        end_session(state, headers).await?;
         Ok::<_, PageError>(target)
     }
     .await;
     let r = match result {
         Ok(Some(target)) => redirect(&target),
-        Ok(None) => logged_out(&state).await,
-        Err(e) => error_page(&state, &e).await.into_response(),
+        Ok(None) => logged_out(state).await,
+        Err(e) => error_page(state, &e).await.into_response(),
     };
-    with_cleared_cookie(&state, r)
+    with_cleared_cookie(state, r)
 }

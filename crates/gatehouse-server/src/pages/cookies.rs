@@ -43,3 +43,29 @@ pub fn set(config: &ServerConfig, name: &str, value: &str, max_age: Option<i64>)
 pub fn clear(config: &ServerConfig, name: &str) -> String {
     format!("{name}=; Max-Age=0{}", attributes(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secure_only_on_https() {
+        let https = ServerConfig::new("https://id.example.com");
+        let http = ServerConfig::new("http://127.0.0.1:8080");
+        assert_eq!(
+            set(&https, SESSION, "v", Some(60)),
+            "gh_session=v; Max-Age=60; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+        assert_eq!(set(&http, BROWSER, "v", None), "gh_browser=v; Path=/; HttpOnly; SameSite=Lax");
+        assert_eq!(clear(&http, SESSION), "gh_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax");
+    }
+
+    #[test]
+    fn reads_only_well_formed_values() {
+        let mut h = HeaderMap::new();
+        let good = "a".repeat(43);
+        h.insert(COOKIE, format!("x=1; {SESSION}={good}; {BROWSER}=short").parse().unwrap());
+        assert_eq!(get(&h, SESSION), Some(good));
+        assert_eq!(get(&h, BROWSER), None);
+    }
+}

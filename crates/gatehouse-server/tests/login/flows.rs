@@ -233,3 +233,43 @@ async fn login_page_is_accessible_and_self_contained() {
     assert!(a.body.contains(r#"aria-describedby="password-error""#));
     assert!(a.body.contains(r#"id="password-error""#));
 }
+
+#[tokio::test]
+async fn branding_and_template_overrides() {
+    let dir = std::env::temp_dir().join(format!("gh_templates_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("message.html"), "<p id=custom>{{message}} (custom)</p>").unwrap();
+    let srv = start_with(|c| {
+        c.branding.name = "Acme <Login>".into();
+        c.branding.logo_url = Some("https://acme.test/logo.png".into());
+        c.branding.primary_color = "#ff6600".into();
+        c.template_dir = Some(dir.clone());
+    })
+    .await;
+    let mut b = Browser::default();
+    let a = b.get(&srv, &authorize_path(SPA, &[])).await;
+    let page = b.get(&srv, &a.location.unwrap()).await;
+    assert!(page.body.contains("Acme &lt;Login&gt;"), "brand name is escaped: {}", page.body);
+    assert!(page.body.contains(r#"<img src="https://acme.test/logo.png""#));
+    assert!(page.body.contains("--primary: #ff6600"));
+    // login.html is not overridden: the embedded one is used.
+    assert!(page.body.contains(r#"name="csrf_token""#));
+    let a = b.get(&srv, "v2/logout").await;
+    assert!(a.body.contains("<p id=custom>You have been logged out. (custom)</p>"), "{}", a.body);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_by_form_post() {
+    let srv = start().await;
+    let mut b = Browser::default();
+    let code = login_code(&srv, &mut b, SPA).await;
+    let (_, tokens) = redeem(&srv, &code).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    let a =
+        b.post_form(&srv, "oidc/logout", &[("id_token_hint", hint), ("post_logout_redirect_uri", LOGOUT_URL)]).await;
+    assert_eq!(a.location.as_deref(), Some(LOGOUT_URL));
+    assert!(a.set_cookies.iter().any(|c| c.starts_with("gh_session=;") && c.contains("Max-Age=0")));
+    let a = b.get(&srv, &authorize_path(SPA, &[("prompt", "none")])).await;
+    assert_eq!(query_param(&a.location.unwrap(), "error").as_deref(), Some("login_required"));
+}

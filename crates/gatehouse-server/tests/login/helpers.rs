@@ -86,6 +86,11 @@ pub fn user(local: &str, email: &str, hash: Option<String>, connection_id: &str,
 /// A server with a public SPA client, a confidential web client, and users `alice`
 /// (argon2id), `bob` (blocked) and `legacy` (bcrypt).
 pub async fn start() -> TestServer {
+    start_with(|_| {}).await
+}
+
+/// Like [`start`], with the configuration adjusted by `configure`.
+pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
     let clock = ManualClock::at_unix(SystemClock.now().unix_timestamp());
@@ -93,8 +98,9 @@ pub async fn start() -> TestServer {
     let now = iso8601(clock.now());
     ensure_default_connection(&store, &now).await.unwrap();
     let hasher = Hasher::new(Argon2Config { memory_kib: 1024, iterations: 1, parallelism: 1 }, Limits::default());
-    let state =
-        build_state(store.clone(), ServerConfig::new(&base), hasher.clone(), Arc::new(clock.clone())).await.unwrap();
+    let mut config = ServerConfig::new(&base);
+    configure(&mut config);
+    let state = build_state(store.clone(), config, hasher.clone(), Arc::new(clock.clone())).await.unwrap();
     let all = ["authorization_code", "refresh_token", "password", "http://auth0.com/oauth/grant-type/password-realm"];
     store.insert_client(&client(SPA, true, &all[..2], &now)).await.unwrap();
     store.insert_client(&client(WEB, false, &all, &now)).await.unwrap();

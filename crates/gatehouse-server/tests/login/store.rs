@@ -76,6 +76,17 @@ fn code(hash: &str) -> AuthCode {
     }
 }
 
+fn session_at(t: i64) -> LoginSession {
+    LoginSession {
+        id_hash: String::new(),
+        sid: String::new(),
+        user_id: "auth0|u1".into(),
+        auth_time: t,
+        created_at: t,
+        expires_at: t,
+    }
+}
+
 fn refresh(hash: &str, family: &str) -> RefreshToken {
     RefreshToken {
         token_hash: hash.into(),
@@ -185,6 +196,28 @@ async fn sessions_expire_and_transactions_finish_once() {
         assert!(s.delete_login_transaction("th").await.unwrap());
         assert!(!s.delete_login_transaction("th").await.unwrap());
         assert_eq!(s.purge_auth_codes(1_000).await.unwrap(), 0);
+        // Housekeeping removes only what has expired.
+        s.insert_login_session(&LoginSession {
+            id_hash: "live".into(),
+            sid: "s-live".into(),
+            expires_at: 5_000,
+            ..session_at(100)
+        })
+        .await
+        .unwrap();
+        s.insert_login_session(&LoginSession {
+            id_hash: "dead".into(),
+            sid: "s-dead".into(),
+            expires_at: 150,
+            ..session_at(100)
+        })
+        .await
+        .unwrap();
+        s.insert_auth_code(&code("old-code")).await.unwrap();
+        s.insert_refresh_token(&refresh("old-rt", "f")).await.unwrap();
+        assert_eq!(s.purge_expired_login_state(1_000, 600).await.unwrap(), 2);
+        assert!(s.login_session("live", 1_000).await.unwrap().is_some());
+        assert_eq!(s.purge_expired_login_state(20_000, 600).await.unwrap(), 2);
         cleanup(db).await;
     }
 }

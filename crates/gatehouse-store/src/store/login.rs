@@ -261,6 +261,19 @@ impl Store {
             .map(|r| r.rows_affected()))?)
     }
 
+    /// One step of housekeeping: deletes sessions, login transactions and refresh tokens
+    /// that expired before `now`, and codes that expired more than `code_grace` seconds
+    /// ago (kept a while so a late replay is still recognised and revokes its tokens).
+    /// Returns how many rows went.
+    pub async fn purge_expired_login_state(&self, now: i64, code_grace: i64) -> Result<u64, StoreError> {
+        let mut total = self.purge_auth_codes(now - code_grace).await?;
+        for table in ["login_sessions", "login_transactions", "refresh_tokens"] {
+            let sql = format!("DELETE FROM {table} WHERE expires_at < $1");
+            total += on_pool!(self, |pool| sqlx::query(&sql).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(total)
+    }
+
     // ---- refresh tokens --------------------------------------------------------------
 
     pub async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
