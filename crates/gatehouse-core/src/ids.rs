@@ -40,6 +40,11 @@ pub fn new_user_local_id() -> String {
     hex::encode(bytes)
 }
 
+/// A name for this process in job claims: `node_` + 16 alphanumerics, new each start.
+pub fn new_node_id() -> String {
+    format!("node_{}", alphanumeric(16))
+}
+
 pub fn is_connection_id(s: &str) -> bool {
     s.len() == 20 && s.starts_with("con_") && s[4..].bytes().all(|b| b.is_ascii_alphanumeric())
 }

@@ -10,7 +10,9 @@ pub mod clock;
 pub mod connection;
 pub mod error;
 pub mod ids;
+pub mod job;
 pub mod scope;
+pub mod secret;
 pub mod user;
 pub mod validate;
 

@@ -3,7 +3,7 @@
 
 use crate::connection::Connection;
 use crate::error::Error;
-use crate::validate::{validate_metadata, Body, Email, Patch, Username};
+use crate::validate::{check_phone_number, check_picture_url, validate_metadata, Body, Email, Patch, Username};
 use serde_json::{json, Map, Value};
 
 /// A user as stored. `password_hash` is the canonical string of `gatehouse-hash`.
@@ -121,8 +121,8 @@ pub fn select_fields(profile: Value, fields: Option<&[String]>, include: bool) -
 }
 
 /// Auth0 defaults for a new user's display fields: `name` is the email, `nickname` its
-/// local part.
-fn default_display(user: &mut User) {
+/// local part (or both the username when there is no email). Shared with bulk import.
+pub fn default_display(user: &mut User) {
     if let Some(email) = &user.email {
         if user.name.is_none() {
             user.name = Some(email.clone());
@@ -265,12 +265,8 @@ fn metadata(b: &Body, field: &str) -> Result<Map<String, Value>, Error> {
 fn phone(b: &Body) -> Result<Option<String>, Error> {
     match b.string("phone_number", 2, 16)? {
         Patch::Set(p) => {
-            let ok = p.starts_with('+') && p.len() >= 2 && p[1..].bytes().all(|c| c.is_ascii_digit());
-            if ok {
-                Ok(Some(p))
-            } else {
-                Err(invalid("phone_number", "the phone number must be in E.164 format, e.g. +12125550001"))
-            }
+            check_phone_number(&p).map_err(|r| invalid("phone_number", &r))?;
+            Ok(Some(p))
         }
         _ => Ok(None),
     }
@@ -279,10 +275,7 @@ fn phone(b: &Body) -> Result<Option<String>, Error> {
 fn picture(b: &Body) -> Result<Option<String>, Error> {
     match b.string("picture", 1, 2048)? {
         Patch::Set(p) => {
-            let scheme_ok = p.starts_with("https://") || p.starts_with("http://");
-            if !scheme_ok || p.chars().any(char::is_whitespace) {
-                return Err(invalid("picture", "the picture must be an absolute http(s) URL"));
-            }
+            check_picture_url(&p).map_err(|r| invalid("picture", &r))?;
             Ok(Some(p))
         }
         _ => Ok(None),

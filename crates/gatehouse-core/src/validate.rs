@@ -265,6 +265,25 @@ impl Username {
     }
 }
 
+/// A phone number in E.164 form: `+` and digits (Auth0 allows at most 15 of them).
+pub fn check_phone_number(p: &str) -> Result<(), String> {
+    let digits = p.strip_prefix('+').unwrap_or("");
+    if !digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|c| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err("the phone number must be in E.164 format, e.g. +12125550001".into())
+    }
+}
+
+/// A profile picture: an absolute http(s) URL without whitespace.
+pub fn check_picture_url(p: &str) -> Result<(), String> {
+    let scheme_ok = p.starts_with("https://") || p.starts_with("http://");
+    if !scheme_ok || p.chars().any(char::is_whitespace) {
+        return Err("the picture must be an absolute http(s) URL".into());
+    }
+    Ok(())
+}
+
 /// A connection name: ≤128 characters, alphanumerics and `-`, starting and ending with
 /// an alphanumeric.
 pub fn validate_connection_name(name: &str) -> Result<(), String> {

@@ -50,6 +50,7 @@ permissions! {
     CreateUsers => ["create:users"],
     UpdateUsers => ["update:users", "update:users_app_metadata"],
     DeleteUsers => ["delete:users"],
+    ReadJobs => ["read:users", "create:users"],
     ReadClients => ["read:clients"],
     CreateClients => ["create:clients"],
     UpdateClients => ["update:clients"],

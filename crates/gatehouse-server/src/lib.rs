@@ -10,8 +10,11 @@ mod auth;
 pub mod authz;
 pub mod bootstrap;
 pub mod error;
+pub mod export;
 mod extract;
 pub mod hashing;
+pub mod import;
+pub mod jobs;
 pub mod keys;
 mod openapi;
 mod pages;
@@ -66,10 +69,21 @@ pub async fn build_state(
     config: ServerConfig,
     hasher: Hasher,
     clock: Arc<dyn Clock>,
-) -> Result<AppState, keys::KeyError> {
+) -> Result<AppState, StartError> {
     let keys = KeyRing::load_or_create(&store, clock.clone()).await?;
     let hashing = HashPool::new(hasher, std::thread::available_parallelism().map_or(2, |n| n.get()));
-    Ok(AppState { store, config: Arc::new(config), keys, hashing, clock })
+    let now = gatehouse_core::clock::iso8601(clock.now());
+    let link_key = store.server_secret(jobs::LINK_KEY_NAME, &jobs::new_link_key(), &now).await?;
+    Ok(AppState {
+        store,
+        config: Arc::new(config),
+        keys,
+        hashing,
+        clock,
+        link_key: Arc::new(gatehouse_core::secret::Secret::new(link_key)),
+        node_id: Arc::from(gatehouse_core::ids::new_node_id()),
+        job_created: Arc::new(tokio::sync::Notify::new()),
+    })
 }
 
 /// The whole HTTP application, for `serve` and for in-process tests.
@@ -99,13 +113,24 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
     }
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// Serves until `shutdown` resolves, then finishes in-flight requests. Alongside the
+/// HTTP server run the job worker and the signing-key refresh; they stop with it (a job
+/// cut short is resumed by the next node or start).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+    let worker = tokio::spawn(jobs::worker(state.clone()));
+    let refresher = tokio::spawn(state.keys.clone().refresh_loop(
+        state.store.clone(),
+        state.clock.clone(),
+        std::time::Duration::from_secs(60),
+    ));
+    let served = axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    worker.abort();
+    refresher.abort();
+    served
 }

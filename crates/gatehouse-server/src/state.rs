@@ -47,6 +47,41 @@ pub struct ServerConfig {
     pub branding: Branding,
     /// A directory whose `*.html` files replace the embedded page templates of the same name.
     pub template_dir: Option<PathBuf>,
+    /// Where job files (uploaded imports, finished exports) live. Nodes that share one
+    /// PostgreSQL must share this directory too, since any node may run any job.
+    pub data_dir: PathBuf,
+    pub jobs: JobsConfig,
+}
+
+/// Limits and timings of background jobs.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// Jobs one node runs at once.
+    pub concurrency: usize,
+    /// Largest import file accepted.
+    pub max_import_bytes: u64,
+    /// How long an export's download link stays valid (each `GET` of the job gives a
+    /// fresh one).
+    pub download_link_ttl_secs: i64,
+    /// A running job's node proves it is alive this often …
+    pub heartbeat_secs: u64,
+    /// … and another node takes the job over when it has been silent this long.
+    pub stale_after_secs: i64,
+    /// Finished jobs, their errors and files are deleted after this long.
+    pub retention_secs: i64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 2,
+            max_import_bytes: 4 * 1024 * 1024 * 1024,
+            download_link_ttl_secs: 600,
+            heartbeat_secs: 10,
+            stale_after_secs: 60,
+            retention_secs: 86_400,
+        }
+    }
 }
 
 impl ServerConfig {
@@ -63,6 +98,8 @@ impl ServerConfig {
             api_audiences: Vec::new(),
             branding: Branding::default(),
             template_dir: None,
+            data_dir: PathBuf::from("data"),
+            jobs: JobsConfig::default(),
         }
     }
 
@@ -89,6 +126,12 @@ pub struct AppState {
     pub keys: KeyRing,
     pub hashing: HashPool,
     pub clock: Arc<dyn Clock>,
+    /// Signs export download links; generated once per store, shared by every node.
+    pub link_key: Arc<gatehouse_core::secret::Secret>,
+    /// This process's name in job claims.
+    pub node_id: Arc<str>,
+    /// Wakes the job worker when a job is created.
+    pub job_created: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

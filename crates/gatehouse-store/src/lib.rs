@@ -6,8 +6,13 @@
 //! and the bulk import path (`bulk`: rusqlite on SQLite, `COPY` on PostgreSQL), whose
 //! speed is the point. Values are always bound, never spliced into SQL text.
 
+#[macro_use]
+mod macros;
+
 mod bulk;
 mod error;
+mod jobs;
+mod login;
 mod rows;
 pub mod search;
 pub mod sql;
@@ -15,8 +20,7 @@ mod store;
 
 pub use bulk::BulkOutcome;
 pub use error::{ConflictOn, StoreError};
+pub use jobs::JobProgress;
+pub use login::{AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken};
 pub use sql::{Dialect, SqlValue};
-pub use store::{
-    AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken, SigningKey, Store,
-    UserQuery,
-};
+pub use store::{SigningKey, Store, UserQuery};

@@ -101,6 +101,31 @@ macro_rules! decoders {
             }
         }
 
+        impl FromRow<$row> for gatehouse_core::job::Job {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                use gatehouse_core::job::{JobKind, JobStatus};
+                let kind: String = get(r, "kind")?;
+                let status: String = get(r, "status")?;
+                Ok(gatehouse_core::job::Job {
+                    id: get(r, "id")?,
+                    kind: JobKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("job kind {kind:?}")))?,
+                    status: JobStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("job status {status:?}")))?,
+                    connection_id: get(r, "connection_id")?,
+                    params: get::<_, Json<Map<String, Value>>>(r, "params")?.0,
+                    summary: get::<_, Option<Json<Value>>>(r, "summary")?.map(|j| j.0),
+                    resume_at: get(r, "resume_at")?,
+                    percentage_done: get(r, "percentage_done")?,
+                    time_left_seconds: get(r, "time_left_seconds")?,
+                    status_details: get(r, "status_details")?,
+                    file: get(r, "file")?,
+                    claimed_by: get(r, "claimed_by")?,
+                    heartbeat_at: get(r, "heartbeat_at")?,
+                    created_at: get(r, "created_at")?,
+                    updated_at: get(r, "updated_at")?,
+                })
+            }
+        }
+
         impl FromRow<$row> for crate::store::SigningKey {
             fn from_row(r: &$row) -> Result<Self, StoreError> {
                 Ok(crate::store::SigningKey {
@@ -114,9 +139,9 @@ macro_rules! decoders {
                 })
             }
         }
-        impl FromRow<$row> for crate::store::LoginSession {
+        impl FromRow<$row> for crate::login::LoginSession {
             fn from_row(r: &$row) -> Result<Self, StoreError> {
-                Ok(crate::store::LoginSession {
+                Ok(crate::login::LoginSession {
                     id_hash: get(r, "id_hash")?,
                     sid: get(r, "sid")?,
                     user_id: get(r, "user_id")?,
@@ -127,9 +152,9 @@ macro_rules! decoders {
             }
         }
 
-        impl FromRow<$row> for crate::store::LoginTransaction {
+        impl FromRow<$row> for crate::login::LoginTransaction {
             fn from_row(r: &$row) -> Result<Self, StoreError> {
-                Ok(crate::store::LoginTransaction {
+                Ok(crate::login::LoginTransaction {
                     id_hash: get(r, "id_hash")?,
                     browser_hash: get(r, "browser_hash")?,
                     params: get(r, "params")?,
@@ -139,9 +164,9 @@ macro_rules! decoders {
             }
         }
 
-        impl FromRow<$row> for crate::store::AuthCode {
+        impl FromRow<$row> for crate::login::AuthCode {
             fn from_row(r: &$row) -> Result<Self, StoreError> {
-                Ok(crate::store::AuthCode {
+                Ok(crate::login::AuthCode {
                     code_hash: get(r, "code_hash")?,
                     family_id: get(r, "family_id")?,
                     client_id: get(r, "client_id")?,
@@ -161,9 +186,9 @@ macro_rules! decoders {
             }
         }
 
-        impl FromRow<$row> for crate::store::RefreshToken {
+        impl FromRow<$row> for crate::login::RefreshToken {
             fn from_row(r: &$row) -> Result<Self, StoreError> {
-                Ok(crate::store::RefreshToken {
+                Ok(crate::login::RefreshToken {
                     token_hash: get(r, "token_hash")?,
                     family_id: get(r, "family_id")?,
                     client_id: get(r, "client_id")?,

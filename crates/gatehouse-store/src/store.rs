@@ -30,70 +30,10 @@ pub struct Store {
     pub(crate) bulk: crate::bulk::BulkConnection,
 }
 
-/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is in use.
-/// The body is compiled once per backend, so the same SQL text serves both.
-macro_rules! on_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
-        match &$store.backend {
-            Backend::Sqlite($pool) => $body,
-            Backend::Postgres($pool) => $body,
-        }
-    };
-}
-
-mod login;
-pub use login::{AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken};
-
-/// Binds a list of [`SqlValue`]s in order.
-macro_rules! bind_values {
-    ($query:expr, $values:expr) => {{
-        let mut q = $query;
-        for v in $values {
-            q = match v {
-                SqlValue::Text(s) => q.bind(s.clone()),
-                SqlValue::Int(i) => q.bind(*i),
-                SqlValue::Float(f) => q.bind(*f),
-                SqlValue::Bool(b) => q.bind(*b),
-            };
-        }
-        q
-    }};
-}
-
 pub(crate) const USER_COLUMNS: &str = "user_id, connection_id, connection, provider, email, email_verified, username, \
     phone_number, phone_verified, name, nickname, given_name, family_name, picture, password_hash, \
     user_metadata, app_metadata, blocked, logins_count, last_login, last_ip, last_password_reset, \
     created_at, updated_at";
-
-macro_rules! bind_user {
-    ($query:expr, $u:expr) => {
-        $query
-            .bind(&$u.user_id)
-            .bind(&$u.connection_id)
-            .bind(&$u.connection)
-            .bind(&$u.provider)
-            .bind(&$u.email)
-            .bind($u.email_verified)
-            .bind(&$u.username)
-            .bind(&$u.phone_number)
-            .bind($u.phone_verified)
-            .bind(&$u.name)
-            .bind(&$u.nickname)
-            .bind(&$u.given_name)
-            .bind(&$u.family_name)
-            .bind(&$u.picture)
-            .bind(&$u.password_hash)
-            .bind(Json(&$u.user_metadata))
-            .bind(Json(&$u.app_metadata))
-            .bind($u.blocked)
-            .bind($u.logins_count)
-            .bind(&$u.last_login)
-            .bind(&$u.last_ip)
-            .bind(&$u.last_password_reset)
-            .bind(&$u.created_at)
-            .bind(&$u.updated_at)
-    };
-}
 
 /// A page of a user search.
 #[derive(Debug, Clone, Default)]

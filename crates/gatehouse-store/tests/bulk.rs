@@ -55,7 +55,7 @@ fn user(c: &Connection, i: usize) -> User {
         connection: c.name.clone(),
         provider: "auth0".into(),
         email: Some(format!("user{i}@example.com")),
-        email_verified: i % 2 == 0,
+        email_verified: i.is_multiple_of(2),
         username: None,
         phone_number: None,
         phone_verified: false,

@@ -31,7 +31,31 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     /// A `tracing` filter, e.g. `info,gatehouse_server=debug`.
     pub log: String,
+    /// Job files (uploaded imports, finished exports). Shared storage when several nodes
+    /// share one PostgreSQL.
+    pub data_dir: PathBuf,
     pub hash: HashSettings,
+    pub jobs: JobSettings,
+}
+
+/// Background jobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobSettings {
+    pub concurrency: u64,
+    pub max_import_bytes: u64,
+    pub download_link_ttl_secs: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        let d = gatehouse_server::state::JobsConfig::default();
+        Self {
+            concurrency: d.concurrency as u64,
+            max_import_bytes: d.max_import_bytes,
+            download_link_ttl_secs: u64::try_from(d.download_link_ttl_secs).unwrap_or(600),
+        }
+    }
 }
 
 /// argon2id parameters for new hashes and caps on imported ones.
@@ -74,7 +98,9 @@ impl Default for RawConfig {
             admin_client_secret_file: None,
             log_format: None,
             log: "info".into(),
+            data_dir: PathBuf::from("data"),
             hash: HashSettings::default(),
+            jobs: JobSettings::default(),
         }
     }
 }
@@ -90,6 +116,8 @@ const KEYS: &[&str] = &[
     "log_format",
     "log",
     "hash",
+    "data_dir",
+    "jobs",
     "config",
 ];
 
@@ -104,6 +132,8 @@ pub struct Config {
     pub log_filter: String,
     pub argon2: Argon2Config,
     pub limits: Limits,
+    pub data_dir: PathBuf,
+    pub jobs: gatehouse_server::state::JobsConfig,
 }
 
 /// Flags that override everything else.
@@ -231,7 +261,28 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         argon2_max_memory_kib: h.argon2_max_memory_kib.max(argon2.memory_kib),
         ..Limits::default()
     };
-    Ok(Config { listen, issuer, database_url: raw.database_url, admin, json_logs, log_filter: raw.log, argon2, limits })
+    let j = &raw.jobs;
+    if !(1..=64).contains(&j.concurrency) || j.download_link_ttl_secs == 0 || j.download_link_ttl_secs > 7 * 86_400 {
+        bail!("jobs: concurrency must be 1..64 and download_link_ttl_secs 1..604800");
+    }
+    let jobs = gatehouse_server::state::JobsConfig {
+        concurrency: usize::try_from(j.concurrency).unwrap_or(1),
+        max_import_bytes: j.max_import_bytes,
+        download_link_ttl_secs: i64::try_from(j.download_link_ttl_secs).unwrap_or(600),
+        ..Default::default()
+    };
+    Ok(Config {
+        listen,
+        issuer,
+        database_url: raw.database_url,
+        admin,
+        json_logs,
+        log_filter: raw.log,
+        argon2,
+        limits,
+        data_dir: raw.data_dir,
+        jobs,
+    })
 }
 
 #[cfg(test)]

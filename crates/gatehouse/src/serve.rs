@@ -38,15 +38,21 @@ fn redact(url: &str) -> String {
     }
 }
 
+fn server_config(config: &Config) -> ServerConfig {
+    let mut c = ServerConfig::new(&config.issuer);
+    c.data_dir = config.data_dir.clone();
+    c.jobs = config.jobs.clone();
+    c
+}
+
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let hasher = Hasher::new(config.argon2, config.limits.clone());
     let admin = config.admin.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
-    let (state, created) =
-        gatehouse_server::prepare(store.clone(), ServerConfig::new(&config.issuer), hasher, clock, admin)
-            .await
-            .context("cannot prepare the server")?;
+    let (state, created) = gatehouse_server::prepare(store.clone(), server_config(&config), hasher, clock, admin)
+        .await
+        .context("cannot prepare the server")?;
     if let Some(c) = created {
         // Shown once, on the terminal, never through the log pipeline.
         println!(
@@ -54,16 +60,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             c.client_id, c.client_secret
         );
     }
-    let refresher = tokio::spawn(state.keys.clone().refresh_loop(
-        store.clone(),
-        state.clock.clone(),
-        std::time::Duration::from_secs(60),
-    ));
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
     tracing::info!(listen = %config.listen, issuer = %config.issuer, store = %redact(&config.database_url), "gatehouse is serving");
     gatehouse_server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
-    refresher.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -4,6 +4,7 @@
 mod client_grants;
 mod clients;
 mod connections;
+mod jobs;
 mod keys;
 mod users;
 
@@ -27,6 +28,11 @@ pub fn router() -> Router<AppState> {
         .route("/client-grants/{id}", axum::routing::patch(client_grants::update).delete(client_grants::delete))
         .route("/keys/signing", get(keys::list))
         .route("/keys/signing/rotate", post(keys::rotate))
+        .route("/jobs/users-imports", post(jobs::create_import))
+        .route("/jobs/users-exports", post(jobs::create_export))
+        .route("/jobs/{id}", get(jobs::get_one))
+        .route("/jobs/{id}/errors", get(jobs::errors))
+        .route("/jobs/{id}/download", get(jobs::download))
         .route("/openapi.json", get(crate::openapi::document))
         .fallback(not_found)
 }

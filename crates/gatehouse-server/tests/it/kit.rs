@@ -59,6 +59,7 @@ pub struct Server {
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     cleanup: Cleanup,
+    pub data_dir: std::path::PathBuf,
 }
 
 enum Cleanup {
@@ -94,15 +95,13 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let issuer = format!("http://{addr}/");
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let (state, created) = gatehouse_server::prepare(
-            store.clone(),
-            ServerConfig::new(&issuer),
-            test_hasher(),
-            clock,
-            Some((ADMIN_ID, ADMIN_SECRET)),
-        )
-        .await
-        .unwrap();
+        let data_dir = std::env::temp_dir().join(unique("gh_it_data"));
+        let mut config = ServerConfig::new(&issuer);
+        config.data_dir = data_dir.clone();
+        let (state, created) =
+            gatehouse_server::prepare(store.clone(), config, test_hasher(), clock, Some((ADMIN_ID, ADMIN_SECRET)))
+                .await
+                .unwrap();
         assert!(created.is_none(), "given credentials are never echoed back");
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(gatehouse_server::serve(listener, state, async {
@@ -118,6 +117,7 @@ impl Server {
             shutdown: Some(tx),
             task: Some(task),
             cleanup,
+            data_dir,
         };
         server.admin_token = server.client_credentials(ADMIN_ID, ADMIN_SECRET, None).await;
         server
@@ -241,6 +241,7 @@ impl Cleanup {
 impl Drop for Server {
     fn drop(&mut self) {
         self.cleanup.run();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 

@@ -10,5 +10,7 @@ mod auth;
 mod bad_input;
 mod clients;
 mod connections;
+mod import;
+mod jobs;
 mod openapi;
 mod users;

@@ -6,9 +6,9 @@
 //! is redeemed by a conditional `UPDATE … RETURNING`, so of two concurrent redemptions
 //! exactly one gets the row.
 
-use super::{Backend, Store};
 use crate::error::StoreError;
 use crate::rows::FromRow;
+use crate::store::Store;
 
 /// A single sign-on session.
 #[derive(Debug, Clone, PartialEq)]

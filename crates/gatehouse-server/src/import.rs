@@ -1,0 +1,308 @@
+//! Bulk import, end to end and without HTTP: file → records → validation → store, in
+//! batches, with a [`ImportSink`] told after every batch. The `users-imports` job and
+//! `gatehouse import` are both thin callers of [`import_file`].
+//!
+//! Reading and validating run on a blocking thread and hand batches over a bounded channel,
+//! so parsing the next batch overlaps with writing the last one and memory stays bounded
+//! whatever the file's size.
+
+use gatehouse_core::connection::Connection;
+use gatehouse_core::user::User;
+use gatehouse_hash::Hasher;
+use gatehouse_migrate::{
+    apply_upsert, check_file, records, validate, DuplicateTracker, FieldError, FileError, Format, ImportUser,
+    ReadOptions, RecordError,
+};
+use gatehouse_store::{BulkOutcome, ConflictOn, Store, StoreError};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Users written per transaction: large enough to amortise the commit, small enough that
+/// a batch's memory and a restart's lost work stay small.
+pub const BATCH_SIZE: usize = 5_000;
+
+/// What to import and how.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub path: PathBuf,
+    pub format: Format,
+    pub read: ReadOptions,
+    pub connection: Connection,
+    /// Update users that already exist (matched by email) under Auth0's upsert rules.
+    pub upsert: bool,
+    /// Validate everything, write nothing.
+    pub dry_run: bool,
+    /// Records before this index were handled by an earlier run of the same job.
+    pub resume_at: u64,
+    /// Makes generated user ids a function of (seed, record index), so a resumed job
+    /// recognises the users it wrote before a crash. `None`: random ids.
+    pub id_seed: Option<String>,
+    /// `created_at`/`updated_at` of the new users.
+    pub now: String,
+}
+
+/// Auth0's job summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ImportSummary {
+    pub total: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub failed: u64,
+}
+
+impl ImportSummary {
+    /// The counts of two runs of one file (a resumed job): `total` is the file's.
+    pub fn plus(&self, later: &ImportSummary) -> ImportSummary {
+        ImportSummary {
+            total: later.total.max(self.total),
+            inserted: self.inserted + later.inserted,
+            updated: self.updated + later.updated,
+            failed: self.failed + later.failed,
+        }
+    }
+}
+
+/// Progress after a batch: what is done, where to resume, the batch's failed records.
+#[derive(Debug)]
+pub struct BatchReport {
+    pub summary: ImportSummary,
+    /// The next record to process if the import is resumed.
+    pub resume_at: u64,
+    /// Bytes of the file read so far, and the file's size.
+    pub bytes_read: u64,
+    pub file_bytes: u64,
+    pub errors: Vec<RecordError>,
+}
+
+/// Told about every batch, in order. Jobs persist the report; the CLI draws progress.
+pub trait ImportSink: Send {
+    fn batch(&mut self, report: BatchReport) -> impl Future<Output = Result<(), ImportError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file cannot be used at all; nothing was written.
+    #[error("{0}")]
+    UnusableFile(String),
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Sink(String),
+    #[error("the import was interrupted: {0}")]
+    Interrupted(String),
+}
+
+impl From<FileError> for ImportError {
+    fn from(e: FileError) -> Self {
+        ImportError::UnusableFile(format!("The file is not valid: {e}"))
+    }
+}
+
+struct Batch {
+    users: Vec<(ImportUser, serde_json::Value)>,
+    errors: Vec<RecordError>,
+    next_index: u64,
+    bytes_read: u64,
+}
+
+/// Refuses a malformed file before anything is written; returns its record count.
+pub async fn check(path: &Path, format: Format, read: &ReadOptions) -> Result<u64, ImportError> {
+    let (path, read) = (path.to_path_buf(), read.clone());
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)
+            .map_err(|e| ImportError::UnusableFile(format!("cannot open {}: {e}", path.display())))?;
+        Ok(check_file(format, BufReader::with_capacity(1 << 20, file), &read)?)
+    })
+    .await
+    .map_err(|e| ImportError::Interrupted(e.to_string()))?
+}
+
+/// Imports the file of `req` into `store`. A bad record never stops the good ones; a
+/// malformed file is refused before anything is written.
+pub async fn import_file(
+    store: &Store,
+    hasher: Arc<Hasher>,
+    req: ImportRequest,
+    sink: &mut impl ImportSink,
+) -> Result<ImportSummary, ImportError> {
+    let total = check(&req.path, req.format, &req.read).await?;
+    let file_bytes = std::fs::metadata(&req.path).map(|m| m.len()).unwrap_or(0);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Batch, ImportError>>(2);
+    let producer = {
+        let req = req.clone();
+        tokio::task::spawn_blocking(move || produce(&req, &hasher, total, &tx))
+    };
+    let mut summary = ImportSummary { total, ..ImportSummary::default() };
+    let mut first_batch = true;
+    while let Some(batch) = rx.recv().await {
+        let batch = batch?;
+        let mut errors = batch.errors;
+        summary.failed += errors.len() as u64;
+        if !req.dry_run && !batch.users.is_empty() {
+            let resuming = first_batch && req.resume_at > 0;
+            write_batch(store, &req, batch.users, resuming, &mut summary, &mut errors).await?;
+        } else if req.dry_run {
+            summary.inserted += batch.users.len() as u64;
+        }
+        first_batch = false;
+        errors.sort_by_key(|e| e.index);
+        sink.batch(BatchReport {
+            summary,
+            resume_at: batch.next_index,
+            bytes_read: batch.bytes_read,
+            file_bytes,
+            errors,
+        })
+        .await?;
+    }
+    producer.await.map_err(|e| ImportError::Interrupted(e.to_string()))?;
+    Ok(summary)
+}
+
+/// Reads, validates and batches records on a blocking thread.
+fn produce(
+    req: &ImportRequest,
+    hasher: &Hasher,
+    total: u64,
+    tx: &tokio::sync::mpsc::Sender<Result<Batch, ImportError>>,
+) {
+    let send = |b: Result<Batch, ImportError>| tx.blocking_send(b).is_ok();
+    let file = match std::fs::File::open(&req.path) {
+        Ok(f) => f,
+        Err(e) => {
+            send(Err(ImportError::UnusableFile(format!("cannot open {}: {e}", req.path.display()))));
+            return;
+        }
+    };
+    let mut reader = records(req.format, BufReader::with_capacity(1 << 20, file), req.read.clone());
+    let mut duplicates = DuplicateTracker::with_capacity(usize::try_from(total).unwrap_or(0));
+    let mut batch = Batch { users: Vec::with_capacity(BATCH_SIZE), errors: Vec::new(), next_index: 0, bytes_read: 0 };
+    while let Some(record) = reader.next() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                // The pre-pass accepted the file, so it changed under us.
+                send(Err(ImportError::from(e)));
+                return;
+            }
+        };
+        let checked = validate(&record, &req.connection, hasher, &req.now).and_then(|mut user| {
+            if !user.user_id_given {
+                if let Some(seed) = &req.id_seed {
+                    user.user.user_id = format!("auth0|{}", derived_local_id(seed, record.index));
+                }
+            }
+            duplicates.check(&record, &user).map(|()| user)
+        });
+        // Earlier runs of this job handled these; they only feed the duplicate tracker.
+        if record.index < req.resume_at {
+            continue;
+        }
+        match checked {
+            Ok(user) => batch.users.push((user, record.user)),
+            Err(e) => batch.errors.push(e),
+        }
+        batch.next_index = record.index + 1;
+        if batch.users.len() + batch.errors.len() >= BATCH_SIZE {
+            batch.bytes_read = reader.bytes_read();
+            let full = std::mem::replace(
+                &mut batch,
+                Batch { users: Vec::with_capacity(BATCH_SIZE), errors: Vec::new(), next_index: 0, bytes_read: 0 },
+            );
+            if !send(Ok(full)) {
+                return;
+            }
+        }
+    }
+    if batch.next_index > 0 || batch.users.len() + batch.errors.len() > 0 {
+        batch.bytes_read = reader.bytes_read();
+        send(Ok(batch));
+    }
+}
+
+/// A 24-hex local id derived from the job and the record's position.
+fn derived_local_id(seed: &str, index: u64) -> String {
+    let digest = Sha256::new().chain_update(seed.as_bytes()).chain_update(index.to_be_bytes()).finalize();
+    hex::encode(&digest[..12])
+}
+
+fn conflict_error(user: &ImportUser, raw: &serde_json::Value, on: ConflictOn) -> RecordError {
+    let (code, path, message) = match on {
+        ConflictOn::Email => ("CONFLICT_EMAIL", "email", "The user already exists."),
+        ConflictOn::Username => ("CONFLICT_USERNAME", "username", "The username provided is in use already."),
+        _ => ("CONFLICT", "user_id", "A user with this user_id already exists."),
+    };
+    RecordError::new(user.index, raw, vec![FieldError::new(code, path, message)])
+}
+
+async fn write_batch(
+    store: &Store,
+    req: &ImportRequest,
+    users: Vec<(ImportUser, serde_json::Value)>,
+    resuming: bool,
+    summary: &mut ImportSummary,
+    errors: &mut Vec<RecordError>,
+) -> Result<(), ImportError> {
+    let rows: Vec<User> = users.iter().map(|(u, _)| u.user.clone()).collect();
+    let outcomes = store.insert_users_bulk(rows).await?;
+    let mut replacements = Vec::new();
+    for ((incoming, raw), outcome) in users.into_iter().zip(outcomes) {
+        let on = match outcome {
+            BulkOutcome::Inserted => {
+                summary.inserted += 1;
+                continue;
+            }
+            BulkOutcome::Conflict(on) => on,
+        };
+        // A resumed job meets the users it wrote just before it was interrupted.
+        if resuming {
+            if let Some(existing) = store.user(&incoming.user.user_id).await? {
+                if existing.email == incoming.user.email && existing.connection_id == incoming.user.connection_id {
+                    summary.inserted += 1;
+                    continue;
+                }
+            }
+        }
+        if req.upsert && on == ConflictOn::Email {
+            if let Some(email) = &incoming.user.email {
+                if let Some(mut existing) = store.user_by_login(&req.connection.id, email).await? {
+                    match apply_upsert(&mut existing, &incoming, &req.now) {
+                        Ok(()) => replacements.push((existing, incoming, raw)),
+                        Err(e) => {
+                            summary.failed += 1;
+                            errors.push(e);
+                        }
+                    }
+                    continue;
+                }
+            }
+        }
+        summary.failed += 1;
+        errors.push(conflict_error(&incoming, &raw, on));
+    }
+    if !replacements.is_empty() {
+        let rows = replacements.iter().map(|(u, _, _)| u.clone()).collect();
+        let outcomes = store.replace_users_bulk(rows).await?;
+        for ((_, incoming, raw), outcome) in replacements.into_iter().zip(outcomes) {
+            match outcome {
+                BulkOutcome::Inserted => summary.updated += 1,
+                BulkOutcome::Conflict(on) => {
+                    summary.failed += 1;
+                    errors.push(conflict_error(&incoming, &raw, on));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `GET /api/v2/jobs/{id}/errors` element for a failed record (Auth0's shape, plus the
+/// record's index).
+pub fn error_json(e: &RecordError) -> serde_json::Value {
+    json!({"user": e.user, "errors": e.errors, "index": e.index})
+}

@@ -1,0 +1,335 @@
+//! The job worker: claims persisted jobs, runs imports and exports, records progress,
+//! and takes over jobs whose node stopped. [`run_once`] does one job (tests call it);
+//! [`worker`] loops it with a bounded number of jobs at a time.
+//!
+//! A job survives restarts: an import checkpoints after every batch (progress and errors
+//! in one transaction) and a new claim resumes from there; an export simply starts again.
+
+use crate::export::{export_users, ExportRequest};
+use crate::import::{import_file, BatchReport, ImportError, ImportRequest, ImportSink, ImportSummary};
+use crate::state::AppState;
+use gatehouse_core::clock::iso8601;
+use gatehouse_core::job::{Job, JobKind, JobStatus};
+use gatehouse_migrate::{ExportField, ExportFormat, Format, ReadOptions};
+use gatehouse_store::{JobProgress, StoreError};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The server secret that signs download links.
+pub const LINK_KEY_NAME: &str = "export_link_hmac_sha256";
+
+/// 256 random bits, hex.
+pub fn new_link_key() -> String {
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    hex::encode(key)
+}
+
+/// Where a job's file lives, inside the data directory.
+pub fn job_file(state: &AppState, name: &str) -> PathBuf {
+    state.config.data_dir.join("jobs").join(name)
+}
+
+fn link_signature(key: &str, job_id: &str, expires: i64) -> String {
+    // An HMAC key of any length is valid; the error arm cannot happen.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.as_bytes()) else { return String::new() };
+    mac.update(format!("{job_id}:{expires}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The signed, expiring URL that downloads a finished export without other credentials.
+pub fn download_location(state: &AppState, job: &Job) -> Option<String> {
+    if job.kind != JobKind::UsersExport || job.status != JobStatus::Completed {
+        return None;
+    }
+    let expires = state.clock.now().unix_timestamp() + state.config.jobs.download_link_ttl_secs;
+    let sig = link_signature(state.link_key.expose(), &job.id, expires);
+    Some(format!("{}api/v2/jobs/{}/download?expires={expires}&signature={sig}", state.config.issuer, job.id))
+}
+
+/// Checks a download link's signature (constant time) and expiry.
+pub fn verify_download(state: &AppState, job_id: &str, expires: i64, signature: &str) -> bool {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(state.link_key.expose().as_bytes()) else { return false };
+    mac.update(format!("{job_id}:{expires}").as_bytes());
+    let Ok(given) = hex::decode(signature) else { return false };
+    mac.verify_slice(&given).is_ok() && state.clock.now().unix_timestamp() <= expires
+}
+
+/// Runs the job worker until the task is dropped.
+pub async fn worker(state: AppState) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(state.config.jobs.concurrency.max(1)));
+    let mut last_cleanup = Instant::now() - Duration::from_secs(3600);
+    loop {
+        if last_cleanup.elapsed() >= Duration::from_secs(3600) {
+            last_cleanup = Instant::now();
+            if let Err(e) = delete_expired(&state).await {
+                tracing::warn!(error = %e, "deleting expired jobs failed");
+            }
+        }
+        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        match claim(&state).await {
+            Ok(Some(job)) => {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    run(&state, job).await;
+                    drop(permit);
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                // New jobs wake us at once; stale claims of dead nodes are checked now and then.
+                let _ = tokio::time::timeout(Duration::from_secs(5), state.job_created.notified()).await;
+            }
+            Err(e) => {
+                drop(permit);
+                tracing::warn!(error = %e, "claiming a job failed");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    }
+}
+
+async fn claim(state: &AppState) -> Result<Option<Job>, StoreError> {
+    let now = state.clock.now();
+    let stale = iso8601(now - time::Duration::seconds(state.config.jobs.stale_after_secs));
+    state.store.claim_job(&state.node_id, &iso8601(now), &stale).await
+}
+
+/// Claims and runs one job; `false` when none was waiting.
+pub async fn run_once(state: &AppState) -> Result<bool, StoreError> {
+    match claim(state).await? {
+        Some(job) => {
+            run(state, job).await;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+async fn run(state: &AppState, job: Job) {
+    tracing::info!(job = %job.id, kind = job.kind.as_str(), resume_at = job.resume_at, "job started");
+    let heartbeat = tokio::spawn(heartbeat(state.clone(), job.id.clone()));
+    let outcome = match job.kind {
+        JobKind::UsersImport => run_import(state, &job).await,
+        JobKind::UsersExport => run_export(state, &job).await,
+    };
+    heartbeat.abort();
+    let now = state.now();
+    let finished = match &outcome {
+        Ok(done) => {
+            state
+                .store
+                .finish_job(
+                    &job.id,
+                    JobStatus::Completed,
+                    Some(&done.summary),
+                    done.details.as_deref(),
+                    done.file.as_deref(),
+                    &now,
+                )
+                .await
+        }
+        Err(JobFailure::LostClaim) => {
+            tracing::warn!(job = %job.id, "another node took the job over");
+            return;
+        }
+        Err(JobFailure::Failed(details)) => {
+            state.store.finish_job(&job.id, JobStatus::Failed, None, Some(details), None, &now).await
+        }
+    };
+    match finished {
+        Ok(()) => tracing::info!(job = %job.id, ok = outcome.is_ok(), "job finished"),
+        Err(e) => tracing::error!(job = %job.id, error = %e, "recording the end of a job failed; it will be retried"),
+    }
+}
+
+/// Proves the node is alive while a job runs, so no other node takes the job over.
+async fn heartbeat(state: AppState, job_id: String) {
+    let mut tick = tokio::time::interval(Duration::from_secs(state.config.jobs.heartbeat_secs.max(1)));
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.store.heartbeat_job(&job_id, &state.node_id, &state.now()).await {
+            tracing::warn!(job = %job_id, error = %e, "job heartbeat failed");
+        }
+    }
+}
+
+struct Done {
+    summary: Value,
+    details: Option<String>,
+    file: Option<String>,
+}
+
+enum JobFailure {
+    /// The job's details, for `status_details`.
+    Failed(String),
+    LostClaim,
+}
+
+fn param_bool(job: &Job, key: &str, default: bool) -> bool {
+    job.params.get(key).and_then(Value::as_bool).unwrap_or(default)
+}
+
+async fn run_import(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
+    let internal = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::error!(job = %job.id, error = %e, "{what}");
+        JobFailure::Failed(format!("Internal error: {what}"))
+    };
+    let Some(connection_id) = &job.connection_id else {
+        return Err(JobFailure::Failed("The job has no connection.".into()));
+    };
+    let connection = match state.store.connection(connection_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(JobFailure::Failed("The connection does not exist.".into())),
+        Err(e) => return Err(internal("reading the connection failed", &e)),
+    };
+    let Some(file) = &job.file else { return Err(JobFailure::Failed("The job has no users file.".into())) };
+    let format = job.params.get("format").and_then(Value::as_str).unwrap_or("auth0");
+    let Ok(format) = format.parse::<Format>() else {
+        return Err(JobFailure::Failed(format!("Unknown format {format}")));
+    };
+    let req = ImportRequest {
+        path: job_file(state, file),
+        format,
+        read: ReadOptions::for_connection(&connection),
+        connection,
+        upsert: param_bool(job, "upsert", false),
+        dry_run: false,
+        resume_at: u64::try_from(job.resume_at).unwrap_or(0),
+        id_seed: Some(job.id.clone()),
+        now: state.now(),
+    };
+    let base = match (req.resume_at, &job.summary) {
+        (1.., Some(v)) => serde_json::from_value::<ImportSummary>(v.clone()).unwrap_or_default(),
+        _ => ImportSummary::default(),
+    };
+    let mut sink = JobSink { state: state.clone(), job_id: job.id.clone(), started: Instant::now(), base };
+    let hasher = Arc::new(state.hashing.hasher().clone());
+    let summary = match import_file(&state.store, hasher, req, &mut sink).await {
+        Ok(s) => s,
+        Err(ImportError::UnusableFile(m)) => return Err(JobFailure::Failed(m)),
+        Err(ImportError::Sink(m)) if m == LOST_CLAIM => return Err(JobFailure::LostClaim),
+        Err(e) => return Err(internal("the import failed", &e)),
+    };
+    let summary = json!(base.plus(&summary));
+    let details = param_bool(job, "send_completion_email", true)
+        .then(|| "The completion email was not sent: no mailer is configured.".to_string());
+    if let Err(e) = std::fs::remove_file(job_file(state, file)) {
+        tracing::warn!(job = %job.id, error = %e, "removing the uploaded file failed");
+    }
+    Ok(Done { summary, details, file: None })
+}
+
+const LOST_CLAIM: &str = "the job was claimed by another node";
+
+struct JobSink {
+    state: AppState,
+    job_id: String,
+    started: Instant,
+    /// What earlier runs of a resumed job counted, up to their last checkpoint.
+    base: ImportSummary,
+}
+
+impl ImportSink for JobSink {
+    async fn batch(&mut self, report: BatchReport) -> Result<(), ImportError> {
+        let s = self.base.plus(&report.summary);
+        let percentage = (report.bytes_read * 100).checked_div(report.file_bytes).map_or(100, |p| p.min(99));
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let time_left = (report.bytes_read > 0 && percentage < 100).then(|| {
+            let rate = report.bytes_read as f64 / elapsed.max(0.001);
+            ((report.file_bytes.saturating_sub(report.bytes_read)) as f64 / rate.max(1.0)) as i64
+        });
+        let progress = JobProgress {
+            resume_at: i64::try_from(report.resume_at).unwrap_or(i64::MAX),
+            summary: json!(s),
+            percentage_done: percentage as i64,
+            time_left_seconds: time_left,
+            errors: report
+                .errors
+                .iter()
+                .map(|e| (i64::try_from(e.index).unwrap_or(i64::MAX), crate::import::error_json(e)))
+                .collect(),
+        };
+        match self.state.store.checkpoint_job(&self.job_id, &self.state.node_id, &progress, &self.state.now()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ImportError::Sink(LOST_CLAIM.into())),
+            Err(e) => Err(ImportError::Store(e)),
+        }
+    }
+}
+
+async fn run_export(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
+    let format = match job.params.get("format").and_then(Value::as_str) {
+        Some("json") => ExportFormat::Ndjson,
+        _ => ExportFormat::Csv,
+    };
+    let fields: Option<Vec<ExportField>> =
+        job.params.get("fields").and_then(|f| serde_json::from_value(f.clone()).ok());
+    let limit = job.params.get("limit").and_then(Value::as_u64);
+    let name = format!("{}.{}.gz", job.id, if format == ExportFormat::Ndjson { "json" } else { "csv" });
+    let path = job_file(state, &name);
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::error!(job = %job.id, error = %e, "{what}");
+        JobFailure::Failed(format!("Internal error: {what}"))
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| failed("creating the job directory failed", &e))?;
+    }
+    let file = std::fs::File::create(&path).map_err(|e| failed("creating the export file failed", &e))?;
+    let out = flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
+    let req = ExportRequest {
+        connection_id: job.connection_id.clone(),
+        format,
+        fields,
+        include_password_hashes: false,
+        limit,
+    };
+    let hasher = Arc::new(state.hashing.hasher().clone());
+    let written = export_users(&state.store, hasher, req, FinishOnDrop(Some(out)))
+        .await
+        .map_err(|e| failed("the export failed", &e))?;
+    Ok(Done { summary: json!({"total": written}), details: None, file: Some(name) })
+}
+
+/// Finishes the gzip stream when the writer is done with it (the export writer only
+/// flushes), so the file is complete before the job is marked completed.
+struct FinishOnDrop<W: std::io::Write>(Option<flate2::write::GzEncoder<W>>);
+
+impl<W: std::io::Write> std::io::Write for FinishOnDrop<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.0 {
+            Some(w) => w.write(buf),
+            None => Err(std::io::Error::other("export stream already finished")),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.0 {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<W: std::io::Write> Drop for FinishOnDrop<W> {
+    fn drop(&mut self) {
+        if let Some(w) = self.0.take() {
+            if let Err(e) = w.finish().and_then(|mut inner| inner.flush()) {
+                tracing::error!(error = %e, "finishing an export file failed");
+            }
+        }
+    }
+}
+
+/// Deletes finished jobs past their retention, with their files.
+async fn delete_expired(state: &AppState) -> Result<(), StoreError> {
+    let before = iso8601(state.clock.now() - time::Duration::seconds(state.config.jobs.retention_secs));
+    for file in state.store.delete_jobs_finished_before(&before).await? {
+        let _ = std::fs::remove_file(job_file(state, &file));
+    }
+    Ok(())
+}

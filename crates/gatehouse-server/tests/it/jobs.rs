@@ -1,0 +1,215 @@
+//! `/api/v2/jobs`: Auth0's import and export jobs over HTTP, with the real worker.
+
+use crate::kit::{auth0_error, Backend, Server};
+use serde_json::{json, Value};
+use std::io::Read;
+
+crate::on_both_backends!(
+    import_job_reports_summary_and_errors,
+    import_refuses_bad_requests_before_any_job,
+    export_job_gives_a_signed_download,
+    a_job_left_by_a_dead_node_is_taken_over
+);
+
+async fn connection_id(s: &Server) -> String {
+    let (_, list) = s.api("GET", "/api/v2/connections?name=Username-Password-Authentication", None).await;
+    list[0]["id"].as_str().unwrap().to_string()
+}
+
+async fn upload(s: &Server, file: Vec<u8>, fields: &[(&str, &str)]) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new().part(
+        "users",
+        reqwest::multipart::Part::bytes(file).file_name("users.json").mime_str("application/json").unwrap(),
+    );
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    let r = s
+        .http
+        .post(format!("{}/api/v2/jobs/users-imports", s.base))
+        .bearer_auth(&s.admin_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls the job until it is finished (bounded; not a timing assertion).
+async fn finished(s: &Server, id: &str) -> Value {
+    for _ in 0..600 {
+        let (status, job) = s.api("GET", &format!("/api/v2/jobs/{id}"), None).await;
+        assert_eq!(status, 200, "{job}");
+        if job["status"] == "completed" || job["status"] == "failed" {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("job {id} did not finish");
+}
+
+async fn import_job_reports_summary_and_errors(b: Backend) {
+    let s = Server::start(b).await;
+    let con = connection_id(&s).await;
+    let users = json!([
+        {"email": "j1@example.com", "user_id": "j1", "custom_password_hash": {"algorithm": "sha256", "hash": {"value": "XohImNooBHFR0OVvjcYpJ3NgPQ1qq73WKhHvch0VQtg=", "encoding": "base64"}}},
+        {"email": "nope", "custom_password_hash": {"algorithm": "sha256", "hash": {"value": "topsecretvalue", "encoding": "hex"}}},
+        {"email": "j2@example.com"},
+    ]);
+    let (status, job) = upload(
+        &s,
+        serde_json::to_vec(&users).unwrap(),
+        &[("connection_id", &con), ("external_id", "batch-7"), ("send_completion_email", "false")],
+    )
+    .await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["type"], "users_import");
+    assert_eq!(job["status"], "pending");
+    assert_eq!(job["connection_id"], con);
+    assert_eq!(job["external_id"], "batch-7");
+    assert_eq!(job["upsert"], false);
+    let id = job["id"].as_str().unwrap();
+    assert!(id.starts_with("job_") && id.len() == 20);
+    let done = finished(&s, id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["summary"], json!({"total": 3, "inserted": 2, "updated": 0, "failed": 1}));
+    let (status, errors) = s.api("GET", &format!("/api/v2/jobs/{id}/errors"), None).await;
+    assert_eq!(status, 200);
+    let errors = errors.as_array().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0]["user"]["email"], "nope");
+    assert_eq!(errors[0]["user"]["custom_password_hash"]["hash"]["value"], "*****", "secrets are masked");
+    assert!(
+        errors[0]["errors"].as_array().unwrap().iter().any(|e| e["path"] == "email" && e["code"] == "FORMAT"),
+        "{errors:?}"
+    );
+    let hasher = crate::kit::test_hasher();
+    let u = s.store.user("auth0|j1").await.unwrap().unwrap();
+    assert!(hasher.verify(&hasher.parse_stored(u.password_hash.as_deref().unwrap()).unwrap(), "password"));
+
+    // A second job with no failures answers 204 on /errors; upsert updates.
+    let (_, job) = upload(
+        &s,
+        serde_json::to_vec(&json!([{"email": "j2@example.com", "given_name": "Jo"}])).unwrap(),
+        &[("connection_id", &con), ("upsert", "true")],
+    )
+    .await;
+    let id2 = job["id"].as_str().unwrap();
+    let done = finished(&s, id2).await;
+    assert_eq!(done["summary"], json!({"total": 1, "inserted": 0, "updated": 1, "failed": 0}));
+    assert_eq!(done["status_details"], "The completion email was not sent: no mailer is configured.");
+    let (status, _) = s.api("GET", &format!("/api/v2/jobs/{id2}/errors"), None).await;
+    assert_eq!(status, 204);
+    let (status, body) = s.api("GET", "/api/v2/jobs/job_0000000000000000", None).await;
+    assert_eq!(status, 404);
+    auth0_error(404, &body, "inexistent_job");
+    s.stop().await;
+}
+
+async fn import_refuses_bad_requests_before_any_job(b: Backend) {
+    let s = Server::start(b).await;
+    let con = connection_id(&s).await;
+    type Case<'a> = (Vec<u8>, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (b"[]".to_vec(), vec![], "Must provide 'connection_id' as multipart part."),
+        (Vec::new(), vec![("connection_id", con.clone())], "Users file must not be empty."),
+        (
+            b"[]".to_vec(),
+            vec![("connection_id", "con_x".into())],
+            "String does not match pattern ^con_[A-Za-z0-9]{16}$",
+        ),
+        (b"[]".to_vec(), vec![("connection_id", "con_0000000000000000".into())], "The connection does not exist."),
+        (b"[{\"email\": \"a@example.com\"},\n {\"email\": ".to_vec(), vec![("connection_id", con.clone())], "line 2"),
+        (b"{\"not\": \"an array\"}".to_vec(), vec![("connection_id", con.clone())], "The file is not valid"),
+        (b"[]".to_vec(), vec![("connection_id", con.clone()), ("upsert", "maybe".into())], "upsert"),
+        (b"[]".to_vec(), vec![("connection_id", con.clone()), ("colour", "red".into())], "colour"),
+    ];
+    for (file, fields, expected) in cases {
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, body) = upload(&s, file, &fields).await;
+        assert_eq!(status, 400, "{expected}: {body}");
+        assert!(auth0_error(400, &body, "invalid_body").contains(expected), "{expected}: {body}");
+    }
+    let r = s
+        .http
+        .post(format!("{}/api/v2/jobs/users-imports", s.base))
+        .bearer_auth(&s.admin_token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let reader = s.token_with(&["read:users"]).await;
+    let r = s
+        .http
+        .post(format!("{}/api/v2/jobs/users-imports", s.base))
+        .bearer_auth(&reader)
+        .multipart(reqwest::multipart::Form::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let leftovers: Vec<_> = std::fs::read_dir(s.data_dir.join("jobs"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "refused uploads leave no file behind: {leftovers:?}");
+    s.stop().await;
+}
+
+async fn export_job_gives_a_signed_download(b: Backend) {
+    let s = Server::start(b).await;
+    let con = connection_id(&s).await;
+    for i in 0..5 {
+        s.create_user(json!({"email": format!("e{i}@example.com"), "user_metadata": {"n": i}})).await;
+    }
+    let body = json!({"connection_id": con, "format": "json", "fields": [{"name": "email"}, {"name": "user_metadata.n", "export_as": "n"}]});
+    let (status, job) = s.api("POST", "/api/v2/jobs/users-exports", Some(body)).await;
+    assert!(status == 200 || status == 201, "{job}");
+    assert_eq!(job["type"], "users_export");
+    assert_eq!(job["connection"], "Username-Password-Authentication");
+    assert_eq!(job["format"], "json");
+    let done = finished(&s, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let location = done["location"].as_str().unwrap();
+    assert!(location.starts_with(&s.issuer), "{location}");
+    let r = reqwest::get(location).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let gz = r.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut text).unwrap();
+    let mut lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    lines.sort_by_key(|l| l["email"].as_str().unwrap().to_string());
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[3], json!({"email": "e3@example.com", "n": 3}));
+    let tampered = location.replace("signature=", "signature=00");
+    assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 403);
+    let expired = {
+        let u = url::Url::parse(location).unwrap();
+        let sig: String = u.query_pairs().find(|(k, _)| k == "signature").unwrap().1.into_owned();
+        format!("{}?expires=1&signature={sig}", location.split('?').next().unwrap())
+    };
+    assert_eq!(reqwest::get(&expired).await.unwrap().status(), 403);
+    let (status, body) = s.api("POST", "/api/v2/jobs/users-exports", Some(json!({"format": "xml"}))).await;
+    assert_eq!(status, 400);
+    assert!(auth0_error(400, &body, "invalid_body").contains("format"));
+    s.stop().await;
+}
+
+async fn a_job_left_by_a_dead_node_is_taken_over(b: Backend) {
+    let s = Server::start(b).await;
+    let con = connection_id(&s).await;
+    // Hold the worker off by claiming the job as a node that then "dies": its heartbeat
+    // is from 2001, so the live worker takes the job over and finishes it.
+    let users: Vec<Value> = (0..30).map(|i| json!({"email": format!("t{i}@example.com")})).collect();
+    let (status, job) = upload(&s, serde_json::to_vec(&users).unwrap(), &[("connection_id", &con)]).await;
+    assert_eq!(status, 202);
+    let id = job["id"].as_str().unwrap();
+    let _ = s.store.claim_job("node_dead", "2001-01-01T00:00:00.000Z", "2001-01-01T00:00:00.000Z").await.unwrap();
+    let done = finished(&s, id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["summary"]["inserted"], 30);
+    let (_, list) = s.api("GET", "/api/v2/users?include_totals=true&per_page=1", None).await;
+    assert_eq!(list["total"], 30, "no user lost or doubled");
+    s.stop().await;
+}

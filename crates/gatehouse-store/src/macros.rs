@@ -1,0 +1,59 @@
+//! The store's internal macros: run one SQL text on whichever pool is in use, and bind
+//! values. Declared first so every module of the crate can use them.
+
+/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is in use.
+/// The body is compiled once per backend, so the same SQL text serves both.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite($pool) => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Binds a list of [`SqlValue`]s in order.
+macro_rules! bind_values {
+    ($query:expr, $values:expr) => {{
+        let mut q = $query;
+        for v in $values {
+            q = match v {
+                $crate::sql::SqlValue::Text(s) => q.bind(s.clone()),
+                $crate::sql::SqlValue::Int(i) => q.bind(*i),
+                $crate::sql::SqlValue::Float(f) => q.bind(*f),
+                $crate::sql::SqlValue::Bool(b) => q.bind(*b),
+            };
+        }
+        q
+    }};
+}
+
+macro_rules! bind_user {
+    ($query:expr, $u:expr) => {
+        $query
+            .bind(&$u.user_id)
+            .bind(&$u.connection_id)
+            .bind(&$u.connection)
+            .bind(&$u.provider)
+            .bind(&$u.email)
+            .bind($u.email_verified)
+            .bind(&$u.username)
+            .bind(&$u.phone_number)
+            .bind($u.phone_verified)
+            .bind(&$u.name)
+            .bind(&$u.nickname)
+            .bind(&$u.given_name)
+            .bind(&$u.family_name)
+            .bind(&$u.picture)
+            .bind(&$u.password_hash)
+            .bind(sqlx::types::Json(&$u.user_metadata))
+            .bind(sqlx::types::Json(&$u.app_metadata))
+            .bind($u.blocked)
+            .bind($u.logins_count)
+            .bind(&$u.last_login)
+            .bind(&$u.last_ip)
+            .bind(&$u.last_password_reset)
+            .bind(&$u.created_at)
+            .bind(&$u.updated_at)
+    };
+}
