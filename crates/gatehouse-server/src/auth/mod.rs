@@ -15,6 +15,17 @@ use axum::http::request::Parts;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
+/// Used authorization codes are kept this long past their expiry, so that a late replay
+/// is still recognised (and revokes the tokens issued from the code).
+const CODE_REPLAY_MEMORY_SECS: i64 = 86_400;
+
+/// One housekeeping step: deletes expired sessions, login transactions, codes and
+/// refresh tokens. Called periodically by the background worker.
+pub async fn purge_expired(state: &crate::state::AppState) -> Result<u64, gatehouse_store::StoreError> {
+    let now = state.clock.now().unix_timestamp();
+    state.store.purge_expired_login_state(now, CODE_REPLAY_MEMORY_SECS).await
+}
+
 /// The peer address, when the server was started with connect info (in-process tests
 /// are not).
 pub struct ClientIp(pub Option<String>);
