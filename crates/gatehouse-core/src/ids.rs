@@ -40,6 +40,14 @@ pub fn new_user_local_id() -> String {
     hex::encode(bytes)
 }
 
+/// A log event id: 13 digits of milliseconds since the epoch, then 11 random digits,
+/// so ids sort by time (checkpoint paging with `from`) and never collide in practice.
+pub fn new_log_id(unix_millis: i64) -> String {
+    let mut rng = rand::thread_rng();
+    let tail: u64 = rand::Rng::gen_range(&mut rng, 0..100_000_000_000);
+    format!("{:013}{tail:011}", unix_millis.max(0))
+}
+
 /// A name for this process in job claims: `node_` + 16 alphanumerics, new each start.
 pub fn new_node_id() -> String {
     format!("node_{}", alphanumeric(16))

@@ -11,6 +11,7 @@ pub mod connection;
 pub mod error;
 pub mod ids;
 pub mod job;
+pub mod log_event;
 pub mod scope;
 pub mod secret;
 pub mod user;

@@ -51,6 +51,8 @@ permissions! {
     UpdateUsers => ["update:users", "update:users_app_metadata"],
     DeleteUsers => ["delete:users"],
     ReadJobs => ["read:users", "create:users"],
+    ReadLogs => ["read:logs"],
+    ReadUserLogs => ["read:logs", "read:logs_users"],
     ReadClients => ["read:clients"],
     CreateClients => ["create:clients"],
     UpdateClients => ["update:clients"],
@@ -66,6 +68,18 @@ permissions! {
     DeleteConnections => ["delete:connections"],
     ReadSigningKeys => ["read:signing_keys"],
     RotateSigningKeys => ["create:signing_keys", "update:signing_keys"],
+}
+
+/// The client (`azp`) of a valid Management API token in `headers`, for audit events.
+pub fn token_client_id(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+    let header = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = header.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let claims: AccessClaims =
+        state.keys.verify(token.trim(), &state.config.issuer, &state.config.management_audience())?;
+    claims.azp
 }
 
 /// Proof that the request carries a valid Management API token with permission `P`.

@@ -28,6 +28,8 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("Payload content length greater than maximum allowed: {0}")]
     PayloadTooLarge(usize),
+    #[error("Too many requests. Check the X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset headers.")]
+    TooManyRequests,
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("internal error: {0}")]
@@ -54,6 +56,7 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,6 +69,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyRequests => "too_many_requests",
             Self::Internal(_) => "internal_error",
         }
     }

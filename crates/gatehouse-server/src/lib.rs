@@ -6,6 +6,7 @@
 //! `gatehouse-store`.
 
 mod api;
+pub mod audit;
 mod auth;
 pub mod authz;
 pub mod bootstrap;
@@ -18,6 +19,7 @@ pub mod jobs;
 pub mod keys;
 mod openapi;
 mod pages;
+pub mod ratelimit;
 pub mod state;
 mod wellknown;
 
@@ -44,6 +46,8 @@ pub enum StartError {
     Keys(#[from] keys::KeyError),
     #[error("bootstrapping the store failed: {0}")]
     Store(#[from] gatehouse_store::StoreError),
+    #[error("cannot reach the rate limit store: {0}")]
+    RateLimits(#[from] redis::RedisError),
 }
 
 /// Everything a start needs before it can answer requests: the default connection, the
@@ -74,8 +78,10 @@ pub async fn build_state(
     let hashing = HashPool::new(hasher, std::thread::available_parallelism().map_or(2, |n| n.get()));
     let now = gatehouse_core::clock::iso8601(clock.now());
     let link_key = store.server_secret(jobs::LINK_KEY_NAME, &jobs::new_link_key(), &now).await?;
+    let rate_limiter = ratelimit::RateLimiter::from_config(&config.rate_limits).await?;
     Ok(AppState {
         store,
+        log_stream: audit::LogStream::start(config.log_stream.clone()),
         config: Arc::new(config),
         keys,
         hashing,
@@ -83,19 +89,26 @@ pub async fn build_state(
         link_key: Arc::new(gatehouse_core::secret::Secret::new(link_key)),
         node_id: Arc::from(gatehouse_core::ids::new_node_id()),
         job_created: Arc::new(tokio::sync::Notify::new()),
+        rate_limiter,
     })
 }
 
 /// The whole HTTP application, for `serve` and for in-process tests.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .nest("/api/v2", api::router())
+    let management = api::router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::management_writes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::management));
+    let authentication = Router::new()
         .route("/oauth/token", post(auth::token::token))
         .route("/authorize", get(auth::authorize::authorize))
         .route("/u/login", get(pages::login::show).post(pages::login::submit))
         .route("/userinfo", get(auth::userinfo::userinfo).post(auth::userinfo::userinfo))
         .route("/v2/logout", get(auth::logout::v2_logout))
         .route("/oidc/logout", get(auth::logout::oidc_logout).post(auth::logout::oidc_logout_post))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::authentication));
+    Router::new()
+        .nest("/api/v2", management)
+        .merge(authentication)
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/.well-known/openid-configuration", get(wellknown::openid_configuration))
         .route("/healthz", get(|| async { "ok" }))

@@ -51,6 +51,9 @@ pub struct ServerConfig {
     /// PostgreSQL must share this directory too, since any node may run any job.
     pub data_dir: PathBuf,
     pub jobs: JobsConfig,
+    pub rate_limits: crate::ratelimit::RateLimitConfig,
+    /// Stream audit events to this HTTP endpoint as well as storing them.
+    pub log_stream: Option<crate::audit::LogStreamConfig>,
 }
 
 /// Limits and timings of background jobs.
@@ -100,6 +103,8 @@ impl ServerConfig {
             template_dir: None,
             data_dir: PathBuf::from("data"),
             jobs: JobsConfig::default(),
+            rate_limits: crate::ratelimit::RateLimitConfig::default(),
+            log_stream: None,
         }
     }
 
@@ -130,6 +135,8 @@ pub struct AppState {
     pub link_key: Arc<gatehouse_core::secret::Secret>,
     /// This process's name in job claims.
     pub node_id: Arc<str>,
+    pub rate_limiter: crate::ratelimit::RateLimiter,
+    pub log_stream: crate::audit::LogStream,
     /// Wakes the job worker when a job is created.
     pub job_created: Arc<tokio::sync::Notify>,
 }

@@ -36,6 +36,27 @@ pub struct RawConfig {
     pub data_dir: PathBuf,
     pub hash: HashSettings,
     pub jobs: JobSettings,
+    pub rate_limits: RateLimitSettings,
+}
+
+/// Requests allowed per minute; `redis_url` shares the budgets between nodes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    pub authentication_per_ip_per_minute: u64,
+    pub management_per_token_per_minute: u64,
+    pub redis_url: Option<String>,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        let d = gatehouse_server::ratelimit::RateLimitConfig::default();
+        Self {
+            authentication_per_ip_per_minute: d.authentication_per_ip.limit,
+            management_per_token_per_minute: d.management_per_token.limit,
+            redis_url: None,
+        }
+    }
 }
 
 /// Background jobs.
@@ -101,6 +122,7 @@ impl Default for RawConfig {
             data_dir: PathBuf::from("data"),
             hash: HashSettings::default(),
             jobs: JobSettings::default(),
+            rate_limits: RateLimitSettings::default(),
         }
     }
 }
@@ -118,6 +140,7 @@ const KEYS: &[&str] = &[
     "hash",
     "data_dir",
     "jobs",
+    "rate_limits",
     "config",
 ];
 
@@ -134,6 +157,7 @@ pub struct Config {
     pub limits: Limits,
     pub data_dir: PathBuf,
     pub jobs: gatehouse_server::state::JobsConfig,
+    pub rate_limits: gatehouse_server::ratelimit::RateLimitConfig,
 }
 
 /// Flags that override everything else.
@@ -271,7 +295,24 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         download_link_ttl_secs: i64::try_from(j.download_link_ttl_secs).unwrap_or(600),
         ..Default::default()
     };
+    let r = &raw.rate_limits;
+    if r.authentication_per_ip_per_minute == 0 || r.management_per_token_per_minute == 0 {
+        bail!("rate_limits: limits must be at least 1 request per minute");
+    }
+    if let Some(u) = &r.redis_url {
+        if !(u.starts_with("redis://") || u.starts_with("rediss://")) {
+            bail!("rate_limits.redis_url: use redis://host:port or rediss://…");
+        }
+    }
+    let minute = |limit| gatehouse_server::ratelimit::Quota { limit, window_secs: 60 };
+    let rate_limits = gatehouse_server::ratelimit::RateLimitConfig {
+        authentication_per_ip: minute(r.authentication_per_ip_per_minute),
+        management_per_token: minute(r.management_per_token_per_minute),
+        redis_url: r.redis_url.clone(),
+        ..Default::default()
+    };
     Ok(Config {
+        rate_limits,
         listen,
         issuer,
         database_url: raw.database_url,

@@ -42,6 +42,7 @@ fn server_config(config: &Config) -> ServerConfig {
     let mut c = ServerConfig::new(&config.issuer);
     c.data_dir = config.data_dir.clone();
     c.jobs = config.jobs.clone();
+    c.rate_limits = config.rate_limits.clone();
     c
 }
 

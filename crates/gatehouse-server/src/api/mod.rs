@@ -6,6 +6,7 @@ mod clients;
 mod connections;
 mod jobs;
 mod keys;
+mod logs;
 mod users;
 
 use crate::error::ApiError;
@@ -33,6 +34,9 @@ pub fn router() -> Router<AppState> {
         .route("/jobs/{id}", get(jobs::get_one))
         .route("/jobs/{id}/errors", get(jobs::errors))
         .route("/jobs/{id}/download", get(jobs::download))
+        .route("/logs", get(logs::list))
+        .route("/logs/{id}", get(logs::get_one))
+        .route("/users/{id}/logs", get(logs::for_user))
         .route("/openapi.json", get(crate::openapi::document))
         .fallback(not_found)
 }

@@ -15,6 +15,7 @@ use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use gatehouse_core::client::Client;
+use gatehouse_core::log_event::codes;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -137,7 +138,19 @@ async fn handle(state: &AppState, headers: &HeaderMap, ip: Option<String>, body:
     let grant_type =
         p.get("grant_type").ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?;
     match grant_type.as_str() {
-        "client_credentials" => client_credentials(state, headers, &p).await,
+        "client_credentials" => {
+            let result = client_credentials(state, headers, &p).await;
+            let kind =
+                if result.is_ok() { codes::SUCCESS_CLIENT_CREDENTIALS } else { codes::FAILED_CLIENT_CREDENTIALS };
+            let mut e = crate::audit::event(state, kind);
+            e.client_id = credentials(headers, &p).ok().map(|(id, _, _)| id);
+            if let Err(err) = &result {
+                e.description = Some(err.description.clone());
+            }
+            e.details.insert("audience".into(), json!(p.get("audience")));
+            crate::audit::record(state, e).await;
+            result
+        }
         "authorization_code" => grants::authorization_code(state, &authenticate(state, headers, &p).await?, &p).await,
         "refresh_token" => grants::refresh_token(state, &authenticate(state, headers, &p).await?, &p).await,
         "password" | grants::PASSWORD_REALM => {

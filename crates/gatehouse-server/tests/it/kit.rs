@@ -79,6 +79,11 @@ pub fn test_hasher() -> Hasher {
 
 impl Server {
     pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts with `configure` applied to the server's configuration.
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut ServerConfig)) -> Self {
         let (store, cleanup) = match backend {
             Backend::Sqlite => {
                 let path = std::env::temp_dir().join(format!("{}.db", unique("gh_it")));
@@ -98,6 +103,7 @@ impl Server {
         let data_dir = std::env::temp_dir().join(unique("gh_it_data"));
         let mut config = ServerConfig::new(&issuer);
         config.data_dir = data_dir.clone();
+        configure(&mut config);
         let (state, created) =
             gatehouse_server::prepare(store.clone(), config, test_hasher(), clock, Some((ADMIN_ID, ADMIN_SECRET)))
                 .await

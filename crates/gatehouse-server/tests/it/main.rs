@@ -12,5 +12,7 @@ mod clients;
 mod connections;
 mod import;
 mod jobs;
+mod logs;
 mod openapi;
+mod ratelimit;
 mod users;

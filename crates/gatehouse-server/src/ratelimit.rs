@@ -1,0 +1,229 @@
+//! Rate limits: fixed windows counted in memory (one node) or in Redis (several nodes
+//! share one budget), answered with `X-RateLimit-*` headers and Auth0's 429 body.
+//!
+//! Buckets: the Authentication API per client IP, the Management API per access token.
+//! When Redis is unreachable the limiter fails open and logs: an outage of the counter
+//! must not become an outage of every login.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// `limit` requests per `window_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: u64,
+    pub window_secs: u64,
+}
+
+/// The limits a node enforces.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    /// Per client IP on the Authentication API (`/oauth/token`, `/authorize`, `/u/*`, …).
+    pub authentication_per_ip: Quota,
+    /// Per access token on the Management API.
+    pub management_per_token: Quota,
+    /// `redis://…` to share budgets between nodes; in memory otherwise.
+    pub redis_url: Option<String>,
+    /// Prefix of the Redis keys, so deployments can share one Redis.
+    pub redis_prefix: String,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            authentication_per_ip: Quota { limit: 300, window_secs: 60 },
+            management_per_token: Quota { limit: 1_000, window_secs: 60 },
+            redis_url: None,
+            redis_prefix: "gatehouse:rl".into(),
+        }
+    }
+}
+
+/// The answer for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub limit: u64,
+    pub remaining: u64,
+    /// Unix time (seconds) when the window resets.
+    pub reset: i64,
+}
+
+#[derive(Clone)]
+enum Counter {
+    Memory(Arc<Mutex<HashMap<String, (i64, u64)>>>),
+    Redis(redis::aio::ConnectionManager),
+}
+
+/// Counts hits per key and window.
+#[derive(Clone)]
+pub struct RateLimiter {
+    counter: Counter,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.counter {
+            Counter::Memory(_) => "memory",
+            Counter::Redis(_) => "redis",
+        };
+        write!(f, "RateLimiter({kind})")
+    }
+}
+
+/// Entries kept in memory before expired windows are swept.
+const SWEEP_AT: usize = 100_000;
+
+/// INCR the window's counter, giving it its expiry on the first hit; returns the count.
+const REDIS_HIT: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+";
+
+impl RateLimiter {
+    pub fn in_memory() -> Self {
+        Self { counter: Counter::Memory(Arc::default()), prefix: String::new() }
+    }
+
+    /// Connects to Redis (the connection manager reconnects by itself afterwards).
+    pub async fn redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let manager = redis::aio::ConnectionManager::new(client).await?;
+        Ok(Self { counter: Counter::Redis(manager), prefix: prefix.to_string() })
+    }
+
+    pub async fn from_config(c: &RateLimitConfig) -> Result<Self, redis::RedisError> {
+        match &c.redis_url {
+            Some(url) => Self::redis(url, &c.redis_prefix).await,
+            None => Ok(Self::in_memory()),
+        }
+    }
+
+    /// Counts one hit of `key` against `quota` at `now` (unix seconds).
+    pub async fn hit(&self, bucket: &str, key: &str, quota: Quota, now: i64) -> Decision {
+        let window = i64::try_from(quota.window_secs.max(1)).unwrap_or(60);
+        let start = now - now.rem_euclid(window);
+        let reset = start + window;
+        let count = match &self.counter {
+            Counter::Memory(map) => {
+                let Ok(mut map) = map.lock() else { return open(quota, reset) };
+                if map.len() >= SWEEP_AT {
+                    map.retain(|_, (s, _)| *s + window > now);
+                }
+                let entry = map.entry(format!("{bucket}:{key}")).or_insert((start, 0));
+                if entry.0 != start {
+                    *entry = (start, 0);
+                }
+                entry.1 += 1;
+                entry.1
+            }
+            Counter::Redis(manager) => {
+                let mut con = manager.clone();
+                let redis_key = format!("{}:{bucket}:{key}:{start}", self.prefix);
+                let result: Result<u64, _> =
+                    redis::Script::new(REDIS_HIT).key(&redis_key).arg(window + 1).invoke_async(&mut con).await;
+                match result {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "rate limit counter unavailable; allowing the request");
+                        return open(quota, reset);
+                    }
+                }
+            }
+        };
+        Decision {
+            allowed: count <= quota.limit,
+            limit: quota.limit,
+            remaining: quota.limit.saturating_sub(count),
+            reset,
+        }
+    }
+}
+
+fn open(quota: Quota, reset: i64) -> Decision {
+    Decision { allowed: true, limit: quota.limit, remaining: quota.limit, reset }
+}
+
+fn add_headers(response: &mut Response, d: &Decision) {
+    let h = response.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", d.limit as i64),
+        ("x-ratelimit-remaining", d.remaining as i64),
+        ("x-ratelimit-reset", d.reset),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+            h.insert(name, v);
+        }
+    }
+}
+
+async fn limited(state: &AppState, bucket: &str, key: &str, quota: Quota, req: Request, next: Next) -> Response {
+    let decision = state.rate_limiter.hit(bucket, key, quota, state.clock.now().unix_timestamp()).await;
+    let mut response = if decision.allowed { next.run(req).await } else { ApiError::TooManyRequests.into_response() };
+    add_headers(&mut response, &decision);
+    if !decision.allowed {
+        let wait = (decision.reset - state.clock.now().unix_timestamp()).max(1);
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert("retry-after", v);
+        }
+    }
+    response
+}
+
+/// Per access token on the Management API. Requests without a token are counted per IP.
+pub async fn management(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(|t| hex::encode(&Sha256::digest(t.as_bytes())[..16]));
+    let key = match token {
+        Some(t) => t,
+        None => client_ip(&req),
+    };
+    let quota = state.config.rate_limits.management_per_token;
+    limited(&state, "mgmt", &key, quota, req, next).await
+}
+
+/// Per client IP on the Authentication API.
+pub async fn authentication(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = client_ip(&req);
+    let quota = state.config.rate_limits.authentication_per_ip;
+    limited(&state, "auth", &ip, quota, req, next).await
+}
+
+/// The peer address. Deployments behind a proxy put the proxy's address here; trusting
+/// `X-Forwarded-For` would let any client pick its own bucket.
+fn client_ip(req: &Request) -> String {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_windows_count_and_reset() {
+        let l = RateLimiter::in_memory();
+        let q = Quota { limit: 2, window_secs: 60 };
+        let d1 = l.hit("b", "k", q, 120).await;
+        let d2 = l.hit("b", "k", q, 130).await;
+        let d3 = l.hit("b", "k", q, 179).await;
+        assert_eq!((d1.allowed, d1.remaining, d1.reset), (true, 1, 180));
+        assert_eq!((d2.allowed, d2.remaining), (true, 0));
+        assert!(!d3.allowed);
+        assert!(l.hit("b", "other", q, 179).await.allowed, "keys are independent");
+        assert!(l.hit("b", "k", q, 180).await.allowed, "a new window starts afresh");
+    }
+}
