@@ -175,3 +175,30 @@ impl IntoResponse for OAuthError {
         response
     }
 }
+
+/// An error shown as an HTML page (hosted pages, and `/authorize` errors that must not
+/// redirect). Rendered in one place: `pages::error_page`.
+#[derive(Debug)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub description: String,
+}
+
+impl PageError {
+    pub fn bad_request(error: &'static str, description: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, error, description: description.into() }
+    }
+    pub fn forbidden(error: &'static str, description: impl Into<String>) -> Self {
+        Self { status: StatusCode::FORBIDDEN, error, description: description.into() }
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, error: "server_error", description: e.to_string() }
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        Self::internal(e)
+    }
+}

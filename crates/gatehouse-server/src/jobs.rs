@@ -325,8 +325,10 @@ impl<W: std::io::Write> Drop for FinishOnDrop<W> {
     }
 }
 
-/// Deletes finished jobs past their retention, with their files.
+/// Deletes finished jobs past their retention, with their files, and expired sign-in
+/// state (sessions, login transactions, codes, refresh tokens).
 async fn delete_expired(state: &AppState) -> Result<(), StoreError> {
+    crate::auth::purge_expired(state).await?;
     let before = iso8601(state.clock.now() - time::Duration::seconds(state.config.jobs.retention_secs));
     for file in state.store.delete_jobs_finished_before(&before).await? {
         let _ = std::fs::remove_file(job_file(state, &file));

@@ -166,4 +166,29 @@ impl KeyRing {
         validation.leeway = 30;
         jsonwebtoken::decode::<T>(token, key, &validation).ok().map(|d| d.claims)
     }
+
+    /// Verifies signature and issuer only: for an `id_token_hint`, which may have
+    /// expired and whose audience is the client it names.
+    pub fn verify_hint<T: DeserializeOwned>(&self, token: &str, issuer: &str) -> Option<T> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.alg != Algorithm::RS256 {
+            return None;
+        }
+        let guard = self.inner.read().ok()?;
+        let key = guard.decoding.get(header.kid.as_deref()?)?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[issuer]);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        jsonwebtoken::decode::<T>(token, key, &validation).ok().map(|d| d.claims)
+    }
+
+    /// The published keys' ids, the signing one first.
+    pub fn kids(&self) -> (String, Vec<String>) {
+        match self.inner.read() {
+            Ok(g) => (g.current_kid.clone(), g.decoding.keys().cloned().collect()),
+            Err(_) => (String::new(), Vec::new()),
+        }
+    }
 }

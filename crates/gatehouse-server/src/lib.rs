@@ -18,6 +18,7 @@ pub mod import;
 pub mod jobs;
 pub mod keys;
 mod openapi;
+mod pages;
 pub mod ratelimit;
 pub mod state;
 mod wellknown;
@@ -99,6 +100,11 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::management));
     let authentication = Router::new()
         .route("/oauth/token", post(auth::token::token))
+        .route("/authorize", get(auth::authorize::authorize))
+        .route("/u/login", get(pages::login::show).post(pages::login::submit))
+        .route("/userinfo", get(auth::userinfo::userinfo).post(auth::userinfo::userinfo))
+        .route("/v2/logout", get(auth::logout::v2_logout))
+        .route("/oidc/logout", get(auth::logout::oidc_logout).post(auth::logout::oidc_logout_post))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::authentication));
     Router::new()
         .nest("/api/v2", management)

@@ -8,13 +8,45 @@ use gatehouse_store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// How the hosted pages look.
+#[derive(Debug, Clone)]
+pub struct Branding {
+    /// Shown as the page heading and title.
+    pub name: String,
+    /// An absolute `https:` (or `http:`) URL of a logo image; none by default.
+    pub logo_url: Option<String>,
+    /// A CSS hex colour (`#rgb` or `#rrggbb`) for buttons and links.
+    pub primary_color: String,
+}
+
+impl Default for Branding {
+    fn default() -> Self {
+        Self { name: "Gatehouse".into(), logo_url: None, primary_color: "#3b5bdb".into() }
+    }
+}
+
 /// Runtime configuration, already validated.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Public base URL, always ending in `/` (Auth0's `iss` form).
     pub issuer: String,
-    /// Lifetime of access tokens for the Management API.
+    /// Lifetime of access tokens (Management API and user tokens).
     pub access_token_ttl_secs: i64,
+    /// Lifetime of ID tokens (Auth0's default: 10 hours).
+    pub id_token_ttl_secs: i64,
+    /// Absolute lifetime of a refresh token family member (Auth0's default: 30 days).
+    pub refresh_token_ttl_secs: i64,
+    /// Lifetime of a single sign-on session (Auth0's default inactivity timeout: 3 days).
+    pub session_ttl_secs: i64,
+    /// Lifetime of an authorization code.
+    pub auth_code_ttl_secs: i64,
+    /// How long a user has to finish the hosted login page.
+    pub login_transaction_ttl_secs: i64,
+    /// Audiences (APIs) user access tokens may be issued for, besides `<issuer>userinfo`.
+    pub api_audiences: Vec<String>,
+    pub branding: Branding,
+    /// A directory whose `*.html` files replace the embedded page templates of the same name.
+    pub template_dir: Option<PathBuf>,
     /// Where job files (uploaded imports, finished exports) live. Nodes that share one
     /// PostgreSQL must share this directory too, since any node may run any job.
     pub data_dir: PathBuf,
@@ -61,11 +93,29 @@ impl ServerConfig {
         Self {
             issuer,
             access_token_ttl_secs: 86_400,
+            id_token_ttl_secs: 36_000,
+            refresh_token_ttl_secs: 30 * 86_400,
+            session_ttl_secs: 3 * 86_400,
+            auth_code_ttl_secs: 60,
+            login_transaction_ttl_secs: 3_600,
+            api_audiences: Vec::new(),
+            branding: Branding::default(),
+            template_dir: None,
             data_dir: PathBuf::from("data"),
             jobs: JobsConfig::default(),
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
             log_stream: None,
         }
+    }
+
+    /// The audience of access tokens that only serve `/userinfo`.
+    pub fn userinfo_audience(&self) -> String {
+        format!("{}userinfo", self.issuer)
+    }
+
+    /// Cookies are `Secure` when the public URL is https (so plain-http local runs work).
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
     }
 
     /// The audience of Management API tokens: `<issuer>api/v2/`.

@@ -1,5 +1,6 @@
 //! Discovery documents.
 
+use crate::auth::issue::{SUPPORTED_CLAIMS, SUPPORTED_SCOPES};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
@@ -11,17 +12,34 @@ pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     ([(CACHE_CONTROL, "public, max-age=300")], Json(state.keys.jwks()))
 }
 
-/// The OpenID Provider metadata for what exists so far.
+/// The OpenID Provider metadata.
 pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
     let iss = &state.config.issuer;
     Json(json!({
         "issuer": iss,
+        "authorization_endpoint": format!("{iss}authorize"),
         "token_endpoint": format!("{iss}oauth/token"),
+        "userinfo_endpoint": format!("{iss}userinfo"),
         "jwks_uri": format!("{iss}.well-known/jwks.json"),
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "end_session_endpoint": format!("{iss}oidc/logout"),
+        "scopes_supported": SUPPORTED_SCOPES,
+        "claims_supported": SUPPORTED_CLAIMS,
         "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "password",
+            "http://auth0.com/oauth/grant-type/password-realm",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "id_token_signing_alg_values_supported": ["RS256"],
         "subject_types_supported": ["public"],
+        "prompt_values_supported": ["none", "login"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
     }))
 }

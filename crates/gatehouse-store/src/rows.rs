@@ -139,6 +139,71 @@ macro_rules! decoders {
                 })
             }
         }
+        impl FromRow<$row> for crate::login::LoginSession {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Ok(crate::login::LoginSession {
+                    id_hash: get(r, "id_hash")?,
+                    sid: get(r, "sid")?,
+                    user_id: get(r, "user_id")?,
+                    auth_time: get(r, "auth_time")?,
+                    created_at: get(r, "created_at")?,
+                    expires_at: get(r, "expires_at")?,
+                })
+            }
+        }
+
+        impl FromRow<$row> for crate::login::LoginTransaction {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Ok(crate::login::LoginTransaction {
+                    id_hash: get(r, "id_hash")?,
+                    browser_hash: get(r, "browser_hash")?,
+                    params: get(r, "params")?,
+                    created_at: get(r, "created_at")?,
+                    expires_at: get(r, "expires_at")?,
+                })
+            }
+        }
+
+        impl FromRow<$row> for crate::login::AuthCode {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Ok(crate::login::AuthCode {
+                    code_hash: get(r, "code_hash")?,
+                    family_id: get(r, "family_id")?,
+                    client_id: get(r, "client_id")?,
+                    redirect_uri: get(r, "redirect_uri")?,
+                    code_challenge: get(r, "code_challenge")?,
+                    code_challenge_method: get(r, "code_challenge_method")?,
+                    nonce: get(r, "nonce")?,
+                    scope: get(r, "scope")?,
+                    audience: get(r, "audience")?,
+                    user_id: get(r, "user_id")?,
+                    auth_time: get(r, "auth_time")?,
+                    sid: get(r, "sid")?,
+                    created_at: get(r, "created_at")?,
+                    expires_at: get(r, "expires_at")?,
+                    used_at: get(r, "used_at")?,
+                })
+            }
+        }
+
+        impl FromRow<$row> for crate::login::RefreshToken {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Ok(crate::login::RefreshToken {
+                    token_hash: get(r, "token_hash")?,
+                    family_id: get(r, "family_id")?,
+                    client_id: get(r, "client_id")?,
+                    user_id: get(r, "user_id")?,
+                    scope: get(r, "scope")?,
+                    audience: get(r, "audience")?,
+                    sid: get(r, "sid")?,
+                    auth_time: get(r, "auth_time")?,
+                    created_at: get(r, "created_at")?,
+                    expires_at: get(r, "expires_at")?,
+                    rotated_at: get(r, "rotated_at")?,
+                    revoked_at: get(r, "revoked_at")?,
+                })
+            }
+        }
     )*};
 }
 

@@ -5,6 +5,7 @@ mod client_grants;
 mod clients;
 mod connections;
 mod jobs;
+mod keys;
 mod logs;
 mod users;
 
@@ -26,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .route("/clients/{id}/rotate-secret", post(clients::rotate_secret))
         .route("/client-grants", get(client_grants::list).post(client_grants::create))
         .route("/client-grants/{id}", axum::routing::patch(client_grants::update).delete(client_grants::delete))
+        .route("/keys/signing", get(keys::list))
+        .route("/keys/signing/rotate", post(keys::rotate))
         .route("/jobs/users-imports", post(jobs::create_import))
         .route("/jobs/users-exports", post(jobs::create_export))
         .route("/jobs/{id}", get(jobs::get_one))

@@ -1,4 +1,39 @@
-//! The Authentication API: token issuance (and, as they land, authorize, userinfo,
-//! sign-up and password change).
+//! The Authentication API: `/authorize`, `/oauth/token`, `/userinfo`, logout, and the
+//! login rules the hosted pages share with the password grants.
 
+pub mod authorize;
+pub mod grants;
+pub mod issue;
+pub mod login;
+pub mod logout;
+pub mod secrets;
 pub mod token;
+pub mod userinfo;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+/// Used authorization codes are kept this long past their expiry, so that a late replay
+/// is still recognised (and revokes the tokens issued from the code).
+const CODE_REPLAY_MEMORY_SECS: i64 = 86_400;
+
+/// One housekeeping step: deletes expired sessions, login transactions, codes and
+/// refresh tokens. Called periodically by the background worker.
+pub async fn purge_expired(state: &crate::state::AppState) -> Result<u64, gatehouse_store::StoreError> {
+    let now = state.clock.now().unix_timestamp();
+    state.store.purge_expired_login_state(now, CODE_REPLAY_MEMORY_SECS).await
+}
+
+/// The peer address, when the server was started with connect info (in-process tests
+/// are not).
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip().to_string())))
+    }
+}

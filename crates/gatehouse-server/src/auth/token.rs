@@ -1,5 +1,6 @@
 //! `POST /oauth/token`.
 
+use crate::auth::{grants, ClientIp};
 use crate::authz::AccessClaims;
 use crate::error::OAuthError;
 use crate::extract::read_body;
@@ -120,8 +121,8 @@ async fn authenticate(
     }
 }
 
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match handle(&state, &headers, body).await {
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, body: Body) -> Response {
+    match handle(&state, &headers, ip.0, body).await {
         Ok(v) => {
             let mut r = (StatusCode::OK, Json(v)).into_response();
             r.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
@@ -132,7 +133,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Body
     }
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
+async fn handle(state: &AppState, headers: &HeaderMap, ip: Option<String>, body: Body) -> Result<Value, OAuthError> {
     let p = params(headers, body).await?;
     let grant_type =
         p.get("grant_type").ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?;
@@ -149,6 +150,19 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Val
             e.details.insert("audience".into(), json!(p.get("audience")));
             crate::audit::record(state, e).await;
             result
+        }
+        "authorization_code" => grants::authorization_code(state, &authenticate(state, headers, &p).await?, &p).await,
+        "refresh_token" => grants::refresh_token(state, &authenticate(state, headers, &p).await?, &p).await,
+        "password" | grants::PASSWORD_REALM => {
+            let client = authenticate(state, headers, &p).await?;
+            // Auth0's `auth0-forwarded-for`: the end user's address, when a trusted
+            // (confidential, authenticated) backend logs its user in.
+            let forwarded = headers
+                .get("auth0-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_string())
+                .filter(|v| client.is_confidential() && v.parse::<std::net::IpAddr>().is_ok());
+            grants::password(state, &client, grant_type, &p, forwarded.or(ip).as_deref()).await
         }
         other => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,

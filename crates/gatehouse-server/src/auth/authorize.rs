@@ -1,0 +1,394 @@
+//! `GET /authorize`: the authorization-code flow.
+//!
+//! Errors before the client and its `redirect_uri` are known good are shown as a page
+//! (redirecting would make Gatehouse an open redirector); later errors go back to the
+//! application as `error`/`error_description`/`state`.
+
+use crate::auth::issue::granted_scopes;
+use crate::auth::login::{connection_for, user_may_use, ConnectionError};
+use crate::auth::secrets::{hash_secret, is_pkce_value, random_token};
+use crate::error::PageError;
+use crate::pages::{cookies, error_page};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::header::LOCATION;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::client::Client;
+use gatehouse_store::{AuthCode, LoginSession, LoginTransaction, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// A validated authorization request; also what a login transaction stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthorizeRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+    pub audience: Option<String>,
+    pub code_challenge: Option<String>,
+    /// `login`, `none`, or absent.
+    pub prompt: Option<String>,
+    pub max_age: Option<i64>,
+    pub connection: Option<String>,
+    pub login_hint: Option<String>,
+    pub screen_hint: Option<String>,
+}
+
+/// Why an authorization request failed, and so where the answer goes.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// Shown as a page; never redirected.
+    Page(PageError),
+    /// Sent back to the (verified) redirect URI.
+    Redirect { redirect_uri: String, state: Option<String>, error: &'static str, description: String },
+}
+
+impl From<StoreError> for AuthorizeError {
+    fn from(e: StoreError) -> Self {
+        Self::Page(PageError::internal(e))
+    }
+}
+
+/// `uri` with `params` added to its query.
+pub fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut u) => {
+            {
+                let mut q = u.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            u.to_string()
+        }
+        Err(_) => uri.to_string(),
+    }
+}
+
+/// The query string as a map; a parameter given twice is an error (RFC 6749 §3.1).
+pub fn query_map(query: Option<&str>) -> Result<HashMap<String, String>, String> {
+    let mut map = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if map.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(format!("Parameter {k} was given more than once."));
+        }
+    }
+    Ok(map)
+}
+
+/// Validates an authorization request against its client. Pure apart from the
+/// connection lookup.
+pub async fn validate(
+    state: &AppState,
+    p: &HashMap<String, String>,
+) -> Result<(Client, AuthorizeRequest), AuthorizeError> {
+    let page = |d: &str| AuthorizeError::Page(PageError::bad_request("invalid_request", d));
+    let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let client_id = get("client_id").ok_or_else(|| page("Missing required parameter: client_id"))?;
+    let client = state.store.client(client_id).await?.ok_or_else(|| page("Unknown client."))?;
+    let redirect_uri = get("redirect_uri").ok_or_else(|| page("Missing required parameter: redirect_uri"))?;
+    // Exact string match: no prefixes, wildcards or normalisation.
+    if !client.callbacks.iter().any(|c| c == redirect_uri) {
+        return Err(page(&format!(
+            "Callback URL mismatch. {redirect_uri} is not in the list of allowed callback URLs."
+        )));
+    }
+    let state_param = get("state").map(str::to_string);
+    let fail = |error: &'static str, description: String| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.to_string(),
+        state: state_param.clone(),
+        error,
+        description,
+    };
+    match get("response_type") {
+        Some("code") => {}
+        None => return Err(fail("invalid_request", "Missing required parameter: response_type".into())),
+        Some(other) => {
+            return Err(fail("unsupported_response_type", format!("Unsupported response type: {other}")));
+        }
+    }
+    if let Some(mode) = get("response_mode").filter(|m| *m != "query") {
+        return Err(fail("invalid_request", format!("Unsupported response_mode: {mode}")));
+    }
+    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+        return Err(fail("unauthorized_client", "Grant type 'authorization_code' not allowed for the client.".into()));
+    }
+    let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
+        (None, Some(_)) => {
+            return Err(fail("invalid_request", "code_challenge_method given without code_challenge".into()));
+        }
+        (None, None) if !client.is_confidential() => {
+            return Err(fail(
+                "invalid_request",
+                "Parameter 'code_challenge' is required: public clients must use PKCE (S256).".into(),
+            ));
+        }
+        (None, None) => None,
+        (Some(c), Some("S256")) if is_pkce_value(c) && c.len() == 43 => Some(c.to_string()),
+        (Some(_), Some("S256")) => return Err(fail("invalid_request", "Invalid code_challenge".into())),
+        (Some(_), _) => {
+            return Err(fail("invalid_request", "Unsupported code_challenge_method: only S256 is allowed.".into()));
+        }
+    };
+    let prompt = match get("prompt") {
+        None => None,
+        Some(raw) => {
+            let values: Vec<&str> = raw.split(' ').filter(|s| !s.is_empty()).collect();
+            if values.contains(&"none") && values.len() > 1 {
+                return Err(fail("invalid_request", "prompt=none cannot be combined with other values".into()));
+            }
+            if let Some(bad) = values.iter().find(|v| !["none", "login", "consent", "select_account"].contains(v)) {
+                return Err(fail("invalid_request", format!("Unsupported prompt value: {bad}")));
+            }
+            if values.contains(&"none") {
+                Some("none".to_string())
+            } else if values.contains(&"login") {
+                Some("login".to_string())
+            } else {
+                None
+            }
+        }
+    };
+    let max_age = match get("max_age") {
+        None => None,
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => return Err(fail("invalid_request", "max_age must be a non-negative integer".into())),
+        },
+    };
+    let audience = get("audience").map(str::to_string).filter(|a| *a != state.config.userinfo_audience());
+    if let Some(a) = &audience {
+        if !state.config.api_audiences.contains(a) {
+            return Err(fail("access_denied", format!("Service not found: {a}")));
+        }
+    }
+    let connection = get("connection").map(str::to_string);
+    if let Err(e) = connection_for(state, &client, connection.as_deref()).await {
+        return Err(match e {
+            ConnectionError::Store(e) => e.into(),
+            ConnectionError::Unknown(_) | ConnectionError::NotEnabled => {
+                fail("invalid_request", "the connection is not enabled".into())
+            }
+            ConnectionError::NoneEnabled => fail("invalid_request", e.to_string()),
+        });
+    }
+    let scope = granted_scopes(get("scope").unwrap_or("openid")).join(" ");
+    let bounded = |k: &str, max: usize| get(k).map(|v| v.chars().take(max).collect::<String>());
+    let req = AuthorizeRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri: redirect_uri.to_string(),
+        state: state_param.clone(),
+        nonce: get("nonce").map(str::to_string),
+        scope,
+        audience,
+        code_challenge,
+        prompt,
+        max_age,
+        connection,
+        login_hint: bounded("login_hint", 256),
+        screen_hint: bounded("screen_hint", 32),
+    };
+    if req.nonce.as_ref().is_some_and(|n| n.len() > 512) || req.state.as_ref().is_some_and(|s| s.len() > 2048) {
+        return Err(fail("invalid_request", "state or nonce is too long".into()));
+    }
+    Ok((client, req))
+}
+
+/// What to do with a valid request, given the browser's session.
+#[derive(Debug, PartialEq)]
+pub enum Next {
+    /// Single sign-on: the session satisfies the request.
+    IssueCode,
+    /// `prompt=none` and the user would have to log in.
+    LoginRequired,
+    ShowLogin,
+}
+
+pub fn decide(req: &AuthorizeRequest, session: Option<&LoginSession>, now: i64) -> Next {
+    let fresh_enough = |s: &LoginSession| req.max_age.is_none_or(|max| now - s.auth_time <= max);
+    let usable = session.filter(|s| req.prompt.as_deref() != Some("login") && fresh_enough(s));
+    match (usable, req.prompt.as_deref()) {
+        (Some(_), _) => Next::IssueCode,
+        (None, Some("none")) => Next::LoginRequired,
+        (None, _) => Next::ShowLogin,
+    }
+}
+
+/// Stores a new code for the request and returns the redirect that delivers it.
+pub async fn issue_code(
+    state: &AppState,
+    req: &AuthorizeRequest,
+    user_id: &str,
+    auth_time: i64,
+    sid: &str,
+) -> Result<String, StoreError> {
+    let now = state.clock.now().unix_timestamp();
+    let code = random_token();
+    let row = AuthCode {
+        code_hash: hash_secret(&code),
+        family_id: random_token(),
+        client_id: req.client_id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        code_challenge: req.code_challenge.clone(),
+        code_challenge_method: req.code_challenge.as_ref().map(|_| "S256".to_string()),
+        nonce: req.nonce.clone(),
+        scope: req.scope.clone(),
+        audience: req.audience.clone(),
+        user_id: user_id.to_string(),
+        auth_time,
+        sid: Some(sid.to_string()),
+        created_at: now,
+        expires_at: now + state.config.auth_code_ttl_secs,
+        used_at: None,
+    };
+    state.store.insert_auth_code(&row).await?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = &req.state {
+        params.push(("state", s.as_str()));
+    }
+    Ok(with_query(&req.redirect_uri, &params))
+}
+
+/// The browser's live session whose user may still sign in to `client`.
+pub async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+    connection: Option<&str>,
+) -> Result<Option<LoginSession>, StoreError> {
+    let Some(cookie) = cookies::get(headers, cookies::SESSION) else { return Ok(None) };
+    let now = state.clock.now().unix_timestamp();
+    let Some(session) = state.store.login_session(&hash_secret(&cookie), now).await? else { return Ok(None) };
+    let Some(user) = state.store.user(&session.user_id).await? else { return Ok(None) };
+    if user.blocked || !user_may_use(state, client, &user).await? {
+        return Ok(None);
+    }
+    if connection.is_some_and(|c| c != user.connection) {
+        return Ok(None);
+    }
+    Ok(Some(session))
+}
+
+pub fn redirect(location: &str) -> Response {
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(LOCATION, v);
+    }
+    r.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Response, AuthorizeError> {
+    let p = query_map(uri.query()).map_err(|e| AuthorizeError::Page(PageError::bad_request("invalid_request", e)))?;
+    let (client, req) = validate(state, &p).await?;
+    let session = current_session(state, headers, &client, req.connection.as_deref()).await?;
+    let now = state.clock.now().unix_timestamp();
+    match decide(&req, session.as_ref(), now) {
+        Next::IssueCode => {
+            let Some(s) = session else { return Err(PageError::internal("session vanished").into()) };
+            Ok(redirect(&issue_code(state, &req, &s.user_id, s.auth_time, &s.sid).await?))
+        }
+        Next::LoginRequired => Err(AuthorizeError::Redirect {
+            redirect_uri: req.redirect_uri,
+            state: req.state,
+            error: "login_required",
+            description: "Login required".into(),
+        }),
+        Next::ShowLogin => {
+            let (browser, fresh) = match cookies::get(headers, cookies::BROWSER) {
+                Some(b) => (b, false),
+                None => (random_token(), true),
+            };
+            let tx = random_token();
+            let params = serde_json::to_string(&req).map_err(PageError::internal)?;
+            state
+                .store
+                .insert_login_transaction(&LoginTransaction {
+                    id_hash: hash_secret(&tx),
+                    browser_hash: hash_secret(&browser),
+                    params,
+                    created_at: now,
+                    expires_at: now + state.config.login_transaction_ttl_secs,
+                })
+                .await?;
+            let mut r = redirect(&format!("/u/login?state={tx}"));
+            if fresh {
+                let c = cookies::set(&state.config, cookies::BROWSER, &browser, None);
+                if let Ok(v) = HeaderValue::from_str(&c) {
+                    r.headers_mut().append("set-cookie", v);
+                }
+            }
+            Ok(r)
+        }
+    }
+}
+
+impl From<PageError> for AuthorizeError {
+    fn from(e: PageError) -> Self {
+        Self::Page(e)
+    }
+}
+
+pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    match handle(&state, &headers, &uri).await {
+        Ok(r) => r,
+        Err(AuthorizeError::Page(e)) => error_page(&state, &e).await.into_response(),
+        Err(AuthorizeError::Redirect { redirect_uri, state: st, error, description }) => {
+            let mut params = vec![("error", error), ("error_description", description.as_str())];
+            if let Some(s) = &st {
+                params.push(("state", s.as_str()));
+            }
+            redirect(&with_query(&redirect_uri, &params))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(prompt: Option<&str>, max_age: Option<i64>) -> AuthorizeRequest {
+        AuthorizeRequest {
+            client_id: "c".into(),
+            redirect_uri: "https://app/cb".into(),
+            state: None,
+            nonce: None,
+            scope: "openid".into(),
+            audience: None,
+            code_challenge: None,
+            prompt: prompt.map(str::to_string),
+            max_age,
+            connection: None,
+            login_hint: None,
+            screen_hint: None,
+        }
+    }
+
+    #[test]
+    fn decisions() {
+        let s = LoginSession {
+            id_hash: "h".into(),
+            sid: "s".into(),
+            user_id: "u".into(),
+            auth_time: 1000,
+            created_at: 1000,
+            expires_at: 9999,
+        };
+        assert_eq!(decide(&req(None, None), Some(&s), 2000), Next::IssueCode);
+        assert_eq!(decide(&req(Some("login"), None), Some(&s), 2000), Next::ShowLogin);
+        assert_eq!(decide(&req(None, Some(500)), Some(&s), 2000), Next::ShowLogin);
+        assert_eq!(decide(&req(None, Some(1000)), Some(&s), 2000), Next::IssueCode);
+        assert_eq!(decide(&req(Some("none"), Some(500)), Some(&s), 2000), Next::LoginRequired);
+        assert_eq!(decide(&req(Some("none"), None), None, 2000), Next::LoginRequired);
+        assert_eq!(decide(&req(None, None), None, 2000), Next::ShowLogin);
+    }
+
+    #[test]
+    fn query_is_appended() {
+        assert_eq!(with_query("https://a/cb?x=1", &[("code", "a b")]), "https://a/cb?x=1&code=a+b");
+    }
+}

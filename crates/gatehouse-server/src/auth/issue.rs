@@ -1,0 +1,196 @@
+//! Minting tokens for a user: the access token (a JWT for the audience), the ID token
+//! (claims by scope) and, with `offline_access`, a refresh token.
+
+use crate::auth::secrets::{hash_secret, random_token};
+use crate::error::OAuthError;
+use crate::state::AppState;
+use gatehouse_core::client::Client;
+use gatehouse_core::user::User;
+use gatehouse_store::RefreshToken;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+/// The scopes Gatehouse grants to user tokens. No API defines its own scopes yet, so
+/// anything else requested is dropped (never passed through into a token).
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
+/// Claims (OIDC standard) that `profile` and `email` release.
+pub const SUPPORTED_CLAIMS: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "sid",
+    "azp",
+    "name",
+    "nickname",
+    "given_name",
+    "family_name",
+    "picture",
+    "updated_at",
+    "email",
+    "email_verified",
+];
+
+/// The requested scopes Gatehouse grants, in a canonical order.
+pub fn granted_scopes(requested: &str) -> Vec<String> {
+    let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+    SUPPORTED_SCOPES.iter().filter(|s| requested.contains(s)).map(|s| s.to_string()).collect()
+}
+
+pub fn has_scope(scope: &str, wanted: &str) -> bool {
+    scope.split(' ').any(|s| s == wanted)
+}
+
+/// Claims of a user access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserAccessClaims {
+    pub iss: String,
+    pub sub: String,
+    /// A string, or `[api, <issuer>userinfo]` when an API token also serves `/userinfo`.
+    pub aud: Value,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gty: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+/// What happens to refresh tokens in this response.
+pub enum Refresh {
+    /// Mint one (if `offline_access` was granted and the client may refresh) in this family.
+    Mint { family_id: String },
+    /// Return this one, already stored by the rotation.
+    Rotated(String),
+}
+
+/// Everything a token response is issued for.
+#[derive(Clone)]
+pub struct Grant<'a> {
+    pub client: &'a Client,
+    pub user: &'a User,
+    /// Space-separated, already reduced to [`SUPPORTED_SCOPES`].
+    pub scope: String,
+    pub audience: Option<String>,
+    pub nonce: Option<String>,
+    pub auth_time: i64,
+    pub sid: Option<String>,
+    /// Auth0's `gty` claim for grants other than the authorization code.
+    pub gty: Option<&'static str>,
+}
+
+/// The OIDC claims the scopes release about `user`.
+pub fn profile_claims(user: &User, scope: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    fn put(m: &mut Map<String, Value>, k: &str, v: &Option<String>) {
+        if let Some(v) = v {
+            m.insert(k.into(), Value::String(v.clone()));
+        }
+    }
+    if has_scope(scope, "profile") {
+        put(&mut m, "nickname", &user.nickname);
+        put(&mut m, "name", &user.name);
+        put(&mut m, "given_name", &user.given_name);
+        put(&mut m, "family_name", &user.family_name);
+        put(&mut m, "picture", &user.picture);
+        m.insert("updated_at".into(), Value::String(user.updated_at.clone()));
+    }
+    if has_scope(scope, "email") {
+        put(&mut m, "email", &user.email);
+        m.insert("email_verified".into(), Value::Bool(user.email_verified));
+    }
+    m
+}
+
+/// A stored refresh token for `grant` in `family_id`, and the secret to hand out.
+pub fn new_refresh_token(state: &AppState, grant: &Grant<'_>, family_id: &str) -> (String, RefreshToken) {
+    let now = state.clock.now().unix_timestamp();
+    let secret = random_token();
+    let row = RefreshToken {
+        token_hash: hash_secret(&secret),
+        family_id: family_id.to_string(),
+        client_id: grant.client.client_id.clone(),
+        user_id: grant.user.user_id.clone(),
+        scope: grant.scope.clone(),
+        audience: grant.audience.clone(),
+        sid: grant.sid.clone(),
+        auth_time: grant.auth_time,
+        created_at: now,
+        expires_at: now + state.config.refresh_token_ttl_secs,
+        rotated_at: None,
+        revoked_at: None,
+    };
+    (secret, row)
+}
+
+/// Whether a refresh token goes with this grant.
+pub fn wants_refresh(grant: &Grant<'_>) -> bool {
+    has_scope(&grant.scope, "offline_access") && grant.client.grant_types.iter().any(|g| g == "refresh_token")
+}
+
+/// Signs the tokens and builds the token response.
+pub async fn issue(state: &AppState, grant: &Grant<'_>, refresh: Refresh) -> Result<Value, OAuthError> {
+    let cfg = &state.config;
+    let now = state.clock.now().unix_timestamp();
+    let userinfo = cfg.userinfo_audience();
+    let openid = has_scope(&grant.scope, "openid");
+    let aud = match &grant.audience {
+        Some(api) if api != &userinfo && openid => json!([api, userinfo]),
+        Some(api) => json!(api),
+        None => json!(userinfo),
+    };
+    let access = UserAccessClaims {
+        iss: cfg.issuer.clone(),
+        sub: grant.user.user_id.clone(),
+        aud,
+        iat: now,
+        exp: now + cfg.access_token_ttl_secs,
+        scope: grant.scope.clone(),
+        azp: Some(grant.client.client_id.clone()),
+        gty: grant.gty.map(str::to_string),
+        sid: grant.sid.clone(),
+    };
+    let access_token = state.keys.sign(&access).map_err(OAuthError::server_error)?;
+    let mut body = Map::new();
+    body.insert("access_token".into(), json!(access_token));
+    if openid {
+        let mut claims = profile_claims(grant.user, &grant.scope);
+        claims.insert("iss".into(), json!(cfg.issuer));
+        claims.insert("sub".into(), json!(grant.user.user_id));
+        claims.insert("aud".into(), json!(grant.client.client_id));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + cfg.id_token_ttl_secs));
+        claims.insert("auth_time".into(), json!(grant.auth_time));
+        if let Some(sid) = &grant.sid {
+            claims.insert("sid".into(), json!(sid));
+        }
+        if let Some(nonce) = &grant.nonce {
+            claims.insert("nonce".into(), json!(nonce));
+        }
+        let id_token = state.keys.sign(&Value::Object(claims)).map_err(OAuthError::server_error)?;
+        body.insert("id_token".into(), json!(id_token));
+    }
+    match refresh {
+        Refresh::Rotated(secret) => {
+            body.insert("refresh_token".into(), json!(secret));
+        }
+        Refresh::Mint { family_id } if wants_refresh(grant) => {
+            let (secret, row) = new_refresh_token(state, grant, &family_id);
+            state.store.insert_refresh_token(&row).await?;
+            body.insert("refresh_token".into(), json!(secret));
+        }
+        Refresh::Mint { .. } => {}
+    }
+    body.insert("scope".into(), json!(grant.scope));
+    body.insert("expires_in".into(), json!(cfg.access_token_ttl_secs));
+    body.insert("token_type".into(), json!("Bearer"));
+    Ok(Value::Object(body))
+}

@@ -1,0 +1,151 @@
+//! The rules of a password login, shared by the hosted login page and the password
+//! grants: which connection a client may use, how a password is checked, and what a
+//! successful login records.
+
+use crate::state::AppState;
+use gatehouse_core::client::Client;
+use gatehouse_core::connection::{Connection, DEFAULT_DATABASE_CONNECTION};
+use gatehouse_core::user::User;
+use gatehouse_core::validate::Email;
+use gatehouse_store::StoreError;
+
+/// Why a login failed. `WrongCredentials` covers unknown users and wrong passwords alike.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("Wrong email or password.")]
+    WrongCredentials,
+    #[error("user is blocked")]
+    Blocked,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for LoginError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// Why a client cannot log users in through a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("connection {0:?} does not exist")]
+    Unknown(String),
+    #[error("the connection is not enabled for this client")]
+    NotEnabled,
+    #[error("no database connection is enabled for this client")]
+    NoneEnabled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn usable_by(connection: &Connection, client: &Client) -> bool {
+    connection.strategy == "auth0" && connection.enabled_clients.iter().any(|c| c == &client.client_id)
+}
+
+/// The database connection `name` (or, without a name, the default one) if the client
+/// may use it. The default is `Username-Password-Authentication` when enabled for the
+/// client, else the first enabled database connection.
+pub async fn connection_for(
+    state: &AppState,
+    client: &Client,
+    name: Option<&str>,
+) -> Result<Connection, ConnectionError> {
+    if let Some(name) = name {
+        let c = state.store.connection_by_name(name).await?.ok_or_else(|| ConnectionError::Unknown(name.into()))?;
+        return if usable_by(&c, client) { Ok(c) } else { Err(ConnectionError::NotEnabled) };
+    }
+    if let Some(c) = state.store.connection_by_name(DEFAULT_DATABASE_CONNECTION).await? {
+        if usable_by(&c, client) {
+            return Ok(c);
+        }
+    }
+    let (all, _) = state.store.connections(Some("auth0"), None, None, 0, 100).await?;
+    all.into_iter().find(|c| usable_by(c, client)).ok_or(ConnectionError::NoneEnabled)
+}
+
+/// Whether the user's connection is still enabled for the client (for single sign-on).
+pub async fn user_may_use(state: &AppState, client: &Client, user: &User) -> Result<bool, StoreError> {
+    Ok(state.store.connection(&user.connection_id).await?.is_some_and(|c| usable_by(&c, client)))
+}
+
+/// Emails are matched case-insensitively after trimming, as they are stored.
+fn normalize_login(raw: &str) -> String {
+    match Email::parse(raw) {
+        Ok(email) => email.into_string(),
+        Err(_) => raw.trim().to_ascii_lowercase(),
+    }
+}
+
+/// Checks `username`/`password` against `connection`'s users.
+///
+/// Unknown users cost one dummy verify, so they take as long, and get the same answer,
+/// as a wrong password. A blocked user is only told so after the right password. On
+/// success a legacy or weak hash is replaced by an argon2id hash, and `last_login`,
+/// `logins_count` and `last_ip` are updated.
+pub async fn password_login(
+    state: &AppState,
+    connection: &Connection,
+    username: &str,
+    password: &str,
+    ip: Option<&str>,
+) -> Result<User, LoginError> {
+    let login = normalize_login(username);
+    let user = if login.is_empty() { None } else { state.store.user_by_login(&connection.id, &login).await? };
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let parsed = match stored.as_deref().map(|s| state.hashing.hasher().parse_stored(s)) {
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            tracing::warn!(error = %e, "stored password hash is unusable; treating the login as failed");
+            None
+        }
+        None => None,
+    };
+    let rehash = parsed.as_ref().is_some_and(|h| state.hashing.hasher().needs_rehash(h));
+    let ok =
+        state.hashing.verify(parsed, password.to_string()).await.map_err(|e| LoginError::Internal(e.to_string()))?;
+    let Some(user) = user.filter(|_| ok) else {
+        return Err(LoginError::WrongCredentials);
+    };
+    if user.blocked {
+        return Err(LoginError::Blocked);
+    }
+    let new_hash = if rehash {
+        match state.hashing.hash(password.to_string()).await {
+            Ok(h) => Some(h),
+            Err(e) => {
+                // The login itself succeeded; the upgrade waits for the next one.
+                tracing::warn!(error = %e, user_id = %user.user_id, "password hash upgrade failed");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let now = state.now();
+    let ip = ip.map(str::to_string);
+    let updated = state
+        .store
+        .modify_user(&user.user_id, |u| {
+            u.logins_count += 1;
+            u.last_login = Some(now.clone());
+            if ip.is_some() {
+                u.last_ip = ip;
+            }
+            // Only replace the hash we verified: a concurrent password change wins.
+            if let Some(h) = new_hash {
+                if u.password_hash == stored {
+                    u.password_hash = Some(h);
+                }
+            }
+            u.updated_at = now.clone();
+            Ok::<_, LoginError>(())
+        })
+        .await
+        .map_err(|e| match e {
+            // Deleted between the check and the update.
+            StoreError::NotFound => LoginError::WrongCredentials,
+            other => other.into(),
+        })??;
+    Ok(updated)
+}

@@ -1,0 +1,221 @@
+//! `GET/POST /u/login`: the hosted login page.
+//!
+//! `/authorize` stores the request server-side as a login transaction bound to the
+//! browser (the `gh_browser` cookie) and sends the browser here with the transaction
+//! handle. The form's CSRF token is an HMAC of the handle under the browser secret; a
+//! POST without the cookie, or with another token, is refused with 403.
+
+use super::{cookies, error_page, render, Page, Var};
+use crate::auth::authorize::{issue_code, redirect, AuthorizeRequest};
+use crate::auth::login::{connection_for, password_login, LoginError};
+use crate::auth::secrets::{csrf_token, ct_eq, hash_secret, random_token};
+use crate::auth::ClientIp;
+use crate::error::PageError;
+use crate::extract::read_body;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::client::Client;
+use gatehouse_store::{LoginSession, LoginTransaction};
+use std::collections::HashMap;
+
+const MAX_FORM: usize = 16 * 1024;
+
+fn expired() -> PageError {
+    PageError::bad_request(
+        "invalid_request",
+        "This login page has expired or is not valid. Please go back to the application and try again.",
+    )
+}
+
+fn csrf_refused() -> PageError {
+    PageError::forbidden(
+        "invalid_csrf",
+        "The form could not be verified (missing or invalid CSRF token). Please try again.",
+    )
+}
+
+/// A live transaction for this handle, started by this browser.
+async fn transaction(
+    state: &AppState,
+    tx: &str,
+    browser: &str,
+) -> Result<(LoginTransaction, AuthorizeRequest, Client), PageError> {
+    let now = state.clock.now().unix_timestamp();
+    let t = state.store.login_transaction(&hash_secret(tx), now).await?.ok_or_else(expired)?;
+    if !ct_eq(&t.browser_hash, &hash_secret(browser)) {
+        return Err(expired());
+    }
+    let req: AuthorizeRequest = serde_json::from_str(&t.params).map_err(PageError::internal)?;
+    let client = state.store.client(&req.client_id).await?.ok_or_else(expired)?;
+    Ok((t, req, client))
+}
+
+/// What to show in the form besides its fields.
+#[derive(Default)]
+struct FormState {
+    username: String,
+    username_error: Option<&'static str>,
+    password_error: Option<&'static str>,
+    form_error: Option<String>,
+}
+
+fn field(id: &str, error: Option<&str>) -> (String, String) {
+    match error {
+        Some(e) => (
+            format!(r#"aria-invalid="true" aria-describedby="{id}-error""#),
+            format!(r#"<p id="{id}-error" class="field-error">{}</p>"#, super::escape(e)),
+        ),
+        None => (String::new(), String::new()),
+    }
+}
+
+async fn login_form(
+    state: &AppState,
+    status: StatusCode,
+    tx: &str,
+    browser: &str,
+    req: &AuthorizeRequest,
+    client: &Client,
+    f: FormState,
+) -> Page {
+    let (mut username_attrs, username_error) = field("username", f.username_error);
+    let (mut password_attrs, password_error) = field("password", f.password_error);
+    let form_error = match &f.form_error {
+        Some(e) => {
+            // A credentials error belongs to both fields.
+            for attrs in [&mut username_attrs, &mut password_attrs] {
+                if attrs.is_empty() {
+                    *attrs = r#"aria-invalid="true" aria-describedby="form-error""#.into();
+                }
+            }
+            format!(r#"<p id="form-error" class="alert" role="alert">{}</p>"#, super::escape(e))
+        }
+        None => String::new(),
+    };
+    let title = if req.screen_hint.as_deref() == Some("signup") { "Sign up" } else { "Log in" };
+    render(
+        state,
+        status,
+        title,
+        "login.html",
+        vec![
+            ("state", Var::Text(tx.to_string())),
+            ("csrf_token", Var::Text(csrf_token(browser, tx))),
+            ("client_name", Var::Text(client.name.clone())),
+            ("username", Var::Text(f.username)),
+            ("screen_hint", Var::Text(req.screen_hint.clone().unwrap_or_default())),
+            ("username_attrs", Var::Html(username_attrs)),
+            ("username_error", Var::Html(username_error)),
+            ("password_attrs", Var::Html(password_attrs)),
+            ("password_error", Var::Html(password_error)),
+            ("form_error", Var::Html(form_error)),
+        ],
+    )
+    .await
+}
+
+fn query_state(uri: &Uri) -> Option<String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.to_string())
+}
+
+pub async fn show(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let result = async {
+        let tx = query_state(&uri).ok_or_else(expired)?;
+        let browser = cookies::get(&headers, cookies::BROWSER).ok_or_else(expired)?;
+        let (_, req, client) = transaction(&state, &tx, &browser).await?;
+        let f = FormState { username: req.login_hint.clone().unwrap_or_default(), ..FormState::default() };
+        Ok::<_, PageError>(login_form(&state, StatusCode::OK, &tx, &browser, &req, &client, f).await)
+    }
+    .await;
+    match result {
+        Ok(page) => page.into_response(),
+        Err(e) => error_page(&state, &e).await.into_response(),
+    }
+}
+
+pub async fn submit(State(state): State<AppState>, headers: HeaderMap, uri: Uri, ip: ClientIp, body: Body) -> Response {
+    match handle_submit(&state, &headers, &uri, ip.0.as_deref(), body).await {
+        Ok(r) => r,
+        Err(e) => error_page(&state, &e).await.into_response(),
+    }
+}
+
+async fn handle_submit(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    ip: Option<&str>,
+    body: Body,
+) -> Result<Response, PageError> {
+    let bytes = read_body(body, MAX_FORM)
+        .await
+        .map_err(|_| PageError::bad_request("invalid_request", "The form is too large."))?;
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&bytes).into_owned().collect();
+    let tx = form.get("state").cloned().or_else(|| query_state(uri)).ok_or_else(expired)?;
+    // CSRF first: nothing else is looked at for a forged POST.
+    let browser = cookies::get(headers, cookies::BROWSER).ok_or_else(csrf_refused)?;
+    let presented = form.get("csrf_token").ok_or_else(csrf_refused)?;
+    if !ct_eq(presented, &csrf_token(&browser, &tx)) {
+        return Err(csrf_refused());
+    }
+    let (_, req, client) = transaction(state, &tx, &browser).await?;
+    let username = form.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
+    let password = form.get("password").cloned().unwrap_or_default();
+    let mut f = FormState { username: username.clone(), ..FormState::default() };
+    if username.is_empty() {
+        f.username_error = Some("Enter your email address or username.");
+    }
+    if password.is_empty() {
+        f.password_error = Some("Enter your password.");
+    }
+    if f.username_error.is_some() || f.password_error.is_some() {
+        return Ok(login_form(state, StatusCode::BAD_REQUEST, &tx, &browser, &req, &client, f).await.into_response());
+    }
+    let connection = connection_for(state, &client, req.connection.as_deref())
+        .await
+        .map_err(|e| PageError::bad_request("invalid_request", e.to_string()))?;
+    let user = match password_login(state, &connection, &username, &password, ip).await {
+        Ok(u) => u,
+        Err(LoginError::Internal(e)) => return Err(PageError::internal(e)),
+        Err(e) => {
+            f.form_error = Some(match e {
+                LoginError::Blocked => "Your account is blocked. Contact the administrator.".to_string(),
+                other => other.to_string(),
+            });
+            return Ok(login_form(state, StatusCode::BAD_REQUEST, &tx, &browser, &req, &client, f)
+                .await
+                .into_response());
+        }
+    };
+    // One submission finishes the transaction; a double submit gets the expired page.
+    if !state.store.delete_login_transaction(&hash_secret(&tx)).await? {
+        return Err(expired());
+    }
+    if let Some(old) = cookies::get(headers, cookies::SESSION) {
+        state.store.delete_login_session(&hash_secret(&old)).await?;
+    }
+    let now = state.clock.now().unix_timestamp();
+    let session_id = random_token();
+    let session = LoginSession {
+        id_hash: hash_secret(&session_id),
+        sid: random_token(),
+        user_id: user.user_id.clone(),
+        auth_time: now,
+        created_at: now,
+        expires_at: now + state.config.session_ttl_secs,
+    };
+    state.store.insert_login_session(&session).await?;
+    let location = issue_code(state, &req, &user.user_id, now, &session.sid).await?;
+    let mut r = redirect(&location);
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    let cookie = cookies::set(&state.config, cookies::SESSION, &session_id, Some(state.config.session_ttl_secs));
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().append("set-cookie", v);
+    }
+    Ok(r)
+}

@@ -1,0 +1,192 @@
+//! Hosted pages: server-rendered HTML that works without JavaScript and loads nothing
+//! from elsewhere. Templates are embedded and may be replaced, file by file, from
+//! `ServerConfig::template_dir`.
+//!
+//! Template syntax: `{{name}}` inserts an HTML-escaped value, `{{{name}}}` a fragment the
+//! server built (already escaped). Substitution is one pass, so values can never inject
+//! further placeholders.
+
+pub mod cookies;
+pub mod login;
+
+use crate::error::PageError;
+use crate::state::AppState;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+const EMBEDDED: &[(&str, &str)] = &[
+    ("layout.html", include_str!("templates/layout.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("error.html", include_str!("templates/error.html")),
+    ("message.html", include_str!("templates/message.html")),
+];
+
+/// A value for a template placeholder.
+pub enum Var {
+    /// Escaped on insertion.
+    Text(String),
+    /// Inserted as is: only for fragments built from escaped parts.
+    Html(String),
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Fills `template`'s placeholders from `vars`; unknown names become empty.
+pub fn fill(template: &str, vars: &[(&str, Var)]) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        let (raw, open, close) = if after.starts_with("{{{") { (true, 3, "}}}") } else { (false, 2, "}}") };
+        let Some(end) = after[open..].find(close) else {
+            out.push_str(after);
+            return out;
+        };
+        let name = after[open..open + end].trim();
+        match vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v) {
+            Some(Var::Text(v)) => out.push_str(&escape(v)),
+            Some(Var::Html(v)) if raw => out.push_str(v),
+            // A fragment in an escaping placeholder is still escaped.
+            Some(Var::Html(v)) => out.push_str(&escape(v)),
+            None => {}
+        }
+        rest = &after[open + end + close.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+async fn template(state: &AppState, name: &str) -> String {
+    if let Some(dir) = &state.config.template_dir {
+        match tokio::fs::read_to_string(dir.join(name)).await {
+            Ok(t) => return t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, template = name, "cannot read template override; using the default"),
+        }
+    }
+    EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| (*t).to_string()).unwrap_or_default()
+}
+
+/// Only `#rgb`/`#rrggbb` reach the style sheet, so configuration cannot inject CSS.
+fn safe_color(c: &str) -> String {
+    let hex = c.strip_prefix('#').unwrap_or("");
+    if matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        c.to_string()
+    } else {
+        crate::state::Branding::default().primary_color
+    }
+}
+
+/// An HTML page, with the headers every hosted page carries.
+pub struct Page {
+    pub status: StatusCode,
+    pub html: String,
+    pub cookies: Vec<String>,
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, self.html).into_response();
+        let h = r.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(
+            HeaderName::from_static("content-security-policy"),
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; \
+                 frame-ancestors 'none'; base-uri 'none'",
+            ),
+        );
+        h.insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY"));
+        h.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+        h.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
+        for c in self.cookies {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                h.append(SET_COOKIE, v);
+            }
+        }
+        r
+    }
+}
+
+/// Renders `name` inside the layout.
+pub async fn render(state: &AppState, status: StatusCode, title: &str, name: &str, vars: Vec<(&str, Var)>) -> Page {
+    let b = &state.config.branding;
+    let mut vars = vars;
+    vars.push(("brand_name", Var::Text(b.name.clone())));
+    let content = fill(&template(state, name).await, &vars);
+    let logo = match &b.logo_url {
+        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
+            format!(r#"<img src="{}" alt="{}">"#, escape(u), escape(&b.name))
+        }
+        _ => String::new(),
+    };
+    let layout_vars = vec![
+        ("title", Var::Text(title.to_string())),
+        ("heading", Var::Text(title.to_string())),
+        ("brand_name", Var::Text(b.name.clone())),
+        ("primary_color", Var::Text(safe_color(&b.primary_color))),
+        ("logo", Var::Html(logo)),
+        ("content", Var::Html(content)),
+    ];
+    Page { status, html: fill(&template(state, "layout.html").await, &layout_vars), cookies: Vec::new() }
+}
+
+/// The one place page errors become responses.
+pub async fn error_page(state: &AppState, e: &PageError) -> Page {
+    if e.status.is_server_error() {
+        tracing::error!(detail = %e.description, "hosted page internal error");
+    }
+    let description = if e.status.is_server_error() {
+        "Something went wrong. Please try again.".to_string()
+    } else {
+        e.description.clone()
+    };
+    render(
+        state,
+        e.status,
+        "Something went wrong",
+        "error.html",
+        vec![("error", Var::Text(e.error.to_string())), ("description", Var::Text(description))],
+    )
+    .await
+}
+
+/// A short message page (e.g. after logout).
+pub async fn message_page(state: &AppState, title: &str, message: &str) -> Page {
+    render(state, StatusCode::OK, title, "message.html", vec![("message", Var::Text(message.to_string()))]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_escapes_and_is_single_pass() {
+        let vars =
+            vec![("a", Var::Text("<b>{{c}}</b>".into())), ("c", Var::Text("x".into())), ("h", Var::Html("<i>".into()))];
+        assert_eq!(fill("[{{a}}] {{{h}}} {{h}} {{missing}}", &vars), "[&lt;b&gt;{{c}}&lt;/b&gt;] <i> &lt;i&gt; ");
+        assert_eq!(fill("unterminated {{a", &vars), "unterminated {{a");
+    }
+
+    #[test]
+    fn colours_are_checked() {
+        assert_eq!(safe_color("#abc"), "#abc");
+        assert_eq!(safe_color("red;} body{display:none"), "#3b5bdb");
+    }
+}

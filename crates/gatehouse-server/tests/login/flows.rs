@@ -1,0 +1,275 @@
+use crate::helpers::*;
+use serde_json::Value;
+
+#[tokio::test]
+async fn discovery_describes_the_provider() {
+    let srv = start().await;
+    let d: Value = srv
+        .http
+        .get(format!("{}.well-known/openid-configuration", srv.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["issuer"], srv.base);
+    assert_eq!(d["authorization_endpoint"], format!("{}authorize", srv.base));
+    assert_eq!(d["userinfo_endpoint"], format!("{}userinfo", srv.base));
+    assert_eq!(d["end_session_endpoint"], format!("{}oidc/logout", srv.base));
+    assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert!(d["grant_types_supported"].as_array().unwrap().iter().any(|g| g == "refresh_token"));
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce_issues_valid_tokens_and_records_the_login() {
+    let srv = start().await;
+    let mut b = Browser::default();
+    let code = login_code(&srv, &mut b, SPA).await;
+    let (status, body) = redeem(&srv, &code).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "openid profile email offline_access");
+    assert!(body["refresh_token"].is_string());
+    let id = jwt_claims(body["id_token"].as_str().unwrap());
+    assert_eq!(id["sub"], "auth0|alice");
+    assert_eq!(id["aud"], SPA);
+    assert_eq!(id["iss"], srv.base);
+    assert_eq!(id["nonce"], "n-456");
+    assert_eq!(id["email"], "alice@example.com");
+    assert_eq!(id["email_verified"], true);
+    assert_eq!(id["nickname"], "alice");
+    assert_eq!(id["name"], "Name of alice");
+    assert!(id["sid"].is_string() && id["auth_time"].is_i64() && id["updated_at"].is_string());
+    let access = jwt_claims(body["access_token"].as_str().unwrap());
+    assert_eq!(access["aud"], format!("{}userinfo", srv.base));
+    assert_eq!(access["scope"], "openid profile email offline_access");
+
+    let info: Value = srv
+        .http
+        .get(format!("{}userinfo", srv.base))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], "auth0|alice");
+    assert_eq!(info["email"], "alice@example.com");
+
+    let alice = srv.state.store.user("auth0|alice").await.unwrap().unwrap();
+    assert_eq!(alice.logins_count, 1);
+    assert!(alice.last_login.is_some());
+    assert_eq!(alice.last_ip.as_deref(), Some("127.0.0.1"));
+}
+
+#[tokio::test]
+async fn session_cookie_is_http_only_lax_and_not_secure_on_http() {
+    let srv = start().await;
+    let mut b = Browser::default();
+    let a = login(&srv, &mut b, &authorize_path(SPA, &[]), "alice@example.com", PASSWORD).await;
+    let session = a.set_cookies.iter().find(|c| c.starts_with("gh_session=")).unwrap();
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+    assert!(!session.contains("Secure"));
+}
+
+#[tokio::test]
+async fn single_sign_on_prompt_and_max_age() {
+    let srv = start().await;
+    let mut b = Browser::default();
+    login_code(&srv, &mut b, SPA).await;
+    // A valid session: a code comes straight back, also for prompt=none.
+    for extra in [vec![], vec![("prompt", "none")]] {
+        let a = b.get(&srv, &authorize_path(SPA, &extra)).await;
+        assert_eq!(a.status, 302);
+        let loc = a.location.unwrap();
+        assert!(loc.starts_with(CALLBACK) && query_param(&loc, "code").is_some(), "{loc}");
+    }
+    // prompt=login forces the page.
+    let a = b.get(&srv, &authorize_path(SPA, &[("prompt", "login")])).await;
+    assert!(a.location.unwrap().starts_with("/u/login"));
+    // max_age exceeded: log in again; with prompt=none: login_required.
+    srv.clock.advance_secs(120);
+    let a = b.get(&srv, &authorize_path(SPA, &[("max_age", "60")])).await;
+    assert!(a.location.unwrap().starts_with("/u/login"));
+    let a = b.get(&srv, &authorize_path(SPA, &[("max_age", "60"), ("prompt", "none")])).await;
+    assert_eq!(query_param(&a.location.unwrap(), "error").as_deref(), Some("login_required"));
+    // Another browser has no session.
+    let a = Browser::default().get(&srv, &authorize_path(SPA, &[("prompt", "none")])).await;
+    let loc = a.location.unwrap();
+    assert_eq!(query_param(&loc, "error").as_deref(), Some("login_required"));
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("st-123"));
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_family() {
+    let srv = start().await;
+    let mut b = Browser::default();
+    let code = login_code(&srv, &mut b, SPA).await;
+    let (_, body) = redeem(&srv, &code).await;
+    let rt1 = body["refresh_token"].as_str().unwrap().to_string();
+    let (status, second) = refresh(&srv, &rt1).await;
+    assert_eq!(status, 200, "{second}");
+    let rt2 = second["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(rt1, rt2);
+    assert_eq!(jwt_claims(second["id_token"].as_str().unwrap())["sub"], "auth0|alice");
+    // Reusing rt1 is refused and revokes rt2 with it.
+    let (status, body) = refresh(&srv, &rt1).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "invalid_grant");
+    let (status, _) = refresh(&srv, &rt2).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn confidential_client_code_flow_without_pkce_and_basic_auth() {
+    let srv = start().await;
+    let mut b = Browser::default();
+    let mut path = authorize_path(WEB, &[]);
+    path = path.replace(&format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"), "");
+    let a = login(&srv, &mut b, &path, "alice@example.com", PASSWORD).await;
+    let code = query_param(&a.location.unwrap(), "code").unwrap();
+    let r = srv
+        .http
+        .post(format!("{}oauth/token", srv.base))
+        .basic_auth(WEB, Some(WEB_SECRET))
+        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", CALLBACK)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn password_grants_and_legacy_hash_upgrade() {
+    let srv = start().await;
+    let (status, body) = token(
+        &srv,
+        &[
+            ("grant_type", "password"),
+            ("client_id", WEB),
+            ("client_secret", WEB_SECRET),
+            ("username", "legacy@example.com"),
+            ("password", LEGACY_PASSWORD),
+            ("scope", "openid email"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(jwt_claims(body["id_token"].as_str().unwrap())["email"], "legacy@example.com");
+    assert!(body.get("refresh_token").is_none());
+    let legacy = srv.state.store.user("auth0|legacy").await.unwrap().unwrap();
+    assert!(legacy.password_hash.unwrap().starts_with("$argon2id$"));
+    assert_eq!(legacy.logins_count, 1);
+    // The upgraded hash still accepts the password, through password-realm this time.
+    let (status, body) = token(
+        &srv,
+        &[
+            ("grant_type", "http://auth0.com/oauth/grant-type/password-realm"),
+            ("realm", "Username-Password-Authentication"),
+            ("client_id", WEB),
+            ("client_secret", WEB_SECRET),
+            ("username", "LEGACY@example.com"),
+            ("password", LEGACY_PASSWORD),
+            ("scope", "openid offline_access"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["refresh_token"].is_string());
+    assert_eq!(jwt_claims(body["access_token"].as_str().unwrap())["gty"], "password");
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let srv = start().await;
+    let mut b = Browser::default();
+    let code = login_code(&srv, &mut b, SPA).await;
+    let (_, tokens) = redeem(&srv, &code).await;
+    // Auth0 /v2/logout with an allowed returnTo.
+    let a = b.get(&srv, &format!("v2/logout?client_id={SPA}&returnTo={LOGOUT_URL}")).await;
+    assert_eq!(a.status, 302);
+    assert_eq!(a.location.as_deref(), Some(LOGOUT_URL));
+    let a = b.get(&srv, &authorize_path(SPA, &[("prompt", "none")])).await;
+    assert_eq!(query_param(&a.location.unwrap(), "error").as_deref(), Some("login_required"));
+    // RP-initiated logout with id_token_hint and state.
+    login_code(&srv, &mut b, SPA).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    let a =
+        b.get(&srv, &format!("oidc/logout?id_token_hint={hint}&post_logout_redirect_uri={LOGOUT_URL}&state=bye")).await;
+    assert_eq!(a.location.as_deref(), Some(&*format!("{LOGOUT_URL}?state=bye")));
+    let a = b.get(&srv, &authorize_path(SPA, &[("prompt", "none")])).await;
+    assert_eq!(query_param(&a.location.unwrap(), "error").as_deref(), Some("login_required"));
+    // No return URL: a page.
+    let a = b.get(&srv, "v2/logout").await;
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("You have been logged out."));
+}
+
+#[tokio::test]
+async fn login_page_is_accessible_and_self_contained() {
+    let srv = start().await;
+    let mut b = Browser::default();
+    let a = b.get(&srv, &authorize_path(SPA, &[("login_hint", "alice@example.com"), ("screen_hint", "signup")])).await;
+    let page = b.get(&srv, &a.location.unwrap()).await;
+    let html = &page.body;
+    assert!(html.contains(r#"<label for="username">"#) && html.contains(r#"<label for="password">"#));
+    assert!(html.contains(r#"value="alice@example.com""#));
+    assert!(html.contains(r#"data-screen-hint="signup""#));
+    assert!(!html.contains("<script"), "no JavaScript needed");
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no external assets");
+    let tx = hidden(html, "state").unwrap();
+    let csrf = hidden(html, "csrf_token").unwrap();
+    // An empty field is reported on that field.
+    let a = b
+        .post_form(
+            &srv,
+            "u/login",
+            &[("state", &tx), ("csrf_token", &csrf), ("username", "alice@example.com"), ("password", "")],
+        )
+        .await;
+    assert_eq!(a.status, 400);
+    assert!(a.body.contains(r#"aria-describedby="password-error""#));
+    assert!(a.body.contains(r#"id="password-error""#));
+}
+
+#[tokio::test]
+async fn branding_and_template_overrides() {
+    let dir = std::env::temp_dir().join(format!("gh_templates_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("message.html"), "<p id=custom>{{message}} (custom)</p>").unwrap();
+    let srv = start_with(|c| {
+        c.branding.name = "Acme <Login>".into();
+        c.branding.logo_url = Some("https://acme.test/logo.png".into());
+        c.branding.primary_color = "#ff6600".into();
+        c.template_dir = Some(dir.clone());
+    })
+    .await;
+    let mut b = Browser::default();
+    let a = b.get(&srv, &authorize_path(SPA, &[])).await;
+    let page = b.get(&srv, &a.location.unwrap()).await;
+    assert!(page.body.contains("Acme &lt;Login&gt;"), "brand name is escaped: {}", page.body);
+    assert!(page.body.contains(r#"<img src="https://acme.test/logo.png""#));
+    assert!(page.body.contains("--primary: #ff6600"));
+    // login.html is not overridden: the embedded one is used.
+    assert!(page.body.contains(r#"name="csrf_token""#));
+    let a = b.get(&srv, "v2/logout").await;
+    assert!(a.body.contains("<p id=custom>You have been logged out. (custom)</p>"), "{}", a.body);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn rp_initiated_logout_by_form_post() {
+    let srv = start().await;
+    let mut b = Browser::default();
+    let code = login_code(&srv, &mut b, SPA).await;
+    let (_, tokens) = redeem(&srv, &code).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    let a =
+        b.post_form(&srv, "oidc/logout", &[("id_token_hint", hint), ("post_logout_redirect_uri", LOGOUT_URL)]).await;
+    assert_eq!(a.location.as_deref(), Some(LOGOUT_URL));
+    assert!(a.set_cookies.iter().any(|c| c.starts_with("gh_session=;") && c.contains("Max-Age=0")));
+    let a = b.get(&srv, &authorize_path(SPA, &[("prompt", "none")])).await;
+    assert_eq!(query_param(&a.location.unwrap(), "error").as_deref(), Some("login_required"));
+}

@@ -1,0 +1,223 @@
+//! The store's sign-in state on both backends: single-use codes under concurrency,
+//! refresh rotation with family revocation, sessions and transactions. PostgreSQL joins
+//! when `GATEHOUSE_TEST_POSTGRES_URL` is set.
+
+use crate::helpers::user;
+use gatehouse_core::clock::{iso8601, Clock, SystemClock};
+use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
+use gatehouse_server::bootstrap::ensure_default_connection;
+use gatehouse_store::{
+    AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken, Store,
+};
+use rand::Rng;
+
+struct Db {
+    store: Store,
+    drop_schema: Option<(String, String)>,
+    file: Option<std::path::PathBuf>,
+}
+
+async fn databases() -> Vec<Db> {
+    let tag = format!("{}_{:012x}", std::process::id(), rand::thread_rng().gen::<u64>() >> 16);
+    let file = std::env::temp_dir().join(format!("gh_login_{tag}.db"));
+    let mut dbs = vec![Db {
+        store: Store::connect(&format!("sqlite://{}", file.display())).await.unwrap(),
+        drop_schema: None,
+        file: Some(file),
+    }];
+    match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => {
+            let schema = format!("gh_login_{tag}");
+            let store = Store::connect_in_schema(&url, Some(&schema)).await.unwrap();
+            dbs.push(Db { store, drop_schema: Some((url, schema)), file: None });
+        }
+        _ => eprintln!("GATEHOUSE_TEST_POSTGRES_URL is not set; the PostgreSQL run is skipped"),
+    }
+    for db in &dbs {
+        let now = iso8601(SystemClock.now());
+        ensure_default_connection(&db.store, &now).await.unwrap();
+        let conn = db.store.connection_by_name(DEFAULT_DATABASE_CONNECTION).await.unwrap().unwrap();
+        db.store.insert_user(&user("u1", "u1@example.com", None, &conn.id, &now)).await.unwrap();
+    }
+    dbs
+}
+
+async fn cleanup(db: Db) {
+    db.store.close().await;
+    if let Some((url, schema)) = db.drop_schema {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE")).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+    if let Some(f) = db.file {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", f.display()));
+        }
+    }
+}
+
+fn code(hash: &str) -> AuthCode {
+    AuthCode {
+        code_hash: hash.into(),
+        family_id: "fam-code".into(),
+        client_id: "c".into(),
+        redirect_uri: "https://app/cb".into(),
+        code_challenge: None,
+        code_challenge_method: None,
+        nonce: Some("n".into()),
+        scope: "openid".into(),
+        audience: None,
+        user_id: "auth0|u1".into(),
+        auth_time: 100,
+        sid: Some("sid".into()),
+        created_at: 100,
+        expires_at: 160,
+        used_at: None,
+    }
+}
+
+fn session_at(t: i64) -> LoginSession {
+    LoginSession {
+        id_hash: String::new(),
+        sid: String::new(),
+        user_id: "auth0|u1".into(),
+        auth_time: t,
+        created_at: t,
+        expires_at: t,
+    }
+}
+
+fn refresh(hash: &str, family: &str) -> RefreshToken {
+    RefreshToken {
+        token_hash: hash.into(),
+        family_id: family.into(),
+        client_id: "c".into(),
+        user_id: "auth0|u1".into(),
+        scope: "openid offline_access".into(),
+        audience: None,
+        sid: None,
+        auth_time: 100,
+        created_at: 100,
+        expires_at: 10_000,
+        rotated_at: None,
+        revoked_at: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_concurrent_code_redemption_wins() {
+    for db in databases().await {
+        db.store.insert_auth_code(&code("h1")).await.unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let store = db.store.clone();
+            tasks.push(tokio::spawn(async move { store.redeem_auth_code("h1", 120).await.unwrap() }));
+        }
+        let mut won = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                CodeRedemption::Redeemed(c) => {
+                    won += 1;
+                    assert_eq!(c.nonce.as_deref(), Some("n"));
+                }
+                CodeRedemption::Replayed(c) => assert_eq!(c.used_at, Some(120)),
+                CodeRedemption::Unknown => panic!("the code exists"),
+            }
+        }
+        assert_eq!(won, 1);
+        assert_eq!(db.store.redeem_auth_code("nope", 120).await.unwrap(), CodeRedemption::Unknown);
+        cleanup(db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_rotation_and_reuse_revoke_the_family() {
+    for db in databases().await {
+        let s = &db.store;
+        s.insert_refresh_token(&refresh("r1", "fam")).await.unwrap();
+        let out = s.rotate_refresh_token("r1", 200, |old| refresh("r2", &old.family_id)).await.unwrap();
+        assert!(matches!(out, RefreshRedemption::Rotated(t) if t.token_hash == "r1"));
+        // r2 works once.
+        let out = s.rotate_refresh_token("r2", 210, |old| refresh("r3", &old.family_id)).await.unwrap();
+        assert!(matches!(out, RefreshRedemption::Rotated(_)));
+        // Reusing r1: reuse detected, whole family revoked, r3 dead.
+        let out = s.rotate_refresh_token("r1", 220, |_| refresh("never", "fam")).await.unwrap();
+        assert!(matches!(out, RefreshRedemption::Reused(_)));
+        assert!(s.refresh_token("never").await.unwrap().is_none());
+        let out = s.rotate_refresh_token("r3", 230, |_| refresh("r4", "fam")).await.unwrap();
+        assert_eq!(out, RefreshRedemption::Invalid);
+        assert!(s.refresh_token("r3").await.unwrap().unwrap().revoked_at.is_some());
+        // Expired and unknown tokens.
+        s.insert_refresh_token(&refresh("old", "fam2")).await.unwrap();
+        assert_eq!(
+            s.rotate_refresh_token("old", 20_000, |_| refresh("x", "fam2")).await.unwrap(),
+            RefreshRedemption::Invalid
+        );
+        assert_eq!(s.rotate_refresh_token("zzz", 1, |_| refresh("y", "f")).await.unwrap(), RefreshRedemption::Invalid);
+        // A family revoked explicitly (code replay).
+        s.insert_refresh_token(&refresh("c1", "fam-code")).await.unwrap();
+        assert_eq!(s.revoke_refresh_family("fam-code", 300).await.unwrap(), 1);
+        assert_eq!(
+            s.rotate_refresh_token("c1", 301, |_| refresh("c2", "fam-code")).await.unwrap(),
+            RefreshRedemption::Invalid
+        );
+        cleanup(db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_expire_and_transactions_finish_once() {
+    for db in databases().await {
+        let s = &db.store;
+        let session = LoginSession {
+            id_hash: "sh".into(),
+            sid: "sid1".into(),
+            user_id: "auth0|u1".into(),
+            auth_time: 100,
+            created_at: 100,
+            expires_at: 200,
+        };
+        s.insert_login_session(&session).await.unwrap();
+        assert_eq!(s.login_session("sh", 150).await.unwrap(), Some(session.clone()));
+        assert_eq!(s.login_session("sh", 200).await.unwrap(), None);
+        assert_eq!(s.login_session_by_sid("sid1").await.unwrap(), Some(session));
+        assert!(s.delete_login_session("sh").await.unwrap());
+        assert!(!s.delete_login_session("sh").await.unwrap());
+        let t = LoginTransaction {
+            id_hash: "th".into(),
+            browser_hash: "bh".into(),
+            params: "{}".into(),
+            created_at: 100,
+            expires_at: 200,
+        };
+        s.insert_login_transaction(&t).await.unwrap();
+        assert_eq!(s.login_transaction("th", 150).await.unwrap(), Some(t));
+        assert_eq!(s.login_transaction("th", 250).await.unwrap(), None);
+        assert!(s.delete_login_transaction("th").await.unwrap());
+        assert!(!s.delete_login_transaction("th").await.unwrap());
+        assert_eq!(s.purge_auth_codes(1_000).await.unwrap(), 0);
+        // Housekeeping removes only what has expired.
+        s.insert_login_session(&LoginSession {
+            id_hash: "live".into(),
+            sid: "s-live".into(),
+            expires_at: 5_000,
+            ..session_at(100)
+        })
+        .await
+        .unwrap();
+        s.insert_login_session(&LoginSession {
+            id_hash: "dead".into(),
+            sid: "s-dead".into(),
+            expires_at: 150,
+            ..session_at(100)
+        })
+        .await
+        .unwrap();
+        s.insert_auth_code(&code("old-code")).await.unwrap();
+        s.insert_refresh_token(&refresh("old-rt", "f")).await.unwrap();
+        assert_eq!(s.purge_expired_login_state(1_000, 600).await.unwrap(), 2);
+        assert!(s.login_session("live", 1_000).await.unwrap().is_some());
+        assert_eq!(s.purge_expired_login_state(20_000, 600).await.unwrap(), 2);
+        cleanup(db).await;
+    }
+}

@@ -1,0 +1,374 @@
+//! Sign-in state of the OpenID Connect provider: single sign-on sessions, pending login
+//! transactions, authorization codes and refresh tokens.
+//!
+//! Callers hand in and look up *hashes* of the secrets (see `gatehouse-server`), never the
+//! secrets themselves. Single use is enforced by the database: a code or a refresh token
+//! is redeemed by a conditional `UPDATE … RETURNING`, so of two concurrent redemptions
+//! exactly one gets the row.
+
+use crate::error::StoreError;
+use crate::rows::FromRow;
+use crate::store::Store;
+
+/// A single sign-on session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginSession {
+    pub id_hash: String,
+    /// Public session id (the `sid` claim).
+    pub sid: String,
+    pub user_id: String,
+    /// When the user last entered credentials, unix seconds.
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An `/authorize` request waiting for the user to log in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoginTransaction {
+    pub id_hash: String,
+    /// Hash of the browser cookie the transaction is bound to.
+    pub browser_hash: String,
+    /// The authorization request, serialized by the server.
+    pub params: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An authorization code and everything it was issued for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthCode {
+    pub code_hash: String,
+    /// The refresh-token family that tokens issued for this code belong to, so a replay
+    /// can revoke them.
+    pub family_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub nonce: Option<String>,
+    pub scope: String,
+    pub audience: Option<String>,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub sid: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// What redeeming a code found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeRedemption {
+    /// This call won the code. (It may still have expired: the caller checks.)
+    Redeemed(AuthCode),
+    /// The code was redeemed before: a replay.
+    Replayed(AuthCode),
+    Unknown,
+}
+
+/// A refresh token (by hash) and its grant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub audience: Option<String>,
+    pub sid: Option<String>,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What redeeming a refresh token found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshRedemption {
+    /// This call rotated the token; its successor has been stored.
+    Rotated(RefreshToken),
+    /// The token was already rotated: reuse. The whole family is now revoked.
+    Reused(RefreshToken),
+    /// Revoked, expired, or never issued.
+    Invalid,
+}
+
+const SESSION_INSERT: &str =
+    "INSERT INTO login_sessions (id_hash, sid, user_id, auth_time, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6)";
+const CODE_INSERT: &str = "INSERT INTO authorization_codes (code_hash, family_id, client_id, redirect_uri, \
+    code_challenge, code_challenge_method, nonce, scope, audience, user_id, auth_time, sid, created_at, expires_at) \
+    VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)";
+const REFRESH_INSERT: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
+    audience, sid, auth_time, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)";
+
+macro_rules! bind_refresh {
+    ($query:expr, $t:expr) => {
+        $query
+            .bind(&$t.token_hash)
+            .bind(&$t.family_id)
+            .bind(&$t.client_id)
+            .bind(&$t.user_id)
+            .bind(&$t.scope)
+            .bind(&$t.audience)
+            .bind(&$t.sid)
+            .bind($t.auth_time)
+            .bind($t.created_at)
+            .bind($t.expires_at)
+    };
+}
+
+impl Store {
+    // ---- sessions -------------------------------------------------------------------
+
+    pub async fn insert_login_session(&self, s: &LoginSession) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query(SESSION_INSERT)
+            .bind(&s.id_hash)
+            .bind(&s.sid)
+            .bind(&s.user_id)
+            .bind(s.auth_time)
+            .bind(s.created_at)
+            .bind(s.expires_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The live session with this id hash, if it has not expired by `now`.
+    pub async fn login_session(&self, id_hash: &str, now: i64) -> Result<Option<LoginSession>, StoreError> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query("SELECT * FROM login_sessions WHERE id_hash = $1 AND expires_at > $2")
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(LoginSession::from_row).transpose()
+        })
+    }
+
+    pub async fn login_session_by_sid(&self, sid: &str) -> Result<Option<LoginSession>, StoreError> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query("SELECT * FROM login_sessions WHERE sid = $1").bind(sid).fetch_optional(pool).await?;
+            row.as_ref().map(LoginSession::from_row).transpose()
+        })
+    }
+
+    /// Ends a session. Returns whether one existed.
+    pub async fn delete_login_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        let done = on_pool!(self, |pool| sqlx::query("DELETE FROM login_sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done > 0)
+    }
+
+    // ---- login transactions ------------------------------------------------------------
+
+    pub async fn insert_login_transaction(&self, t: &LoginTransaction) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query(
+            "INSERT INTO login_transactions (id_hash, browser_hash, params, created_at, expires_at) \
+             VALUES ($1,$2,$3,$4,$5)"
+        )
+        .bind(&t.id_hash)
+        .bind(&t.browser_hash)
+        .bind(&t.params)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn login_transaction(&self, id_hash: &str, now: i64) -> Result<Option<LoginTransaction>, StoreError> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query("SELECT * FROM login_transactions WHERE id_hash = $1 AND expires_at > $2")
+                .bind(id_hash)
+                .bind(now)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(LoginTransaction::from_row).transpose()
+        })
+    }
+
+    /// Finishes a transaction: only one caller gets `true`.
+    pub async fn delete_login_transaction(&self, id_hash: &str) -> Result<bool, StoreError> {
+        let done = on_pool!(self, |pool| sqlx::query("DELETE FROM login_transactions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done > 0)
+    }
+
+    // ---- authorization codes -------------------------------------------------------------
+
+    pub async fn insert_auth_code(&self, c: &AuthCode) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query(CODE_INSERT)
+            .bind(&c.code_hash)
+            .bind(&c.family_id)
+            .bind(&c.client_id)
+            .bind(&c.redirect_uri)
+            .bind(&c.code_challenge)
+            .bind(&c.code_challenge_method)
+            .bind(&c.nonce)
+            .bind(&c.scope)
+            .bind(&c.audience)
+            .bind(&c.user_id)
+            .bind(c.auth_time)
+            .bind(&c.sid)
+            .bind(c.created_at)
+            .bind(c.expires_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Marks the code used, atomically. A second redemption sees `Replayed`.
+    pub async fn redeem_auth_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
+        on_pool!(self, |pool| {
+            let won = sqlx::query(
+                "UPDATE authorization_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL RETURNING *",
+            )
+            .bind(code_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
+            if let Some(row) = won {
+                return Ok(CodeRedemption::Redeemed(AuthCode::from_row(&row)?));
+            }
+            let seen = sqlx::query("SELECT * FROM authorization_codes WHERE code_hash = $1")
+                .bind(code_hash)
+                .fetch_optional(pool)
+                .await?;
+            match seen {
+                Some(row) => Ok(CodeRedemption::Replayed(AuthCode::from_row(&row)?)),
+                None => Ok(CodeRedemption::Unknown),
+            }
+        })
+    }
+
+    /// Drops codes that expired before `cutoff` (used or not).
+    pub async fn purge_auth_codes(&self, cutoff: i64) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query("DELETE FROM authorization_codes WHERE expires_at < $1")
+            .bind(cutoff)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?)
+    }
+
+    /// One step of housekeeping: deletes sessions, login transactions and refresh tokens
+    /// that expired before `now`, and codes that expired more than `code_grace` seconds
+    /// ago (kept a while so a late replay is still recognised and revokes its tokens).
+    /// Returns how many rows went.
+    pub async fn purge_expired_login_state(&self, now: i64, code_grace: i64) -> Result<u64, StoreError> {
+        let mut total = self.purge_auth_codes(now - code_grace).await?;
+        for table in ["login_sessions", "login_transactions", "refresh_tokens"] {
+            let sql = format!("DELETE FROM {table} WHERE expires_at < $1");
+            total += on_pool!(self, |pool| sqlx::query(&sql).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        }
+        Ok(total)
+    }
+
+    // ---- refresh tokens --------------------------------------------------------------
+
+    pub async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
+        on_pool!(self, |pool| bind_refresh!(sqlx::query(REFRESH_INSERT), t)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Redeems `token_hash` and, in the same transaction, stores `successor` (built by
+    /// `next` from the redeemed token) in the same family. A token that was already
+    /// rotated revokes its family; a token of a revoked family, or an expired one, is
+    /// `Invalid`.
+    pub async fn rotate_refresh_token<F>(
+        &self,
+        token_hash: &str,
+        now: i64,
+        next: F,
+    ) -> Result<RefreshRedemption, StoreError>
+    where
+        F: FnOnce(&RefreshToken) -> RefreshToken,
+    {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let won = sqlx::query(
+                "UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1 AND rotated_at IS NULL \
+                 AND revoked_at IS NULL AND expires_at > $2 AND NOT EXISTS (SELECT 1 FROM refresh_tokens f \
+                 WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL) RETURNING *",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = won {
+                let old = RefreshToken::from_row(&row)?;
+                let successor = next(&old);
+                bind_refresh!(sqlx::query(REFRESH_INSERT), successor).execute(&mut *tx).await?;
+                tx.commit().await?;
+                return Ok(RefreshRedemption::Rotated(old));
+            }
+            let seen = sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = seen else {
+                tx.rollback().await?;
+                return Ok(RefreshRedemption::Invalid);
+            };
+            let token = RefreshToken::from_row(&row)?;
+            if token.rotated_at.is_some() {
+                sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
+                    .bind(&token.family_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(RefreshRedemption::Reused(token));
+            }
+            tx.rollback().await?;
+            Ok(RefreshRedemption::Invalid)
+        })
+    }
+
+    /// Revokes every refresh token of a family (after a code replay, or on reuse).
+    pub async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL"
+        )
+        .bind(family_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
+    /// Revokes every refresh token issued under a session (logout).
+    pub async fn revoke_refresh_tokens_of_session(&self, sid: &str, now: i64) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE sid = $1 AND revoked_at IS NULL"
+        )
+        .bind(sid)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
+    pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(RefreshToken::from_row).transpose()
+        })
+    }
+}

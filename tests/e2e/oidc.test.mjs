@@ -1,0 +1,178 @@
+// openid-client (an OIDC relying party nobody here wrote) runs the authorization-code
+// flow with PKCE while Playwright drives headless Chromium through Gatehouse's hosted
+// login page. Run through ./run.sh, which starts the server and writes the fixture.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import * as oidc from 'openid-client';
+import * as jose from 'jose';
+import { chromium } from 'playwright-core';
+
+const fx = JSON.parse(readFileSync(process.env.E2E_FIXTURE, 'utf8'));
+let config;
+let browser;
+let app;
+
+before(async () => {
+  // The relying party's callback and logged-out pages.
+  app = createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('app reached'));
+  const { port } = new URL(fx.app_origin);
+  await new Promise((resolve) => app.listen(Number(port), '127.0.0.1', resolve));
+  config = await oidc.discovery(new URL(fx.issuer), fx.client_id, undefined, oidc.None(), {
+    execute: [oidc.allowInsecureRequests],
+  });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  app?.close();
+});
+
+/** A new browser context (its own cookies). */
+async function newPage() {
+  const context = await browser.newContext();
+  if (process.env.E2E_DEBUG) {
+    context.on('requestfailed', (r) => console.error('requestfailed', r.url(), r.failure()?.errorText));
+    context.on('response', (r) => console.error('response', r.status(), r.url()));
+  }
+  return context.newPage();
+}
+
+async function authorizationRequest(extra = {}) {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const checks = { pkceCodeVerifier: verifier, expectedState: oidc.randomState(), expectedNonce: oidc.randomNonce() };
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: fx.callback,
+    scope: 'openid profile email offline_access',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: checks.expectedState,
+    nonce: checks.expectedNonce,
+    ...extra,
+  });
+  return { url, checks };
+}
+
+/** Logs in on the hosted page with the keyboard only; returns the callback URL. */
+async function logIn(page, url, password = fx.password) {
+  await page.goto(url.href);
+  await assert.doesNotReject(page.getByLabel('Email address or username').waitFor());
+  await page.keyboard.type(fx.email); // the username field has focus on load
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(password);
+  await Promise.all([page.waitForEvent('framenavigated'), page.keyboard.press('Enter')]);
+  await page.waitForLoadState();
+  return new URL(page.url());
+}
+
+async function expectOAuthError(promise, code) {
+  await assert.rejects(promise, (e) => {
+    assert.equal(e.error ?? e.cause?.error, code, String(e));
+    return true;
+  });
+}
+
+test('discovery advertises the code flow with S256', () => {
+  const m = config.serverMetadata();
+  assert.equal(m.issuer, fx.issuer);
+  assert.deepEqual(m.code_challenge_methods_supported, ['S256']);
+  assert.ok(m.end_session_endpoint);
+});
+
+test('code + PKCE through the hosted page, ID token checked against JWKS, userinfo, refresh rotation, replay, SSO and logout', async () => {
+  const page = await newPage();
+  const { url, checks } = await authorizationRequest();
+  const callback = await logIn(page, url);
+  assert.equal(callback.origin + callback.pathname, fx.callback, callback.href);
+
+  const tokens = await oidc.authorizationCodeGrant(config, callback, { ...checks, idTokenExpected: true });
+  const claims = tokens.claims();
+  assert.equal(claims.sub, fx.user_id);
+  assert.equal(claims.email, fx.email);
+  assert.equal(claims.nonce, checks.expectedNonce);
+  assert.ok(claims.sid && claims.auth_time);
+
+  // The signature, independently of openid-client, against the published JWKS.
+  const jwks = jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri));
+  const { payload, protectedHeader } = await jose.jwtVerify(tokens.id_token, jwks, {
+    issuer: fx.issuer,
+    audience: fx.client_id,
+  });
+  assert.equal(protectedHeader.alg, 'RS256');
+  assert.equal(payload.sub, fx.user_id);
+
+  const info = await oidc.fetchUserInfo(config, tokens.access_token, fx.user_id);
+  assert.equal(info.email, fx.email);
+  assert.equal(info.name, 'E2E User');
+
+  // A replayed code is refused, and the refresh token issued from it dies with it.
+  await expectOAuthError(oidc.authorizationCodeGrant(config, callback, checks), 'invalid_grant');
+  await expectOAuthError(oidc.refreshTokenGrant(config, tokens.refresh_token), 'invalid_grant');
+
+  // Single sign-on: a second request in the same browser needs no login (prompt=none).
+  const second = await authorizationRequest({ prompt: 'none' });
+  await page.goto(second.url.href);
+  const ssoCallback = new URL(page.url());
+  assert.ok(ssoCallback.searchParams.get('code'), ssoCallback.href);
+  const fresh = await oidc.authorizationCodeGrant(config, ssoCallback, second.checks);
+
+  // Refresh rotation; reusing a rotated token revokes the family.
+  const rotated = await oidc.refreshTokenGrant(config, fresh.refresh_token);
+  assert.notEqual(rotated.refresh_token, fresh.refresh_token);
+  assert.equal(rotated.claims().sub, fx.user_id);
+  await expectOAuthError(oidc.refreshTokenGrant(config, fresh.refresh_token), 'invalid_grant');
+  await expectOAuthError(oidc.refreshTokenGrant(config, rotated.refresh_token), 'invalid_grant');
+
+  // RP-initiated logout ends the session and returns to the app with state.
+  const end = oidc.buildEndSessionUrl(config, {
+    id_token_hint: fresh.id_token,
+    post_logout_redirect_uri: fx.logout,
+    state: 'bye',
+  });
+  await page.goto(end.href);
+  assert.equal(page.url(), `${fx.logout}?state=bye`);
+  const after = await authorizationRequest({ prompt: 'none' });
+  await page.goto(after.url.href);
+  assert.equal(new URL(page.url()).searchParams.get('error'), 'login_required');
+  await page.context().close();
+});
+
+test('a wrong redirect_uri gets an error page, never a redirect', async () => {
+  const page = await newPage();
+  const { url } = await authorizationRequest({ redirect_uri: `${fx.app_origin}/evil` });
+  const response = await page.goto(url.href);
+  assert.equal(response.status(), 400);
+  assert.ok(page.url().startsWith(fx.issuer));
+  assert.match(await page.textContent('body'), /Callback URL mismatch/);
+  await page.context().close();
+});
+
+test('a wrong password is reported on the form, which stays usable', async () => {
+  const page = await newPage();
+  const { url, checks } = await authorizationRequest();
+  await logIn(page, url, 'not-the-password');
+  assert.ok(page.url().startsWith(`${fx.issuer}u/login`));
+  const alert = page.getByRole('alert');
+  assert.match(await alert.textContent(), /Wrong email or password\./);
+  assert.equal(await page.getByLabel('Password').getAttribute('aria-describedby'), 'form-error');
+  // Try again on the re-rendered form.
+  await page.getByLabel('Password').fill(fx.password);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.waitForURL((u) => u.href.startsWith(fx.callback));
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), checks);
+  assert.equal(tokens.claims().sub, fx.user_id);
+  await page.context().close();
+});

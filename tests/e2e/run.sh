@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# End-to-end test: starts `gatehouse serve` on a free port with a fresh SQLite file,
+# creates a client and a user through the Management API, and runs the node tests
+# (openid-client + headless Chromium). Installs Chromium and the npm packages if missing.
+#
+#   GATEHOUSE_BIN=/path/to/gatehouse tests/e2e/run.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+bin="${GATEHOUSE_BIN:?set GATEHOUSE_BIN to the gatehouse binary}"
+
+if [[ ! -x /usr/bin/chromium ]]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if [[ ! -d node_modules/openid-client || ! -d node_modules/playwright-core || ! -d node_modules/jose ]]; then
+  npm ci --no-audit --no-fund
+fi
+
+work="$(mktemp -d)"
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+port="$(free_port)"
+export E2E_APP_ORIGIN="http://127.0.0.1:$(free_port)"
+export GATEHOUSE_LISTEN="127.0.0.1:$port"
+export GATEHOUSE_DATABASE_URL="sqlite://$work/gatehouse.db"
+export GATEHOUSE_ISSUER="http://127.0.0.1:$port/"
+export GATEHOUSE_ADMIN_CLIENT_ID="e2e-admin"
+export GATEHOUSE_ADMIN_CLIENT_SECRET="$(node -e 'console.log(require("crypto").randomBytes(32).toString("hex"))')"
+
+env -u GATEHOUSE_BIN "$bin" serve >"$work/server.log" 2>&1 &
+pid=$!
+cleanup() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  if curl -fsS "${GATEHOUSE_ISSUER}readyz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$pid" 2>/dev/null; then cat "$work/server.log" >&2; echo "gatehouse exited" >&2; exit 1; fi
+  sleep 0.1
+done
+
+node setup.mjs "$work/fixture.json"
+status=0
+E2E_FIXTURE="$work/fixture.json" node --test --test-concurrency=1 ./*.test.mjs || status=$?
+if [[ $status -ne 0 ]]; then
+  echo "---- gatehouse log ----" >&2
+  tail -n 50 "$work/server.log" >&2
+fi
+exit $status
