@@ -5,6 +5,7 @@
 use crate::state::AppState;
 use gatehouse_core::client::Client;
 use gatehouse_core::connection::{Connection, DEFAULT_DATABASE_CONNECTION};
+use gatehouse_core::log_event::codes;
 use gatehouse_core::user::User;
 use gatehouse_core::validate::Email;
 use gatehouse_store::StoreError;
@@ -104,10 +105,16 @@ pub async fn password_login(
     let rehash = parsed.as_ref().is_some_and(|h| state.hashing.hasher().needs_rehash(h));
     let ok =
         state.hashing.verify(parsed, password.to_string()).await.map_err(|e| LoginError::Internal(e.to_string()))?;
+    let known = user.is_some();
     let Some(user) = user.filter(|_| ok) else {
+        // The log tells the two apart (Auth0's `fu`/`fp`); the caller's answer does not.
+        let kind = if known { codes::FAILED_LOGIN_PASSWORD } else { codes::FAILED_LOGIN_USERNAME };
+        login_event(state, kind, connection, None, &login, ip, Some("Wrong email or password.")).await;
         return Err(LoginError::WrongCredentials);
     };
     if user.blocked {
+        login_event(state, codes::FAILED_LOGIN, connection, Some(&user.user_id), &login, ip, Some("user is blocked"))
+            .await;
         return Err(LoginError::Blocked);
     }
     let new_hash = if rehash {
@@ -147,5 +154,35 @@ pub async fn password_login(
             StoreError::NotFound => LoginError::WrongCredentials,
             other => other.into(),
         })??;
+    login_event(
+        state,
+        codes::SUCCESS_LOGIN,
+        connection,
+        Some(&updated.user_id),
+        &login,
+        updated.last_ip.as_deref(),
+        None,
+    )
+    .await;
     Ok(updated)
+}
+
+/// Records a login attempt in the audit log (never the password).
+async fn login_event(
+    state: &AppState,
+    kind: &str,
+    connection: &Connection,
+    user_id: Option<&str>,
+    login: &str,
+    ip: Option<&str>,
+    description: Option<&str>,
+) {
+    let mut e = crate::audit::event(state, kind);
+    e.connection = Some(connection.name.clone());
+    e.connection_id = Some(connection.id.clone());
+    e.user_id = user_id.map(str::to_string);
+    e.user_name = (!login.is_empty()).then(|| login.to_string());
+    e.ip = ip.map(str::to_string);
+    e.description = description.map(str::to_string);
+    crate::audit::record(state, e).await;
 }

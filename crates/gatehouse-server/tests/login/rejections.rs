@@ -101,6 +101,18 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     let wrong = token(&srv, &grant("alice@example.com")).await;
     let unknown = token(&srv, &grant("nobody@example.com")).await;
     assert_eq!(wrong, unknown);
+    // Only the audit log, which admins read, tells them apart; it never holds the password.
+    let (logs, _) = srv
+        .state
+        .store
+        .logs(&gatehouse_store::LogQuery { limit: 100, descending: true, ..Default::default() })
+        .await
+        .unwrap();
+    let kinds: Vec<(&str, &str)> =
+        logs.iter().map(|l| (l["type"].as_str().unwrap(), l["user_name"].as_str().unwrap_or(""))).collect();
+    assert!(kinds.contains(&("fp", "alice@example.com")), "{kinds:?}");
+    assert!(kinds.contains(&("fu", "nobody@example.com")), "{kinds:?}");
+    assert!(!serde_json::Value::Array(logs).to_string().contains("not the password"));
     assert_eq!(wrong.0, 403);
     assert_eq!(wrong.1, serde_json::json!({"error": "invalid_grant", "error_description": "Wrong email or password."}));
     // The same on the hosted page.
