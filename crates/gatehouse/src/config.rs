@@ -38,6 +38,51 @@ pub struct RawConfig {
     pub jobs: JobSettings,
     pub rate_limits: RateLimitSettings,
     pub log_stream: Option<LogStreamSettings>,
+    /// How the hosted pages look.
+    pub branding: BrandingSettings,
+    /// A directory whose `*.html` files replace the embedded page templates.
+    pub template_dir: Option<PathBuf>,
+    /// APIs (audiences) user access tokens may be issued for.
+    pub api_audiences: Vec<String>,
+    pub tokens: TokenSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrandingSettings {
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub primary_color: String,
+}
+
+impl Default for BrandingSettings {
+    fn default() -> Self {
+        let b = gatehouse_server::state::Branding::default();
+        Self { name: b.name, logo_url: b.logo_url, primary_color: b.primary_color }
+    }
+}
+
+/// Lifetimes, in seconds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    pub access_token_ttl_secs: u64,
+    pub id_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub session_ttl_secs: u64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        let d = gatehouse_server::state::ServerConfig::new("http://localhost/");
+        let secs = |v: i64| u64::try_from(v).unwrap_or(0);
+        Self {
+            access_token_ttl_secs: secs(d.access_token_ttl_secs),
+            id_token_ttl_secs: secs(d.id_token_ttl_secs),
+            refresh_token_ttl_secs: secs(d.refresh_token_ttl_secs),
+            session_ttl_secs: secs(d.session_ttl_secs),
+        }
+    }
 }
 
 /// Stream audit events to an HTTP endpoint (batched POSTs of JSON arrays).
@@ -139,6 +184,10 @@ impl Default for RawConfig {
             jobs: JobSettings::default(),
             rate_limits: RateLimitSettings::default(),
             log_stream: None,
+            branding: BrandingSettings::default(),
+            template_dir: None,
+            api_audiences: Vec::new(),
+            tokens: TokenSettings::default(),
         }
     }
 }
@@ -158,11 +207,22 @@ const KEYS: &[&str] = &[
     "jobs",
     "rate_limits",
     "log_stream",
+    "branding",
+    "template_dir",
+    "api_audiences",
+    "tokens",
     "config",
 ];
 
 /// Nested keys whose values are text.
-const NESTED_TEXT_KEYS: &[&str] = &["log_stream.url", "log_stream.token", "rate_limits.redis_url"];
+const NESTED_TEXT_KEYS: &[&str] = &[
+    "log_stream.url",
+    "log_stream.token",
+    "rate_limits.redis_url",
+    "branding.name",
+    "branding.logo_url",
+    "branding.primary_color",
+];
 
 /// Validated configuration.
 #[derive(Debug, Clone)]
@@ -179,6 +239,10 @@ pub struct Config {
     pub jobs: gatehouse_server::state::JobsConfig,
     pub rate_limits: gatehouse_server::ratelimit::RateLimitConfig,
     pub log_stream: Option<gatehouse_server::audit::LogStreamConfig>,
+    pub branding: gatehouse_server::state::Branding,
+    pub template_dir: Option<PathBuf>,
+    pub api_audiences: Vec<String>,
+    pub tokens: TokenSettings,
 }
 
 /// Flags that override everything else.
@@ -224,7 +288,10 @@ fn load_from(overrides: &Overrides, env: &[(String, String)]) -> anyhow::Result<
         let path = key.to_ascii_lowercase().replace("__", ".");
         // Top-level settings and the few nested text settings are strings; the other
         // nested settings are numbers.
-        figment = if path.contains('.') && !NESTED_TEXT_KEYS.contains(&path.as_str()) {
+        figment = if path == "api_audiences" {
+            let list: Vec<&str> = value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
+            figment.merge(Serialized::default(&path, list))
+        } else if path.contains('.') && !NESTED_TEXT_KEYS.contains(&path.as_str()) {
             let n: u64 = value.parse().with_context(|| format!("{name}: {value:?} is not a whole number"))?;
             figment.merge(Serialized::default(&path, n))
         } else {
@@ -347,7 +414,45 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
             })
         }
     };
+    let b = &raw.branding;
+    let hex = b.primary_color.strip_prefix('#').unwrap_or("");
+    if !(matches!(hex.len(), 3 | 6) && hex.bytes().all(|c| c.is_ascii_hexdigit())) {
+        bail!("branding.primary_color: {:?} is not a #rgb or #rrggbb colour", b.primary_color);
+    }
+    if let Some(logo) = &b.logo_url {
+        let ok = url::Url::parse(logo).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !ok {
+            bail!("branding.logo_url: {logo:?} must be an absolute http(s) URL");
+        }
+    }
+    if b.name.trim().is_empty() || b.name.len() > 100 {
+        bail!("branding.name: 1 to 100 characters");
+    }
+    if let Some(dir) = &raw.template_dir {
+        if !dir.is_dir() {
+            bail!("template_dir: {} is not a directory", dir.display());
+        }
+    }
+    let t = &raw.tokens;
+    for (name, v, max) in [
+        ("access_token_ttl_secs", t.access_token_ttl_secs, 30 * 86_400),
+        ("id_token_ttl_secs", t.id_token_ttl_secs, 30 * 86_400),
+        ("refresh_token_ttl_secs", t.refresh_token_ttl_secs, 365 * 86_400),
+        ("session_ttl_secs", t.session_ttl_secs, 365 * 86_400),
+    ] {
+        if v == 0 || v > max {
+            bail!("tokens.{name}: 1 to {max} seconds");
+        }
+    }
     Ok(Config {
+        branding: gatehouse_server::state::Branding {
+            name: b.name.clone(),
+            logo_url: b.logo_url.clone(),
+            primary_color: b.primary_color.clone(),
+        },
+        template_dir: raw.template_dir.clone(),
+        api_audiences: raw.api_audiences.clone(),
+        tokens: raw.tokens.clone(),
         log_stream,
         rate_limits,
         listen,
@@ -445,6 +550,22 @@ mod tests {
         assert_eq!(stream.url, "https://logs.example.com/ingest");
         assert_eq!(stream.token.map(|t| t.expose().to_string()).as_deref(), Some("12345"));
         assert_eq!(stream.batch_size, 100);
+        let (c, _) = load_from(
+            &Overrides::default(),
+            &env(&[
+                ("GATEHOUSE_API_AUDIENCES", "https://api.example.com/, https://other.example.com/"),
+                ("GATEHOUSE_BRANDING__NAME", "Acme"),
+                ("GATEHOUSE_BRANDING__PRIMARY_COLOR", "#123abc"),
+                ("GATEHOUSE_TOKENS__ID_TOKEN_TTL_SECS", "600"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.api_audiences, ["https://api.example.com/", "https://other.example.com/"]);
+        assert_eq!(c.branding.name, "Acme");
+        assert_eq!(c.branding.primary_color, "#123abc");
+        assert_eq!(c.tokens.id_token_ttl_secs, 600);
+        let e = load_from(&Overrides::default(), &env(&[("GATEHOUSE_BRANDING__PRIMARY_COLOR", "red; }")])).unwrap_err();
+        assert!(e.to_string().contains("branding.primary_color"), "{e}");
     }
 
     #[test]

@@ -44,6 +44,14 @@ fn server_config(config: &Config) -> ServerConfig {
     c.jobs = config.jobs.clone();
     c.rate_limits = config.rate_limits.clone();
     c.log_stream = config.log_stream.clone();
+    c.branding = config.branding.clone();
+    c.template_dir = config.template_dir.clone();
+    c.api_audiences = config.api_audiences.clone();
+    let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    c.access_token_ttl_secs = secs(config.tokens.access_token_ttl_secs);
+    c.id_token_ttl_secs = secs(config.tokens.id_token_ttl_secs);
+    c.refresh_token_ttl_secs = secs(config.tokens.refresh_token_ttl_secs);
+    c.session_ttl_secs = secs(config.tokens.session_ttl_secs);
     c
 }
 
