@@ -156,7 +156,9 @@ pub fn export_request(body: &Value) -> Result<ExportRequest, Error> {
     let format = match b.string("format", 1, 8)? {
         Patch::Set(f) if f == "json" || f == "csv" => f,
         Patch::Set(_) => {
-            return Err(Error::body("Payload validation error: 'No enum match for: format (json, csv)' on property format."))
+            return Err(Error::body(
+                "Payload validation error: 'No enum match for: format (json, csv)' on property format.",
+            ))
         }
         _ => "csv".to_string(),
     };
@@ -164,18 +166,16 @@ pub fn export_request(body: &Value) -> Result<ExportRequest, Error> {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_u64() {
             Some(n) if n >= 1 => Some(n),
-            _ => {
-                return Err(Error::body(
-                    "Payload validation error: 'Expected a positive integer' on property limit.",
-                ))
-            }
+            _ => return Err(Error::body("Payload validation error: 'Expected a positive integer' on property limit.")),
         },
     };
     let fields = match body.get("fields") {
         None | Some(Value::Null) => None,
         Some(Value::Array(items)) => {
             if items.is_empty() || items.len() > 100 {
-                return Err(Error::body("Payload validation error: 'fields must have 1 to 100 items' on property fields."));
+                return Err(Error::body(
+                    "Payload validation error: 'fields must have 1 to 100 items' on property fields.",
+                ));
             }
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
@@ -189,7 +189,9 @@ pub fn export_request(body: &Value) -> Result<ExportRequest, Error> {
                 out.push(ExportFieldSpec { name, export_as });
             }
             if format == "csv" && out.len() > 30 {
-                return Err(Error::body("Payload validation error: 'a CSV export has at most 30 fields' on property fields."));
+                return Err(Error::body(
+                    "Payload validation error: 'a CSV export has at most 30 fields' on property fields.",
+                ));
             }
             Some(out)
         }

@@ -172,14 +172,13 @@ impl Store {
     /// Jobs whose data may be deleted (finished before `before`), with their files.
     pub async fn delete_jobs_finished_before(&self, before: &str) -> Result<Vec<String>, StoreError> {
         on_pool!(self, |pool| {
-            let files: Vec<Option<String>> = sqlx::query_scalar(
-                "DELETE FROM jobs WHERE status IN ($1, $2) AND updated_at < $3 RETURNING file",
-            )
-            .bind(JobStatus::Completed.as_str())
-            .bind(JobStatus::Failed.as_str())
-            .bind(before)
-            .fetch_all(pool)
-            .await?;
+            let files: Vec<Option<String>> =
+                sqlx::query_scalar("DELETE FROM jobs WHERE status IN ($1, $2) AND updated_at < $3 RETURNING file")
+                    .bind(JobStatus::Completed.as_str())
+                    .bind(JobStatus::Failed.as_str())
+                    .bind(before)
+                    .fetch_all(pool)
+                    .await?;
             Ok(files.into_iter().flatten().collect())
         })
     }
@@ -196,8 +195,10 @@ impl Store {
             .bind(now)
             .execute(pool)
             .await?;
-            let v: String =
-                sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(pool).await?;
+            let v: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_one(pool)
+                .await?;
             Ok(v)
         })
     }

@@ -10,8 +10,8 @@
 mod macros;
 
 mod bulk;
-mod jobs;
 mod error;
+mod jobs;
 mod rows;
 pub mod search;
 pub mod sql;

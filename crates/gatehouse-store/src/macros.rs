@@ -28,7 +28,6 @@ macro_rules! bind_values {
     }};
 }
 
-
 macro_rules! bind_user {
     ($query:expr, $u:expr) => {
         $query

@@ -35,7 +35,6 @@ pub(crate) const USER_COLUMNS: &str = "user_id, connection_id, connection, provi
     user_metadata, app_metadata, blocked, logins_count, last_login, last_ip, last_password_reset, \
     created_at, updated_at";
 
-
 /// A page of a user search.
 #[derive(Debug, Clone, Default)]
 pub struct UserQuery {
