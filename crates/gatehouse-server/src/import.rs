@@ -2,16 +2,16 @@
 //! batches, with a [`ImportSink`] told after every batch. The `users-imports` job and
 //! `gatehouse import` are both thin callers of [`import_file`].
 //!
-//! Reading and validating run on a blocking thread and hand batches over a bounded channel,
-//! so parsing the next batch overlaps with writing the last one and memory stays bounded
-//! whatever the file's size.
+//! Reading and validating run on blocking threads (one reader, a validator per core, see
+//! [`produce`]) and hand batches over a bounded channel, so parsing the next batch
+//! overlaps with writing the last one and memory stays bounded whatever the file's size.
 
 use gatehouse_core::connection::Connection;
 use gatehouse_core::user::User;
 use gatehouse_hash::Hasher;
 use gatehouse_migrate::{
     apply_upsert, check_file, records, validate, DuplicateTracker, FieldError, FileError, Format, ImportUser,
-    ReadOptions, RecordError,
+    RawRecord, ReadOptions, RecordError,
 };
 use gatehouse_store::{BulkOutcome, ConflictOn, Store, StoreError};
 use serde::Serialize;
@@ -164,7 +164,39 @@ pub async fn import_file(
     Ok(summary)
 }
 
-/// Reads, validates and batches records on a blocking thread.
+/// Records handed to a validator at a time: large enough that channel traffic is noise,
+/// small enough that the validators stay evenly loaded.
+const CHUNK: usize = 256;
+
+/// Chunks queued per validator, in and out.
+const QUEUE: usize = 8;
+
+/// Consecutive records for one validator; `error` ends the file (it changed under us).
+struct Chunk {
+    records: Vec<RawRecord>,
+    bytes_read: u64,
+    error: Option<FileError>,
+}
+
+/// A chunk after validation, still in file order.
+struct Validated {
+    records: Vec<(RawRecord, Result<ImportUser, RecordError>)>,
+    bytes_read: u64,
+    error: Option<FileError>,
+}
+
+/// How many threads validate: validation is independent per record and dominates the
+/// pipeline's CPU time, so it is spread over the machine's cores (at most 4: past that the
+/// reader and the writer are the bottleneck).
+fn validator_count() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4)
+}
+
+/// Reads, validates and batches records on blocking threads: one reader parses records
+/// and deals them round-robin in chunks to the validators; this thread collects the
+/// validated chunks in the same round-robin order (so in file order), applies what must
+/// be sequential (derived ids, duplicates within the file, the resume point) and sends
+/// batches to the writer.
 fn produce(
     req: &ImportRequest,
     hasher: &Hasher,
@@ -179,48 +211,112 @@ fn produce(
             return;
         }
     };
-    let mut reader = records(req.format, BufReader::with_capacity(1 << 20, file), req.read.clone());
-    let mut duplicates = DuplicateTracker::with_capacity(usize::try_from(total).unwrap_or(0));
-    let mut batch = Batch { users: Vec::with_capacity(BATCH_SIZE), errors: Vec::new(), next_index: 0, bytes_read: 0 };
-    while let Some(record) = reader.next() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                // The pre-pass accepted the file, so it changed under us.
-                send(Err(ImportError::from(e)));
-                return;
-            }
-        };
-        let checked = validate(&record, &req.connection, hasher, &req.now).and_then(|mut user| {
-            if !user.user_id_given {
-                if let Some(seed) = &req.id_seed {
-                    user.user.user_id = format!("auth0|{}", derived_local_id(seed, record.index));
+    let workers = validator_count();
+    std::thread::scope(|scope| {
+        let mut inputs = Vec::with_capacity(workers);
+        let mut outputs = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (in_tx, in_rx) = std::sync::mpsc::sync_channel::<Chunk>(QUEUE);
+            let (out_tx, out_rx) = std::sync::mpsc::sync_channel::<Validated>(QUEUE);
+            inputs.push(in_tx);
+            outputs.push(out_rx);
+            scope.spawn(move || {
+                for chunk in in_rx {
+                    let records = chunk
+                        .records
+                        .into_iter()
+                        .map(|r| {
+                            let checked = validate(&r, &req.connection, hasher, &req.now);
+                            (r, checked)
+                        })
+                        .collect();
+                    let done = Validated { records, bytes_read: chunk.bytes_read, error: chunk.error };
+                    if out_tx.send(done).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        scope.spawn(move || {
+            let mut reader = records(req.format, BufReader::with_capacity(1 << 20, file), req.read.clone());
+            let mut next = 0usize;
+            let mut chunk = Vec::with_capacity(CHUNK);
+            loop {
+                let (end, error) = match reader.next() {
+                    Some(Ok(r)) => {
+                        chunk.push(r);
+                        (chunk.len() == CHUNK, None)
+                    }
+                    Some(Err(e)) => (true, Some(e)),
+                    None => (true, None),
+                };
+                if !end {
+                    continue;
+                }
+                let last = error.is_some() || chunk.len() < CHUNK;
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                if !full.is_empty() || error.is_some() {
+                    let c = Chunk { records: full, bytes_read: reader.bytes_read(), error };
+                    if inputs[next % workers].send(c).is_err() {
+                        return;
+                    }
+                    next += 1;
+                }
+                if last {
+                    return; // dropping the senders ends the validators
                 }
             }
-            duplicates.check(&record, &user).map(|()| user)
         });
-        // Earlier runs of this job handled these; they only feed the duplicate tracker.
-        if record.index < req.resume_at {
-            continue;
-        }
-        match checked {
-            Ok(user) => batch.users.push((user, record.user)),
-            Err(e) => batch.errors.push(e),
-        }
-        batch.next_index = record.index + 1;
-        if batch.users.len() + batch.errors.len() >= BATCH_SIZE {
-            batch.bytes_read = reader.bytes_read();
-            let full = std::mem::replace(
-                &mut batch,
-                Batch { users: Vec::with_capacity(BATCH_SIZE), errors: Vec::new(), next_index: 0, bytes_read: 0 },
-            );
-            if !send(Ok(full)) {
-                return;
+        assemble(req, total, &outputs, &send);
+    });
+}
+
+/// Turns validated chunks, taken round-robin, into batches for the writer.
+fn assemble(
+    req: &ImportRequest,
+    total: u64,
+    outputs: &[std::sync::mpsc::Receiver<Validated>],
+    send: &impl Fn(Result<Batch, ImportError>) -> bool,
+) {
+    let mut duplicates = DuplicateTracker::with_capacity(usize::try_from(total).unwrap_or(0));
+    let empty = || Batch { users: Vec::with_capacity(BATCH_SIZE), errors: Vec::new(), next_index: 0, bytes_read: 0 };
+    let mut batch = empty();
+    // Chunk k went to validator k % n; the first missing chunk is the end of the file.
+    for k in 0.. {
+        let Ok(chunk) = outputs[k % outputs.len()].recv() else { break };
+        for (record, checked) in chunk.records {
+            let checked = checked.and_then(|mut user| {
+                if !user.user_id_given {
+                    if let Some(seed) = &req.id_seed {
+                        user.user.user_id = format!("auth0|{}", derived_local_id(seed, record.index));
+                    }
+                }
+                duplicates.check(&record, &user).map(|()| user)
+            });
+            // Earlier runs of this job handled these; they only feed the duplicate tracker.
+            if record.index < req.resume_at {
+                continue;
+            }
+            match checked {
+                Ok(user) => batch.users.push((user, record.user)),
+                Err(e) => batch.errors.push(e),
+            }
+            batch.next_index = record.index + 1;
+            if batch.users.len() + batch.errors.len() >= BATCH_SIZE {
+                batch.bytes_read = chunk.bytes_read;
+                if !send(Ok(std::mem::replace(&mut batch, empty()))) {
+                    return;
+                }
             }
         }
+        if let Some(e) = chunk.error {
+            // The pre-pass accepted the file, so it changed under us.
+            send(Err(ImportError::from(e)));
+            return;
+        }
+        batch.bytes_read = chunk.bytes_read;
     }
     if batch.next_index > 0 || batch.users.len() + batch.errors.len() > 0 {
-        batch.bytes_read = reader.bytes_read();
         send(Ok(batch));
     }
 }

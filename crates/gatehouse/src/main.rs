@@ -1,7 +1,12 @@
 //! The `gatehouse` command: `serve` runs the server; `keys rotate` rotates the token
-//! signing key. Import, export and benchmarks join as they land.
+//! signing key; `import` and `export` move users in and out straight on the store;
+//! `bench` holds the Rust parts of the benchmarks.
 
+mod bench;
 mod config;
+mod export;
+mod import;
+mod progress;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +40,17 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Import a file of users into a database connection, straight into the store.
+    /// Exit status: 0 all imported, 3 some records failed (the good ones are in),
+    /// 2 unusable input (nothing written).
+    Import(import::ImportArgs),
+    /// Export a connection's users (NDJSON, CSV or a JSON array) to stdout or a file.
+    Export(export::ExportArgs),
+    /// Benchmark helpers (see scripts/bench-import).
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,22 +73,33 @@ fn main() -> ExitCode {
         database_url: cli.database_url,
         listen: match &cli.command {
             Command::Serve { listen } => listen.clone(),
-            Command::Keys { .. } => None,
+            _ => None,
         },
     };
-    let result = runtime.block_on(async {
-        let (config, unknown_vars) = config::load(&overrides)?;
+    let result: anyhow::Result<u8> = runtime.block_on(async {
+        let (config, unknown_vars) = match config::load(&overrides) {
+            Ok(c) => c,
+            // A bad configuration is unusable input too.
+            Err(e) if matches!(cli.command, Command::Import(_) | Command::Export(_)) => {
+                eprintln!("gatehouse: {e:#}");
+                return Ok(2);
+            }
+            Err(e) => return Err(e),
+        };
         serve::init_logging(&config);
         for name in unknown_vars {
             tracing::warn!(variable = %name, "unknown GATEHOUSE_* environment variable ignored");
         }
         match cli.command {
-            Command::Serve { .. } => serve::run(config).await,
-            Command::Keys { command: KeysCommand::Rotate } => serve::rotate_keys(config).await,
+            Command::Serve { .. } => serve::run(config).await.map(|()| 0),
+            Command::Keys { command: KeysCommand::Rotate } => serve::rotate_keys(config).await.map(|()| 0),
+            Command::Import(args) => Ok(import::main(config, args).await),
+            Command::Export(args) => Ok(export::main(config, args).await),
+            Command::Bench { command } => bench::main(config, command).await.map(|()| 0),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("gatehouse: {e:#}");
             ExitCode::FAILURE

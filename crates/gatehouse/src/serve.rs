@@ -21,14 +21,25 @@ pub fn init_logging(config: &Config) {
     }
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
+/// Opens the store and makes sure it has what a new store has (the default connection).
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::connect(&config.database_url)
         .await
         .with_context(|| format!("cannot open the store {}", redact(&config.database_url)))
 }
 
+/// [`open_store`] plus the default database connection a new store has.
+pub async fn open_store_with_defaults(config: &Config) -> anyhow::Result<Store> {
+    let store = open_store(config).await?;
+    let now = gatehouse_core::clock::iso8601(SystemClock.now());
+    gatehouse_server::bootstrap::ensure_default_connection(&store, &now)
+        .await
+        .context("cannot create the default connection")?;
+    Ok(store)
+}
+
 /// The database URL without its password, for messages.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("*****"));
