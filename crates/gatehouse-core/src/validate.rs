@@ -4,7 +4,8 @@
 use crate::error::Error;
 use serde_json::{Map, Value};
 
-fn type_name(v: &Value) -> &'static str {
+/// JSON type names as Auth0's validators (z-schema) report them.
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

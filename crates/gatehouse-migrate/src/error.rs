@@ -122,18 +122,7 @@ fn mask_key(m: &mut serde_json::Map<String, Value>, key: &str) {
     }
 }
 
-/// JSON type names as Auth0 (z-schema) reports them.
-pub(crate) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
+pub(crate) use gatehouse_core::validate::type_name;
 
 #[cfg(test)]
 mod tests {
