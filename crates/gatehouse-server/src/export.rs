@@ -54,7 +54,7 @@ pub async fn export_users<W: Write + Send + 'static>(
     let mut remaining = req.limit.unwrap_or(u64::MAX);
     while remaining > 0 {
         let page = u32::try_from(remaining.min(u64::from(PAGE))).unwrap_or(PAGE);
-        let users = store.users_after(req.connection_id.as_deref(), after.as_deref(), page).await?;
+        let users = store.users_after_bulk(req.connection_id.as_deref(), after.as_deref(), page).await?;
         let Some(last) = users.last() else { break };
         after = Some(last.user_id.clone());
         remaining -= users.len() as u64;

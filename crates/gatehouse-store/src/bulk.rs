@@ -45,6 +45,25 @@ impl Store {
         }
     }
 
+    /// [`Store::users_after`] for exports: on an SQLite file through the synchronous bulk
+    /// connection (sqlx copies every value of every row across a channel and reads about
+    /// 17k users/s, far from the export target), elsewhere `users_after` itself.
+    pub async fn users_after_bulk(
+        &self,
+        connection_id: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let (Backend::Sqlite(_), Some(path)) = (&self.backend, self.sqlite_file.clone()) else {
+            return self.users_after(connection_id, after, limit).await;
+        };
+        let conn = self.bulk.clone();
+        let (connection_id, after) = (connection_id.map(str::to_string), after.unwrap_or("").to_string());
+        tokio::task::spawn_blocking(move || sqlite_users_after(&conn, &path, connection_id.as_deref(), &after, limit))
+            .await
+            .map_err(|e| StoreError::Bulk(e.to_string()))?
+    }
+
     /// The fallback for in-memory SQLite stores, which a second connection cannot see.
     async fn insert_users_one_by_one(&self, users: &[User]) -> Result<Vec<BulkOutcome>, StoreError> {
         let mut outcomes = Vec::with_capacity(users.len());
@@ -84,12 +103,11 @@ fn sqlite_error(e: rusqlite::Error) -> StoreError {
     StoreError::Bulk(e.to_string())
 }
 
-fn sqlite_insert(
-    conn: &BulkConnection,
+/// The bulk connection, opened on first use.
+fn open_bulk<'a>(
+    guard: &'a mut Option<rusqlite::Connection>,
     path: &std::path::Path,
-    users: &[User],
-) -> Result<Vec<BulkOutcome>, StoreError> {
-    let mut guard = conn.0.lock().map_err(|_| StoreError::Bulk("bulk connection poisoned".into()))?;
+) -> Result<&'a mut rusqlite::Connection, StoreError> {
     if guard.is_none() {
         let c = rusqlite::Connection::open(path).map_err(sqlite_error)?;
         c.busy_timeout(SQLITE_BUSY_TIMEOUT).map_err(sqlite_error)?;
@@ -97,7 +115,68 @@ fn sqlite_insert(
             .map_err(sqlite_error)?;
         *guard = Some(c);
     }
-    let Some(c) = guard.as_mut() else { return Err(StoreError::Bulk("bulk connection missing".into())) };
+    guard.as_mut().ok_or_else(|| StoreError::Bulk("bulk connection missing".into()))
+}
+
+/// A page of the export's keyset scan through the bulk connection.
+fn sqlite_users_after(
+    conn: &BulkConnection,
+    path: &std::path::Path,
+    connection_id: Option<&str>,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<User>, StoreError> {
+    let mut guard = conn.0.lock().map_err(|_| StoreError::Bulk("bulk connection poisoned".into()))?;
+    let c = open_bulk(&mut guard, path)?;
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE user_id > ?1 AND (?2 IS NULL OR connection_id = ?2) \
+             ORDER BY user_id LIMIT ?3"
+        ))
+        .map_err(sqlite_error)?;
+    let json = |s: String| serde_json::from_str(&s).map_err(|e| StoreError::Bulk(format!("stored metadata: {e}")));
+    let mut rows = stmt.query(rusqlite::params![after, connection_id, limit]).map_err(sqlite_error)?;
+    let mut users = Vec::with_capacity(limit as usize);
+    while let Some(r) = rows.next().map_err(sqlite_error)? {
+        let user_metadata: String = r.get(15).map_err(sqlite_error)?;
+        let app_metadata: String = r.get(16).map_err(sqlite_error)?;
+        users.push(User {
+            user_id: r.get(0).map_err(sqlite_error)?,
+            connection_id: r.get(1).map_err(sqlite_error)?,
+            connection: r.get(2).map_err(sqlite_error)?,
+            provider: r.get(3).map_err(sqlite_error)?,
+            email: r.get(4).map_err(sqlite_error)?,
+            email_verified: r.get(5).map_err(sqlite_error)?,
+            username: r.get(6).map_err(sqlite_error)?,
+            phone_number: r.get(7).map_err(sqlite_error)?,
+            phone_verified: r.get(8).map_err(sqlite_error)?,
+            name: r.get(9).map_err(sqlite_error)?,
+            nickname: r.get(10).map_err(sqlite_error)?,
+            given_name: r.get(11).map_err(sqlite_error)?,
+            family_name: r.get(12).map_err(sqlite_error)?,
+            picture: r.get(13).map_err(sqlite_error)?,
+            password_hash: r.get(14).map_err(sqlite_error)?,
+            user_metadata: json(user_metadata)?,
+            app_metadata: json(app_metadata)?,
+            blocked: r.get(17).map_err(sqlite_error)?,
+            logins_count: r.get(18).map_err(sqlite_error)?,
+            last_login: r.get(19).map_err(sqlite_error)?,
+            last_ip: r.get(20).map_err(sqlite_error)?,
+            last_password_reset: r.get(21).map_err(sqlite_error)?,
+            created_at: r.get(22).map_err(sqlite_error)?,
+            updated_at: r.get(23).map_err(sqlite_error)?,
+        });
+    }
+    Ok(users)
+}
+
+fn sqlite_insert(
+    conn: &BulkConnection,
+    path: &std::path::Path,
+    users: &[User],
+) -> Result<Vec<BulkOutcome>, StoreError> {
+    let mut guard = conn.0.lock().map_err(|_| StoreError::Bulk("bulk connection poisoned".into()))?;
+    let c = open_bulk(&mut guard, path)?;
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sqlite_error)?;
     let mut outcomes = Vec::with_capacity(users.len());
     {

@@ -228,11 +228,14 @@ impl Store {
     ) -> Result<Vec<User>, StoreError> {
         on_pool!(self, |pool| {
             let rows = sqlx::query(
-                "SELECT * FROM users WHERE ($1 IS NULL OR connection_id = $1) AND ($2 IS NULL OR user_id > $2) \
+                // `user_id > $2` must stay a plain range so that every page is an index
+                // seek (an `OR` around it made SQLite rescan from the start: quadratic);
+                // every id sorts after ''.
+                "SELECT * FROM users WHERE user_id > $2 AND ($1 IS NULL OR connection_id = $1) \
                  ORDER BY user_id LIMIT $3",
             )
             .bind(connection_id)
-            .bind(after)
+            .bind(after.unwrap_or(""))
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?;
