@@ -181,11 +181,13 @@ impl Server {
         (status, value)
     }
 
-    /// Sends raw bytes with a content type, for malformed-input tests.
+    /// Sends raw bytes with a content type, for malformed-input tests. Uses a connection
+    /// of its own: a server that refuses a body early closes the connection, which must not
+    /// be reused by the next request.
     pub async fn raw(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let r = self
-            .http
+        let once = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+        let r = once
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.admin_token)
             .header("content-type", content_type)
