@@ -23,6 +23,9 @@ export E2E_APP_ORIGIN="http://127.0.0.1:$(free_port)"
 export GATEHOUSE_LISTEN="127.0.0.1:$port"
 export GATEHOUSE_DATABASE_URL="sqlite://$work/gatehouse.db"
 export GATEHOUSE_ISSUER="http://127.0.0.1:$port/"
+export GATEHOUSE_DATA_DIR="$work/data"
+# Email goes to the file outbox, where the sign-up and reset tests read their links.
+export E2E_OUTBOX="$work/data/outbox"
 export GATEHOUSE_ADMIN_CLIENT_ID="e2e-admin"
 export GATEHOUSE_ADMIN_CLIENT_SECRET="$(node -e 'console.log(require("crypto").randomBytes(32).toString("hex"))')"
 

@@ -18,6 +18,9 @@ pub enum Error {
     /// A rule of the domain forbids the operation (not a permissions problem).
     #[error("{message}")]
     Rejected { code: &'static str, message: String },
+    /// A new password breaks the connection's password policy.
+    #[error("{0}")]
+    WeakPassword(crate::password_policy::PasswordRejection),
 }
 
 impl Error {

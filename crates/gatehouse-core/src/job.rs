@@ -1,4 +1,4 @@
-//! Background jobs (Auth0's `users_import` and `users_export`): the stored record, its
+//! Background jobs (Auth0's `users_import`, `users_export` and `verification_email`): the stored record, its
 //! life cycle and its JSON, and the validation of an export request.
 
 use crate::error::Error;
@@ -9,6 +9,8 @@ use serde_json::{json, Map, Value};
 pub enum JobKind {
     UsersImport,
     UsersExport,
+    /// `POST /api/v2/jobs/verification-email`: one verification email.
+    VerificationEmail,
 }
 
 impl JobKind {
@@ -16,6 +18,7 @@ impl JobKind {
         match self {
             JobKind::UsersImport => "users_import",
             JobKind::UsersExport => "users_export",
+            JobKind::VerificationEmail => "verification_email",
         }
     }
 
@@ -23,6 +26,7 @@ impl JobKind {
         match s {
             "users_import" => Some(JobKind::UsersImport),
             "users_export" => Some(JobKind::UsersExport),
+            "verification_email" => Some(JobKind::VerificationEmail),
             _ => None,
         }
     }

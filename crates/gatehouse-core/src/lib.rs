@@ -12,6 +12,7 @@ pub mod error;
 pub mod ids;
 pub mod job;
 pub mod log_event;
+pub mod password_policy;
 pub mod scope;
 pub mod secret;
 pub mod user;

@@ -22,6 +22,16 @@ pub mod codes {
     pub const SUCCESS_USERS_IMPORT: &str = "sui";
     pub const FAILED_USERS_IMPORT: &str = "fui";
     pub const API_LIMIT: &str = "api_limit";
+    pub const SUCCESS_CHANGE_PASSWORD_REQUEST: &str = "scpr";
+    pub const FAILED_CHANGE_PASSWORD_REQUEST: &str = "fcpr";
+    /// A verification link was used.
+    pub const SUCCESS_VERIFICATION_EMAIL: &str = "sv";
+    /// A verification email could not be sent (or its link was refused).
+    pub const FAILED_VERIFICATION_EMAIL: &str = "fv";
+    pub const SUCCESS_VERIFICATION_EMAIL_REQUEST: &str = "svr";
+    pub const FAILED_VERIFICATION_EMAIL_REQUEST: &str = "fvr";
+    pub const SIGNUP_PASSWORD_LEAK: &str = "signup_pwd_leak";
+    pub const RESET_PASSWORD_LEAK: &str = "reset_pwd_leak";
 }
 
 /// One audit event. Never holds a password, token or secret: callers pass identifiers

@@ -241,6 +241,44 @@ pub fn new_user(body: &Value, connection: &Connection, local_id: String, now: &s
     Ok(NewUser { user, password })
 }
 
+const SIGNUP_FIELDS: &[&str] = &[
+    "client_id",
+    "connection",
+    "email",
+    "password",
+    "username",
+    "phone_number",
+    "given_name",
+    "family_name",
+    "name",
+    "nickname",
+    "picture",
+    "user_metadata",
+];
+
+/// Validates a `POST /dbconnections/signup` body (Auth0's fields) into a new user of
+/// `connection`. `user_metadata` is limited as Auth0 limits it at sign-up: at most 10
+/// properties, names of at most 100 characters, string values of at most 500.
+pub fn signup_user(body: &Value, connection: &Connection, local_id: String, now: &str) -> Result<NewUser, Error> {
+    let b = Body::new(body, SIGNUP_FIELDS)?;
+    b.string("client_id", 1, 128)?;
+    b.required_string("password", 1, 1024)?;
+    if let Patch::Set(m) = b.json_object("user_metadata")? {
+        let bad = m.len() > 10
+            || m.iter().any(|(k, v)| k.chars().count() > 100 || v.as_str().is_none_or(|s| s.chars().count() > 500));
+        if bad {
+            return Err(invalid(
+                "user_metadata",
+                "at most 10 properties, named in at most 100 characters, with string values of at most 500 characters",
+            ));
+        }
+    }
+    let mut fields = body.as_object().cloned().unwrap_or_default();
+    fields.remove("client_id");
+    fields.insert("connection".into(), Value::String(connection.name.clone()));
+    new_user(&Value::Object(fields), connection, local_id, now)
+}
+
 fn set<T>(p: Patch<T>) -> Option<T> {
     match p {
         Patch::Set(v) => Some(v),

@@ -68,6 +68,8 @@ permissions! {
     DeleteConnections => ["delete:connections"],
     ReadSigningKeys => ["read:signing_keys"],
     RotateSigningKeys => ["create:signing_keys", "update:signing_keys"],
+    CreateUserTickets => ["create:user_tickets"],
+    SendVerificationEmail => ["update:users"],
 }
 
 /// The client (`azp`) of a valid Management API token in `headers`, for audit events.

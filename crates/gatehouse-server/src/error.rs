@@ -83,6 +83,8 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound { code, message } => Self::NotFound { code, message },
             DomainError::Conflict { code, message } => Self::Conflict { code, message },
             DomainError::Rejected { code, message } => Self::BadRequest { code, message },
+            // Auth0: 400 `PasswordStrengthError: Password is too weak` (and its siblings).
+            DomainError::WeakPassword(r) => Self::BadRequest { code: "invalid_password", message: r.to_string() },
         }
     }
 }
@@ -173,6 +175,72 @@ impl IntoResponse for OAuthError {
             response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Basic realm=\"gatehouse\""));
         }
         response
+    }
+}
+
+/// An error of the database-connection endpoints of the Authentication API
+/// (`/dbconnections/signup`, `/dbconnections/change_password`), in Auth0's body
+/// `{"name","code","description","statusCode"}`.
+#[derive(Debug)]
+pub enum DbConnectionsError {
+    BadRequest {
+        code: &'static str,
+        description: String,
+    },
+    /// A refused password: Auth0's `PasswordStrengthError` (and sibling) body.
+    Password(gatehouse_core::password_policy::PasswordRejection),
+    Internal(String),
+}
+
+impl DbConnectionsError {
+    pub fn bad(code: &'static str, description: impl Into<String>) -> Self {
+        Self::BadRequest { code, description: description.into() }
+    }
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<StoreError> for DbConnectionsError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(ConflictOn::Username) => {
+                Self::bad("username_exists", "The username provided is in use already.")
+            }
+            StoreError::Conflict(_) => Self::bad("user_exists", "The user already exists."),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<DomainError> for DbConnectionsError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::WeakPassword(r) => Self::Password(r),
+            DomainError::InvalidBody(m) | DomainError::InvalidQuery(m) => {
+                Self::BadRequest { code: "invalid_body", description: m }
+            }
+            DomainError::NotFound { code, message }
+            | DomainError::Conflict { code, message }
+            | DomainError::Rejected { code, message } => Self::BadRequest { code, description: message },
+        }
+    }
+}
+
+impl IntoResponse for DbConnectionsError {
+    fn into_response(self) -> Response {
+        let body = match self {
+            Self::BadRequest { code, description } => {
+                json!({"name": "BadRequestError", "code": code, "description": description, "statusCode": 400})
+            }
+            Self::Password(r) => r.to_auth0_json(),
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                let body = json!({"name": "InternalServerError", "code": "internal_error", "description": "Internal error", "statusCode": 500});
+                return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
+            }
+        };
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
     }
 }
 

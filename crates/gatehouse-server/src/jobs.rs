@@ -117,6 +117,7 @@ async fn run(state: &AppState, job: Job) {
     let outcome = match job.kind {
         JobKind::UsersImport => run_import(state, &job).await,
         JobKind::UsersExport => run_export(state, &job).await,
+        JobKind::VerificationEmail => run_verification_email(state, &job).await,
     };
     heartbeat.abort();
     let now = state.now();
@@ -193,6 +194,7 @@ async fn run_import(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
     let Ok(format) = format.parse::<Format>() else {
         return Err(JobFailure::Failed(format!("Unknown format {format}")));
     };
+    let req_connection_name = connection.name.clone();
     let req = ImportRequest {
         path: job_file(state, file),
         format,
@@ -216,13 +218,83 @@ async fn run_import(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
         Err(ImportError::Sink(m)) if m == LOST_CLAIM => return Err(JobFailure::LostClaim),
         Err(e) => return Err(internal("the import failed", &e)),
     };
-    let summary = json!(base.plus(&summary));
-    let details = param_bool(job, "send_completion_email", true)
-        .then(|| "The completion email was not sent: no mailer is configured.".to_string());
+    let total = base.plus(&summary);
+    let summary = json!(total);
+    let details = if param_bool(job, "send_completion_email", true) {
+        completion_email(state, job, &req_connection_name, &summary).await
+    } else {
+        None
+    };
     if let Err(e) = std::fs::remove_file(job_file(state, file)) {
         tracing::warn!(job = %job.id, error = %e, "removing the uploaded file failed");
     }
     Ok(Done { summary, details, file: None })
+}
+
+/// Emails the import's outcome to the configured administrators (Auth0 emails the
+/// tenant's admins). Returns a note for `status_details` when it could not be sent.
+async fn completion_email(state: &AppState, job: &Job, connection: &str, summary: &Value) -> Option<String> {
+    let admins = &state.config.mail.admin_emails;
+    if admins.is_empty() {
+        return Some(
+            "The completion email was not sent: no administrator address is configured (mail.admin_emails).".into(),
+        );
+    }
+    let n = |k: &str| summary.get(k).and_then(Value::as_u64).unwrap_or(0).to_string();
+    let (total, inserted, updated, failed) = (n("total"), n("inserted"), n("updated"), n("failed"));
+    let status = if failed == "0" { "completed" } else { "completed with failures" };
+    let mut unsent = 0;
+    for to in admins {
+        let email = crate::mail::compose(
+            state,
+            "import-completed.txt",
+            to,
+            &[
+                ("job_id", &job.id),
+                ("connection", connection),
+                ("status", status),
+                ("total", &total),
+                ("inserted", &inserted),
+                ("updated", &updated),
+                ("failed", &failed),
+                ("details", ""),
+            ],
+        )
+        .await;
+        let on_failure = crate::mail::OnFailure {
+            kind: gatehouse_core::log_event::codes::FAILED_USERS_IMPORT,
+            user_id: None,
+            connection: job.connection_id.clone().map(|id| (id, connection.to_string())),
+        };
+        if !crate::mail::deliver(state, &email, on_failure).await {
+            unsent += 1;
+        }
+    }
+    (unsent > 0).then(|| format!("The completion email could not be sent to {unsent} of {} addresses.", admins.len()))
+}
+
+/// Sends the verification email a `verification_email` job asks for.
+async fn run_verification_email(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
+    let Some(user_id) = job.params.get("user_id").and_then(Value::as_str) else {
+        return Err(JobFailure::Failed("The job has no user.".into()));
+    };
+    let user = match state.store.user(user_id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return Err(JobFailure::Failed("The user does not exist.".into())),
+        Err(e) => {
+            tracing::error!(job = %job.id, error = %e, "reading the user failed");
+            return Err(JobFailure::Failed("Internal error: reading the user failed".into()));
+        }
+    };
+    let client_id = job.params.get("client_id").and_then(Value::as_str).map(str::to_string);
+    match crate::signup::send_verification_email(state, &user, client_id, false).await {
+        Ok(true) => Ok(Done { summary: json!({"total": 1}), details: None, file: None }),
+        Ok(false) => Err(JobFailure::Failed("The verification email could not be sent.".into())),
+        Err(e) => {
+            tracing::error!(job = %job.id, error = %e, "storing the ticket failed");
+            Err(JobFailure::Failed("Internal error: storing the ticket failed".into()))
+        }
+    }
 }
 
 const LOST_CLAIM: &str = "the job was claimed by another node";
@@ -325,10 +397,11 @@ impl<W: std::io::Write> Drop for FinishOnDrop<W> {
     }
 }
 
-/// Deletes finished jobs past their retention, with their files, and expired sign-in
-/// state (sessions, login transactions, codes, refresh tokens).
+/// Deletes finished jobs past their retention, with their files, expired sign-in state
+/// (sessions, login transactions, codes, refresh tokens) and expired tickets.
 async fn delete_expired(state: &AppState) -> Result<(), StoreError> {
     crate::auth::purge_expired(state).await?;
+    state.store.delete_expired_tickets(state.clock.now().unix_timestamp()).await?;
     let before = iso8601(state.clock.now() - time::Duration::seconds(state.config.jobs.retention_secs));
     for file in state.store.delete_jobs_finished_before(&before).await? {
         let _ = std::fs::remove_file(job_file(state, &file));

@@ -17,9 +17,11 @@ pub mod hashing;
 pub mod import;
 pub mod jobs;
 pub mod keys;
+pub mod mail;
 mod openapi;
 mod pages;
 pub mod ratelimit;
+pub mod signup;
 pub mod state;
 mod wellknown;
 
@@ -48,6 +50,8 @@ pub enum StartError {
     Store(#[from] gatehouse_store::StoreError),
     #[error("cannot reach the rate limit store: {0}")]
     RateLimits(#[from] redis::RedisError),
+    #[error("mail configuration: {0}")]
+    Mail(#[from] mail::MailError),
 }
 
 /// Everything a start needs before it can answer requests: the default connection, the
@@ -79,6 +83,7 @@ pub async fn build_state(
     let now = gatehouse_core::clock::iso8601(clock.now());
     let link_key = store.server_secret(jobs::LINK_KEY_NAME, &jobs::new_link_key(), &now).await?;
     let rate_limiter = ratelimit::RateLimiter::from_config(&config.rate_limits).await?;
+    let mailer = mail::Mailer::new(&config.mail, &config.data_dir)?;
     Ok(AppState {
         store,
         log_stream: audit::LogStream::start(config.log_stream.clone()),
@@ -90,6 +95,7 @@ pub async fn build_state(
         node_id: Arc::from(gatehouse_core::ids::new_node_id()),
         job_created: Arc::new(tokio::sync::Notify::new()),
         rate_limiter,
+        mailer,
     })
 }
 
@@ -102,6 +108,12 @@ pub fn app(state: AppState) -> Router {
         .route("/oauth/token", post(auth::token::token))
         .route("/authorize", get(auth::authorize::authorize))
         .route("/u/login", get(pages::login::show).post(pages::login::submit))
+        .route("/u/signup", get(pages::signup::show).post(pages::signup::submit))
+        .route("/u/reset-password", get(pages::reset::show).post(pages::reset::submit))
+        .route("/u/email-verification", get(pages::verify::show))
+        .route("/u/password-rules.js", get(pages::password_rules_script))
+        .route("/dbconnections/signup", post(auth::dbconnections::signup))
+        .route("/dbconnections/change_password", post(auth::dbconnections::change_password))
         .route("/userinfo", get(auth::userinfo::userinfo).post(auth::userinfo::userinfo))
         .route("/v2/logout", get(auth::logout::v2_logout))
         .route("/oidc/logout", get(auth::logout::oidc_logout).post(auth::logout::oidc_logout_post))

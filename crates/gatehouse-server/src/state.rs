@@ -54,6 +54,11 @@ pub struct ServerConfig {
     pub rate_limits: crate::ratelimit::RateLimitConfig,
     /// Stream audit events to this HTTP endpoint as well as storing them.
     pub log_stream: Option<crate::audit::LogStreamConfig>,
+    /// Outgoing email (default: files in `<data_dir>/outbox`).
+    pub mail: crate::mail::MailConfig,
+    /// Refuse the 10,000 most common (breached) passwords at sign-up and reset, whatever
+    /// the connection's dictionary setting.
+    pub breached_password_detection: bool,
 }
 
 /// Limits and timings of background jobs.
@@ -105,6 +110,8 @@ impl ServerConfig {
             jobs: JobsConfig::default(),
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
             log_stream: None,
+            mail: crate::mail::MailConfig::default(),
+            breached_password_detection: true,
         }
     }
 
@@ -137,6 +144,7 @@ pub struct AppState {
     pub node_id: Arc<str>,
     pub rate_limiter: crate::ratelimit::RateLimiter,
     pub log_stream: crate::audit::LogStream,
+    pub mailer: crate::mail::Mailer,
     /// Wakes the job worker when a job is created.
     pub job_created: Arc<tokio::sync::Notify>,
 }

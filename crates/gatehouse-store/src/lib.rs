@@ -16,6 +16,7 @@ mod login;
 mod logs;
 mod rows;
 pub mod search;
+mod signup;
 pub mod sql;
 mod store;
 
@@ -24,5 +25,6 @@ pub use error::{ConflictOn, StoreError};
 pub use jobs::JobProgress;
 pub use login::{AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken};
 pub use logs::LogQuery;
+pub use signup::{Ticket, TicketKind, PASSWORD_HISTORY_MAX};
 pub use sql::{Dialect, SqlValue};
 pub use store::{SigningKey, Store, UserQuery};

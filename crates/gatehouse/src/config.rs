@@ -45,6 +45,49 @@ pub struct RawConfig {
     /// APIs (audiences) user access tokens may be issued for.
     pub api_audiences: Vec<String>,
     pub tokens: TokenSettings,
+    /// Outgoing email.
+    pub mail: MailSettings,
+    /// Refuse the 10,000 most common (breached) passwords at sign-up and reset.
+    pub breached_password_detection: bool,
+}
+
+/// Outgoing email: `transport = "outbox"` (files, for development) or `"smtp"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    pub from: String,
+    pub transport: String,
+    /// Default: `<data_dir>/outbox`.
+    pub outbox_dir: Option<PathBuf>,
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    /// `starttls` (default), `tls` (implicit TLS) or `none` (a local sink only).
+    pub smtp_security: String,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    pub smtp_password_file: Option<PathBuf>,
+    pub timeout_secs: u64,
+    /// Who gets import completion emails.
+    pub admin_emails: Vec<String>,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        let d = gatehouse_server::mail::MailConfig::default();
+        Self {
+            from: d.from,
+            transport: "outbox".into(),
+            outbox_dir: None,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_security: "starttls".into(),
+            smtp_username: None,
+            smtp_password: None,
+            smtp_password_file: None,
+            timeout_secs: d.timeout_secs,
+            admin_emails: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -188,6 +231,8 @@ impl Default for RawConfig {
             template_dir: None,
             api_audiences: Vec::new(),
             tokens: TokenSettings::default(),
+            mail: MailSettings::default(),
+            breached_password_detection: true,
         }
     }
 }
@@ -211,6 +256,8 @@ const KEYS: &[&str] = &[
     "template_dir",
     "api_audiences",
     "tokens",
+    "mail",
+    "breached_password_detection",
     "config",
 ];
 
@@ -222,6 +269,14 @@ const NESTED_TEXT_KEYS: &[&str] = &[
     "branding.name",
     "branding.logo_url",
     "branding.primary_color",
+    "mail.from",
+    "mail.transport",
+    "mail.outbox_dir",
+    "mail.smtp_host",
+    "mail.smtp_security",
+    "mail.smtp_username",
+    "mail.smtp_password",
+    "mail.smtp_password_file",
 ];
 
 /// Validated configuration.
@@ -243,6 +298,8 @@ pub struct Config {
     pub template_dir: Option<PathBuf>,
     pub api_audiences: Vec<String>,
     pub tokens: TokenSettings,
+    pub mail: gatehouse_server::mail::MailConfig,
+    pub breached_password_detection: bool,
 }
 
 /// Flags that override everything else.
@@ -288,9 +345,12 @@ fn load_from(overrides: &Overrides, env: &[(String, String)]) -> anyhow::Result<
         let path = key.to_ascii_lowercase().replace("__", ".");
         // Top-level settings and the few nested text settings are strings; the other
         // nested settings are numbers.
-        figment = if path == "api_audiences" {
+        figment = if path == "api_audiences" || path == "mail.admin_emails" {
             let list: Vec<&str> = value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
             figment.merge(Serialized::default(&path, list))
+        } else if path == "breached_password_detection" {
+            let b: bool = value.parse().with_context(|| format!("{name}: {value:?} is not true or false"))?;
+            figment.merge(Serialized::default(&path, b))
         } else if path.contains('.') && !NESTED_TEXT_KEYS.contains(&path.as_str()) {
             let n: u64 = value.parse().with_context(|| format!("{name}: {value:?} is not a whole number"))?;
             figment.merge(Serialized::default(&path, n))
@@ -444,7 +504,10 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
             bail!("tokens.{name}: 1 to {max} seconds");
         }
     }
+    let mail = mail_config(&raw.mail)?;
     Ok(Config {
+        mail,
+        breached_password_detection: raw.breached_password_detection,
         branding: gatehouse_server::state::Branding {
             name: b.name.clone(),
             logo_url: b.logo_url.clone(),
@@ -465,6 +528,67 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         limits,
         data_dir: raw.data_dir,
         jobs,
+    })
+}
+
+fn mail_config(m: &MailSettings) -> anyhow::Result<gatehouse_server::mail::MailConfig> {
+    use gatehouse_server::mail::{MailConfig, MailTransport, SmtpSecurity};
+    if !(1..=300).contains(&m.timeout_secs) {
+        bail!("mail.timeout_secs: 1 to 300 seconds");
+    }
+    let valid_address = |a: &str| a.contains('@') && !a.chars().any(|c| c.is_control());
+    if !valid_address(&m.from) {
+        bail!("mail.from: {:?} is not an email address (e.g. \"Gatehouse <no-reply@example.com>\")", m.from);
+    }
+    if let Some(bad) = m.admin_emails.iter().find(|a| !valid_address(a)) {
+        bail!("mail.admin_emails: {bad:?} is not an email address");
+    }
+    let transport = match m.transport.as_str() {
+        "outbox" => MailTransport::Outbox { dir: m.outbox_dir.clone() },
+        "smtp" => {
+            let Some(host) = m.smtp_host.clone().filter(|h| !h.is_empty()) else {
+                bail!("mail.smtp_host: required when mail.transport is smtp");
+            };
+            let security = match m.smtp_security.as_str() {
+                "starttls" => SmtpSecurity::StartTls,
+                "tls" => SmtpSecurity::Tls,
+                "none" => SmtpSecurity::None,
+                other => bail!("mail.smtp_security: {other:?} is not one of starttls, tls, none"),
+            };
+            let port = m.smtp_port.unwrap_or(match security {
+                SmtpSecurity::StartTls => 587,
+                SmtpSecurity::Tls => 465,
+                SmtpSecurity::None => 25,
+            });
+            let password = match (&m.smtp_password, &m.smtp_password_file) {
+                (Some(_), Some(_)) => bail!("mail.smtp_password: give the password or a file holding it, not both"),
+                (Some(p), None) => Some(p.clone()),
+                (None, Some(path)) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("mail.smtp_password_file: cannot read {}", path.display()))?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string(),
+                ),
+                (None, None) => None,
+            };
+            if m.smtp_username.is_some() != password.is_some() {
+                bail!("mail.smtp_username and mail.smtp_password go together: set both or neither");
+            }
+            MailTransport::Smtp {
+                host,
+                port,
+                security,
+                username: m.smtp_username.clone(),
+                password: password.map(gatehouse_core::secret::Secret::new),
+            }
+        }
+        other => bail!("mail.transport: {other:?} is not one of outbox, smtp"),
+    };
+    Ok(MailConfig {
+        from: m.from.clone(),
+        transport,
+        timeout_secs: m.timeout_secs,
+        admin_emails: m.admin_emails.clone(),
     })
 }
 
@@ -566,6 +690,40 @@ mod tests {
         assert_eq!(c.tokens.id_token_ttl_secs, 600);
         let e = load_from(&Overrides::default(), &env(&[("GATEHOUSE_BRANDING__PRIMARY_COLOR", "red; }")])).unwrap_err();
         assert!(e.to_string().contains("branding.primary_color"), "{e}");
+    }
+
+    #[test]
+    fn mail_settings() {
+        let (c, _) = load_from(&Overrides::default(), &[]).unwrap();
+        assert!(matches!(c.mail.transport, gatehouse_server::mail::MailTransport::Outbox { dir: None }));
+        assert!(c.breached_password_detection);
+        let (c, _) = load_from(
+            &Overrides::default(),
+            &env(&[
+                ("GATEHOUSE_MAIL__TRANSPORT", "smtp"),
+                ("GATEHOUSE_MAIL__SMTP_HOST", "smtp.example.com"),
+                ("GATEHOUSE_MAIL__SMTP_SECURITY", "tls"),
+                ("GATEHOUSE_MAIL__SMTP_USERNAME", "mailer"),
+                ("GATEHOUSE_MAIL__SMTP_PASSWORD", "pw"),
+                ("GATEHOUSE_MAIL__ADMIN_EMAILS", "a@example.com, b@example.com"),
+                ("GATEHOUSE_BREACHED_PASSWORD_DETECTION", "false"),
+            ]),
+        )
+        .unwrap();
+        let gatehouse_server::mail::MailTransport::Smtp { port, username, .. } = &c.mail.transport else {
+            panic!("{:?}", c.mail.transport)
+        };
+        assert_eq!((*port, username.as_deref()), (465, Some("mailer")));
+        assert_eq!(c.mail.admin_emails, ["a@example.com", "b@example.com"]);
+        assert!(!c.breached_password_detection);
+        for (k, v, expected) in
+            [("GATEHOUSE_MAIL__TRANSPORT", "pigeon", "mail.transport"), ("GATEHOUSE_MAIL__FROM", "nobody", "mail.from")]
+        {
+            let e = load_from(&Overrides::default(), &env(&[(k, v)])).unwrap_err();
+            assert!(format!("{e:#}").contains(expected), "{k}: {e:#}");
+        }
+        let e = load_from(&Overrides::default(), &env(&[("GATEHOUSE_MAIL__TRANSPORT", "smtp")])).unwrap_err();
+        assert!(e.to_string().contains("mail.smtp_host"), "{e}");
     }
 
     #[test]

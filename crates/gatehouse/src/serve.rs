@@ -58,6 +58,8 @@ fn server_config(config: &Config) -> ServerConfig {
     c.branding = config.branding.clone();
     c.template_dir = config.template_dir.clone();
     c.api_audiences = config.api_audiences.clone();
+    c.mail = config.mail.clone();
+    c.breached_password_detection = config.breached_password_detection;
     let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     c.access_token_ttl_secs = secs(config.tokens.access_token_ttl_secs);
     c.id_token_ttl_secs = secs(config.tokens.id_token_ttl_secs);

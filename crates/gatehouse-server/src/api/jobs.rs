@@ -22,7 +22,12 @@ fn job_not_found() -> ApiError {
     ApiError::NotFound { code: "inexistent_job", message: "The job does not exist.".into() }
 }
 
-fn new_job(state: &AppState, kind: JobKind, connection_id: Option<String>, params: Map<String, Value>) -> Job {
+pub(super) fn new_job(
+    state: &AppState,
+    kind: JobKind,
+    connection_id: Option<String>,
+    params: Map<String, Value>,
+) -> Job {
     let now = state.now();
     Job {
         id: new_job_id(),

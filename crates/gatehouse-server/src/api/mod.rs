@@ -7,6 +7,7 @@ mod connections;
 mod jobs;
 mod keys;
 mod logs;
+mod tickets;
 mod users;
 
 use crate::error::ApiError;
@@ -31,6 +32,9 @@ pub fn router() -> Router<AppState> {
         .route("/keys/signing/rotate", post(keys::rotate))
         .route("/jobs/users-imports", post(jobs::create_import))
         .route("/jobs/users-exports", post(jobs::create_export))
+        .route("/jobs/verification-email", post(tickets::verification_email_job))
+        .route("/tickets/email-verification", post(tickets::email_verification))
+        .route("/tickets/password-change", post(tickets::password_change))
         .route("/jobs/{id}", get(jobs::get_one))
         .route("/jobs/{id}/errors", get(jobs::errors))
         .route("/jobs/{id}/download", get(jobs::download))

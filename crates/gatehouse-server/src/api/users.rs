@@ -2,6 +2,7 @@ use super::{page, paging};
 use crate::authz::{CreateUsers, DeleteUsers, ReadUsers, Scoped, UpdateUsers};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
+use crate::signup::{check_new_password, send_verification_email, PasswordError, Setter};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,6 +14,13 @@ use gatehouse_core::validate::Email;
 use gatehouse_core::Error;
 use gatehouse_store::UserQuery;
 use serde_json::Value;
+
+fn password_error(e: PasswordError) -> ApiError {
+    match e {
+        PasswordError::Rejected(r) => Error::WeakPassword(r).into(),
+        PasswordError::Internal(m) => ApiError::Internal(m),
+    }
+}
 
 /// Auth0 lets a search page through the first 1000 results only.
 const SEARCH_WINDOW: u32 = 1000;
@@ -109,9 +117,20 @@ pub async fn create(
     let created = new_user(&body, &connection, new_user_local_id(), &state.now())?;
     let mut user = created.user;
     if let Some(password) = created.password {
+        check_new_password(&state, &connection, &password, &user, false, Setter::Admin)
+            .await
+            .map_err(password_error)?;
         user.password_hash = Some(state.hashing.hash(password).await.map_err(ApiError::internal)?);
     }
     state.store.insert_user(&user).await?;
+    if let Some(hash) = &user.password_hash {
+        state.store.record_password(&user.user_id, hash, &user.created_at).await?;
+    }
+    // Auth0 emails a new unverified user unless `verify_email` is false.
+    let verify = body.get("verify_email").and_then(Value::as_bool).unwrap_or(!user.email_verified);
+    if verify && !user.email_verified {
+        send_verification_email(&state, &user, None, true).await?;
+    }
     Ok((StatusCode::CREATED, Json(user.to_auth0_json())))
 }
 
@@ -133,9 +152,15 @@ pub async fn update(
     }
     let mut patch = patch;
     let new_hash = match patch.password.take() {
-        Some(p) => Some(state.hashing.hash(p).await.map_err(ApiError::internal)?),
+        Some(p) => {
+            check_new_password(&state, &connection, &p, &existing, true, Setter::Admin)
+                .await
+                .map_err(password_error)?;
+            Some(state.hashing.hash(p).await.map_err(ApiError::internal)?)
+        }
         None => None,
     };
+    let recorded = new_hash.clone();
     let now = state.now();
     let updated = state
         .store
@@ -152,6 +177,9 @@ pub async fn update(
             gatehouse_store::StoreError::NotFound => Error::user_not_found().into(),
             other => ApiError::from(other),
         })??;
+    if let Some(hash) = recorded {
+        state.store.record_password(&updated.user_id, &hash, &updated.updated_at).await?;
+    }
     Ok(Json(updated.to_auth0_json()))
 }
 

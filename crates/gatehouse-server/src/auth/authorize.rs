@@ -315,7 +315,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Resp
                     expires_at: now + state.config.login_transaction_ttl_secs,
                 })
                 .await?;
-            let mut r = redirect(&format!("/u/login?state={tx}"));
+            // `screen_hint=signup` opens the sign-up page of the same transaction.
+            let page = if req.screen_hint.as_deref() == Some("signup") { "signup" } else { "login" };
+            let mut r = redirect(&format!("/u/{page}?state={tx}"));
             if fresh {
                 let c = cookies::set(&state.config, cookies::BROWSER, &browser, None);
                 if let Ok(v) = HeaderValue::from_str(&c) {

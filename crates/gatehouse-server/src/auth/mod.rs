@@ -2,6 +2,7 @@
 //! login rules the hosted pages share with the password grants.
 
 pub mod authorize;
+pub mod dbconnections;
 pub mod grants;
 pub mod issue;
 pub mod login;

@@ -23,14 +23,14 @@ use std::collections::HashMap;
 
 const MAX_FORM: usize = 16 * 1024;
 
-fn expired() -> PageError {
+pub(super) fn expired() -> PageError {
     PageError::bad_request(
         "invalid_request",
         "This login page has expired or is not valid. Please go back to the application and try again.",
     )
 }
 
-fn csrf_refused() -> PageError {
+pub(super) fn csrf_refused() -> PageError {
     PageError::forbidden(
         "invalid_csrf",
         "The form could not be verified (missing or invalid CSRF token). Please try again.",
@@ -38,7 +38,7 @@ fn csrf_refused() -> PageError {
 }
 
 /// A live transaction for this handle, started by this browser.
-async fn transaction(
+pub(super) async fn transaction(
     state: &AppState,
     tx: &str,
     browser: &str,
@@ -62,7 +62,7 @@ struct FormState {
     form_error: Option<String>,
 }
 
-fn field(id: &str, error: Option<&str>) -> (String, String) {
+pub(super) fn field(id: &str, error: Option<&str>) -> (String, String) {
     match error {
         Some(e) => (
             format!(r#"aria-invalid="true" aria-describedby="{id}-error""#),
@@ -117,7 +117,7 @@ async fn login_form(
     .await
 }
 
-fn query_state(uri: &Uri) -> Option<String> {
+pub(super) fn query_state(uri: &Uri) -> Option<String> {
     url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.to_string())
@@ -192,8 +192,20 @@ async fn handle_submit(
                 .into_response());
         }
     };
+    complete(state, headers, &tx, &req, &user.user_id).await
+}
+
+/// Finishes a transaction for a user who just proved who they are (logged in or signed
+/// up): a new session, and a code back to the application.
+pub(super) async fn complete(
+    state: &AppState,
+    headers: &HeaderMap,
+    tx: &str,
+    req: &AuthorizeRequest,
+    user_id: &str,
+) -> Result<Response, PageError> {
     // One submission finishes the transaction; a double submit gets the expired page.
-    if !state.store.delete_login_transaction(&hash_secret(&tx)).await? {
+    if !state.store.delete_login_transaction(&hash_secret(tx)).await? {
         return Err(expired());
     }
     if let Some(old) = cookies::get(headers, cookies::SESSION) {
@@ -204,13 +216,13 @@ async fn handle_submit(
     let session = LoginSession {
         id_hash: hash_secret(&session_id),
         sid: random_token(),
-        user_id: user.user_id.clone(),
+        user_id: user_id.to_string(),
         auth_time: now,
         created_at: now,
         expires_at: now + state.config.session_ttl_secs,
     };
     state.store.insert_login_session(&session).await?;
-    let location = issue_code(state, &req, &user.user_id, now, &session.sid).await?;
+    let location = issue_code(state, req, user_id, now, &session.sid).await?;
     let mut r = redirect(&location);
     *r.status_mut() = StatusCode::SEE_OTHER;
     let cookie = cookies::set(&state.config, cookies::SESSION, &session_id, Some(state.config.session_ttl_secs));

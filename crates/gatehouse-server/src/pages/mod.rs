@@ -1,6 +1,7 @@
 //! Hosted pages: server-rendered HTML that works without JavaScript and loads nothing
-//! from elsewhere. Templates are embedded and may be replaced, file by file, from
-//! `ServerConfig::template_dir`.
+//! from elsewhere (the one script, live password-rule feedback, is same-origin and
+//! optional). Templates, and the plain-text email templates, are embedded and may be
+//! replaced, file by file, from `ServerConfig::template_dir`.
 //!
 //! Template syntax: `{{name}}` inserts an HTML-escaped value, `{{{name}}}` a fragment the
 //! server built (already escaped). Substitution is one pass, so values can never inject
@@ -8,6 +9,9 @@
 
 pub mod cookies;
 pub mod login;
+pub mod reset;
+pub mod signup;
+pub mod verify;
 
 use crate::error::PageError;
 use crate::state::AppState;
@@ -20,6 +24,12 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("error.html", include_str!("templates/error.html")),
     ("message.html", include_str!("templates/message.html")),
+    ("signup.html", include_str!("templates/signup.html")),
+    ("reset-request.html", include_str!("templates/reset-request.html")),
+    ("reset-password.html", include_str!("templates/reset-password.html")),
+    ("email-verification.txt", include_str!("templates/email-verification.txt")),
+    ("reset-password.txt", include_str!("templates/reset-password.txt")),
+    ("import-completed.txt", include_str!("templates/import-completed.txt")),
 ];
 
 /// A value for a template placeholder.
@@ -71,7 +81,7 @@ pub fn fill(template: &str, vars: &[(&str, Var)]) -> String {
     out
 }
 
-async fn template(state: &AppState, name: &str) -> String {
+pub(crate) async fn template(state: &AppState, name: &str) -> String {
     if let Some(dir) = &state.config.template_dir {
         match tokio::fs::read_to_string(dir.join(name)).await {
             Ok(t) => return t,
@@ -108,7 +118,7 @@ impl IntoResponse for Page {
         h.insert(
             HeaderName::from_static("content-security-policy"),
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; \
+                "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src https: http: data:; \
                  frame-ancestors 'none'; base-uri 'none'",
             ),
         );
@@ -170,6 +180,74 @@ pub async fn error_page(state: &AppState, e: &PageError) -> Page {
 /// A short message page (e.g. after logout).
 pub async fn message_page(state: &AppState, title: &str, message: &str) -> Page {
     render(state, StatusCode::OK, title, "message.html", vec![("message", Var::Text(message.to_string()))]).await
+}
+
+/// The password field's attributes and the list of its rules (server-rendered, so the
+/// rules show without JavaScript; `password-rules.js` marks them live).
+pub fn password_field(
+    policy: &gatehouse_core::password_policy::PasswordPolicy,
+    error: Option<&str>,
+) -> (String, String, String) {
+    let mut items = String::new();
+    for r in policy.strength("").rules {
+        items.push_str(&format!(r#"<li data-code="{}">{}"#, escape(r.code), escape(&r.text())));
+        if !r.items.is_empty() {
+            items.push_str("<ul>");
+            for i in &r.items {
+                items.push_str(&format!(r#"<li data-code="{}">{}</li>"#, escape(i.code), escape(&i.text())));
+            }
+            items.push_str("</ul>");
+        }
+        items.push_str("</li>");
+    }
+    if policy.dictionary.is_some() {
+        items.push_str("<li>Not a common password</li>");
+    }
+    if policy.no_personal_info {
+        items.push_str("<li>Not based on your name, username or email address</li>");
+    }
+    if policy.history_size > 0 {
+        items.push_str(&format!("<li>Not one of your last {} passwords</li>", policy.history_size));
+    }
+    let rules = format!(
+        r#"<ul id="password-rules" class="rules">{items}</ul><p id="password-rules-status" class="visually-hidden" aria-live="polite"></p>"#
+    );
+    let described = if error.is_some() { "password-rules password-error" } else { "password-rules" };
+    let mut attrs = format!(
+        r#"aria-describedby="{described}" data-password-rules="{}""#,
+        escape(&policy.to_client_json().to_string())
+    );
+    let error_html = match error {
+        Some(e) => {
+            attrs.push_str(r#" aria-invalid="true""#);
+            format!(r#"<p id="password-error" class="field-error">{}</p>"#, escape(e))
+        }
+        None => String::new(),
+    };
+    (attrs, error_html, rules)
+}
+
+/// `GET /u/password-rules.js`.
+pub async fn password_rules_script() -> Response {
+    let mut r = include_str!("password-rules.js").into_response();
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    h.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+    r
+}
+
+/// A new browser secret for a page reached without one (a link from an email), and
+/// the `Set-Cookie` that stores it.
+pub fn browser_secret(state: &AppState, headers: &axum::http::HeaderMap) -> (String, Option<String>) {
+    match cookies::get(headers, cookies::BROWSER) {
+        Some(b) => (b, None),
+        None => {
+            let b = crate::auth::secrets::random_token();
+            let c = cookies::set(&state.config, cookies::BROWSER, &b, None);
+            (b, Some(c))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -84,6 +84,15 @@ impl Server {
 
     /// Starts with `configure` applied to the server's configuration.
     pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::start_with_clock(backend, Arc::new(SystemClock), configure).await
+    }
+
+    /// Like [`Server::start_with`], on a clock the test controls.
+    pub async fn start_with_clock(
+        backend: Backend,
+        clock: Arc<dyn Clock>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
         let (store, cleanup) = match backend {
             Backend::Sqlite => {
                 let path = std::env::temp_dir().join(format!("{}.db", unique("gh_it")));
@@ -99,7 +108,6 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let issuer = format!("http://{addr}/");
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let data_dir = std::env::temp_dir().join(unique("gh_it_data"));
         let mut config = ServerConfig::new(&issuer);
         config.data_dir = data_dir.clone();

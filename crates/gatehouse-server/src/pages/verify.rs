@@ -1,0 +1,78 @@
+//! `GET /u/email-verification?ticket=…`: the link of a verification email. Using it
+//! marks the email verified (once), then redirects to the ticket's `result_url` or
+//! shows a page.
+
+use super::{error_page, message_page};
+use crate::auth::authorize::{redirect, with_query};
+use crate::auth::secrets::hash_secret;
+use crate::error::PageError;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::log_event::codes;
+use gatehouse_store::{StoreError, TicketKind};
+use serde_json::Value;
+use std::convert::Infallible;
+
+const VERIFIED: &str = "Your email was verified. You can continue using the application.";
+
+fn link_invalid() -> PageError {
+    PageError::bad_request("invalid_ticket", "This link has expired or has already been used.")
+}
+
+pub async fn show(State(state): State<AppState>, uri: Uri) -> Response {
+    match verify(&state, &uri).await {
+        Ok(r) => r,
+        Err(e) => error_page(&state, &e).await.into_response(),
+    }
+}
+
+async fn verify(state: &AppState, uri: &Uri) -> Result<Response, PageError> {
+    let ticket = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "ticket")
+        .map(|(_, v)| v.to_string())
+        .ok_or_else(link_invalid)?;
+    let hash = hash_secret(&ticket);
+    let now = state.clock.now().unix_timestamp();
+    // Checked before use, so a password-change ticket is never spent here.
+    let live = state.store.live_ticket(&hash, now).await?;
+    if !live.is_some_and(|t| t.kind == TicketKind::EmailVerification) {
+        return Err(link_invalid());
+    }
+    let t = state.store.consume_ticket(&hash, now).await?.ok_or_else(link_invalid)?;
+    let stamp = state.now();
+    let user = match state
+        .store
+        .modify_user(&t.user_id, |u| {
+            u.email_verified = true;
+            u.updated_at = stamp.clone();
+            Ok::<_, Infallible>(())
+        })
+        .await
+    {
+        Ok(Ok(u)) => u,
+        Err(StoreError::NotFound) => return Err(link_invalid()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut event = crate::audit::event(state, codes::SUCCESS_VERIFICATION_EMAIL);
+    event.user_id = Some(user.user_id.clone());
+    event.user_name = user.email.clone();
+    event.connection = Some(user.connection.clone());
+    event.connection_id = Some(user.connection_id.clone());
+    event.client_id = t.client_id.clone();
+    crate::audit::record(state, event).await;
+    match &t.result_url {
+        Some(url) => {
+            let email = user.email.clone().unwrap_or_default();
+            let mut params = vec![("success", "true"), ("code", "success"), ("message", VERIFIED)];
+            if t.params.get("includeEmailInRedirect").and_then(Value::as_bool).unwrap_or(false) {
+                params.push(("email", &email));
+            }
+            let mut r = redirect(&with_query(url, &params));
+            *r.status_mut() = StatusCode::SEE_OTHER;
+            Ok(r)
+        }
+        None => Ok(message_page(state, "Email verified", VERIFIED).await.into_response()),
+    }
+}

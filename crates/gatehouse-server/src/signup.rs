@@ -1,0 +1,372 @@
+//! Sign-up, password changes and email verification: the rules the Authentication API
+//! (`/dbconnections/*`), the Management API (users, tickets, verification jobs) and the
+//! hosted pages share.
+//!
+//! - A new password passes the connection's policy, breached-password detection (at
+//!   sign-up and reset) and, for an existing user, `password_history`.
+//! - Tickets are 256-bit random values; the store keeps their SHA-256 only.
+//! - A reset request answers the same way, in the same time, whether or not the user
+//!   exists: the lookup and the email happen on a task of their own.
+
+use crate::auth::secrets::{hash_secret, random_token};
+use crate::error::DbConnectionsError;
+use crate::mail::{self, OnFailure};
+use crate::state::AppState;
+use gatehouse_core::connection::Connection;
+use gatehouse_core::ids::new_user_local_id;
+use gatehouse_core::log_event::codes;
+use gatehouse_core::password_policy::{is_common_password, PasswordPolicy, PasswordRejection, PersonalInfo};
+use gatehouse_core::user::{signup_user, User};
+use gatehouse_store::{StoreError, Ticket, TicketKind};
+use serde_json::{json, Map, Value};
+use std::convert::Infallible;
+
+/// Lifetime of the link in a verification email (Auth0's ticket default: 5 days).
+pub const VERIFICATION_TTL_SECS: i64 = 5 * 86_400;
+/// Lifetime of the link in a password reset email.
+pub const RESET_TTL_SECS: i64 = 86_400;
+/// The one answer of `POST /dbconnections/change_password`.
+pub const CHANGE_PASSWORD_MESSAGE: &str = "We've just sent you an email to reset your password.";
+
+/// The stored form of a ticket (SHA-256, hex).
+pub fn hash_ticket(ticket: &str) -> String {
+    hash_secret(ticket)
+}
+
+/// What a password may not contain, for `password_no_personal_info`.
+pub fn personal_info(u: &User) -> PersonalInfo {
+    PersonalInfo::of(
+        u.email.as_deref(),
+        u.username.as_deref(),
+        &[u.name.as_deref(), u.nickname.as_deref(), u.given_name.as_deref(), u.family_name.as_deref()],
+        &u.user_metadata,
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("{0}")]
+    Rejected(PasswordRejection),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for PasswordError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// Who is setting a password. Breached-password detection applies to users choosing
+/// their own (sign-up, reset), as Auth0's does; an administrator is held to the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setter {
+    Admin,
+    SignUp,
+    Reset,
+}
+
+/// Checks `password` as the new password of `user` (who may not be stored yet: then
+/// `existing` is false and there is no history to check).
+pub async fn check_new_password(
+    state: &AppState,
+    connection: &Connection,
+    password: &str,
+    user: &User,
+    existing: bool,
+    setter: Setter,
+) -> Result<(), PasswordError> {
+    let policy = PasswordPolicy::of(connection);
+    policy.check(password, &personal_info(user)).map_err(PasswordError::Rejected)?;
+    if setter != Setter::Admin && state.config.breached_password_detection && is_common_password(password) {
+        let kind = if setter == Setter::SignUp { codes::SIGNUP_PASSWORD_LEAK } else { codes::RESET_PASSWORD_LEAK };
+        let mut e = crate::audit::event(state, kind);
+        e.user_id = existing.then(|| user.user_id.clone());
+        e.user_name = user.email.clone();
+        e.connection = Some(connection.name.clone());
+        e.connection_id = Some(connection.id.clone());
+        e.description = Some("A leaked password was refused.".into());
+        crate::audit::record(state, e).await;
+        return Err(PasswordError::Rejected(PasswordRejection::Leaked));
+    }
+    if existing && policy.history_size > 0 {
+        let mut hashes = state.store.password_history(&user.user_id, policy.history_size).await?;
+        if let Some(current) = &user.password_hash {
+            if !hashes.contains(current) {
+                hashes.insert(0, current.clone());
+                hashes.truncate(policy.history_size);
+            }
+        }
+        for stored in hashes {
+            let Ok(parsed) = state.hashing.hasher().parse_stored(&stored) else { continue };
+            let same = state
+                .hashing
+                .verify(Some(parsed), password.to_string())
+                .await
+                .map_err(|e| PasswordError::Internal(e.to_string()))?;
+            if same {
+                return Err(PasswordError::Rejected(PasswordRejection::Reused));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hashes and stores a user's new password (remembered for `password_history`);
+/// optionally marks the email verified (a reset link proves the mailbox).
+pub async fn store_new_password(
+    state: &AppState,
+    user_id: &str,
+    password: String,
+    mark_email_verified: bool,
+) -> Result<User, PasswordError> {
+    let hash = state.hashing.hash(password).await.map_err(|e| PasswordError::Internal(e.to_string()))?;
+    let now = state.now();
+    let user = state
+        .store
+        .modify_user(user_id, |u| {
+            u.password_hash = Some(hash.clone());
+            u.last_password_reset = Some(now.clone());
+            u.updated_at = now.clone();
+            if mark_email_verified {
+                u.email_verified = true;
+            }
+            Ok::<_, Infallible>(())
+        })
+        .await?;
+    let Ok(user) = user;
+    state.store.record_password(user_id, &hash, &now).await?;
+    Ok(user)
+}
+
+/// What a new ticket is for.
+pub struct TicketRequest<'a> {
+    pub kind: TicketKind,
+    pub user: &'a User,
+    pub client_id: Option<String>,
+    pub result_url: Option<String>,
+    pub ttl_secs: i64,
+    pub params: Map<String, Value>,
+}
+
+/// Stores a new ticket and returns its link (the only place the ticket itself exists).
+pub async fn issue_ticket(state: &AppState, req: TicketRequest<'_>) -> Result<String, StoreError> {
+    let ticket = random_token();
+    let now = state.clock.now().unix_timestamp();
+    state
+        .store
+        .insert_ticket(&Ticket {
+            ticket_hash: hash_secret(&ticket),
+            kind: req.kind,
+            user_id: req.user.user_id.clone(),
+            client_id: req.client_id,
+            result_url: req.result_url,
+            params: req.params,
+            created_at: now,
+            expires_at: now + req.ttl_secs,
+            used_at: None,
+        })
+        .await?;
+    let path = match req.kind {
+        TicketKind::EmailVerification => "u/email-verification",
+        TicketKind::PasswordChange => "u/reset-password",
+    };
+    Ok(format!("{}{path}?ticket={ticket}", state.config.issuer))
+}
+
+fn hours(secs: i64) -> String {
+    (secs / 3600).max(1).to_string()
+}
+
+/// Sends `user` a verification email (a new ticket). `background`: do not wait for
+/// the mail server. Returns whether it was sent (always `true` in the background).
+pub async fn send_verification_email(
+    state: &AppState,
+    user: &User,
+    client_id: Option<String>,
+    background: bool,
+) -> Result<bool, StoreError> {
+    let Some(address) = user.email.clone() else { return Ok(false) };
+    let link = issue_ticket(
+        state,
+        TicketRequest {
+            kind: TicketKind::EmailVerification,
+            user,
+            client_id,
+            result_url: None,
+            ttl_secs: VERIFICATION_TTL_SECS,
+            params: Map::new(),
+        },
+    )
+    .await?;
+    let ttl = hours(VERIFICATION_TTL_SECS);
+    let email = mail::compose(
+        state,
+        "email-verification.txt",
+        &address,
+        &[("email", &address), ("link", &link), ("ttl_hours", &ttl)],
+    )
+    .await;
+    let on_failure = OnFailure {
+        kind: codes::FAILED_VERIFICATION_EMAIL,
+        user_id: Some(user.user_id.clone()),
+        connection: Some((user.connection_id.clone(), user.connection.clone())),
+    };
+    if background {
+        mail::send_in_background(state, email, on_failure);
+        return Ok(true);
+    }
+    Ok(mail::deliver(state, &email, on_failure).await)
+}
+
+/// Starts a password reset for `email` in `connection` and returns at once; the lookup,
+/// the ticket and the email happen on their own task, so the caller's answer (and its
+/// timing) is the same whether or not the user exists.
+pub fn request_password_reset(
+    state: &AppState,
+    connection: Connection,
+    email: String,
+    client_id: Option<String>,
+    ip: Option<String>,
+) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = reset_request(&state, &connection, &email, client_id, ip).await {
+            tracing::error!(error = %e, "a password reset request failed");
+        }
+    })
+}
+
+async fn reset_request(
+    state: &AppState,
+    connection: &Connection,
+    email: &str,
+    client_id: Option<String>,
+    ip: Option<String>,
+) -> Result<(), StoreError> {
+    let user = state.store.user_by_login(&connection.id, email).await?.filter(|u| u.email.as_deref() == Some(email));
+    let mut event = crate::audit::event(state, codes::SUCCESS_CHANGE_PASSWORD_REQUEST);
+    event.connection = Some(connection.name.clone());
+    event.connection_id = Some(connection.id.clone());
+    event.user_name = Some(email.to_string());
+    event.client_id = client_id.clone();
+    event.ip = ip;
+    let Some(user) = user else {
+        event.kind = codes::FAILED_CHANGE_PASSWORD_REQUEST.into();
+        event.description = Some("The user does not exist.".into());
+        crate::audit::record(state, event).await;
+        return Ok(());
+    };
+    event.user_id = Some(user.user_id.clone());
+    let link = issue_ticket(
+        state,
+        TicketRequest {
+            kind: TicketKind::PasswordChange,
+            user: &user,
+            client_id,
+            result_url: None,
+            ttl_secs: RESET_TTL_SECS,
+            // The link arrived by email: using it proves the mailbox.
+            params: [("mark_email_as_verified".to_string(), json!(true))].into_iter().collect(),
+        },
+    )
+    .await?;
+    let ttl = hours(RESET_TTL_SECS);
+    let message =
+        mail::compose(state, "reset-password.txt", email, &[("email", email), ("link", &link), ("ttl_hours", &ttl)])
+            .await;
+    let on_failure = OnFailure {
+        kind: codes::FAILED_CHANGE_PASSWORD_REQUEST,
+        user_id: Some(user.user_id.clone()),
+        connection: Some((connection.id.clone(), connection.name.clone())),
+    };
+    if mail::deliver(state, &message, on_failure).await {
+        crate::audit::record(state, event).await;
+    }
+    Ok(())
+}
+
+/// Signs a user up to `connection` from Auth0's sign-up body. Records `ss` or `fs`; on
+/// success, unless the email is verified, a verification email goes out.
+pub async fn sign_up(
+    state: &AppState,
+    connection: &Connection,
+    body: &Value,
+    client_id: Option<&str>,
+    ip: Option<&str>,
+) -> Result<User, DbConnectionsError> {
+    let result = create_signed_up_user(state, connection, body).await;
+    let mut e = crate::audit::event(state, if result.is_ok() { codes::SUCCESS_SIGNUP } else { codes::FAILED_SIGNUP });
+    e.connection = Some(connection.name.clone());
+    e.connection_id = Some(connection.id.clone());
+    e.client_id = client_id.map(str::to_string);
+    e.ip = ip.map(str::to_string);
+    match &result {
+        Ok(u) => {
+            e.user_id = Some(u.user_id.clone());
+            e.user_name = u.email.clone().or_else(|| u.username.clone());
+        }
+        Err(err) => {
+            e.user_name = body.get("email").and_then(Value::as_str).map(|s| s.chars().take(254).collect());
+            e.description = Some(match err {
+                DbConnectionsError::BadRequest { description, .. } => description.clone(),
+                DbConnectionsError::Password(r) => r.message().to_string(),
+                DbConnectionsError::Internal(_) => "Internal error".into(),
+            });
+        }
+    }
+    crate::audit::record(state, e).await;
+    let user = result?;
+    if !user.email_verified {
+        send_verification_email(state, &user, client_id.map(str::to_string), true).await?;
+    }
+    Ok(user)
+}
+
+async fn create_signed_up_user(
+    state: &AppState,
+    connection: &Connection,
+    body: &Value,
+) -> Result<User, DbConnectionsError> {
+    if connection.options.get("disable_signup").and_then(Value::as_bool).unwrap_or(false) {
+        return Err(DbConnectionsError::bad("invalid_signup", "Invalid sign up"));
+    }
+    let created = signup_user(body, connection, new_user_local_id(), &state.now())?;
+    let mut user = created.user;
+    let password = created.password.unwrap_or_default();
+    check_new_password(state, connection, &password, &user, false, Setter::SignUp).await.map_err(|e| match e {
+        PasswordError::Rejected(r) => DbConnectionsError::Password(r),
+        PasswordError::Internal(m) => DbConnectionsError::Internal(m),
+    })?;
+    // Hashed before the insert, so an existing user costs as long as a new one.
+    let hash = state.hashing.hash(password).await.map_err(DbConnectionsError::internal)?;
+    user.password_hash = Some(hash.clone());
+    state.store.insert_user(&user).await?;
+    state.store.record_password(&user.user_id, &hash, &user.created_at).await?;
+    Ok(user)
+}
+
+/// Auth0's sign-up answer: `_id` without the provider prefix, and the profile fields.
+pub fn signup_response(u: &User) -> Value {
+    let mut m = Map::new();
+    m.insert("_id".into(), json!(u.local_id()));
+    m.insert("email_verified".into(), json!(u.email_verified));
+    let optional = [
+        ("email", &u.email),
+        ("username", &u.username),
+        ("given_name", &u.given_name),
+        ("family_name", &u.family_name),
+        ("name", &u.name),
+        ("nickname", &u.nickname),
+        ("picture", &u.picture),
+    ];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            m.insert(k.into(), json!(v));
+        }
+    }
+    if !u.user_metadata.is_empty() {
+        m.insert("user_metadata".into(), Value::Object(u.user_metadata.clone()));
+    }
+    Value::Object(m)
+}
