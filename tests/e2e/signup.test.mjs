@@ -47,13 +47,22 @@ async function authorizationRequest(extra = {}) {
   return { url, checks };
 }
 
+/** An email as a mail reader shows it: quoted-printable soft breaks joined, `=XX` decoded. */
+function decodeQuotedPrintable(text) {
+  const joined = text.replace(/=\r?\n/g, '');
+  return Buffer.from(
+    joined.replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))),
+    'latin1',
+  ).toString('utf8');
+}
+
 /** The link under `path` in the newest email to `to`, waiting for it to arrive. */
 async function emailLink(to, path, count = 1) {
   for (let i = 0; i < 200; i++) {
     const mails = existsSync(outbox)
       ? readdirSync(outbox)
           .filter((f) => f.endsWith('.eml'))
-          .map((f) => readFileSync(join(outbox, f), 'utf8'))
+          .map((f) => decodeQuotedPrintable(readFileSync(join(outbox, f), 'utf8')))
           .filter((m) => m.includes(`To: ${to}`) && m.includes(path))
       : [];
     if (mails.length >= count) {

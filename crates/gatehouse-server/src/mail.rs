@@ -8,7 +8,6 @@
 
 use crate::state::AppState;
 use gatehouse_core::secret::Secret;
-use lettre::message::header::ContentTransferEncoding;
 use lettre::message::{Body, Mailbox, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -133,10 +132,9 @@ impl Mailer {
 
     fn message(&self, email: &Email) -> Result<Message, MailError> {
         let to: Mailbox = email.to.parse().map_err(|_| MailError::Address(email.to.clone()))?;
-        // 8bit keeps links on one line (readable in the outbox); falls back when a line
-        // is too long for it.
-        let body = Body::new_with_encoding(email.body.clone(), ContentTransferEncoding::EightBit)
-            .unwrap_or_else(|_| Body::new(email.body.clone()));
+        // lettre picks the transfer encoding: 7bit when every line is short, else
+        // quoted-printable (long links are soft-wrapped; mail readers join them).
+        let body = Body::new(email.body.clone());
         Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -260,7 +258,9 @@ mod tests {
         assert_eq!(files.len(), 1);
         let text = std::fs::read_to_string(files[0].path()).unwrap_or_default();
         assert!(text.contains("To: ada@example.com") && text.contains("Subject: Verify"), "{text}");
-        assert!(text.contains(&link), "the link stays on one line: {text}");
+        assert!(text.contains("Content-Transfer-Encoding: quoted-printable"), "{text}");
+        let decoded = text.replace("=\r\n", "").replace("=3D", "=");
+        assert!(decoded.contains(&link), "{decoded}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -87,8 +87,30 @@ pub async fn emails_to(s: &Server, to: &str, n: usize) -> Vec<String> {
     panic!("no {n} email(s) to {to} in the outbox: {:?}", outbox(s));
 }
 
+/// An email's text with quoted-printable undone (soft line breaks joined, `=XX`
+/// decoded), as a mail reader shows it.
+pub fn decode_qp(email: &str) -> String {
+    let joined = email.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The first link under `path` in an email.
 pub fn link(email: &str, path: &str) -> String {
+    let email = &decode_qp(email);
     let start = email.find("http://127.0.0.1:").unwrap_or_else(|| panic!("no link in {email}"));
     let url: String = email[start..].chars().take_while(|c| !c.is_whitespace()).collect();
     assert!(url.contains(path), "{url} is not a {path} link");

@@ -9,7 +9,7 @@ CREATE TABLE tickets (
     user_id     TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
     client_id   TEXT,
     result_url  TEXT,
-    params      TEXT NOT NULL DEFAULT '{}',
+    params      JSONB NOT NULL DEFAULT '{}',
     created_at  BIGINT NOT NULL,
     expires_at  BIGINT NOT NULL,
     used_at     BIGINT
