@@ -98,7 +98,10 @@ async fn import_job_reports_summary_and_errors(b: Backend) {
     let id2 = job["id"].as_str().unwrap();
     let done = finished(&s, id2).await;
     assert_eq!(done["summary"], json!({"total": 1, "inserted": 0, "updated": 1, "failed": 0}));
-    assert_eq!(done["status_details"], "The completion email was not sent: no mailer is configured.");
+    assert_eq!(
+        done["status_details"],
+        "The completion email was not sent: no administrator address is configured (mail.admin_emails)."
+    );
     let (status, _) = s.api("GET", &format!("/api/v2/jobs/{id2}/errors"), None).await;
     assert_eq!(status, 204);
     let (status, body) = s.api("GET", "/api/v2/jobs/job_0000000000000000", None).await;

@@ -235,4 +235,34 @@ crate::on_both_backends!(
     ticket_requests_are_checked,
     verification_email_job_sends_a_link,
     expired_tickets_are_purged,
+    import_completion_email,
 );
+
+/// An import job's completion email goes to the configured administrators.
+async fn import_completion_email(b: Backend) {
+    let s = Server::start_with(b, |c| c.mail.admin_emails = vec!["ops@example.com".into()]).await;
+    let conn = crate::helpers::default_connection(&s).await;
+    let users = serde_json::to_vec(&json!([{"email": "imp1@example.com"}, {"email": "not-an-email"}])).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "users",
+            reqwest::multipart::Part::bytes(users).file_name("users.json").mime_str("application/json").unwrap(),
+        )
+        .text("connection_id", conn["id"].as_str().unwrap().to_string());
+    let r = s
+        .http
+        .post(format!("{}/api/v2/jobs/users-imports", s.base))
+        .bearer_auth(&s.admin_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let job: serde_json::Value = r.json().await.unwrap();
+    let mail = emails_to(&s, "ops@example.com", 1).await;
+    let text = crate::helpers::decode_qp(&mail[0]);
+    assert!(text.contains(job["id"].as_str().unwrap()), "{text}");
+    assert!(text.contains("Inserted: 1") && text.contains("Failed: 1"), "{text}");
+    assert!(text.contains("completed with failures"), "{text}");
+    s.stop().await;
+}
