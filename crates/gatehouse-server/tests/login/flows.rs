@@ -211,12 +211,12 @@ async fn logout_ends_the_session() {
 async fn login_page_is_accessible_and_self_contained() {
     let srv = start().await;
     let mut b = Browser::default();
-    let a = b.get(&srv, &authorize_path(SPA, &[("login_hint", "alice@example.com"), ("screen_hint", "signup")])).await;
+    // (`screen_hint=signup` opens the sign-up page instead: tests/signup.)
+    let a = b.get(&srv, &authorize_path(SPA, &[("login_hint", "alice@example.com")])).await;
     let page = b.get(&srv, &a.location.unwrap()).await;
     let html = &page.body;
     assert!(html.contains(r#"<label for="username">"#) && html.contains(r#"<label for="password">"#));
     assert!(html.contains(r#"value="alice@example.com""#));
-    assert!(html.contains(r#"data-screen-hint="signup""#));
     assert!(!html.contains("<script"), "no JavaScript needed");
     assert!(!html.contains("src=\"http") && !html.contains("href=\"http"), "no external assets");
     let tx = hidden(html, "state").unwrap();
