@@ -159,7 +159,7 @@ test('reset: login page → request → email → new password → login with it
   const link = await emailLink(email, '/u/reset-password?ticket=');
   await page.goto(link);
   const newPassword = 'Reset-Zebra-Quartz-7';
-  await page.getByLabel('New password').fill(newPassword);
+  await page.getByLabel('New password', { exact: true }).fill(newPassword);
   await page.getByLabel('Confirm the new password').fill(newPassword);
   await page.getByRole('button', { name: 'Reset password' }).click();
   await page.waitForLoadState();
