@@ -128,3 +128,39 @@ def test_connections_crud(mgmt):
     with pytest.raises(ApiError) as e:
         mgmt.connections.get(created.id)
     assert e.value.status_code == 404
+
+
+def test_signup_change_password_and_tickets(mgmt, gatehouse):
+    """The SDK's Authentication API `Database` client and the Management API tickets."""
+    from auth0.authentication import Database
+    from auth0.authentication.exceptions import Auth0Error
+
+    app = mgmt.clients.create(name="Sign-up app", app_type="spa", callbacks=["https://app.example/cb"])
+    conn = next(c for c in mgmt.connections.list(strategy="auth0") if c.name == "Username-Password-Authentication")
+    mgmt.connections.update(conn.id, enabled_clients=[*(conn.enabled_clients or []), app.client_id])
+    db = Database(gatehouse.base.removeprefix("http://"), app.client_id, protocol="http")
+    created = db.signup(
+        email="Grace@Example.com",
+        password="Cobol-Compiler-1959",
+        connection="Username-Password-Authentication",
+        given_name="Grace",
+        user_metadata={"lang": "en"},
+    )
+    assert created["email"] == "grace@example.com" and created["email_verified"] is False
+    assert "|" not in created["_id"]
+    with pytest.raises(Auth0Error) as e:
+        db.signup(email="grace@example.com", password="Another-Pass-1959", connection="Username-Password-Authentication")
+    assert (e.value.status_code, e.value.error_code) == (400, "user_exists")
+    with pytest.raises(Auth0Error) as e:
+        db.signup(email="weak@example.com", password="weak", connection="Username-Password-Authentication")
+    assert (e.value.status_code, e.value.error_code) == (400, "invalid_password")
+    answers = {db.change_password(email=m, connection="Username-Password-Authentication") for m in ["grace@example.com", "nobody@example.com"]}
+    assert answers == {"We've just sent you an email to reset your password."}
+
+    user_id = "auth0|" + created["_id"]
+    verify = mgmt.tickets.verify_email(user_id=user_id, result_url="https://app.example/verified", ttl_sec=600)
+    assert verify.ticket.startswith(gatehouse.issuer + "u/email-verification?ticket=")
+    change = mgmt.tickets.change_password(email="grace@example.com", connection_id=conn.id, mark_email_as_verified=True)
+    assert change.ticket.startswith(gatehouse.issuer + "u/reset-password?ticket=")
+    job = mgmt.jobs.verification_email.create(user_id=user_id)
+    assert job.type == "verification_email" and job.id.startswith("job_")

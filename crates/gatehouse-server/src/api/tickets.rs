@@ -115,9 +115,11 @@ pub async fn password_change(
             "ttl_sec",
             "mark_email_as_verified",
             "includeEmailInRedirect",
+            "identity",
         ],
     )?;
     b.string("organization_id", 1, 64)?;
+    b.json_object("identity")?;
     let mut params = Map::new();
     flag(&b, "mark_email_as_verified", &mut params)?;
     flag(&b, "includeEmailInRedirect", &mut params)?;
