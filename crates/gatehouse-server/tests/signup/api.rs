@@ -200,7 +200,24 @@ async fn change_password_same_answer(b: Backend) {
     s.stop().await;
 }
 
+/// Reset requests are limited per IP and email (Auth0: a burst of 10), with Auth0's 429.
+async fn change_password_is_rate_limited(b: Backend) {
+    let s = Server::start(b).await;
+    let body = json!({"email": "often@example.com", "connection": DB});
+    for _ in 0..10 {
+        let (status, _) = s.call("POST", "/dbconnections/change_password", Some(body.clone()), None).await;
+        assert_eq!(status, 200);
+    }
+    let (status, r) = s.call("POST", "/dbconnections/change_password", Some(body), None).await;
+    assert_eq!((status, r["statusCode"].as_u64()), (429, Some(429)), "{r}");
+    let other = json!({"email": "other@example.com", "connection": DB});
+    let (status, _) = s.call("POST", "/dbconnections/change_password", Some(other), None).await;
+    assert_eq!(status, 200, "another address has its own budget");
+    s.stop().await;
+}
+
 crate::on_both_backends!(
+    change_password_is_rate_limited,
     signup_answers_like_auth0,
     usernames_and_disabled_signup,
     signup_bad_input,

@@ -236,7 +236,29 @@ crate::on_both_backends!(
     verification_email_job_sends_a_link,
     expired_tickets_are_purged,
     import_completion_email,
+    concurrent_uses_one_wins,
 );
+
+/// Of concurrent uses of one ticket, exactly one wins.
+async fn concurrent_uses_one_wins(b: Backend) {
+    let (s, clock) = start_on_manual_clock(b).await;
+    let user =
+        s.create_user(json!({"email": "race@example.com", "password": "Race-pass-123", "verify_email": false})).await;
+    let (_, t) = s.api("POST", "/api/v2/tickets/email-verification", Some(json!({"user_id": user["user_id"]}))).await;
+    let hash = gatehouse_server::signup::hash_ticket(&query_param(t["ticket"].as_str().unwrap(), "ticket").unwrap());
+    let now = clock.now().unix_timestamp();
+    let uses = (0..8).map(|_| {
+        let store = s.store.clone();
+        let hash = hash.clone();
+        tokio::spawn(async move { store.consume_ticket(&hash, now).await.unwrap().is_some() })
+    });
+    let mut won = 0;
+    for u in uses.collect::<Vec<_>>() {
+        won += usize::from(u.await.unwrap());
+    }
+    assert_eq!(won, 1);
+    s.stop().await;
+}
 
 /// An import job's completion email goes to the configured administrators.
 async fn import_completion_email(b: Backend) {
