@@ -9,6 +9,8 @@ use serde_json::{json, Map, Value};
 pub enum JobKind {
     UsersImport,
     UsersExport,
+    /// Gatehouse's: bulk-import a legacy store's users that have not migrated yet.
+    UsersMigrateRemaining,
 }
 
 impl JobKind {
@@ -16,6 +18,7 @@ impl JobKind {
         match self {
             JobKind::UsersImport => "users_import",
             JobKind::UsersExport => "users_export",
+            JobKind::UsersMigrateRemaining => "users_migrate_remaining",
         }
     }
 
@@ -23,6 +26,7 @@ impl JobKind {
         match s {
             "users_import" => Some(JobKind::UsersImport),
             "users_export" => Some(JobKind::UsersExport),
+            "users_migrate_remaining" => Some(JobKind::UsersMigrateRemaining),
             _ => None,
         }
     }

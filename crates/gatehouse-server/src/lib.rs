@@ -17,6 +17,7 @@ pub mod hashing;
 pub mod import;
 pub mod jobs;
 pub mod keys;
+pub mod legacy;
 mod openapi;
 mod pages;
 pub mod ratelimit;
@@ -37,6 +38,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+pub use auth::login::{password_login, LoginError};
 pub use state::AppState as State;
 
 /// Why the server could not be prepared.
@@ -90,6 +92,7 @@ pub async fn build_state(
         node_id: Arc::from(gatehouse_core::ids::new_node_id()),
         job_created: Arc::new(tokio::sync::Notify::new()),
         rate_limiter,
+        legacy: legacy::Registry::default(),
     })
 }
 

@@ -139,6 +139,8 @@ pub struct AppState {
     pub log_stream: crate::audit::LogStream,
     /// Wakes the job worker when a job is created.
     pub job_created: Arc<tokio::sync::Notify>,
+    /// The connections' legacy identity stores, built on first use.
+    pub legacy: crate::legacy::Registry,
 }
 
 impl AppState {
