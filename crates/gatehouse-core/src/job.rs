@@ -11,6 +11,8 @@ pub enum JobKind {
     UsersExport,
     /// `POST /api/v2/jobs/verification-email`: one verification email.
     VerificationEmail,
+    /// Gatehouse's: bulk-import a legacy store's users that have not migrated yet.
+    UsersMigrateRemaining,
 }
 
 impl JobKind {
@@ -19,6 +21,7 @@ impl JobKind {
             JobKind::UsersImport => "users_import",
             JobKind::UsersExport => "users_export",
             JobKind::VerificationEmail => "verification_email",
+            JobKind::UsersMigrateRemaining => "users_migrate_remaining",
         }
     }
 
@@ -27,6 +30,7 @@ impl JobKind {
             "users_import" => Some(JobKind::UsersImport),
             "users_export" => Some(JobKind::UsersExport),
             "verification_email" => Some(JobKind::VerificationEmail),
+            "users_migrate_remaining" => Some(JobKind::UsersMigrateRemaining),
             _ => None,
         }
     }

@@ -32,6 +32,9 @@ pub enum ApiError {
     TooManyRequests,
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// A store Gatehouse depends on (a connection's legacy identity store) is down or slow.
+    #[error("The identity store of this connection is unavailable. Try again later.")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -57,6 +60,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -70,6 +74,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyRequests => "too_many_requests",
+            Self::Unavailable(_) => "temporarily_unavailable",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -109,6 +114,25 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<gatehouse_legacy::LegacyError> for ApiError {
+    fn from(e: gatehouse_legacy::LegacyError) -> Self {
+        use gatehouse_legacy::LegacyError as L;
+        match e {
+            L::Unavailable(detail) => Self::Unavailable(detail),
+            L::UserExists => DomainError::user_exists().into(),
+            unsupported @ L::Unsupported(..) => {
+                Self::BadRequest { code: "operation_not_supported", message: unsupported.to_string() }
+            }
+        }
+    }
+}
+
+impl From<gatehouse_legacy::ConfigError> for ApiError {
+    fn from(e: gatehouse_legacy::ConfigError) -> Self {
+        Self::body(e.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -116,6 +140,10 @@ impl IntoResponse for ApiError {
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 "Internal error".to_string()
+            }
+            Self::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "dependency unavailable");
+                self.to_string()
             }
             other => other.to_string(),
         };
@@ -153,6 +181,14 @@ impl OAuthError {
     }
     pub fn access_denied(d: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "access_denied", d)
+    }
+    /// A store Gatehouse depends on (a legacy identity store) is down or slow.
+    pub fn temporarily_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "The identity store of this connection is unavailable. Try again later.",
+        )
     }
     pub fn server_error(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "token endpoint internal error");

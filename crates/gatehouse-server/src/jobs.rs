@@ -118,6 +118,7 @@ async fn run(state: &AppState, job: Job) {
         JobKind::UsersImport => run_import(state, &job).await,
         JobKind::UsersExport => run_export(state, &job).await,
         JobKind::VerificationEmail => run_verification_email(state, &job).await,
+        JobKind::UsersMigrateRemaining => run_migrate_remaining(state, &job).await,
     };
     heartbeat.abort();
     let now = state.now();
@@ -298,6 +299,64 @@ async fn run_verification_email(state: &AppState, job: &Job) -> Result<Done, Job
 }
 
 const LOST_CLAIM: &str = "the job was claimed by another node";
+
+/// Bulk-imports the legacy users not migrated yet. A resumed job starts over: users it
+/// already wrote are skipped as already migrated.
+async fn run_migrate_remaining(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
+    use crate::legacy::{migrate_remaining, store_for, RemainingError};
+    let Some(connection_id) = &job.connection_id else {
+        return Err(JobFailure::Failed("The job has no connection.".into()));
+    };
+    let connection = match state.store.connection(connection_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(JobFailure::Failed("The connection does not exist.".into())),
+        Err(e) => {
+            tracing::error!(job = %job.id, error = %e, "reading the connection failed");
+            return Err(JobFailure::Failed("Internal error: reading the connection failed".into()));
+        }
+    };
+    let legacy = match store_for(state, &connection) {
+        Ok(Some(l)) => l,
+        Ok(None) => return Err(JobFailure::Failed("The connection has no legacy store.".into())),
+        Err(e) => return Err(JobFailure::Failed(e.to_string())),
+    };
+    let now = state.now();
+    let outcome =
+        migrate_remaining(&state.store, state.hashing.hasher(), &connection, &legacy, &now, |summary, errors| {
+            let state = state.clone();
+            let job_id = job.id.clone();
+            async move {
+                let progress = JobProgress {
+                    resume_at: 0,
+                    summary: json!(summary),
+                    percentage_done: 0,
+                    time_left_seconds: None,
+                    errors: errors
+                        .iter()
+                        .map(|e| (i64::try_from(e.index).unwrap_or(i64::MAX), crate::import::error_json(e)))
+                        .collect(),
+                };
+                match state.store.checkpoint_job(&job_id, &state.node_id, &progress, &state.now()).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(LOST_CLAIM.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        })
+        .await;
+    match outcome {
+        Ok(summary) => Ok(Done { summary: json!(summary), details: None, file: None }),
+        Err(RemainingError::Sink(m)) if m == LOST_CLAIM => Err(JobFailure::LostClaim),
+        Err(RemainingError::Legacy(e)) => {
+            tracing::warn!(job = %job.id, error = %e, "migrate-remaining: the legacy store failed");
+            Err(JobFailure::Failed("The legacy store failed or is unavailable; run the job again later.".into()))
+        }
+        Err(e) => {
+            tracing::error!(job = %job.id, error = %e, "migrate-remaining failed");
+            Err(JobFailure::Failed("Internal error: the migration failed".into()))
+        }
+    }
+}
 
 struct JobSink {
     state: AppState,

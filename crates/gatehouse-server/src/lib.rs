@@ -17,6 +17,7 @@ pub mod hashing;
 pub mod import;
 pub mod jobs;
 pub mod keys;
+pub mod legacy;
 pub mod mail;
 mod openapi;
 mod pages;
@@ -39,6 +40,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
+pub use auth::login::{password_login, LoginError};
 pub use state::AppState as State;
 
 /// Why the server could not be prepared.
@@ -96,6 +98,7 @@ pub async fn build_state(
         job_created: Arc::new(tokio::sync::Notify::new()),
         rate_limiter,
         mailer,
+        legacy: legacy::Registry::default(),
     })
 }
 

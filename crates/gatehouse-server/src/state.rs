@@ -147,6 +147,8 @@ pub struct AppState {
     pub mailer: crate::mail::Mailer,
     /// Wakes the job worker when a job is created.
     pub job_created: Arc<tokio::sync::Notify>,
+    /// The connections' legacy identity stores, built on first use.
+    pub legacy: crate::legacy::Registry,
 }
 
 impl AppState {

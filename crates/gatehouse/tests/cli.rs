@@ -459,3 +459,102 @@ async fn malformed_file_exits_2_and_writes_nothing() {
         env.finish().await;
     }
 }
+
+/// `migrate-remaining` against a legacy SQLite database: users not in Gatehouse come in
+/// with their legacy hashes, users already here are left alone, a bad profile fails alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_remaining_imports_legacy_users_not_yet_migrated() {
+    for env in Env::all().await {
+        let legacy_url = format!("sqlite://{}", env.path("legacy.db").display());
+        let legacy = sqlx::SqlitePool::connect(&format!("{legacy_url}?mode=rwc")).await.unwrap();
+        sqlx::query("CREATE TABLE members (id INTEGER PRIMARY KEY, mail TEXT, full_name TEXT, pw TEXT)")
+            .execute(&legacy)
+            .await
+            .unwrap();
+        for (mail, name) in [
+            ("one@legacy.test", "One"),
+            ("two@legacy.test", "Two"),
+            ("not-an-email", "Bad"),
+            ("four@legacy.test", "Four"),
+        ] {
+            sqlx::query("INSERT INTO members (mail, full_name, pw) VALUES ($1, $2, $3)")
+                .bind(mail)
+                .bind(name)
+                .bind(BCRYPT_SECRET)
+                .execute(&legacy)
+                .await
+                .unwrap();
+        }
+        legacy.close().await;
+
+        let store = Store::connect(&env.url).await.unwrap();
+        let now = "2024-01-01T00:00:00.000Z";
+        let mut c = gatehouse_core::connection::Connection::new_database(
+            "con_legacycli000000".into(),
+            "legacy-db".into(),
+            now.into(),
+        );
+        let cols = "'legacy|' || id AS user_id, mail AS email, full_name AS name, pw AS password_hash";
+        c.options.insert("enabledDatabaseCustomization".into(), json!(true));
+        c.options.insert("import_mode".into(), json!(true));
+        c.options.insert(
+            "legacy_store".into(),
+            json!({"kind": "sql", "url": legacy_url, "queries": {
+                "login": format!("SELECT {cols} FROM members WHERE mail = :email"),
+                "get_user": format!("SELECT {cols} FROM members WHERE mail = :email"),
+                "list": format!("SELECT {cols} FROM members ORDER BY id LIMIT :limit OFFSET :offset")}}),
+        );
+        store.insert_connection(&c).await.unwrap();
+        // "two" migrated on an earlier login: it has a new hash that must stay.
+        let hasher = Hasher::new(Default::default(), Default::default());
+        let two = User {
+            user_id: "auth0|legacy|2".into(),
+            connection_id: c.id.clone(),
+            connection: c.name.clone(),
+            provider: "auth0".into(),
+            email: Some("two@legacy.test".into()),
+            email_verified: false,
+            username: None,
+            phone_number: None,
+            phone_verified: false,
+            name: Some("Two, migrated".into()),
+            nickname: Some("two".into()),
+            given_name: None,
+            family_name: None,
+            picture: None,
+            password_hash: Some(hasher.hash("new password").unwrap().to_stored()),
+            user_metadata: Default::default(),
+            app_metadata: Default::default(),
+            blocked: false,
+            logins_count: 1,
+            last_login: Some(now.into()),
+            last_ip: None,
+            last_password_reset: None,
+            created_at: now.into(),
+            updated_at: now.into(),
+        };
+        store.insert_user(&two).await.unwrap();
+        store.close().await;
+
+        let out = env.gh(&["migrate-remaining", "--connection", "legacy-db"]);
+        expect_code(&out, 3, "one legacy profile is invalid");
+        assert!(
+            stderr(&out).contains("4 legacy users, 2 imported, 1 already in Gatehouse, 1 failed"),
+            "{}",
+            stderr(&out)
+        );
+        let users = env.users().await;
+        let by_email = |e: &str| users.iter().find(|u| u.email.as_deref() == Some(e)).cloned();
+        let one = by_email("one@legacy.test").unwrap();
+        assert_eq!((one.user_id.as_str(), one.password_hash.as_deref()), ("auth0|legacy|1", Some(BCRYPT_SECRET)));
+        assert_eq!(one.name.as_deref(), Some("One"));
+        assert_eq!(by_email("two@legacy.test").unwrap(), two, "{}: already migrated, untouched", env.backend());
+        assert!(by_email("four@legacy.test").is_some());
+
+        let again = env.gh(&["migrate-remaining", "--connection", "legacy-db"]);
+        assert!(stderr(&again).contains("0 imported, 3 already in Gatehouse, 1 failed"), "{}", stderr(&again));
+        expect_code(&env.gh(&["migrate-remaining", "--connection", "nope"]), 2, "unknown connection");
+        expect_code(&env.gh(&["migrate-remaining", "--connection", CONNECTION]), 2, "no legacy store");
+        env.finish().await;
+    }
+}

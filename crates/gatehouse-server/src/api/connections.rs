@@ -29,7 +29,16 @@ const FIELDS: &[&str] = &[
 
 fn render(c: &Connection, include_options: bool, q: &QueryParams) -> Result<Value, ApiError> {
     let (fields, include) = q.fields(FIELDS)?;
-    Ok(select_fields(c.to_auth0_json(include_options), fields.as_deref(), include))
+    Ok(select_fields(shown(c, include_options), fields.as_deref(), include))
+}
+
+/// A connection as the API shows it: legacy store secrets are masked.
+fn shown(c: &Connection, include_options: bool) -> Value {
+    let mut v = c.to_auth0_json(include_options);
+    if let Some(Value::Object(options)) = v.get_mut("options") {
+        gatehouse_legacy::redact_options(options);
+    }
+    v
 }
 
 /// `options` can hold secrets (later: legacy store credentials), so returning them needs
@@ -96,6 +105,7 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let c = new_connection(&body, new_connection_id(), &state.now())?;
+    gatehouse_legacy::validate_options(&c.options)?;
     state.store.insert_connection(&c).await.map_err(|e| match e {
         gatehouse_store::StoreError::Conflict(_) => ApiError::Conflict {
             code: "connection_conflict",
@@ -103,7 +113,7 @@ pub async fn create(
         },
         other => other.into(),
     })?;
-    Ok((StatusCode::CREATED, Json(c.to_auth0_json(true))))
+    Ok((StatusCode::CREATED, Json(shown(&c, true))))
 }
 
 pub async fn update(
@@ -114,7 +124,11 @@ pub async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let mut c = state.store.connection(&id).await?.ok_or_else(Error::connection_not_found)?;
     let customization_before = c.options.get("enabledDatabaseCustomization").cloned();
+    let options_before = c.options.clone();
     patch_connection(&body, &mut c, &state.now())?;
+    // Secrets sent back masked keep their stored values.
+    gatehouse_legacy::restore_masked(&mut c.options, &options_before)?;
+    gatehouse_legacy::validate_options(&c.options)?;
     if c.options.get("enabledDatabaseCustomization") != customization_before.as_ref()
         && state.store.count_users_in_connection(&c.id).await? > 0
     {
@@ -123,7 +137,7 @@ pub async fn update(
         ));
     }
     state.store.update_connection(&c).await?;
-    Ok(Json(c.to_auth0_json(true)))
+    Ok(Json(shown(&c, true)))
 }
 
 pub async fn delete(
@@ -136,4 +150,26 @@ pub async fn delete(
     } else {
         Err(Error::connection_not_found().into())
     }
+}
+
+/// `GET /api/v2/connections/{id}/migration` (a Gatehouse extension): how far the
+/// migration from the connection's legacy store has come.
+pub async fn migration(
+    _: Scoped<ReadConnections>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let c = state.store.connection(&id).await?.ok_or_else(Error::connection_not_found)?;
+    let legacy = crate::legacy::store_for(&state, &c)?;
+    let p = state.store.migration_progress(&c.id).await?;
+    Ok(Json(json!({
+        "connection_id": c.id,
+        "legacy_store": legacy.as_ref().map(|l| l.kind()),
+        "import_mode": legacy.as_ref().map(|l| l.import_mode()),
+        "migrated": p.on_login + p.in_bulk,
+        "migrated_on_login": p.on_login,
+        "migrated_in_bulk": p.in_bulk,
+        "users": state.store.count_users_in_connection(&c.id).await?,
+        "last_migrated_at": p.last_migrated_at,
+    })))
 }

@@ -242,6 +242,52 @@ pub async fn create_export(
     Ok((StatusCode::CREATED, Json(job.to_auth0_json(None))).into_response())
 }
 
+/// `POST /api/v2/jobs/users-migrate-remaining` (a Gatehouse extension): `{"connection_id"}`.
+/// Bulk-imports the legacy store's users that have not migrated yet (see
+/// `crate::legacy::migrate_remaining`).
+pub async fn create_migrate_remaining(
+    _: Scoped<CreateUsers>,
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let Value::Object(m) = &body else {
+        return Err(ApiError::body("Payload validation error: 'Expected type object'."));
+    };
+    if let Some(k) = m.keys().find(|k| *k != "connection_id") {
+        return Err(ApiError::body(format!("Payload validation error: 'Additional properties not allowed: {k}'.")));
+    }
+    let connection_id = match m.get("connection_id") {
+        Some(Value::String(s)) if is_connection_id(s) => s.clone(),
+        Some(_) => {
+            return Err(ApiError::body(
+                "Payload validation error: 'String does not match pattern ^con_[A-Za-z0-9]{16}$' on property connection_id.",
+            ))
+        }
+        None => return Err(ApiError::body("Payload validation error: 'Missing required property: connection_id'.")),
+    };
+    let connection = state
+        .store
+        .connection(&connection_id)
+        .await?
+        .ok_or_else(|| ApiError::body("The connection does not exist."))?;
+    let Some(legacy) = crate::legacy::store_for(&state, &connection)? else {
+        return Err(ApiError::body(
+            "The connection has no legacy store: set options.enabledDatabaseCustomization and options.legacy_store.",
+        ));
+    };
+    if !legacy.can_list() {
+        return Err(ApiError::body(
+            "The legacy store cannot list its users: configure options.legacy_store.queries.list (sql) or list_url (http).",
+        ));
+    }
+    let mut params = Map::new();
+    params.insert("connection".into(), json!(connection.name));
+    let job = new_job(&state, JobKind::UsersMigrateRemaining, Some(connection_id), params);
+    state.store.insert_job(&job).await?;
+    state.job_created.notify_one();
+    Ok((StatusCode::CREATED, Json(job.to_auth0_json(None))).into_response())
+}
+
 async fn load(state: &AppState, id: &str) -> Result<Job, ApiError> {
     if !is_job_id(id) {
         return Err(ApiError::body(

@@ -115,6 +115,31 @@ pub async fn create(
         .await?
         .ok_or_else(|| ApiError::body("Connection does not exist."))?;
     let created = new_user(&body, &connection, new_user_local_id(), &state.now())?;
+    if let Some(legacy) = crate::legacy::store_for(&state, &connection)? {
+        let login = created.user.email.clone().or(created.user.username.clone()).unwrap_or_default();
+        if legacy.import_mode() {
+            // A user still waiting in the legacy store must not get a duplicate here.
+            if legacy.get_user(&login).await?.is_some() {
+                return Err(Error::user_exists().into());
+            }
+        } else {
+            // Delegated: the legacy store creates the user; Gatehouse copies the profile.
+            let password = created
+                .password
+                .as_deref()
+                .ok_or_else(|| ApiError::body("Payload validation error: 'Missing required property: password'."))?;
+            let user = crate::legacy::delegated_create(
+                &state,
+                &connection,
+                &legacy,
+                &login,
+                created.user.username.as_deref(),
+                password,
+            )
+            .await?;
+            return Ok((StatusCode::CREATED, Json(user.to_auth0_json())));
+        }
+    }
     let mut user = created.user;
     if let Some(password) = created.password {
         check_new_password(&state, &connection, &password, &user, false, Setter::Admin)
@@ -151,15 +176,26 @@ pub async fn update(
         }
     }
     let mut patch = patch;
-    let new_hash = match patch.password.take() {
-        Some(p) => {
-            check_new_password(&state, &connection, &p, &existing, true, Setter::Admin)
-                .await
-                .map_err(password_error)?;
-            Some(state.hashing.hash(p).await.map_err(ApiError::internal)?)
+    let delegated = crate::legacy::store_for(&state, &connection)?.filter(|l| !l.import_mode());
+    if let Some(p) = &patch.password {
+        check_new_password(&state, &connection, p, &existing, true, Setter::Admin).await.map_err(password_error)?;
+    }
+    let new_hash = match (patch.password.take(), &delegated) {
+        // Delegated: the password lives in the legacy store only.
+        (Some(p), Some(legacy)) => {
+            if !crate::legacy::delegated_change_password(&state, legacy, &existing, &p).await? {
+                return Err(Error::user_not_found().into());
+            }
+            None
         }
-        None => None,
+        (Some(p), None) => Some(state.hashing.hash(p).await.map_err(ApiError::internal)?),
+        (None, _) => None,
     };
+    if let (Some(legacy), Some(Value::Bool(true))) = (&delegated, body.get("email_verified")) {
+        if let Some(email) = &existing.email {
+            legacy.verify(email).await?;
+        }
+    }
     let recorded = new_hash.clone();
     let now = state.now();
     let updated = state
@@ -188,6 +224,14 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    // Delegated: the legacy store deletes the user first (by its own id).
+    if let Some(user) = state.store.user(&id).await? {
+        if let Some(connection) = state.store.connection(&user.connection_id).await? {
+            if let Some(legacy) = crate::legacy::store_for(&state, &connection)?.filter(|l| !l.import_mode()) {
+                legacy.delete(user.local_id()).await?;
+            }
+        }
+    }
     // Auth0 answers 204 whether or not the user existed.
     state.store.delete_user(&id).await?;
     Ok(StatusCode::NO_CONTENT)

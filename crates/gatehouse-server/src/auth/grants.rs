@@ -189,6 +189,7 @@ pub async fn password(
     let user = password_login(state, &connection, username, password, ip).await.map_err(|e| match e {
         LoginError::WrongCredentials => invalid_grant("Wrong email or password."),
         LoginError::Blocked => blocked(),
+        LoginError::Unavailable => OAuthError::temporarily_unavailable(),
         LoginError::Internal(e) => OAuthError::server_error(e),
     })?;
     let grant = Grant {

@@ -17,6 +17,9 @@ pub enum LoginError {
     WrongCredentials,
     #[error("user is blocked")]
     Blocked,
+    /// The connection's legacy identity store is down or too slow; nothing was created.
+    #[error("We cannot check your password right now. Please try again in a few minutes.")]
+    Unavailable,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -84,6 +87,10 @@ fn normalize_login(raw: &str) -> String {
 /// as a wrong password. A blocked user is only told so after the right password. On
 /// success a legacy or weak hash is replaced by an argon2id hash, and `last_login`,
 /// `logins_count` and `last_ip` are updated.
+///
+/// A connection with a legacy store (`enabledDatabaseCustomization` + `legacy_store`)
+/// asks it about users Gatehouse does not hold (import mode) or about everyone
+/// (delegated mode); see `crate::legacy`.
 pub async fn password_login(
     state: &AppState,
     connection: &Connection,
@@ -92,7 +99,28 @@ pub async fn password_login(
     ip: Option<&str>,
 ) -> Result<User, LoginError> {
     let login = normalize_login(username);
+    let legacy = crate::legacy::store_for(state, connection).map_err(|_| LoginError::Unavailable)?;
+    if let Some(legacy) = legacy.as_ref().filter(|l| !l.import_mode()) {
+        return crate::legacy::delegated_login(state, connection, legacy, &login, password, ip).await;
+    }
     let user = if login.is_empty() { None } else { state.store.user_by_login(&connection.id, &login).await? };
+    if let (None, Some(legacy)) = (&user, &legacy) {
+        return crate::legacy::migrating_login(state, connection, legacy, &login, password, ip).await;
+    }
+    local_login(state, connection, &login, user, password, ip).await
+}
+
+/// Checks `password` against `user`, a user of `connection` found under `login` (or
+/// none: the answer is then a wrong password, after a dummy verify).
+pub(crate) async fn local_login(
+    state: &AppState,
+    connection: &Connection,
+    login: &str,
+    user: Option<User>,
+    password: &str,
+    ip: Option<&str>,
+) -> Result<User, LoginError> {
+    let login = login.to_string();
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let parsed = match stored.as_deref().map(|s| state.hashing.hasher().parse_stored(s)) {
         Some(Ok(h)) => Some(h),
@@ -168,7 +196,7 @@ pub async fn password_login(
 }
 
 /// Records a login attempt in the audit log (never the password).
-async fn login_event(
+pub(crate) async fn login_event(
     state: &AppState,
     kind: &str,
     connection: &Connection,

@@ -183,13 +183,15 @@ async fn handle_submit(
         Ok(u) => u,
         Err(LoginError::Internal(e)) => return Err(PageError::internal(e)),
         Err(e) => {
+            let status = match e {
+                LoginError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
             f.form_error = Some(match e {
                 LoginError::Blocked => "Your account is blocked. Contact the administrator.".to_string(),
                 other => other.to_string(),
             });
-            return Ok(login_form(state, StatusCode::BAD_REQUEST, &tx, &browser, &req, &client, f)
-                .await
-                .into_response());
+            return Ok(login_form(state, status, &tx, &browser, &req, &client, f).await.into_response());
         }
     };
     complete(state, headers, &tx, &req, &user.user_id).await
