@@ -1,6 +1,7 @@
 //! Gatehouse's HTTP surfaces: the Management API (`/api/v2`), the Authentication API
-//! (`/oauth/token`, discovery), and the machinery they share (authorization, error
-//! responses, signing keys, the hashing pool).
+//! (`/oauth/token`, discovery), sign-in through social and OpenID Connect providers, and
+//! the machinery they share (authorization, error responses, signing keys, the hashing
+//! pool).
 //!
 //! This is the only crate that knows HTTP. Rules live in `gatehouse-core`; storage in
 //! `gatehouse-store`.
@@ -20,6 +21,7 @@ pub mod keys;
 mod openapi;
 mod pages;
 pub mod ratelimit;
+mod social;
 pub mod state;
 mod wellknown;
 
@@ -90,6 +92,7 @@ pub async fn build_state(
         node_id: Arc::from(gatehouse_core::ids::new_node_id()),
         job_created: Arc::new(tokio::sync::Notify::new()),
         rate_limiter,
+        upstreams: Arc::new(social::Upstreams::new()),
     })
 }
 
@@ -102,6 +105,9 @@ pub fn app(state: AppState) -> Router {
         .route("/oauth/token", post(auth::token::token))
         .route("/authorize", get(auth::authorize::authorize))
         .route("/u/login", get(pages::login::show).post(pages::login::submit))
+        .route("/u/login/social", post(pages::social::start))
+        .route("/u/link", get(pages::social::show_link).post(pages::social::submit_link))
+        .route("/login/callback", get(social::flow::callback).post(social::flow::callback))
         .route("/userinfo", get(auth::userinfo::userinfo).post(auth::userinfo::userinfo))
         .route("/v2/logout", get(auth::logout::v2_logout))
         .route("/oidc/logout", get(auth::logout::oidc_logout).post(auth::logout::oidc_logout_post))

@@ -139,6 +139,8 @@ pub struct AppState {
     pub log_stream: crate::audit::LogStream,
     /// Wakes the job worker when a job is created.
     pub job_created: Arc<tokio::sync::Notify>,
+    /// The client for social and OIDC providers, with its discovery and JWKS caches.
+    pub upstreams: Arc<crate::social::Upstreams>,
 }
 
 impl AppState {

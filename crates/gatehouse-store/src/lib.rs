@@ -11,6 +11,7 @@ mod macros;
 
 mod bulk;
 mod error;
+mod identities;
 mod jobs;
 mod login;
 mod logs;
@@ -21,6 +22,7 @@ mod store;
 
 pub use bulk::BulkOutcome;
 pub use error::{ConflictOn, StoreError};
+pub use identities::UpstreamTransaction;
 pub use jobs::JobProgress;
 pub use login::{AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken};
 pub use logs::LogQuery;

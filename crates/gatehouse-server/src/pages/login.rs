@@ -23,14 +23,14 @@ use std::collections::HashMap;
 
 const MAX_FORM: usize = 16 * 1024;
 
-fn expired() -> PageError {
+pub(crate) fn expired() -> PageError {
     PageError::bad_request(
         "invalid_request",
         "This login page has expired or is not valid. Please go back to the application and try again.",
     )
 }
 
-fn csrf_refused() -> PageError {
+pub(crate) fn csrf_refused() -> PageError {
     PageError::forbidden(
         "invalid_csrf",
         "The form could not be verified (missing or invalid CSRF token). Please try again.",
@@ -38,7 +38,7 @@ fn csrf_refused() -> PageError {
 }
 
 /// A live transaction for this handle, started by this browser.
-async fn transaction(
+pub(crate) async fn transaction(
     state: &AppState,
     tx: &str,
     browser: &str,
@@ -96,6 +96,7 @@ async fn login_form(
         None => String::new(),
     };
     let title = if req.screen_hint.as_deref() == Some("signup") { "Sign up" } else { "Log in" };
+    let social_buttons = super::social::buttons(state, tx, browser, client).await;
     render(
         state,
         status,
@@ -112,6 +113,7 @@ async fn login_form(
             ("password_attrs", Var::Html(password_attrs)),
             ("password_error", Var::Html(password_error)),
             ("form_error", Var::Html(form_error)),
+            ("social_buttons", Var::Html(social_buttons)),
         ],
     )
     .await
@@ -196,6 +198,17 @@ async fn handle_submit(
     if !state.store.delete_login_transaction(&hash_secret(&tx)).await? {
         return Err(expired());
     }
+    complete_login(state, headers, &req, &user.user_id).await
+}
+
+/// Ends a successful login (password, upstream provider, or linking): replaces the
+/// browser's session with a new one and sends the authorization code to the client.
+pub(crate) async fn complete_login(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: &AuthorizeRequest,
+    user_id: &str,
+) -> Result<Response, PageError> {
     if let Some(old) = cookies::get(headers, cookies::SESSION) {
         state.store.delete_login_session(&hash_secret(&old)).await?;
     }
@@ -204,13 +217,13 @@ async fn handle_submit(
     let session = LoginSession {
         id_hash: hash_secret(&session_id),
         sid: random_token(),
-        user_id: user.user_id.clone(),
+        user_id: user_id.to_string(),
         auth_time: now,
         created_at: now,
         expires_at: now + state.config.session_ttl_secs,
     };
     state.store.insert_login_session(&session).await?;
-    let location = issue_code(state, &req, &user.user_id, now, &session.sid).await?;
+    let location = issue_code(state, req, user_id, now, &session.sid).await?;
     let mut r = redirect(&location);
     *r.status_mut() = StatusCode::SEE_OTHER;
     let cookie = cookies::set(&state.config, cookies::SESSION, &session_id, Some(state.config.session_ttl_secs));

@@ -8,6 +8,7 @@
 
 pub mod cookies;
 pub mod login;
+pub mod social;
 
 use crate::error::PageError;
 use crate::state::AppState;
@@ -20,6 +21,9 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("login.html", include_str!("templates/login.html")),
     ("error.html", include_str!("templates/error.html")),
     ("message.html", include_str!("templates/message.html")),
+    ("social_buttons.html", include_str!("templates/social_buttons.html")),
+    ("social_button.html", include_str!("templates/social_button.html")),
+    ("link.html", include_str!("templates/link.html")),
 ];
 
 /// A value for a template placeholder.
@@ -71,7 +75,7 @@ pub fn fill(template: &str, vars: &[(&str, Var)]) -> String {
     out
 }
 
-async fn template(state: &AppState, name: &str) -> String {
+pub(crate) async fn template(state: &AppState, name: &str) -> String {
     if let Some(dir) = &state.config.template_dir {
         match tokio::fs::read_to_string(dir.join(name)).await {
             Ok(t) => return t,
@@ -149,14 +153,13 @@ pub async fn render(state: &AppState, status: StatusCode, title: &str, name: &st
 
 /// The one place page errors become responses.
 pub async fn error_page(state: &AppState, e: &PageError) -> Page {
-    if e.status.is_server_error() {
+    // Only internal errors hide their detail (a provider's failure, 502, is explained).
+    let internal = e.status == StatusCode::INTERNAL_SERVER_ERROR;
+    if internal {
         tracing::error!(detail = %e.description, "hosted page internal error");
     }
-    let description = if e.status.is_server_error() {
-        "Something went wrong. Please try again.".to_string()
-    } else {
-        e.description.clone()
-    };
+    let description =
+        if internal { "Something went wrong. Please try again.".to_string() } else { e.description.clone() };
     render(
         state,
         e.status,
