@@ -79,7 +79,7 @@ async function upstreamLogin(page, login) {
   await page.locator('input[name=login]').fill(login);
   await page.locator('input[name=password]').fill('any password');
   await Promise.all([page.waitForEvent('framenavigated'), page.getByRole('button', { name: 'Sign-in' }).click()]);
-  const consent = page.getByRole('button', { name: 'Continue' });
+  const consent = page.getByRole('button', { name: 'Continue', exact: true });
   if (await consent.count()) {
     await Promise.all([page.waitForEvent('framenavigated'), consent.click()]);
   }
