@@ -170,7 +170,7 @@ test('a wrong password is reported on the form, which stays usable', async () =>
   assert.equal(await page.getByLabel('Password').getAttribute('aria-describedby'), 'form-error');
   // Try again on the re-rendered form.
   await page.getByLabel('Password').fill(fx.password);
-  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
   await page.waitForURL((u) => u.href.startsWith(fx.callback));
   const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), checks);
   assert.equal(tokens.claims().sub, fx.user_id);

@@ -12,7 +12,7 @@ if [[ ! -x /usr/bin/chromium ]]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-if [[ ! -d node_modules/openid-client || ! -d node_modules/playwright-core || ! -d node_modules/jose ]]; then
+if [[ ! -d node_modules/openid-client || ! -d node_modules/playwright-core || ! -d node_modules/jose || ! -d node_modules/oidc-provider ]]; then
   npm ci --no-audit --no-fund
 fi
 
@@ -28,12 +28,18 @@ export GATEHOUSE_DATA_DIR="$work/data"
 export E2E_OUTBOX="$work/data/outbox"
 export GATEHOUSE_ADMIN_CLIENT_ID="e2e-admin"
 export GATEHOUSE_ADMIN_CLIENT_SECRET="$(node -e 'console.log(require("crypto").randomBytes(32).toString("hex"))')"
+# The upstream OpenID provider of the social sign-in test (oidc-provider, upstream-op.mjs).
+upstream_port="$(free_port)"
+export E2E_UPSTREAM_ORIGIN="http://127.0.0.1:$upstream_port"
+export E2E_UPSTREAM_SECRET="$(node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))')"
 
 env -u GATEHOUSE_BIN "$bin" serve >"$work/server.log" 2>&1 &
 pid=$!
+node upstream-op.mjs "$upstream_port" >"$work/upstream.log" 2>&1 &
+upstream_pid=$!
 cleanup() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kill "$pid" "$upstream_pid" 2>/dev/null || true
+  wait "$pid" "$upstream_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -41,6 +47,12 @@ trap cleanup EXIT
 for _ in $(seq 1 100); do
   if curl -fsS "${GATEHOUSE_ISSUER}readyz" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$pid" 2>/dev/null; then cat "$work/server.log" >&2; echo "gatehouse exited" >&2; exit 1; fi
+  sleep 0.1
+done
+
+for _ in $(seq 1 100); do
+  if curl -fsS "$E2E_UPSTREAM_ORIGIN/.well-known/openid-configuration" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$upstream_pid" 2>/dev/null; then cat "$work/upstream.log" >&2; echo "upstream provider exited" >&2; exit 1; fi
   sleep 0.1
 done
 

@@ -48,8 +48,32 @@ const user = await call('POST', 'api/v2/users', mgmt, {
   email_verified: true,
   name: 'E2E User',
 });
+// Social sign-in: an OpenID Connect connection to the upstream provider (upstream-op.mjs),
+// and a database user whose verified email the provider's `linker` account also has.
+const upstream = await call('POST', 'api/v2/connections', mgmt, {
+  name: 'upstream',
+  display_name: 'Upstream OP',
+  strategy: 'oidc',
+  enabled_clients: [app.client_id],
+  options: {
+    client_id: 'gatehouse',
+    client_secret: process.env.E2E_UPSTREAM_SECRET,
+    discovery_url: `${process.env.E2E_UPSTREAM_ORIGIN}/.well-known/openid-configuration`,
+    scope: 'openid profile email',
+  },
+});
+const link_password = 'Link-Me-Correct-Horse-7!';
+const link_user = await call('POST', 'api/v2/users', mgmt, {
+  connection: connection.name,
+  email: 'linkme@example.com',
+  password: link_password,
+  email_verified: true,
+});
 writeFileSync(
   out,
-  JSON.stringify({ issuer, app_origin, client_id: app.client_id, callback: CALLBACK, logout: LOGOUT, email, password, user_id: user.user_id }),
+  JSON.stringify({
+    issuer, app_origin, client_id: app.client_id, callback: CALLBACK, logout: LOGOUT, email, password, user_id: user.user_id,
+    upstream_connection: upstream.name, link_email: 'linkme@example.com', link_password, link_user_id: link_user.user_id,
+  }),
 );
 console.log(`fixture: client ${app.client_id}, user ${user.user_id}`);

@@ -1,6 +1,7 @@
-//! Connections: where users live and the rules they sign up under. Only database
-//! connections (strategy `auth0`) exist so far; their `options` are stored and returned
-//! as given, after the checks below.
+//! Connections: where users live and the rules they sign up under. Database
+//! connections (strategy `auth0`) keep their `options` as given, after the checks below;
+//! social and OpenID Connect connections (`social.rs`) have their options resolved and
+//! validated there, and their secrets are never returned.
 
 use crate::error::Error;
 use crate::validate::{validate_connection_name, Body, Patch};
@@ -47,6 +48,25 @@ impl Connection {
         }
     }
 
+    /// A connection of the strategy: database connections get Auth0's defaults, social
+    /// and OpenID Connect ones start with empty options.
+    pub fn new_of_strategy(id: String, name: String, strategy: &str, now: String) -> Self {
+        let mut c = Self::new_database(id, name, now);
+        if strategy != "auth0" {
+            c.strategy = strategy.to_string();
+            c.options = Map::new();
+            if crate::social::is_social_strategy(strategy) {
+                c.realms = Vec::new();
+            }
+        }
+        c
+    }
+
+    /// Whether users of this connection sign in at another provider (social or OIDC).
+    pub fn is_upstream(&self) -> bool {
+        crate::social::is_upstream_strategy(&self.strategy)
+    }
+
     pub fn requires_username(&self) -> bool {
         self.options.get("requires_username").and_then(Value::as_bool).unwrap_or(false)
     }
@@ -74,7 +94,13 @@ impl Connection {
         }
         m.insert("strategy".into(), json!(self.strategy));
         if include_options {
-            m.insert("options".into(), Value::Object(self.options.clone()));
+            let mut options = self.options.clone();
+            if self.is_upstream() {
+                for secret in crate::social::SECRET_OPTIONS {
+                    options.remove(*secret);
+                }
+            }
+            m.insert("options".into(), Value::Object(options));
         }
         m.insert("enabled_clients".into(), json!(self.enabled_clients));
         m.insert("realms".into(), json!(self.realms));
@@ -107,20 +133,44 @@ pub fn new_connection(body: &Value, id: String, now: &str) -> Result<Connection,
     validate_connection_name(&name)
         .map_err(|r| Error::body(format!("Payload validation error: '{r}' on property name.")))?;
     let strategy = b.required_string("strategy", 1, 64)?;
-    if strategy != "auth0" {
+    if strategy != "auth0" && !crate::social::is_upstream_strategy(&strategy) {
         return Err(Error::body(format!(
-            "Payload validation error: 'strategy {strategy:?} is not supported yet; supported: auth0' on property strategy."
+            "Payload validation error: 'strategy {strategy:?} is not supported; supported: auth0, oidc, {}' on property strategy.",
+            crate::social::SOCIAL_STRATEGIES.join(", ")
         )));
     }
-    let mut c = Connection::new_database(id, name, now.to_string());
+    let mut c = Connection::new_of_strategy(id, name, &strategy, now.to_string());
+    if c.is_upstream() && !b.has("options") {
+        return Err(Error::body(
+            "Payload validation error: 'Missing required property: options' (client_id, client_secret…).",
+        ));
+    }
     apply_common(&b, &mut c)?;
     Ok(c)
 }
 
 /// Applies a `PATCH /api/v2/connections/{id}` body. `options` is replaced wholesale, as
-/// Auth0 does.
+/// Auth0 does — except that the secrets of a social or OIDC connection, which the API
+/// never returns, are kept when the new options leave them out.
 pub fn patch_connection(body: &Value, c: &mut Connection, now: &str) -> Result<(), Error> {
     let b = Body::new(body, PATCH_FIELDS)?;
+    let kept: Vec<(&str, Value)> = if c.is_upstream() {
+        crate::social::SECRET_OPTIONS.iter().filter_map(|k| c.options.get(*k).map(|v| (*k, v.clone()))).collect()
+    } else {
+        Vec::new()
+    };
+    if let (true, Some(Value::Object(new))) = (c.is_upstream(), b.raw("options")) {
+        let mut merged = new.clone();
+        for (k, v) in kept {
+            merged.entry(k.to_string()).or_insert(v);
+        }
+        let mut body = body.clone();
+        body["options"] = Value::Object(merged);
+        let b = Body::new(&body, PATCH_FIELDS)?;
+        apply_common(&b, c)?;
+        c.updated_at = now.to_string();
+        return Ok(());
+    }
     apply_common(&b, c)?;
     c.updated_at = now.to_string();
     Ok(())
@@ -130,7 +180,11 @@ fn apply_common(b: &Body, c: &mut Connection) -> Result<(), Error> {
     b.boolean("show_as_button")?;
     b.string("display_name", 1, 128)?.apply_to(&mut c.display_name);
     if let Patch::Set(options) = b.json_object("options")? {
-        validate_database_options(&options)?;
+        if c.is_upstream() {
+            crate::social::validate_upstream_options(&c.strategy, &options)?;
+        } else {
+            validate_database_options(&options)?;
+        }
         c.options = options;
     }
     if let Patch::Set(v) = b.string_array("enabled_clients", 1000)? {
@@ -220,7 +274,7 @@ mod tests {
         assert!(c.requires_username());
         assert_eq!(c.realms, vec!["db-1".to_string()]);
         assert!(new_connection(&json!({"name": "-bad", "strategy": "auth0"}), "con_x".into(), "t").is_err());
-        assert!(new_connection(&json!({"name": "g", "strategy": "google-oauth2"}), "con_x".into(), "t").is_err());
+        assert!(new_connection(&json!({"name": "g", "strategy": "saml"}), "con_x".into(), "t").is_err());
         let e = new_connection(
             &json!({"name": "g", "strategy": "auth0", "options": {"passwordPolicy": "great"}}),
             "con_x".into(),
@@ -230,5 +284,32 @@ mod tests {
             e.err().map(|e| e.to_string()).as_deref(),
             Some("Payload validation error: 'must be one of none, low, fair, good, excellent' on property options.passwordPolicy.")
         );
+    }
+
+    #[test]
+    fn social_connections_validate_and_hide_secrets() {
+        let e = new_connection(&json!({"name": "g", "strategy": "google-oauth2"}), "con_x".into(), "t");
+        assert!(e.is_err_and(|e| e.to_string().contains("options")));
+        let e = new_connection(
+            &json!({"name": "g", "strategy": "github", "options": {"client_id": "a"}}),
+            "con_x".into(),
+            "t",
+        );
+        assert!(e.is_err_and(|e| e.to_string().contains("options.client_secret")));
+        let c = new_connection(
+            &json!({"name": "gh", "strategy": "github", "options": {"client_id": "a", "client_secret": "s3cret"}}),
+            "con_x".into(),
+            "t",
+        );
+        let mut c = c.unwrap_or_else(|e| unreachable!("{e}"));
+        let shown = c.to_auth0_json(true);
+        assert_eq!(shown["options"], json!({"client_id": "a"}));
+        assert!(!shown.to_string().contains("s3cret"));
+        patch_connection(&json!({"options": {"client_id": "b"}}), &mut c, "t2").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(c.options.get("client_secret"), Some(&json!("s3cret")), "an omitted secret is kept");
+        assert_eq!(c.options.get("client_id"), Some(&json!("b")));
+        patch_connection(&json!({"options": {"client_id": "b", "client_secret": "new"}}), &mut c, "t3")
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(c.options.get("client_secret"), Some(&json!("new")));
     }
 }

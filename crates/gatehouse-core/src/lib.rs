@@ -9,12 +9,14 @@ pub mod client;
 pub mod clock;
 pub mod connection;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod job;
 pub mod log_event;
 pub mod password_policy;
 pub mod scope;
 pub mod secret;
+pub mod social;
 pub mod user;
 pub mod validate;
 

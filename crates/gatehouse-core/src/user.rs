@@ -98,7 +98,7 @@ impl User {
                 "connection": self.connection,
                 "user_id": self.local_id(),
                 "provider": self.provider,
-                "isSocial": false,
+                "isSocial": crate::social::is_social_strategy(&self.provider),
             }]),
         );
         m.insert("user_metadata".into(), Value::Object(self.user_metadata.clone()));

@@ -50,6 +50,7 @@ permissions! {
     CreateUsers => ["create:users"],
     UpdateUsers => ["update:users", "update:users_app_metadata"],
     DeleteUsers => ["delete:users"],
+    LinkUsers => ["update:users"],
     ReadJobs => ["read:users", "create:users"],
     ReadLogs => ["read:logs"],
     ReadUserLogs => ["read:logs", "read:logs_users"],

@@ -306,3 +306,53 @@ impl From<StoreError> for PageError {
         Self::internal(e)
     }
 }
+
+impl From<crate::social::SocialError> for PageError {
+    fn from(e: crate::social::SocialError) -> Self {
+        use crate::social::SocialError as S;
+        let page = |status, error, description: &str| Self { status, error, description: description.to_string() };
+        match e {
+            S::InvalidState(_) => page(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "This sign-in has expired, was already used, or was started in another browser. \
+                 Please go back to the application and try again.",
+            ),
+            S::AccessDenied => page(
+                StatusCode::FORBIDDEN,
+                "access_denied",
+                "You did not allow access at the identity provider, so you are not signed in. \
+                 Go back to the application to try again or to choose another way to log in.",
+            ),
+            S::Upstream(code) => Self {
+                status: StatusCode::BAD_GATEWAY,
+                error: "upstream_error",
+                description: format!("The identity provider refused the sign-in ({code}). Please try again."),
+            },
+            S::Unreachable(_) => page(
+                StatusCode::BAD_GATEWAY,
+                "upstream_unavailable",
+                "The identity provider could not be reached or gave an unusable answer. Please try again later.",
+            ),
+            S::InvalidIdToken(_) | S::InvalidProfile(_) => page(
+                StatusCode::BAD_GATEWAY,
+                "invalid_upstream_answer",
+                "The identity provider's answer could not be verified, so you are not signed in.",
+            ),
+            S::Connection(_) => page(
+                StatusCode::BAD_REQUEST,
+                "invalid_connection",
+                "This way of signing in is not available for this application.",
+            ),
+            S::Blocked => {
+                page(StatusCode::FORBIDDEN, "unauthorized", "Your account is blocked. Contact the administrator.")
+            }
+            S::EmailInUse => page(
+                StatusCode::CONFLICT,
+                "email_in_use",
+                "Another account of this sign-in method already uses this email address.",
+            ),
+            S::Internal(detail) => Self::internal(detail),
+        }
+    }
+}

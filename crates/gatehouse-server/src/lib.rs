@@ -1,6 +1,7 @@
 //! Gatehouse's HTTP surfaces: the Management API (`/api/v2`), the Authentication API
-//! (`/oauth/token`, discovery), and the machinery they share (authorization, error
-//! responses, signing keys, the hashing pool).
+//! (`/oauth/token`, discovery), sign-in through social and OpenID Connect providers, and
+//! the machinery they share (authorization, error responses, signing keys, the hashing
+//! pool).
 //!
 //! This is the only crate that knows HTTP. Rules live in `gatehouse-core`; storage in
 //! `gatehouse-store`.
@@ -23,6 +24,7 @@ mod openapi;
 mod pages;
 pub mod ratelimit;
 pub mod signup;
+mod social;
 pub mod state;
 mod wellknown;
 
@@ -99,6 +101,7 @@ pub async fn build_state(
         rate_limiter,
         mailer,
         legacy: legacy::Registry::default(),
+        upstreams: Arc::new(social::Upstreams::new()),
     })
 }
 
@@ -117,6 +120,9 @@ pub fn app(state: AppState) -> Router {
         .route("/u/password-rules.js", get(pages::password_rules_script))
         .route("/dbconnections/signup", post(auth::dbconnections::signup))
         .route("/dbconnections/change_password", post(auth::dbconnections::change_password))
+        .route("/u/login/social", post(pages::social::start))
+        .route("/u/link", get(pages::social::show_link).post(pages::social::submit_link))
+        .route("/login/callback", get(social::flow::callback).post(social::flow::callback))
         .route("/userinfo", get(auth::userinfo::userinfo).post(auth::userinfo::userinfo))
         .route("/v2/logout", get(auth::logout::v2_logout))
         .route("/oidc/logout", get(auth::logout::oidc_logout).post(auth::logout::oidc_logout_post))

@@ -149,6 +149,8 @@ pub struct AppState {
     pub job_created: Arc<tokio::sync::Notify>,
     /// The connections' legacy identity stores, built on first use.
     pub legacy: crate::legacy::Registry,
+    /// The client for social and OIDC providers, with its discovery and JWKS caches.
+    pub upstreams: Arc<crate::social::Upstreams>,
 }
 
 impl AppState {

@@ -11,6 +11,7 @@ mod macros;
 
 mod bulk;
 mod error;
+mod identities;
 mod jobs;
 mod legacy;
 mod login;
@@ -23,6 +24,7 @@ mod store;
 
 pub use bulk::BulkOutcome;
 pub use error::{ConflictOn, StoreError};
+pub use identities::UpstreamTransaction;
 pub use jobs::JobProgress;
 pub use legacy::{MigrationProgress, MIGRATED_IN_BULK, MIGRATED_ON_LOGIN};
 pub use login::{AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken};

@@ -267,7 +267,7 @@ impl Store {
     /// Returns how many rows went.
     pub async fn purge_expired_login_state(&self, now: i64, code_grace: i64) -> Result<u64, StoreError> {
         let mut total = self.purge_auth_codes(now - code_grace).await?;
-        for table in ["login_sessions", "login_transactions", "refresh_tokens"] {
+        for table in ["login_sessions", "login_transactions", "refresh_tokens", "upstream_transactions"] {
             let sql = format!("DELETE FROM {table} WHERE expires_at < $1");
             total += on_pool!(self, |pool| sqlx::query(&sql).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
         }

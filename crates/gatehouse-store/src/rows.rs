@@ -164,6 +164,35 @@ macro_rules! decoders {
             }
         }
 
+        impl FromRow<$row> for gatehouse_core::identity::Identity {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Ok(gatehouse_core::identity::Identity {
+                    provider: get(r, "provider")?,
+                    user_id: get(r, "identity_user_id")?,
+                    connection_id: get(r, "connection_id")?,
+                    connection: get(r, "connection")?,
+                    is_social: get(r, "is_social")?,
+                    profile_data: get::<_, Json<Map<String, Value>>>(r, "profile_data")?.0,
+                    created_at: get(r, "created_at")?,
+                })
+            }
+        }
+
+        impl FromRow<$row> for crate::identities::UpstreamTransaction {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Ok(crate::identities::UpstreamTransaction {
+                    id_hash: get(r, "id_hash")?,
+                    browser_hash: get(r, "browser_hash")?,
+                    connection_id: get(r, "connection_id")?,
+                    params: get(r, "params")?,
+                    profile: get(r, "profile")?,
+                    link_user_id: get(r, "link_user_id")?,
+                    created_at: get(r, "created_at")?,
+                    expires_at: get(r, "expires_at")?,
+                })
+            }
+        }
+
         impl FromRow<$row> for crate::login::AuthCode {
             fn from_row(r: &$row) -> Result<Self, StoreError> {
                 Ok(crate::login::AuthCode {

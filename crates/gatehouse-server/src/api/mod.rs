@@ -4,6 +4,7 @@
 mod client_grants;
 mod clients;
 mod connections;
+mod identities;
 mod jobs;
 mod keys;
 mod logs;
@@ -21,6 +22,8 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::get_one).patch(users::update).delete(users::delete))
         .route("/users-by-email", get(users::by_email))
+        .route("/users/{id}/identities", post(identities::link))
+        .route("/users/{id}/identities/{provider}/{user_id}", axum::routing::delete(identities::unlink))
         .route("/connections", get(connections::list).post(connections::create))
         .route("/connections/{id}", get(connections::get_one).patch(connections::update).delete(connections::delete))
         .route("/connections/{id}/migration", get(connections::migration))

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
+use gatehouse_core::identity::{profile_with_identities, Identity};
 use gatehouse_core::ids::new_user_local_id;
 use gatehouse_core::user::{new_user, select_fields, user_patch, User, USER_FIELDS};
 use gatehouse_core::validate::Email;
@@ -25,9 +26,16 @@ fn password_error(e: PasswordError) -> ApiError {
 /// Auth0 lets a search page through the first 1000 results only.
 const SEARCH_WINDOW: u32 = 1000;
 
-fn render(user: &User, q: &QueryParams) -> Result<Value, ApiError> {
+fn render(user: &User, linked: &[Identity], q: &QueryParams) -> Result<Value, ApiError> {
     let (fields, include) = q.fields(USER_FIELDS)?;
-    Ok(select_fields(user.to_auth0_json(), fields.as_deref(), include))
+    Ok(select_fields(profile_with_identities(user, linked), fields.as_deref(), include))
+}
+
+/// Each user's profile with its linked identities (one query for the whole page).
+async fn render_all(state: &AppState, users: &[User], q: &QueryParams) -> Result<Vec<Value>, ApiError> {
+    let ids: Vec<&str> = users.iter().map(|u| u.user_id.as_str()).collect();
+    let linked = state.store.linked_identities_of(&ids).await?;
+    users.iter().map(|u| render(u, linked.get(&u.user_id).map_or(&[][..], Vec::as_slice), q)).collect()
 }
 
 pub async fn list(
@@ -66,7 +74,7 @@ pub async fn list(
         limit: per_page,
     };
     let (users, total) = state.store.search_users(&query).await?;
-    let items = users.iter().map(|u| render(u, &q)).collect::<Result<Vec<_>, _>>()?;
+    let items = render_all(&state, &users, &q).await?;
     let include_totals = q.bool("include_totals")?.unwrap_or(false);
     Ok(Json(page("users", items, page_no, per_page, total.min(u64::from(SEARCH_WINDOW)), include_totals)))
 }
@@ -79,7 +87,8 @@ pub async fn get_one(
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&["fields", "include_fields"])?;
     let user = state.store.user(&id).await?.ok_or_else(Error::user_not_found)?;
-    Ok(Json(render(&user, &q)?))
+    let linked = state.store.linked_identities(&id).await?;
+    Ok(Json(render(&user, &linked, &q)?))
 }
 
 pub async fn by_email(
@@ -93,7 +102,7 @@ pub async fn by_email(
     let email =
         Email::parse(raw).map_err(|r| ApiError::query(format!("Query validation error: '{r}' on property email.")))?;
     let users = state.store.users_by_email(email.as_str()).await?;
-    let items = users.iter().map(|u| render(u, &q)).collect::<Result<Vec<_>, _>>()?;
+    let items = render_all(&state, &users, &q).await?;
     Ok(Json(Value::Array(items)))
 }
 
@@ -216,7 +225,8 @@ pub async fn update(
     if let Some(hash) = recorded {
         state.store.record_password(&updated.user_id, &hash, &updated.updated_at).await?;
     }
-    Ok(Json(updated.to_auth0_json()))
+    let linked = state.store.linked_identities(&id).await?;
+    Ok(Json(profile_with_identities(&updated, &linked)))
 }
 
 pub async fn delete(

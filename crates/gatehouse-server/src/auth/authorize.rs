@@ -167,7 +167,15 @@ pub async fn validate(
         }
     }
     let connection = get("connection").map(str::to_string);
-    if let Err(e) = connection_for(state, &client, connection.as_deref()).await {
+    let upstream = match connection.as_deref() {
+        Some(name) => state.store.connection_by_name(name).await?.filter(|c| c.is_upstream()),
+        None => None,
+    };
+    if let Some(c) = &upstream {
+        if !crate::social::flow::enabled_upstream(c, &client.client_id) {
+            return Err(fail("invalid_request", "the connection is not enabled".into()));
+        }
+    } else if let Err(e) = connection_for(state, &client, connection.as_deref()).await {
         return Err(match e {
             ConnectionError::Store(e) => e.into(),
             ConnectionError::Unknown(_) | ConnectionError::NotEnabled => {
@@ -303,6 +311,26 @@ async fn handle(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Resp
                 Some(b) => (b, false),
                 None => (random_token(), true),
             };
+            let set_browser = |mut r: Response| {
+                if fresh {
+                    let c = cookies::set(&state.config, cookies::BROWSER, &browser, None);
+                    if let Ok(v) = HeaderValue::from_str(&c) {
+                        r.headers_mut().append("set-cookie", v);
+                    }
+                }
+                r
+            };
+            // `connection=<social or OIDC connection>`: straight to the provider.
+            let upstream = match req.connection.as_deref() {
+                Some(name) => state.store.connection_by_name(name).await?.filter(|c| c.is_upstream()),
+                None => None,
+            };
+            if let Some(c) = upstream {
+                return Ok(match crate::social::flow::start(state, &browser, &c, &req).await {
+                    Ok(location) => set_browser(redirect(&location)),
+                    Err(e) => crate::social::flow::fail(state, e, Some(&c), None).await,
+                });
+            }
             let tx = random_token();
             let params = serde_json::to_string(&req).map_err(PageError::internal)?;
             state
@@ -317,14 +345,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Resp
                 .await?;
             // `screen_hint=signup` opens the sign-up page of the same transaction.
             let page = if req.screen_hint.as_deref() == Some("signup") { "signup" } else { "login" };
-            let mut r = redirect(&format!("/u/{page}?state={tx}"));
-            if fresh {
-                let c = cookies::set(&state.config, cookies::BROWSER, &browser, None);
-                if let Ok(v) = HeaderValue::from_str(&c) {
-                    r.headers_mut().append("set-cookie", v);
-                }
-            }
-            Ok(r)
+            Ok(set_browser(redirect(&format!("/u/{page}?state={tx}"))))
         }
     }
 }

@@ -68,9 +68,14 @@ pub async fn connection_for(
     all.into_iter().find(|c| usable_by(c, client)).ok_or(ConnectionError::NoneEnabled)
 }
 
-/// Whether the user's connection is still enabled for the client (for single sign-on).
+/// Whether the user's connection (database, social or OIDC) is still enabled for the
+/// client (for single sign-on).
 pub async fn user_may_use(state: &AppState, client: &Client, user: &User) -> Result<bool, StoreError> {
-    Ok(state.store.connection(&user.connection_id).await?.is_some_and(|c| usable_by(&c, client)))
+    Ok(state
+        .store
+        .connection(&user.connection_id)
+        .await?
+        .is_some_and(|c| c.enabled_clients.iter().any(|id| id == &client.client_id)))
 }
 
 /// Emails are matched case-insensitively after trimming, as they are stored.

@@ -23,14 +23,14 @@ use std::collections::HashMap;
 
 const MAX_FORM: usize = 16 * 1024;
 
-pub(super) fn expired() -> PageError {
+pub(crate) fn expired() -> PageError {
     PageError::bad_request(
         "invalid_request",
         "This login page has expired or is not valid. Please go back to the application and try again.",
     )
 }
 
-pub(super) fn csrf_refused() -> PageError {
+pub(crate) fn csrf_refused() -> PageError {
     PageError::forbidden(
         "invalid_csrf",
         "The form could not be verified (missing or invalid CSRF token). Please try again.",
@@ -38,7 +38,7 @@ pub(super) fn csrf_refused() -> PageError {
 }
 
 /// A live transaction for this handle, started by this browser.
-pub(super) async fn transaction(
+pub(crate) async fn transaction(
     state: &AppState,
     tx: &str,
     browser: &str,
@@ -96,6 +96,7 @@ async fn login_form(
         None => String::new(),
     };
     let title = if req.screen_hint.as_deref() == Some("signup") { "Sign up" } else { "Log in" };
+    let social_buttons = super::social::buttons(state, tx, browser, client).await;
     render(
         state,
         status,
@@ -112,6 +113,7 @@ async fn login_form(
             ("password_attrs", Var::Html(password_attrs)),
             ("password_error", Var::Html(password_error)),
             ("form_error", Var::Html(form_error)),
+            ("social_buttons", Var::Html(social_buttons)),
         ],
     )
     .await
@@ -210,6 +212,17 @@ pub(super) async fn complete(
     if !state.store.delete_login_transaction(&hash_secret(tx)).await? {
         return Err(expired());
     }
+    complete_login(state, headers, req, user_id).await
+}
+
+/// Ends a successful login (password, upstream provider, or linking): replaces the
+/// browser's session with a new one and sends the authorization code to the client.
+pub(crate) async fn complete_login(
+    state: &AppState,
+    headers: &HeaderMap,
+    req: &AuthorizeRequest,
+    user_id: &str,
+) -> Result<Response, PageError> {
     if let Some(old) = cookies::get(headers, cookies::SESSION) {
         state.store.delete_login_session(&hash_secret(&old)).await?;
     }

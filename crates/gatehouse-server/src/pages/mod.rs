@@ -11,6 +11,7 @@ pub mod cookies;
 pub mod login;
 pub mod reset;
 pub mod signup;
+pub mod social;
 pub mod verify;
 
 use crate::error::PageError;
@@ -30,6 +31,9 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("email-verification.txt", include_str!("templates/email-verification.txt")),
     ("reset-password.txt", include_str!("templates/reset-password.txt")),
     ("import-completed.txt", include_str!("templates/import-completed.txt")),
+    ("social_buttons.html", include_str!("templates/social_buttons.html")),
+    ("social_button.html", include_str!("templates/social_button.html")),
+    ("link.html", include_str!("templates/link.html")),
 ];
 
 /// A value for a template placeholder.
@@ -159,14 +163,13 @@ pub async fn render(state: &AppState, status: StatusCode, title: &str, name: &st
 
 /// The one place page errors become responses.
 pub async fn error_page(state: &AppState, e: &PageError) -> Page {
-    if e.status.is_server_error() {
+    // Only internal errors hide their detail (a provider's failure, 502, is explained).
+    let internal = e.status == StatusCode::INTERNAL_SERVER_ERROR;
+    if internal {
         tracing::error!(detail = %e.description, "hosted page internal error");
     }
-    let description = if e.status.is_server_error() {
-        "Something went wrong. Please try again.".to_string()
-    } else {
-        e.description.clone()
-    };
+    let description =
+        if internal { "Something went wrong. Please try again.".to_string() } else { e.description.clone() };
     render(
         state,
         e.status,

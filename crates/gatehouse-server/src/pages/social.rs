@@ -1,0 +1,255 @@
+//! The hosted pages' part of social sign-in: the "Continue with …" buttons (a fragment
+//! any page with a login transaction can include as `{{{social_buttons}}}`), their
+//! `POST /u/login/social`, and `/u/link`, where a user whose provider vouched for the
+//! email of an existing account proves that account with its password before the two
+//! are linked (or chooses a separate account).
+
+use super::login::{csrf_refused, expired, transaction};
+use super::{cookies, error_page, fill, render, template, Var};
+use crate::auth::login::{password_login, LoginError};
+use crate::auth::secrets::{csrf_token, ct_eq, hash_secret};
+use crate::auth::ClientIp;
+use crate::error::PageError;
+use crate::extract::read_body;
+use crate::social::flow::{self, enabled_upstream, identity_for, profile_from_json};
+use crate::social::SocialError;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use gatehouse_core::client::Client;
+use gatehouse_core::social::button_label;
+use gatehouse_store::{StoreError, UpstreamTransaction};
+use std::collections::HashMap;
+
+const MAX_FORM: usize = 16 * 1024;
+
+/// The buttons of the social and OIDC connections enabled for `client`, for the login
+/// transaction `tx`; empty when there are none.
+pub async fn buttons(state: &AppState, tx: &str, browser: &str, client: &Client) -> String {
+    let connections = match state.store.connections(None, None, None, 0, 100).await {
+        Ok((list, _)) => list,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list connections for the login buttons");
+            return String::new();
+        }
+    };
+    let button = template(state, "social_button.html").await;
+    let csrf = csrf_token(browser, tx);
+    let html: String = connections
+        .iter()
+        .filter(|c| enabled_upstream(c, &client.client_id))
+        .map(|c| {
+            fill(
+                &button,
+                &[
+                    ("state", Var::Text(tx.to_string())),
+                    ("csrf_token", Var::Text(csrf.clone())),
+                    ("connection", Var::Text(c.name.clone())),
+                    ("strategy", Var::Text(c.strategy.clone())),
+                    ("label", Var::Text(button_label(c))),
+                ],
+            )
+        })
+        .collect();
+    if html.is_empty() {
+        return html;
+    }
+    fill(&template(state, "social_buttons.html").await, &[("buttons", Var::Html(html))])
+}
+
+fn form_of(bytes: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+/// `POST /u/login/social`: a button on the login page was pressed.
+pub async fn start(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        let bytes = read_body(body, MAX_FORM)
+            .await
+            .map_err(|_| PageError::bad_request("invalid_request", "The form is too large."))?;
+        let form = form_of(&bytes);
+        let tx = form.get("state").ok_or_else(expired)?;
+        let browser = cookies::get(&headers, cookies::BROWSER).ok_or_else(csrf_refused)?;
+        let presented = form.get("csrf_token").ok_or_else(csrf_refused)?;
+        if !ct_eq(presented, &csrf_token(&browser, tx)) {
+            return Err(csrf_refused());
+        }
+        let (_, req, client) = transaction(&state, tx, &browser).await?;
+        let name = form.get("connection").map(String::as_str).unwrap_or("");
+        let connection = state.store.connection_by_name(name).await?.filter(|c| enabled_upstream(c, &client.client_id));
+        let Some(connection) = connection else {
+            return Err(PageError::bad_request("invalid_connection", "This way of signing in is not available."));
+        };
+        match flow::start(&state, &browser, &connection, &req).await {
+            Ok(location) => {
+                let mut r = crate::auth::authorize::redirect(&location);
+                *r.status_mut() = StatusCode::SEE_OTHER;
+                Ok::<_, PageError>(r)
+            }
+            Err(e) => Ok(flow::fail(&state, e, Some(&connection), None).await),
+        }
+    }
+    .await;
+    match result {
+        Ok(r) => r,
+        Err(e) => error_page(&state, &e).await.into_response(),
+    }
+}
+
+fn query_state(uri: &Uri) -> Option<String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.to_string())
+}
+
+/// A pending link started by this browser.
+async fn pending(state: &AppState, handle: &str, browser: &str) -> Result<UpstreamTransaction, PageError> {
+    let now = state.clock.now().unix_timestamp();
+    let t = state.store.upstream_transaction(&hash_secret(handle), now).await?.ok_or_else(expired)?;
+    if t.profile.is_none() || t.link_user_id.is_none() || !ct_eq(&t.browser_hash, &hash_secret(browser)) {
+        return Err(expired());
+    }
+    Ok(t)
+}
+
+async fn link_page(
+    state: &AppState,
+    status: StatusCode,
+    handle: &str,
+    browser: &str,
+    t: &UpstreamTransaction,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let target = state.store.user(t.link_user_id.as_deref().unwrap_or("")).await?.ok_or_else(expired)?;
+    let connection = state.store.connection(&t.connection_id).await?.ok_or_else(expired)?;
+    let (attrs, password_error) = match error {
+        Some(e) => (
+            r#"aria-invalid="true" aria-describedby="password-error""#.to_string(),
+            format!(r#"<p id="password-error" class="field-error" role="alert">{}</p>"#, super::escape(e)),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let page = render(
+        state,
+        status,
+        "Link your accounts",
+        "link.html",
+        vec![
+            ("state", Var::Text(handle.to_string())),
+            ("csrf_token", Var::Text(csrf_token(browser, handle))),
+            ("email", Var::Text(target.email.clone().unwrap_or_default())),
+            ("provider", Var::Text(button_label(&connection))),
+            ("password_attrs", Var::Html(attrs)),
+            ("password_error", Var::Html(password_error)),
+        ],
+    )
+    .await;
+    Ok(page.into_response())
+}
+
+/// `GET /u/link`.
+pub async fn show_link(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let result = async {
+        let handle = query_state(&uri).ok_or_else(expired)?;
+        let browser = cookies::get(&headers, cookies::BROWSER).ok_or_else(expired)?;
+        let t = pending(&state, &handle, &browser).await?;
+        link_page(&state, StatusCode::OK, &handle, &browser, &t, None).await
+    }
+    .await;
+    match result {
+        Ok(r) => r,
+        Err(e) => error_page(&state, &e).await.into_response(),
+    }
+}
+
+/// `POST /u/link`: the password of the existing account (then link and continue), or
+/// `action=separate` (a new account of the provider's connection instead).
+pub async fn submit_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ip: ClientIp,
+    body: Body,
+) -> Response {
+    match handle_link(&state, &headers, &uri, ip.0.as_deref(), body).await {
+        Ok(r) => r,
+        Err(e) => error_page(&state, &e).await.into_response(),
+    }
+}
+
+async fn handle_link(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    ip: Option<&str>,
+    body: Body,
+) -> Result<Response, PageError> {
+    let bytes = read_body(body, MAX_FORM)
+        .await
+        .map_err(|_| PageError::bad_request("invalid_request", "The form is too large."))?;
+    let form = form_of(&bytes);
+    let handle = form.get("state").cloned().or_else(|| query_state(uri)).ok_or_else(expired)?;
+    let browser = cookies::get(headers, cookies::BROWSER).ok_or_else(csrf_refused)?;
+    let presented = form.get("csrf_token").ok_or_else(csrf_refused)?;
+    if !ct_eq(presented, &csrf_token(&browser, &handle)) {
+        return Err(csrf_refused());
+    }
+    let t = pending(state, &handle, &browser).await?;
+    let profile = t.profile.as_deref().and_then(profile_from_json).ok_or_else(expired)?;
+    let connection = state.store.connection(&t.connection_id).await?.ok_or_else(expired)?;
+    let req: crate::auth::authorize::AuthorizeRequest = serde_json::from_str(&t.params).map_err(PageError::internal)?;
+    let now = state.clock.now().unix_timestamp();
+    let id_hash = hash_secret(&handle);
+    if form.get("action").map(String::as_str) == Some("separate") {
+        state.store.take_upstream_transaction(&id_hash, now).await?.ok_or_else(expired)?;
+        return Ok(match flow::create_and_sign_in(state, headers, &connection, &req, &profile, ip).await {
+            Ok(r) => r,
+            Err(e) => flow::fail(state, e, Some(&connection), ip).await,
+        });
+    }
+    let password = form.get("password").cloned().unwrap_or_default();
+    if password.is_empty() {
+        return link_page(state, StatusCode::BAD_REQUEST, &handle, &browser, &t, Some("Enter your password.")).await;
+    }
+    let target_id = t.link_user_id.clone().unwrap_or_default();
+    let target = state.store.user(&target_id).await?.ok_or_else(expired)?;
+    let target_connection = state.store.connection(&target.connection_id).await?.ok_or_else(expired)?;
+    let login = target.email.clone().or_else(|| target.username.clone()).unwrap_or_default();
+    let user = match password_login(state, &target_connection, &login, &password, ip).await {
+        Ok(u) if u.user_id == target.user_id => u,
+        Ok(_) | Err(LoginError::WrongCredentials) => {
+            return link_page(state, StatusCode::BAD_REQUEST, &handle, &browser, &t, Some("Wrong password.")).await;
+        }
+        Err(LoginError::Blocked) => return Ok(flow::fail(state, SocialError::Blocked, Some(&connection), ip).await),
+        Err(LoginError::Unavailable) => {
+            let message = Some("The account store is unavailable. Try again in a moment.");
+            return link_page(state, StatusCode::SERVICE_UNAVAILABLE, &handle, &browser, &t, message).await;
+        }
+        Err(LoginError::Internal(e)) => return Err(PageError::internal(e)),
+    };
+    state.store.take_upstream_transaction(&id_hash, now).await?.ok_or_else(expired)?;
+    let identity = identity_for(&connection, &profile, &state.now());
+    match state.store.link_identity(&user.user_id, &identity, None).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Ok(flow::fail(
+                state,
+                SocialError::Connection("this provider account is already in use".into()),
+                Some(&connection),
+                ip,
+            )
+            .await)
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut e = crate::audit::event(state, gatehouse_core::log_event::codes::SUCCESS_LOGIN);
+    e.connection = Some(connection.name.clone());
+    e.connection_id = Some(connection.id.clone());
+    e.user_id = Some(user.user_id.clone());
+    e.ip = ip.map(str::to_string);
+    e.description = Some(format!("linked {}", identity.full_user_id()));
+    crate::audit::record(state, e).await;
+    super::login::complete_login(state, headers, &req, &user.user_id).await
+}
