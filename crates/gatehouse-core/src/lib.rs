@@ -5,6 +5,7 @@
 //! This crate does no I/O: no database, no network, no clock reads except through
 //! the [`clock::Clock`] passed in by the caller.
 
+pub mod attack_protection;
 pub mod client;
 pub mod clock;
 pub mod connection;

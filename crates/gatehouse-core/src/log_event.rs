@@ -32,6 +32,11 @@ pub mod codes {
     pub const FAILED_VERIFICATION_EMAIL_REQUEST: &str = "fvr";
     pub const SIGNUP_PASSWORD_LEAK: &str = "signup_pwd_leak";
     pub const RESET_PASSWORD_LEAK: &str = "reset_pwd_leak";
+    /// Brute force: an IP reached the maximum failed logins against one account.
+    pub const BLOCKED_ACCOUNT: &str = "limit_wc";
+    /// Suspicious-IP throttling: too many failed logins or sign-ups from one IP.
+    pub const BLOCKED_IP: &str = "limit_mu";
+    pub const USER_BLOCK_RELEASED: &str = "ublkdu";
 }
 
 /// One audit event. Never holds a password, token or secret: callers pass identifiers

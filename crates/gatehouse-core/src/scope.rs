@@ -33,6 +33,8 @@ pub const MANAGEMENT_SCOPES: &[&str] = &[
     "update:user_blocks",
     "delete:user_blocks",
     "create:user_tickets",
+    "read:attack_protection",
+    "update:attack_protection",
     "read:stats",
     "read:signing_keys",
     "create:signing_keys",

@@ -7,6 +7,7 @@
 //! `gatehouse-store`.
 
 mod api;
+pub mod attack;
 pub mod audit;
 mod auth;
 pub mod authz;

@@ -58,9 +58,17 @@ pub struct Decision {
     pub reset: i64,
 }
 
+#[derive(Default)]
+struct MemoryCounters {
+    /// Fixed windows: key → (window start, hits).
+    windows: HashMap<String, (i64, u64)>,
+    /// Token buckets: key → theoretical arrival time in unix milliseconds (GCRA).
+    buckets: HashMap<String, i64>,
+}
+
 #[derive(Clone)]
 enum Counter {
-    Memory(Arc<Mutex<HashMap<String, (i64, u64)>>>),
+    Memory(Arc<Mutex<MemoryCounters>>),
     Redis(redis::aio::ConnectionManager),
 }
 
@@ -117,7 +125,8 @@ impl RateLimiter {
         let reset = start + window;
         let count = match &self.counter {
             Counter::Memory(map) => {
-                let Ok(mut map) = map.lock() else { return open(quota, reset) };
+                let Ok(mut counters) = map.lock() else { return open(quota, reset) };
+                let map = &mut counters.windows;
                 if map.len() >= SWEEP_AT {
                     map.retain(|_, (s, _)| *s + window > now);
                 }
@@ -147,6 +156,78 @@ impl RateLimiter {
             limit: quota.limit,
             remaining: quota.limit.saturating_sub(count),
             reset,
+        }
+    }
+}
+
+/// One GCRA step on a token bucket of `capacity` tokens gaining one every `refill_ms`:
+/// returns whether a token is available and, when `take`, the new arrival time to store.
+fn gcra(tat: Option<i64>, now_ms: i64, capacity: u32, refill_ms: u64, take: bool) -> (bool, Option<i64>) {
+    let refill = i64::try_from(refill_ms).unwrap_or(i64::MAX / 4);
+    let burst = refill.saturating_mul(i64::from(capacity));
+    let next = tat.unwrap_or(now_ms).max(now_ms).saturating_add(refill);
+    let available = next - now_ms <= burst;
+    (available, (available && take).then_some(next))
+}
+
+/// The same GCRA step in Redis, atomically. ARGV: now_ms, refill_ms, burst_ms, take (1/0).
+const REDIS_BUCKET: &str = r"
+local now = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
+if tat < now then tat = now end
+local nxt = tat + tonumber(ARGV[2])
+if nxt - now > tonumber(ARGV[3]) then return 0 end
+if ARGV[4] == '1' then
+  redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', string.format('%d', nxt - now + 1000))
+end
+return 1
+";
+
+impl RateLimiter {
+    /// Whether the token bucket `bucket`/`key` (`capacity` tokens, one more every
+    /// `refill_ms`) has a token; with `take`, spends it. Fails open like [`Self::hit`].
+    pub async fn bucket(
+        &self,
+        bucket: &str,
+        key: &str,
+        capacity: u32,
+        refill_ms: u64,
+        now_ms: i64,
+        take: bool,
+    ) -> bool {
+        let full_key = format!("{bucket}:{key}");
+        match &self.counter {
+            Counter::Memory(map) => {
+                let Ok(mut counters) = map.lock() else { return true };
+                let tats = &mut counters.buckets;
+                if tats.len() >= SWEEP_AT {
+                    tats.retain(|_, tat| *tat > now_ms);
+                }
+                let (available, next) = gcra(tats.get(&full_key).copied(), now_ms, capacity, refill_ms, take);
+                if let Some(next) = next {
+                    tats.insert(full_key, next);
+                }
+                available
+            }
+            Counter::Redis(manager) => {
+                let mut con = manager.clone();
+                let burst = refill_ms.saturating_mul(u64::from(capacity));
+                let result: Result<i64, _> = redis::Script::new(REDIS_BUCKET)
+                    .key(format!("{}:{full_key}", self.prefix))
+                    .arg(now_ms)
+                    .arg(refill_ms)
+                    .arg(burst)
+                    .arg(if take { "1" } else { "0" })
+                    .invoke_async(&mut con)
+                    .await;
+                match result {
+                    Ok(n) => n == 1,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "throttling counter unavailable; allowing the request");
+                        true
+                    }
+                }
+            }
         }
     }
 }
@@ -225,5 +306,21 @@ mod tests {
         assert!(!d3.allowed);
         assert!(l.hit("b", "other", q, 179).await.allowed, "keys are independent");
         assert!(l.hit("b", "k", q, 180).await.allowed, "a new window starts afresh");
+    }
+
+    #[tokio::test]
+    async fn memory_buckets_drain_and_refill() {
+        let l = RateLimiter::in_memory();
+        let t0 = 1_000_000;
+        for i in 0..3 {
+            assert!(l.bucket("ip", "a", 3, 1000, t0, false).await, "peeking never spends ({i})");
+            assert!(l.bucket("ip", "a", 3, 1000, t0, true).await, "token {i}");
+        }
+        assert!(!l.bucket("ip", "a", 3, 1000, t0, false).await, "empty after three");
+        assert!(!l.bucket("ip", "a", 3, 1000, t0 + 999, true).await, "not refilled yet");
+        assert!(l.bucket("ip", "b", 3, 1000, t0, true).await, "keys are independent");
+        assert!(l.bucket("ip", "a", 3, 1000, t0 + 1000, true).await, "one token back after the rate");
+        assert!(!l.bucket("ip", "a", 3, 1000, t0 + 1000, false).await);
+        assert!(l.bucket("ip", "a", 3, 1000, t0 + 10_000, false).await);
     }
 }

@@ -9,6 +9,7 @@
 #[macro_use]
 mod macros;
 
+mod attack;
 mod bulk;
 mod error;
 mod identities;
@@ -22,6 +23,7 @@ mod signup;
 pub mod sql;
 mod store;
 
+pub use attack::{FailureCount, FailureKey, LoginBlock};
 pub use bulk::BulkOutcome;
 pub use error::{ConflictOn, StoreError};
 pub use identities::UpstreamTransaction;

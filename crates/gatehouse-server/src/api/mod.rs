@@ -1,6 +1,7 @@
 //! The Management API (`/api/v2`), in Auth0's dialect. Handlers are thin: they check
 //! scope (by type), validate with `gatehouse-core`, and call the store.
 
+mod attack_protection;
 mod client_grants;
 mod clients;
 mod connections;
@@ -9,6 +10,7 @@ mod jobs;
 mod keys;
 mod logs;
 mod tickets;
+mod user_blocks;
 mod users;
 
 use crate::error::ApiError;
@@ -46,6 +48,16 @@ pub fn router() -> Router<AppState> {
         .route("/logs", get(logs::list))
         .route("/logs/{id}", get(logs::get_one))
         .route("/users/{id}/logs", get(logs::for_user))
+        .route("/user-blocks", get(user_blocks::for_identifier).delete(user_blocks::unblock_identifier))
+        .route("/user-blocks/{id}", get(user_blocks::for_user).delete(user_blocks::unblock_user))
+        .route(
+            "/attack-protection/brute-force-protection",
+            get(attack_protection::get_brute_force).patch(attack_protection::patch_brute_force),
+        )
+        .route(
+            "/attack-protection/suspicious-ip-throttling",
+            get(attack_protection::get_suspicious_ip).patch(attack_protection::patch_suspicious_ip),
+        )
         .route("/openapi.json", get(crate::openapi::document))
         .fallback(not_found)
 }

@@ -206,6 +206,7 @@ pub async fn update(
         }
     }
     let recorded = new_hash.clone();
+    let password_changed = new_hash.is_some();
     let now = state.now();
     let updated = state
         .store
@@ -224,6 +225,11 @@ pub async fn update(
         })??;
     if let Some(hash) = recorded {
         state.store.record_password(&updated.user_id, &hash, &updated.updated_at).await?;
+    }
+    if password_changed {
+        // A new password lifts brute-force blocks, as in Auth0.
+        let identifiers = crate::attack::login_identifiers(&updated);
+        crate::attack::release_blocks(&state, &identifiers, Some(&updated.user_id), Some(&connection)).await?;
     }
     let linked = state.store.linked_identities(&id).await?;
     Ok(Json(profile_with_identities(&updated, &linked)))

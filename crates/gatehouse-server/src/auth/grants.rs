@@ -190,6 +190,9 @@ pub async fn password(
         LoginError::WrongCredentials => invalid_grant("Wrong email or password."),
         LoginError::Blocked => blocked(),
         LoginError::Unavailable => OAuthError::temporarily_unavailable(),
+        e @ (LoginError::TooManyAttempts | LoginError::SuspiciousIp) => {
+            OAuthError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
+        }
         LoginError::Internal(e) => OAuthError::server_error(e),
     })?;
     let grant = Grant {

@@ -2,6 +2,7 @@
 //! grants: which connection a client may use, how a password is checked, and what a
 //! successful login records.
 
+use crate::attack::{LoginGuard, Refusal};
 use crate::state::AppState;
 use gatehouse_core::client::Client;
 use gatehouse_core::connection::{Connection, DEFAULT_DATABASE_CONNECTION};
@@ -20,6 +21,15 @@ pub enum LoginError {
     /// The connection's legacy identity store is down or too slow; nothing was created.
     #[error("We cannot check your password right now. Please try again in a few minutes.")]
     Unavailable,
+    /// Brute-force protection blocked this identifier (from this IP).
+    #[error(
+        "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with \
+         instructions on how to unblock it."
+    )]
+    TooManyAttempts,
+    /// Suspicious-IP throttling: too many failures from this address across accounts.
+    #[error("We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator.")]
+    SuspiciousIp,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -79,7 +89,7 @@ pub async fn user_may_use(state: &AppState, client: &Client, user: &User) -> Res
 }
 
 /// Emails are matched case-insensitively after trimming, as they are stored.
-fn normalize_login(raw: &str) -> String {
+pub fn normalize_login(raw: &str) -> String {
     match Email::parse(raw) {
         Ok(email) => email.into_string(),
         Err(_) => raw.trim().to_ascii_lowercase(),
@@ -91,7 +101,8 @@ fn normalize_login(raw: &str) -> String {
 /// Unknown users cost one dummy verify, so they take as long, and get the same answer,
 /// as a wrong password. A blocked user is only told so after the right password. On
 /// success a legacy or weak hash is replaced by an argon2id hash, and `last_login`,
-/// `logins_count` and `last_ip` are updated.
+/// `logins_count` and `last_ip` are updated. Attack protection runs first: a blocked
+/// identifier or a throttled IP is refused before any password is verified.
 ///
 /// A connection with a legacy store (`enabledDatabaseCustomization` + `legacy_store`)
 /// asks it about users Gatehouse does not hold (import mode) or about everyone
@@ -104,6 +115,52 @@ pub async fn password_login(
     ip: Option<&str>,
 ) -> Result<User, LoginError> {
     let login = normalize_login(username);
+    let guard = LoginGuard::new(state, connection, &login, ip).await?;
+    if let Some(refusal) = guard.check(state).await? {
+        let (kind, error) = match refusal {
+            Refusal::IdentifierBlocked => (codes::BLOCKED_ACCOUNT, LoginError::TooManyAttempts),
+            Refusal::IpThrottled => (codes::BLOCKED_IP, LoginError::SuspiciousIp),
+        };
+        login_event(state, kind, connection, None, &login, ip, Some(&error.to_string())).await;
+        return Err(error);
+    }
+    let result = unguarded_login(state, connection, &login, password, ip).await;
+    match &result {
+        Ok(_) => guard.succeeded(state).await?,
+        Err(LoginError::WrongCredentials) => {
+            if guard.failed(state, None).await? {
+                let user_id = state.store.user_by_login(&connection.id, &login).await?.map(|u| u.user_id);
+                let description =
+                    format!("Too many failed logins for {login} from this IP; further attempts are blocked");
+                login_event(
+                    state,
+                    codes::BLOCKED_ACCOUNT,
+                    connection,
+                    user_id.as_deref(),
+                    &login,
+                    ip,
+                    Some(&description),
+                )
+                .await;
+                if guard.notifies_user() {
+                    crate::attack::notify_blocked_user(state, connection, user_id.as_deref(), &login, ip).await;
+                }
+            }
+        }
+        Err(_) => {}
+    }
+    result
+}
+
+/// The login itself, local or through the connection's legacy store.
+async fn unguarded_login(
+    state: &AppState,
+    connection: &Connection,
+    login: &str,
+    password: &str,
+    ip: Option<&str>,
+) -> Result<User, LoginError> {
+    let login = login.to_string();
     let legacy = crate::legacy::store_for(state, connection).map_err(|_| LoginError::Unavailable)?;
     if let Some(legacy) = legacy.as_ref().filter(|l| !l.import_mode()) {
         return crate::legacy::delegated_login(state, connection, legacy, &login, password, ip).await;
@@ -138,10 +195,10 @@ pub(crate) async fn local_login(
     let rehash = parsed.as_ref().is_some_and(|h| state.hashing.hasher().needs_rehash(h));
     let ok =
         state.hashing.verify(parsed, password.to_string()).await.map_err(|e| LoginError::Internal(e.to_string()))?;
-    let known = user.is_some();
+    let user_id = user.as_ref().map(|u| u.user_id.clone());
     let Some(user) = user.filter(|_| ok) else {
         // The log tells the two apart (Auth0's `fu`/`fp`); the caller's answer does not.
-        let kind = if known { codes::FAILED_LOGIN_PASSWORD } else { codes::FAILED_LOGIN_USERNAME };
+        let kind = if user_id.is_some() { codes::FAILED_LOGIN_PASSWORD } else { codes::FAILED_LOGIN_USERNAME };
         login_event(state, kind, connection, None, &login, ip, Some("Wrong email or password.")).await;
         return Err(LoginError::WrongCredentials);
     };

@@ -187,6 +187,7 @@ async fn handle_submit(
         Err(e) => {
             let status = match e {
                 LoginError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                LoginError::TooManyAttempts | LoginError::SuspiciousIp => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::BAD_REQUEST,
             };
             f.form_error = Some(match e {

@@ -223,6 +223,10 @@ async fn handle_link(
             return link_page(state, StatusCode::BAD_REQUEST, &handle, &browser, &t, Some("Wrong password.")).await;
         }
         Err(LoginError::Blocked) => return Ok(flow::fail(state, SocialError::Blocked, Some(&connection), ip).await),
+        Err(e @ (LoginError::TooManyAttempts | LoginError::SuspiciousIp)) => {
+            let message = e.to_string();
+            return link_page(state, StatusCode::TOO_MANY_REQUESTS, &handle, &browser, &t, Some(&message)).await;
+        }
         Err(LoginError::Unavailable) => {
             let message = Some("The account store is unavailable. Try again in a moment.");
             return link_page(state, StatusCode::SERVICE_UNAVAILABLE, &handle, &browser, &t, message).await;

@@ -1,0 +1,223 @@
+//! Attack protection around a login: brute-force blocks (consecutive failures of one
+//! identifier from one IP, kept in the store so every node sees them and they outlive a
+//! restart) and suspicious-IP throttling (failed logins and sign-ups per IP across
+//! accounts, token buckets in the rate limiter's counter: memory or Redis).
+//!
+//! The settings are Auth0's attack-protection documents, read from the store on use so
+//! a change made through any node applies on all of them at once.
+
+use crate::auth::login::normalize_login;
+use crate::state::AppState;
+use gatehouse_core::attack_protection::{allowlisted, BruteForceProtection, CountMode, SuspiciousIpThrottling};
+use gatehouse_core::connection::Connection;
+use gatehouse_core::log_event::codes;
+use gatehouse_core::user::User;
+use gatehouse_store::StoreError;
+use serde_json::Value;
+
+pub const BRUTE_FORCE_SETTING: &str = "attack_protection.brute_force_protection";
+pub const SUSPICIOUS_IP_SETTING: &str = "attack_protection.suspicious_ip_throttling";
+
+/// How long a block lives after the last failure (Auth0: 30 days).
+const BLOCK_LIFETIME_SECS: i64 = 30 * 24 * 3600;
+
+/// Why attack protection refused a login before the password was looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Too many consecutive failures for this identifier (from this IP).
+    IdentifierBlocked,
+    /// Too many failures from this IP across accounts.
+    IpThrottled,
+}
+
+pub async fn brute_force_settings(state: &AppState) -> Result<BruteForceProtection, StoreError> {
+    Ok(state
+        .store
+        .setting(BRUTE_FORCE_SETTING)
+        .await?
+        .map(|v| BruteForceProtection::from_stored(&v))
+        .unwrap_or_default())
+}
+
+pub async fn suspicious_ip_settings(state: &AppState) -> Result<SuspiciousIpThrottling, StoreError> {
+    Ok(state
+        .store
+        .setting(SUSPICIOUS_IP_SETTING)
+        .await?
+        .map(|v| SuspiciousIpThrottling::from_stored(&v))
+        .unwrap_or_default())
+}
+
+/// The rules in force for one login attempt.
+pub struct LoginGuard {
+    brute_force: Option<BruteForceProtection>,
+    throttling: Option<SuspiciousIpThrottling>,
+    connection_id: String,
+    identifier: String,
+    /// The counter's IP: the client's, or empty when counting across addresses.
+    counter_ip: String,
+    ip: String,
+}
+
+impl LoginGuard {
+    /// Loads the settings and decides which protections apply to `identifier` from `ip`.
+    /// A connection can opt out of brute-force protection (`options.brute_force_protection`);
+    /// allow-listed addresses are exempt.
+    pub async fn new(
+        state: &AppState,
+        connection: &Connection,
+        identifier: &str,
+        ip: Option<&str>,
+    ) -> Result<Self, StoreError> {
+        let connection_opts_in =
+            connection.options.get("brute_force_protection").and_then(Value::as_bool).unwrap_or(true);
+        let brute_force = brute_force_settings(state).await?;
+        let brute_force = (connection_opts_in && brute_force.enabled && !allowlisted(&brute_force.allowlist, ip))
+            .then_some(brute_force);
+        let throttling = suspicious_ip_settings(state).await?;
+        let throttling =
+            (throttling.blocks() && ip.is_some() && !allowlisted(&throttling.allowlist, ip)).then_some(throttling);
+        let ip = ip.unwrap_or("").to_string();
+        let counter_ip = match brute_force.as_ref().map(|b| b.mode) {
+            Some(CountMode::PerIdentifier) => String::new(),
+            _ => ip.clone(),
+        };
+        Ok(Self {
+            brute_force,
+            throttling,
+            connection_id: connection.id.clone(),
+            identifier: identifier.to_string(),
+            counter_ip,
+            ip,
+        })
+    }
+
+    fn lapsed_before(state: &AppState) -> String {
+        gatehouse_core::clock::iso8601(state.clock.now() - time::Duration::seconds(BLOCK_LIFETIME_SECS))
+    }
+
+    /// Checked before the password: a blocked pair or a throttled IP is refused without
+    /// another verify (which would let the attacker keep guessing).
+    pub async fn check(&self, state: &AppState) -> Result<Option<Refusal>, StoreError> {
+        if let Some(t) = &self.throttling {
+            let now_ms = now_ms(state);
+            let s = t.pre_login;
+            if !state.rate_limiter.bucket("sip-login", &self.ip, s.max_attempts, s.rate_ms, now_ms, false).await {
+                return Ok(Some(Refusal::IpThrottled));
+            }
+        }
+        if let Some(b) = &self.brute_force {
+            if b.blocks()
+                && !self.identifier.is_empty()
+                && state
+                    .store
+                    .login_blocked(&self.connection_id, &self.identifier, &self.counter_ip, &Self::lapsed_before(state))
+                    .await?
+            {
+                return Ok(Some(Refusal::IdentifierBlocked));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Counts a failed attempt. Returns true when this failure created a block (the
+    /// caller notifies the user once).
+    pub async fn failed(&self, state: &AppState, user_id: Option<&str>) -> Result<bool, StoreError> {
+        if let Some(t) = &self.throttling {
+            let s = t.pre_login;
+            state.rate_limiter.bucket("sip-login", &self.ip, s.max_attempts, s.rate_ms, now_ms(state), true).await;
+        }
+        let Some(b) = &self.brute_force else { return Ok(false) };
+        if self.identifier.is_empty() {
+            return Ok(false);
+        }
+        let count = state
+            .store
+            .record_login_failure(
+                gatehouse_store::FailureKey {
+                    connection_id: &self.connection_id,
+                    identifier: &self.identifier,
+                    ip: &self.counter_ip,
+                },
+                user_id,
+                &state.now(),
+                &Self::lapsed_before(state),
+                i64::from(b.max_attempts),
+            )
+            .await?;
+        Ok(count.newly_blocked && b.blocks())
+    }
+
+    /// A success ends the run of consecutive failures.
+    pub async fn succeeded(&self, state: &AppState) -> Result<(), StoreError> {
+        if self.brute_force.is_some() {
+            state.store.reset_login_failures(&self.connection_id, &self.identifier, &self.counter_ip).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the brute-force shield asks for the user to be emailed about a new block.
+    pub fn notifies_user(&self) -> bool {
+        self.brute_force.as_ref().is_some_and(BruteForceProtection::notifies_user)
+    }
+}
+
+/// Sign-ups per IP (the `pre-user-registration` stage): spends one attempt and says
+/// whether the sign-up may go ahead.
+pub async fn signup_allowed(state: &AppState, ip: Option<&str>) -> Result<bool, StoreError> {
+    let Some(ip) = ip else { return Ok(true) };
+    let t = suspicious_ip_settings(state).await?;
+    if !t.blocks() || allowlisted(&t.allowlist, Some(ip)) {
+        return Ok(true);
+    }
+    let s = t.pre_user_registration;
+    Ok(state.rate_limiter.bucket("sip-signup", ip, s.max_attempts, s.rate_ms, now_ms(state), true).await)
+}
+
+fn now_ms(state: &AppState) -> i64 {
+    i64::try_from(state.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The identifiers a user logs in with, as the login normalizes them: the keys of
+/// their brute-force counters.
+pub fn login_identifiers(user: &User) -> Vec<String> {
+    [user.email.as_deref(), user.username.as_deref()].into_iter().flatten().map(normalize_login).collect()
+}
+
+/// Lifts every block of a user (the admin's `DELETE /api/v2/user-blocks/{id}`, the
+/// unblock link, a password change) and logs `ublkdu` when there was one.
+pub async fn release_blocks(
+    state: &AppState,
+    identifiers: &[String],
+    user_id: Option<&str>,
+    connection: Option<&Connection>,
+) -> Result<u64, StoreError> {
+    let lifted = state.store.clear_login_blocks(identifiers, user_id).await?;
+    if lifted > 0 {
+        let mut e = crate::audit::event(state, codes::USER_BLOCK_RELEASED);
+        e.user_id = user_id.map(str::to_string);
+        e.user_name = identifiers.first().cloned();
+        if let Some(c) = connection {
+            e.connection = Some(c.name.clone());
+            e.connection_id = Some(c.id.clone());
+        }
+        e.description = Some(format!("{lifted} login block(s) released"));
+        crate::audit::record(state, e).await;
+    }
+    Ok(lifted)
+}
+
+/// Tells a user that logins to their account from an address were blocked. Unknown
+/// identifiers get nothing (there is nobody to tell). Sending needs the mailer; until
+/// one is configured the notice is only logged, without the identifier's address.
+pub async fn notify_blocked_user(
+    state: &AppState,
+    connection: &Connection,
+    user_id: Option<&str>,
+    _identifier: &str,
+    _ip: Option<&str>,
+) {
+    let Some(user_id) = user_id else { return };
+    let _ = state;
+    tracing::info!(user_id, connection = %connection.name, "login block created; no mailer configured to notify the user");
+}

@@ -1,0 +1,220 @@
+//! Attack-protection state: brute-force failure counters and blocks per connection,
+//! identifier and IP, and the tenant settings documents that configure them.
+
+use crate::error::StoreError;
+use crate::store::Store;
+use serde_json::Value;
+use sqlx::types::Json;
+
+/// Where a failed login leaves its counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    /// Consecutive failures, this one included.
+    pub failures: i64,
+    /// True for exactly one caller: the one whose failure turned the counter into a block.
+    pub newly_blocked: bool,
+}
+
+/// Whose failures a counter counts.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureKey<'a> {
+    pub connection_id: &'a str,
+    pub identifier: &'a str,
+    /// Empty when counting across every address.
+    pub ip: &'a str,
+}
+
+/// One active block, as `GET /api/v2/user-blocks` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginBlock {
+    pub connection_id: String,
+    pub identifier: String,
+    /// Empty when the block holds for every address.
+    pub ip: String,
+    pub user_id: Option<String>,
+}
+
+impl Store {
+    /// Counts a failed login. Counters whose last failure is before `lapsed_before` start
+    /// afresh (a block lifts 30 days after the last failure). Once `threshold` is reached
+    /// the row becomes a block; the conditional update makes one caller see that happen.
+    pub async fn record_login_failure(
+        &self,
+        key: FailureKey<'_>,
+        user_id: Option<&str>,
+        now: &str,
+        lapsed_before: &str,
+        threshold: i64,
+    ) -> Result<FailureCount, StoreError> {
+        let FailureKey { connection_id, identifier, ip } = key;
+        let failures: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "INSERT INTO login_failures (connection_id, identifier, ip, user_id, failures, last_failure_at) \
+                 VALUES ($1, $2, $3, $4, 1, $5) \
+                 ON CONFLICT (connection_id, identifier, ip) DO UPDATE SET \
+                   failures = CASE WHEN login_failures.last_failure_at < $6 THEN 1 \
+                                   ELSE login_failures.failures + 1 END, \
+                   blocked_at = CASE WHEN login_failures.last_failure_at < $6 THEN NULL \
+                                     ELSE login_failures.blocked_at END, \
+                   user_id = COALESCE(excluded.user_id, login_failures.user_id), \
+                   last_failure_at = excluded.last_failure_at \
+                 RETURNING failures",
+            )
+            .bind(connection_id)
+            .bind(identifier)
+            .bind(ip)
+            .bind(user_id)
+            .bind(now)
+            .bind(lapsed_before)
+            .fetch_one(pool)
+            .await
+        })?;
+        let newly_blocked = failures >= threshold
+            && on_pool!(self, |pool| {
+                sqlx::query(
+                    "UPDATE login_failures SET blocked_at = $4 \
+                     WHERE connection_id = $1 AND identifier = $2 AND ip = $3 AND blocked_at IS NULL",
+                )
+                .bind(connection_id)
+                .bind(identifier)
+                .bind(ip)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1)
+            })?;
+        Ok(FailureCount { failures, newly_blocked })
+    }
+
+    /// Whether a live block holds for the identifier, either from this IP or from every IP.
+    pub async fn login_blocked(
+        &self,
+        connection_id: &str,
+        identifier: &str,
+        ip: &str,
+        lapsed_before: &str,
+    ) -> Result<bool, StoreError> {
+        let n: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM login_failures WHERE connection_id = $1 AND identifier = $2 \
+                 AND (ip = $3 OR ip = '') AND blocked_at IS NOT NULL AND last_failure_at >= $4",
+            )
+            .bind(connection_id)
+            .bind(identifier)
+            .bind(ip)
+            .bind(lapsed_before)
+            .fetch_one(pool)
+            .await
+        })?;
+        Ok(n > 0)
+    }
+
+    /// A successful login resets the consecutive-failure counter of its identifier and IP
+    /// (and the every-IP counter, which counts consecutive failures too).
+    pub async fn reset_login_failures(
+        &self,
+        connection_id: &str,
+        identifier: &str,
+        ip: &str,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM login_failures WHERE connection_id = $1 AND identifier = $2 \
+                 AND (ip = $3 OR ip = '') AND blocked_at IS NULL",
+            )
+            .bind(connection_id)
+            .bind(identifier)
+            .bind(ip)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Live blocks on any of `identifiers` (a user's email and username) or recorded
+    /// against `user_id`.
+    pub async fn login_blocks(
+        &self,
+        identifiers: &[String],
+        user_id: Option<&str>,
+        lapsed_before: &str,
+    ) -> Result<Vec<LoginBlock>, StoreError> {
+        let mut blocks = Vec::new();
+        for identifier in identifiers.iter().map(Some).chain([None]) {
+            let (column, value) = match identifier {
+                Some(i) => ("identifier", i.as_str()),
+                None => match user_id {
+                    Some(u) => ("user_id", u),
+                    None => continue,
+                },
+            };
+            let sql = format!(
+                "SELECT connection_id, identifier, ip, user_id FROM login_failures \
+                 WHERE {column} = $1 AND blocked_at IS NOT NULL AND last_failure_at >= $2 \
+                 ORDER BY connection_id, identifier, ip"
+            );
+            let rows: Vec<(String, String, String, Option<String>)> =
+                on_pool!(self, |pool| { sqlx::query_as(&sql).bind(value).bind(lapsed_before).fetch_all(pool).await })?;
+            for (connection_id, identifier, ip, user_id) in rows {
+                let b = LoginBlock { connection_id, identifier, ip, user_id };
+                if !blocks.contains(&b) {
+                    blocks.push(b);
+                }
+            }
+        }
+        Ok(blocks)
+    }
+
+    /// Lifts blocks and counters on any of `identifiers` or recorded against `user_id`;
+    /// returns how many blocks were lifted.
+    pub async fn clear_login_blocks(&self, identifiers: &[String], user_id: Option<&str>) -> Result<u64, StoreError> {
+        let mut lifted = 0;
+        for identifier in identifiers.iter().map(Some).chain([None]) {
+            let (column, value) = match identifier {
+                Some(i) => ("identifier", i.as_str()),
+                None => match user_id {
+                    Some(u) => ("user_id", u),
+                    None => continue,
+                },
+            };
+            let count = format!("SELECT COUNT(*) FROM login_failures WHERE {column} = $1 AND blocked_at IS NOT NULL");
+            let delete = format!("DELETE FROM login_failures WHERE {column} = $1");
+            lifted += on_pool!(self, |pool| {
+                let mut tx = pool.begin().await?;
+                let n: i64 = sqlx::query_scalar(&count).bind(value).fetch_one(&mut *tx).await?;
+                sqlx::query(&delete).bind(value).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(u64::try_from(n).unwrap_or(0))
+            })?;
+        }
+        Ok(lifted)
+    }
+
+    /// A tenant settings document, if one was ever saved.
+    pub async fn setting(&self, name: &str) -> Result<Option<Value>, StoreError> {
+        on_pool!(self, |pool| {
+            let v: Option<Json<Value>> = sqlx::query_scalar("SELECT body FROM tenant_settings WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
+            Ok(v.map(|j| j.0))
+        })
+    }
+
+    pub async fn put_setting(&self, name: &str, body: &Value, now: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO tenant_settings (name, body, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            )
+            .bind(name)
+            .bind(Json(body))
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+}
