@@ -338,6 +338,17 @@ async fn create_signed_up_user(
         PasswordError::Rejected(r) => DbConnectionsError::Password(r),
         PasswordError::Internal(m) => DbConnectionsError::Internal(m),
     })?;
+    // A user still in the legacy store (automatic migration) must not get a duplicate here.
+    if crate::legacy::store_for(state, connection).map_err(DbConnectionsError::internal)?.is_some() {
+        for login in [user.email.as_deref(), user.username.as_deref()].into_iter().flatten() {
+            if crate::legacy::legacy_user_exists(state, connection, login)
+                .await
+                .map_err(DbConnectionsError::internal)?
+            {
+                return Err(DbConnectionsError::bad("user_exists", "The user already exists."));
+            }
+        }
+    }
     // Hashed before the insert, so an existing user costs as long as a new one.
     let hash = state.hashing.hash(password).await.map_err(DbConnectionsError::internal)?;
     user.password_hash = Some(hash.clone());
