@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 pub const CALLBACK: &str = "http://app.test/callback";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-pub const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "Correct-Horse-Battery-9";
 
 pub struct Answer {
     pub status: u16,

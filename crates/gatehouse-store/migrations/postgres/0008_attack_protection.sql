@@ -6,7 +6,7 @@ CREATE TABLE login_failures (
     identifier      TEXT COLLATE "C" NOT NULL,
     ip              TEXT NOT NULL,
     user_id         TEXT,
-    failures        INTEGER NOT NULL,
+    failures        BIGINT NOT NULL,
     last_failure_at TEXT NOT NULL,
     blocked_at      TEXT,
     PRIMARY KEY (connection_id, identifier, ip)
