@@ -207,17 +207,52 @@ pub async fn release_blocks(
     Ok(lifted)
 }
 
-/// Tells a user that logins to their account from an address were blocked. Unknown
-/// identifiers get nothing (there is nobody to tell). Sending needs the mailer; until
-/// one is configured the notice is only logged, without the identifier's address.
+/// How long the unblock link of a notice works.
+const UNBLOCK_TICKET_TTL_SECS: i64 = 5 * 24 * 3600;
+
+/// Emails a user that logins to their account from `ip` were blocked, with a single-use
+/// unblock link. Unknown identifiers and users without an email get nothing (there is
+/// nobody to tell). Sent in the background: the login's answer never waits for SMTP.
 pub async fn notify_blocked_user(
     state: &AppState,
     connection: &Connection,
     user_id: Option<&str>,
     _identifier: &str,
-    _ip: Option<&str>,
+    ip: Option<&str>,
 ) {
     let Some(user_id) = user_id else { return };
-    let _ = state;
-    tracing::info!(user_id, connection = %connection.name, "login block created; no mailer configured to notify the user");
+    let user = match state.store.user(user_id).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not load the blocked user to notify them");
+            return;
+        }
+    };
+    let Some(email) = user.email.clone() else { return };
+    let request = crate::signup::TicketRequest {
+        kind: gatehouse_store::TicketKind::Unblock,
+        user: &user,
+        client_id: None,
+        result_url: None,
+        ttl_secs: UNBLOCK_TICKET_TTL_SECS,
+        params: serde_json::Map::new(),
+    };
+    let link = match crate::signup::issue_ticket(state, request).await {
+        Ok(link) => link,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not issue an unblock ticket");
+            return;
+        }
+    };
+    let ttl = (UNBLOCK_TICKET_TTL_SECS / 3600).to_string();
+    let vars =
+        [("email", email.as_str()), ("link", link.as_str()), ("ip", ip.unwrap_or("unknown")), ("ttl_hours", &ttl)];
+    let message = crate::mail::compose(state, "unblock.txt", &email, &vars).await;
+    let on_failure = crate::mail::OnFailure {
+        kind: codes::BLOCKED_ACCOUNT,
+        user_id: Some(user.user_id.clone()),
+        connection: Some((connection.id.clone(), connection.name.clone())),
+    };
+    crate::mail::send_in_background(state, message, on_failure);
 }

@@ -118,6 +118,7 @@ pub fn app(state: AppState) -> Router {
         .route("/u/signup", get(pages::signup::show).post(pages::signup::submit))
         .route("/u/reset-password", get(pages::reset::show).post(pages::reset::submit))
         .route("/u/email-verification", get(pages::verify::show))
+        .route("/u/unblock", get(pages::unblock::show))
         .route("/u/password-rules.js", get(pages::password_rules_script))
         .route("/dbconnections/signup", post(auth::dbconnections::signup))
         .route("/dbconnections/change_password", post(auth::dbconnections::change_password))

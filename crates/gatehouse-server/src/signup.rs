@@ -136,6 +136,10 @@ pub async fn store_new_password(
         .await?;
     let Ok(user) = user;
     state.store.record_password(user_id, &hash, &now).await?;
+    // A new password lifts brute-force blocks, as in Auth0.
+    let connection = state.store.connection(&user.connection_id).await?;
+    let identifiers = crate::attack::login_identifiers(&user);
+    crate::attack::release_blocks(state, &identifiers, Some(&user.user_id), connection.as_ref()).await?;
     Ok(user)
 }
 
@@ -170,6 +174,7 @@ pub async fn issue_ticket(state: &AppState, req: TicketRequest<'_>) -> Result<St
     let path = match req.kind {
         TicketKind::EmailVerification => "u/email-verification",
         TicketKind::PasswordChange => "u/reset-password",
+        TicketKind::Unblock => "u/unblock",
     };
     Ok(format!("{}{path}?ticket={ticket}", state.config.issuer))
 }

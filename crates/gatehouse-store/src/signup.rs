@@ -15,6 +15,8 @@ use sqlx::types::Json;
 pub enum TicketKind {
     EmailVerification,
     PasswordChange,
+    /// The link of a brute-force notice: lifts the user's login blocks.
+    Unblock,
 }
 
 impl TicketKind {
@@ -22,6 +24,7 @@ impl TicketKind {
         match self {
             TicketKind::EmailVerification => "email_verification",
             TicketKind::PasswordChange => "password_change",
+            TicketKind::Unblock => "unblock",
         }
     }
 
@@ -29,6 +32,7 @@ impl TicketKind {
         match s {
             "email_verification" => Some(TicketKind::EmailVerification),
             "password_change" => Some(TicketKind::PasswordChange),
+            "unblock" => Some(TicketKind::Unblock),
             _ => None,
         }
     }

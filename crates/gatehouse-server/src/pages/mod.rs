@@ -12,6 +12,7 @@ pub mod login;
 pub mod reset;
 pub mod signup;
 pub mod social;
+pub mod unblock;
 pub mod verify;
 
 use crate::error::PageError;
@@ -31,6 +32,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("email-verification.txt", include_str!("templates/email-verification.txt")),
     ("reset-password.txt", include_str!("templates/reset-password.txt")),
     ("import-completed.txt", include_str!("templates/import-completed.txt")),
+    ("unblock.txt", include_str!("templates/unblock.txt")),
     ("social_buttons.html", include_str!("templates/social_buttons.html")),
     ("social_button.html", include_str!("templates/social_button.html")),
     ("link.html", include_str!("templates/link.html")),

@@ -99,6 +99,9 @@ pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer
     ensure_default_connection(&store, &now).await.unwrap();
     let hasher = Hasher::new(Argon2Config { memory_kib: 1024, iterations: 1, parallelism: 1 }, Limits::default());
     let mut config = ServerConfig::new(&base);
+    // Emails (brute-force notices) go to an outbox that must not land in the source tree.
+    config.data_dir =
+        std::env::temp_dir().join(format!("gh_login_{}", base.trim_end_matches('/').rsplit(':').next().unwrap()));
     configure(&mut config);
     let state = build_state(store.clone(), config, hasher.clone(), Arc::new(clock.clone())).await.unwrap();
     let all = ["authorization_code", "refresh_token", "password", "http://auth0.com/oauth/grant-type/password-realm"];

@@ -11,6 +11,7 @@ mod kit;
 mod helpers;
 
 mod api;
+mod attack;
 mod pages;
 mod policy;
 mod smtp;
