@@ -225,6 +225,8 @@ pub enum DbConnectionsError {
     },
     /// A refused password: Auth0's `PasswordStrengthError` (and sibling) body.
     Password(gatehouse_core::password_policy::PasswordRejection),
+    /// Suspicious-IP throttling: too many sign-ups from this address.
+    TooManyAttempts,
     Internal(String),
 }
 
@@ -263,6 +265,9 @@ impl From<DomainError> for DbConnectionsError {
     }
 }
 
+pub const SIGNUPS_THROTTLED: &str =
+    "We have detected suspicious sign-up behavior from your address and further attempts will be blocked for a while.";
+
 impl IntoResponse for DbConnectionsError {
     fn into_response(self) -> Response {
         let body = match self {
@@ -270,6 +275,11 @@ impl IntoResponse for DbConnectionsError {
                 json!({"name": "BadRequestError", "code": code, "description": description, "statusCode": 400})
             }
             Self::Password(r) => r.to_auth0_json(),
+            Self::TooManyAttempts => {
+                let body = json!({"name": "TooManyAttemptsError", "code": "too_many_attempts",
+                    "description": SIGNUPS_THROTTLED, "statusCode": 429});
+                return (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
+            }
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 let body = json!({"name": "InternalServerError", "code": "internal_error", "description": "Internal error", "statusCode": 500});

@@ -300,6 +300,16 @@ pub async fn sign_up(
     client_id: Option<&str>,
     ip: Option<&str>,
 ) -> Result<User, DbConnectionsError> {
+    if !crate::attack::signup_allowed(state, ip).await.map_err(DbConnectionsError::internal)? {
+        let mut e = crate::audit::event(state, codes::BLOCKED_IP);
+        e.connection = Some(connection.name.clone());
+        e.connection_id = Some(connection.id.clone());
+        e.client_id = client_id.map(str::to_string);
+        e.ip = ip.map(str::to_string);
+        e.description = Some("Too many sign-ups from this IP".into());
+        crate::audit::record(state, e).await;
+        return Err(DbConnectionsError::TooManyAttempts);
+    }
     let result = create_signed_up_user(state, connection, body).await;
     let mut e = crate::audit::event(state, if result.is_ok() { codes::SUCCESS_SIGNUP } else { codes::FAILED_SIGNUP });
     e.connection = Some(connection.name.clone());
@@ -316,6 +326,7 @@ pub async fn sign_up(
             e.description = Some(match err {
                 DbConnectionsError::BadRequest { description, .. } => description.clone(),
                 DbConnectionsError::Password(r) => r.message().to_string(),
+                DbConnectionsError::TooManyAttempts => crate::error::SIGNUPS_THROTTLED.into(),
                 DbConnectionsError::Internal(_) => "Internal error".into(),
             });
         }

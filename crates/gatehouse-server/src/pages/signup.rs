@@ -183,6 +183,7 @@ async fn handle_submit(
                         f.form_error = Some(message);
                     }
                 }
+                DbConnectionsError::TooManyAttempts => f.form_error = Some(crate::error::SIGNUPS_THROTTLED.to_string()),
                 DbConnectionsError::Internal(_) => {}
             }
             let page = signup_form(state, StatusCode::BAD_REQUEST, &tx, &browser, &client, &connection, f).await;

@@ -1,7 +1,7 @@
 //! Brute-force protection through the Management API and the mailer: the settings
 //! documents, `/api/v2/user-blocks`, and the unblock link of the notice email.
 
-use crate::helpers::{default_connection, emails_to, link, log_types, Browser, DB};
+use crate::helpers::{app_client, default_connection, emails_to, link, log_types, signup, Browser, DB};
 use crate::kit::{Backend, Server};
 use serde_json::{json, Value};
 
@@ -122,4 +122,39 @@ async fn blocks_are_listed_lifted_and_mailed(b: Backend) {
     s.stop().await;
 }
 
-crate::on_both_backends!(settings_are_auth0_documents, blocks_are_listed_lifted_and_mailed);
+async fn signups_per_ip_are_throttled(b: Backend) {
+    let s = Server::start(b).await;
+    let client_id = app_client(&s).await;
+    let sip = "/api/v2/attack-protection/suspicious-ip-throttling";
+    let body = json!({"stage": {"pre-user-registration": {"max_attempts": 2, "rate": 3_600_000}}});
+    assert_eq!(s.api("PATCH", sip, Some(body)).await.0, 200);
+    for i in 0..2 {
+        let email = format!("new{i}@example.com");
+        let (status, body) =
+            signup(&s, json!({"client_id": client_id, "connection": DB, "email": email, "password": PASSWORD})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = signup(
+        &s,
+        json!({"client_id": client_id, "connection": DB, "email": "third@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("too_many_attempts")), "{body}");
+    assert!(s.store.users_by_email("third@example.com").await.unwrap().is_empty(), "nothing created");
+    assert!(log_types(&s).await.iter().any(|t| t == "limit_mu"));
+    // The allow-list exempts the address.
+    assert_eq!(s.api("PATCH", sip, Some(json!({"allowlist": ["127.0.0.1"]}))).await.0, 200);
+    let (status, body) = signup(
+        &s,
+        json!({"client_id": client_id, "connection": DB, "email": "third@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    s.stop().await;
+}
+
+crate::on_both_backends!(
+    settings_are_auth0_documents,
+    blocks_are_listed_lifted_and_mailed,
+    signups_per_ip_are_throttled
+);
