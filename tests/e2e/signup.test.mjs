@@ -79,7 +79,7 @@ async function logIn(page, email, password) {
   await page.goto(url.href);
   await page.getByLabel('Email address or username').fill(email);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
   await page.waitForURL((u) => u.href.startsWith(fx.callback));
   return oidc.authorizationCodeGrant(config, new URL(page.url()), checks);
 }
@@ -101,7 +101,7 @@ test('sign-up with live password rules → verification email → link → verif
   await page.getByLabel('Password').fill(password);
   assert.equal(await length.getAttribute('class'), 'met');
   assert.equal(await page.locator('#password-rules-status').textContent(), 'The password meets every rule.');
-  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
   await page.waitForURL((u) => u.href.startsWith(fx.callback));
   const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), checks);
   assert.equal(tokens.claims().email, email);
@@ -129,7 +129,7 @@ test('a weak password is explained on the sign-up form without JavaScript', asyn
   await page.goto(url.href);
   await page.getByLabel('Email address').fill(`weak.${Date.now()}@example.com`);
   await page.getByLabel('Password').fill('weakling');
-  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
   await page.waitForLoadState();
   assert.match(await page.locator('#password-error').textContent(), /Password is too weak/);
   assert.equal(await page.getByLabel('Password').getAttribute('aria-invalid'), 'true');
