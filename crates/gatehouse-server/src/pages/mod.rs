@@ -255,6 +255,30 @@ pub fn browser_secret(state: &AppState, headers: &axum::http::HeaderMap) -> (Str
     }
 }
 
+pub(crate) fn link_invalid() -> PageError {
+    PageError::bad_request("invalid_ticket", "This link has expired or has already been used.")
+}
+
+/// Spends the `?ticket=` of an emailed link if it is live and of `kind`. The kind is
+/// checked before use, so a ticket of another kind is never spent by the wrong page.
+pub(crate) async fn use_ticket(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    kind: gatehouse_store::TicketKind,
+) -> Result<gatehouse_store::Ticket, PageError> {
+    let ticket = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "ticket")
+        .map(|(_, v)| v.to_string())
+        .ok_or_else(link_invalid)?;
+    let hash = crate::auth::secrets::hash_secret(&ticket);
+    let now = state.clock.now().unix_timestamp();
+    let live = state.store.live_ticket(&hash, now).await?;
+    if !live.is_some_and(|t| t.kind == kind) {
+        return Err(link_invalid());
+    }
+    state.store.consume_ticket(&hash, now).await?.ok_or_else(link_invalid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,8 @@
 //! marks the email verified (once), then redirects to the ticket's `result_url` or
 //! shows a page.
 
-use super::{error_page, message_page};
+use super::{error_page, link_invalid, message_page, use_ticket};
 use crate::auth::authorize::{redirect, with_query};
-use crate::auth::secrets::hash_secret;
 use crate::error::PageError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -17,10 +16,6 @@ use std::convert::Infallible;
 
 const VERIFIED: &str = "Your email was verified. You can continue using the application.";
 
-fn link_invalid() -> PageError {
-    PageError::bad_request("invalid_ticket", "This link has expired or has already been used.")
-}
-
 pub async fn show(State(state): State<AppState>, uri: Uri) -> Response {
     match verify(&state, &uri).await {
         Ok(r) => r,
@@ -29,18 +24,7 @@ pub async fn show(State(state): State<AppState>, uri: Uri) -> Response {
 }
 
 async fn verify(state: &AppState, uri: &Uri) -> Result<Response, PageError> {
-    let ticket = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .find(|(k, _)| k == "ticket")
-        .map(|(_, v)| v.to_string())
-        .ok_or_else(link_invalid)?;
-    let hash = hash_secret(&ticket);
-    let now = state.clock.now().unix_timestamp();
-    // Checked before use, so a password-change ticket is never spent here.
-    let live = state.store.live_ticket(&hash, now).await?;
-    if !live.is_some_and(|t| t.kind == TicketKind::EmailVerification) {
-        return Err(link_invalid());
-    }
-    let t = state.store.consume_ticket(&hash, now).await?.ok_or_else(link_invalid)?;
+    let t = use_ticket(state, uri, TicketKind::EmailVerification).await?;
     let stamp = state.now();
     let user = match state
         .store
