@@ -96,6 +96,7 @@ pub fn event(state: &AppState, kind: &str) -> LogEvent {
 /// Stores `e` and queues it for streaming. A failure to store is logged, not returned:
 /// the operation the event describes has already happened.
 pub async fn record(state: &AppState, e: LogEvent) {
+    state.metrics.observe_event(&e.kind);
     if let Err(err) = state.store.insert_log(&e).await {
         tracing::error!(error = %err, kind = %e.kind, "storing an audit event failed");
     }

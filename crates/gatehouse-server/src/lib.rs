@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod keys;
 pub mod legacy;
 pub mod mail;
+pub mod metrics;
 mod openapi;
 mod pages;
 pub mod ratelimit;
@@ -103,6 +104,7 @@ pub async fn build_state(
         mailer,
         legacy: legacy::Registry::default(),
         upstreams: Arc::new(social::Upstreams::new()),
+        metrics: metrics::Metrics::default(),
     })
 }
 
@@ -136,9 +138,11 @@ pub fn app(state: AppState) -> Router {
         .route("/.well-known/openid-configuration", get(wellknown::openid_configuration))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::endpoint))
         // Bodies are read (and bounded) by our own extractors, which answer in our shape.
         .layer(DefaultBodyLimit::disable())
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 

@@ -151,6 +151,7 @@ pub struct AppState {
     pub legacy: crate::legacy::Registry,
     /// The client for social and OIDC providers, with its discovery and JWKS caches.
     pub upstreams: Arc<crate::social::Upstreams>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {

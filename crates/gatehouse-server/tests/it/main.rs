@@ -14,5 +14,6 @@ mod import;
 mod jobs;
 mod logs;
 mod openapi;
+mod operations;
 mod ratelimit;
 mod users;
