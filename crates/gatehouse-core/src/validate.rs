@@ -5,6 +5,41 @@ use crate::error::Error;
 use serde_json::{Map, Value};
 
 /// JSON type names as Auth0's validators (z-schema) report them.
+/// The path (`a.b[2]`) of the first string or object key in `v` that holds a NUL
+/// character. No identity data needs one, and PostgreSQL cannot store one in text or
+/// JSON, so outside input carrying one is refused where it enters, naming the field.
+pub fn path_of_nul(v: &Value) -> Option<String> {
+    fn walk(v: &Value, path: &mut String) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            Value::Object(m) => m.iter().any(|(k, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&k.replace('\0', "\\0"));
+                let found = k.contains('\0') || walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let mut path = String::new();
+    walk(v, &mut path).then_some(path)
+}
+
 pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -327,6 +362,14 @@ pub fn validate_metadata(field: &str, m: &Map<String, Value>) -> Result<(), Erro
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn nul_characters_are_found_with_their_path() {
+        assert_eq!(path_of_nul(&json!({"a": "x", "b": [1, {"c": "y"}]})), None);
+        assert_eq!(path_of_nul(&json!({"a": "x", "b": [1, {"c": "y\u{0}"}]})).as_deref(), Some("b[1].c"));
+        assert_eq!(path_of_nul(&json!({"user_metadata": {"k\u{0}": 1}})).as_deref(), Some("user_metadata.k\\0"));
+        assert_eq!(path_of_nul(&json!("\u{0}")).as_deref(), Some(""));
+    }
 
     #[test]
     fn emails() {

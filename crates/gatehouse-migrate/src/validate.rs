@@ -17,7 +17,9 @@ use crate::read::RawRecord;
 use gatehouse_core::connection::Connection;
 use gatehouse_core::ids;
 use gatehouse_core::user::{default_display, User};
-use gatehouse_core::validate::{check_phone_number, check_picture_url, validate_metadata, Email, Username};
+use gatehouse_core::validate::{
+    check_phone_number, check_picture_url, path_of_nul, validate_metadata, Email, Username,
+};
 use gatehouse_hash::{HashError, Hasher};
 use serde_json::{Map, Value};
 
@@ -102,6 +104,9 @@ pub fn validate(
         if !IMPORT_FIELDS.contains(&k.as_str()) {
             c.push("OBJECT_ADDITIONAL_PROPERTIES", k.clone(), format!("Additional properties not allowed: {k}"));
         }
+    }
+    if let Some(path) = path_of_nul(&record.user) {
+        c.push("FORMAT", path, "NUL characters are not allowed");
     }
 
     let email = match m.get("email") {

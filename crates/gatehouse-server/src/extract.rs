@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use gatehouse_core::validate::path_of_nul;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -40,6 +41,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         let bytes = read_body(req.into_body(), MAX_JSON_BODY).await?;
         let value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::body(format!("Payload validation error: 'Invalid JSON: {e}'.")))?;
+        if let Some(path) = path_of_nul(&value) {
+            return Err(ApiError::body(format!(
+                "Payload validation error: 'NUL characters are not allowed' on property {path}."
+            )));
+        }
         Ok(JsonBody(value))
     }
 }
@@ -54,6 +60,12 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let mut map = HashMap::new();
         for (k, v) in url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+            if k.contains('\0') || v.contains('\0') {
+                return Err(ApiError::query(format!(
+                    "Query validation error: 'NUL characters are not allowed' on property {}.",
+                    k.replace('\0', "\\0")
+                )));
+            }
             if map.insert(k.to_string(), v.to_string()).is_some() {
                 return Err(ApiError::query(format!("Query validation error: 'parameter {k} given more than once'.")));
             }

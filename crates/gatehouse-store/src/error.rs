@@ -57,6 +57,11 @@ impl From<sqlx::Error> for StoreError {
                 let on = ConflictOn::from_key(&key);
                 StoreError::Conflict(on)
             }
+            // A NUL character in text (22021) or JSON (22P05) that got past the input
+            // checks: the caller's input is at fault, not the database.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
+                StoreError::InvalidQuery("text must not contain NUL characters".into())
+            }
             _ => StoreError::Database(e),
         }
     }

@@ -26,6 +26,58 @@ pub struct LogQuery {
     pub limit: u32,
 }
 
+impl LogQuery {
+    /// Reads Auth0's logs `q` into the filters: `field:value` terms (fields `type`,
+    /// `user_id`, `client_id`, `connection_id`, `ip`, values bare or quoted) joined by
+    /// spaces or `AND`, and `date:[from TO to]` (`*` open). Anything else is refused with
+    /// the reason, never guessed.
+    pub fn apply_q(&mut self, q: &str) -> Result<(), String> {
+        let mut rest = q.trim();
+        while !rest.is_empty() {
+            let (field, after) = rest.split_once(':').ok_or("expected field:value")?;
+            let field = field.trim();
+            let after = after.trim_start();
+            let (value, next) = if let Some(range) = after.strip_prefix('[') {
+                let end = range.find(']').ok_or("unterminated range")?;
+                (&after[..end + 2], &range[end + 1..])
+            } else if let Some(quoted) = after.strip_prefix('"') {
+                let end = quoted.find('"').ok_or("unterminated quote")?;
+                (&quoted[..end], &quoted[end + 1..])
+            } else {
+                let end = after.find(char::is_whitespace).unwrap_or(after.len());
+                (&after[..end], &after[end..])
+            };
+            if value.is_empty() {
+                return Err(format!("empty value for {field}"));
+            }
+            let v = value.to_string();
+            match field {
+                "type" => self.kind = Some(v),
+                "user_id" => self.user_id = Some(v),
+                "client_id" => self.client_id = Some(v),
+                "connection_id" => self.connection_id = Some(v),
+                "ip" => self.ip = Some(v),
+                "date" => {
+                    let inner = v
+                        .strip_prefix('[')
+                        .and_then(|r| r.strip_suffix(']'))
+                        .ok_or("date takes a range [from TO to]")?;
+                    let (from, to) = inner.split_once(" TO ").ok_or("date range needs TO")?;
+                    let bound = |b: &str| (b.trim() != "*").then(|| b.trim().to_string());
+                    self.date_from = bound(from);
+                    self.date_to = bound(to);
+                }
+                other => return Err(format!("unknown field {other}")),
+            }
+            rest = next.trim_start();
+            if let Some(r) = rest.strip_prefix("AND ") {
+                rest = r.trim_start();
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     pub async fn insert_log(&self, e: &LogEvent) -> Result<(), StoreError> {
         let body = e.to_auth0_json();
@@ -93,5 +145,35 @@ impl Store {
                 .await?;
             Ok((rows.into_iter().map(|j| j.0).collect(), u64::try_from(total).unwrap_or(0)))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogQuery;
+
+    #[test]
+    fn q_terms_quotes_and_ranges() {
+        let mut q = LogQuery::default();
+        q.apply_q(r#"type:s AND user_id:"auth0|a b" ip:203.0.113.9 date:[2026-01-01 TO *]"#).unwrap();
+        assert_eq!(q.kind.as_deref(), Some("s"));
+        assert_eq!(q.user_id.as_deref(), Some("auth0|a b"));
+        assert_eq!(q.ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!((q.date_from.as_deref(), q.date_to), (Some("2026-01-01"), None));
+    }
+
+    #[test]
+    fn q_refuses_what_it_does_not_know() {
+        for (q, reason) in [
+            ("type", "expected field:value"),
+            ("type:\"s", "unterminated quote"),
+            ("date:[2026 TO", "unterminated range"),
+            ("date:[2026]", "date range needs TO"),
+            ("date:2026", "date takes a range [from TO to]"),
+            ("type:\"\"", "empty value for type"),
+            ("password:x", "unknown field password"),
+        ] {
+            assert_eq!(LogQuery::default().apply_q(q), Err(reason.to_string()), "{q}");
+        }
     }
 }

@@ -13,65 +13,11 @@ use axum::Json;
 use gatehouse_store::LogQuery;
 use serde_json::Value;
 
-fn invalid_q(reason: &str) -> ApiError {
-    ApiError::query(format!("Query validation error: '{reason}' on property q."))
-}
-
-fn unquote(v: &str) -> &str {
-    v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v)
-}
-
-/// Reads `q` into the store's filters. Only conjunctions of exact terms and one date
-/// range are supported; anything else is refused, never guessed.
-pub fn parse_log_q(q: &str, into: &mut LogQuery) -> Result<(), ApiError> {
-    let mut rest = q.trim();
-    while !rest.is_empty() {
-        let (field, after) = rest.split_once(':').ok_or_else(|| invalid_q("expected field:value"))?;
-        let field = field.trim();
-        let after = after.trim_start();
-        let (value, next) = if after.starts_with('[') {
-            let end = after.find(']').ok_or_else(|| invalid_q("unterminated range"))?;
-            (&after[..=end], &after[end + 1..])
-        } else if let Some(stripped) = after.strip_prefix('"') {
-            let end = stripped.find('"').ok_or_else(|| invalid_q("unterminated quote"))?;
-            (&after[..end + 2], &stripped[end + 1..])
-        } else {
-            let end = after.find(char::is_whitespace).unwrap_or(after.len());
-            (&after[..end], &after[end..])
-        };
-        let v = unquote(value).to_string();
-        if v.is_empty() {
-            return Err(invalid_q(&format!("empty value for {field}")));
-        }
-        match field {
-            "type" => into.kind = Some(v),
-            "user_id" => into.user_id = Some(v),
-            "client_id" => into.client_id = Some(v),
-            "connection_id" => into.connection_id = Some(v),
-            "ip" => into.ip = Some(v),
-            "date" => {
-                let inner = v
-                    .strip_prefix('[')
-                    .and_then(|r| r.strip_suffix(']'))
-                    .ok_or_else(|| invalid_q("date takes a range [from TO to]"))?;
-                let (from, to) = inner.split_once(" TO ").ok_or_else(|| invalid_q("date range needs TO"))?;
-                let bound = |b: &str| (b.trim() != "*").then(|| b.trim().to_string());
-                into.date_from = bound(from);
-                into.date_to = bound(to);
-            }
-            other => return Err(invalid_q(&format!("unknown field {other}"))),
-        }
-        rest = next.trim_start();
-        if let Some(r) = rest.strip_prefix("AND ") {
-            rest = r.trim_start();
-        }
-    }
-    Ok(())
-}
-
 async fn search(state: &AppState, q: &QueryParams, mut query: LogQuery, key: &str) -> Result<Json<Value>, ApiError> {
     if let Some(text) = q.str("q") {
-        parse_log_q(text, &mut query)?;
+        query
+            .apply_q(text)
+            .map_err(|reason| ApiError::query(format!("Query validation error: '{reason}' on property q.")))?;
     }
     if q.str("from").is_some() || q.str("take").is_some() {
         query.after = q.str("from").map(str::to_string).or(Some(String::new()));

@@ -11,6 +11,7 @@ mod bad_input;
 mod clients;
 mod connections;
 mod import;
+mod injection;
 mod jobs;
 mod logs;
 mod openapi;
