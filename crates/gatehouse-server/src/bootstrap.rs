@@ -52,39 +52,44 @@ pub async fn ensure_admin_client(
             (new_client_id(), new_client_secret(), true)
         }
     };
-    match store.client(&client_id).await? {
-        Some(mut c) => {
-            let secret_matches = c.client_secret_hash.as_deref().is_some_and(|h| verify_client_secret(h, &secret));
-            if !secret_matches || !c.grant_types.iter().any(|g| g == "client_credentials") {
-                c.client_secret_hash = Some(hash_client_secret(&secret));
-                if !c.grant_types.iter().any(|g| g == "client_credentials") {
-                    c.grant_types.push("client_credentials".into());
-                }
-                c.updated_at = now.to_string();
-                store.update_client(&c).await?;
-            }
+    let mut existing = store.client(&client_id).await?;
+    if existing.is_none() {
+        let mut metadata = Map::new();
+        metadata.insert(BOOTSTRAP_MARK.into(), Value::String("true".into()));
+        let c = Client {
+            client_id: client_id.clone(),
+            name: "Gatehouse Management API (bootstrap)".into(),
+            description: Some("Created at first start; holds every management scope.".into()),
+            app_type: Some("non_interactive".into()),
+            is_first_party: true,
+            grant_types: vec!["client_credentials".into()],
+            callbacks: Vec::new(),
+            allowed_logout_urls: Vec::new(),
+            web_origins: Vec::new(),
+            allowed_origins: Vec::new(),
+            token_endpoint_auth_method: "client_secret_post".into(),
+            client_secret_hash: Some(hash_client_secret(&secret)),
+            client_metadata: metadata,
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+        };
+        match store.insert_client(&c).await {
+            Ok(()) => {}
+            // Another node starting with the same credentials created it first: bring
+            // that one in line below, as on any later start.
+            Err(StoreError::Conflict(_)) => existing = store.client(&client_id).await?,
+            Err(e) => return Err(e),
         }
-        None => {
-            let mut metadata = Map::new();
-            metadata.insert(BOOTSTRAP_MARK.into(), Value::String("true".into()));
-            let c = Client {
-                client_id: client_id.clone(),
-                name: "Gatehouse Management API (bootstrap)".into(),
-                description: Some("Created at first start; holds every management scope.".into()),
-                app_type: Some("non_interactive".into()),
-                is_first_party: true,
-                grant_types: vec!["client_credentials".into()],
-                callbacks: Vec::new(),
-                allowed_logout_urls: Vec::new(),
-                web_origins: Vec::new(),
-                allowed_origins: Vec::new(),
-                token_endpoint_auth_method: "client_secret_post".into(),
-                client_secret_hash: Some(hash_client_secret(&secret)),
-                client_metadata: metadata,
-                created_at: now.to_string(),
-                updated_at: now.to_string(),
-            };
-            store.insert_client(&c).await?;
+    }
+    if let Some(mut c) = existing {
+        let secret_matches = c.client_secret_hash.as_deref().is_some_and(|h| verify_client_secret(h, &secret));
+        if !secret_matches || !c.grant_types.iter().any(|g| g == "client_credentials") {
+            c.client_secret_hash = Some(hash_client_secret(&secret));
+            if !c.grant_types.iter().any(|g| g == "client_credentials") {
+                c.grant_types.push("client_credentials".into());
+            }
+            c.updated_at = now.to_string();
+            store.update_client(&c).await?;
         }
     }
     let grant = ClientGrant {

@@ -80,7 +80,14 @@ impl KeyRing {
                 let key = tokio::task::spawn_blocking(move || generate_rs256(gen_clock.as_ref()))
                     .await
                     .map_err(|e| KeyError::Generate(e.to_string()))??;
-                store.rotate_signing_key(&key, &iso8601(clock.now())).await?;
+                // Never a rotation here: a node starting at the same moment may have
+                // made its key current already, and retiring it would leave that node
+                // signing with a key this one does not know.
+                match store.insert_first_signing_key(&key).await {
+                    // Another node starting at the same time made its key current first.
+                    Ok(()) | Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
                 Self::read(store, clock.as_ref()).await?
             }
             Err(e) => return Err(e),
@@ -94,7 +101,11 @@ impl KeyRing {
         let key = tokio::task::spawn_blocking(move || generate_rs256(gen_clock.as_ref()))
             .await
             .map_err(|e| KeyError::Generate(e.to_string()))??;
-        store.rotate_signing_key(&key, &iso8601(clock.now())).await?;
+        // A rotation racing this one (another node, another `keys rotate`) made its key
+        // current between our two statements: retire it in turn, once.
+        if let Err(StoreError::Conflict(_)) = store.rotate_signing_key(&key, &iso8601(clock.now())).await {
+            store.rotate_signing_key(&key, &iso8601(clock.now())).await?;
+        }
         self.reload(store, clock.as_ref()).await?;
         Ok(key.kid)
     }

@@ -546,6 +546,27 @@ impl Store {
 
     // ---- signing keys --------------------------------------------------------------
 
+    /// Stores the first key of a store as the current one. Where a current key exists
+    /// already (another node starting at the same moment made one) this is a
+    /// [`StoreError::Conflict`] and nothing is written: that key is everybody's.
+    pub async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, current, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
+            )
+            .bind(&key.kid)
+            .bind(&key.alg)
+            .bind(&key.private_pem)
+            .bind(Json(&key.public_jwk))
+            .bind(true)
+            .bind(&key.created_at)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// Stores a new key and makes it the one that signs, retiring the previous one.
     pub async fn rotate_signing_key(&self, key: &SigningKey, now: &str) -> Result<(), StoreError> {
         on_pool!(self, |pool| {

@@ -149,6 +149,8 @@ pub struct RateLimitSettings {
     pub authentication_per_ip_per_minute: u64,
     pub management_per_token_per_minute: u64,
     pub redis_url: Option<String>,
+    /// Key prefix in Redis, so several deployments can share one Redis.
+    pub redis_prefix: String,
 }
 
 impl Default for RateLimitSettings {
@@ -158,6 +160,7 @@ impl Default for RateLimitSettings {
             authentication_per_ip_per_minute: d.authentication_per_ip.limit,
             management_per_token_per_minute: d.management_per_token.limit,
             redis_url: None,
+            redis_prefix: d.redis_prefix,
         }
     }
 }
@@ -266,6 +269,7 @@ const NESTED_TEXT_KEYS: &[&str] = &[
     "log_stream.url",
     "log_stream.token",
     "rate_limits.redis_url",
+    "rate_limits.redis_prefix",
     "branding.name",
     "branding.logo_url",
     "branding.primary_color",
@@ -453,12 +457,15 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
             bail!("rate_limits.redis_url: use redis://host:port or rediss://…");
         }
     }
+    if r.redis_prefix.is_empty() || r.redis_prefix.len() > 64 || r.redis_prefix.chars().any(char::is_whitespace) {
+        bail!("rate_limits.redis_prefix: 1 to 64 characters, no spaces");
+    }
     let minute = |limit| gatehouse_server::ratelimit::Quota { limit, window_secs: 60 };
     let rate_limits = gatehouse_server::ratelimit::RateLimitConfig {
         authentication_per_ip: minute(r.authentication_per_ip_per_minute),
         management_per_token: minute(r.management_per_token_per_minute),
         redis_url: r.redis_url.clone(),
-        ..Default::default()
+        redis_prefix: r.redis_prefix.clone(),
     };
     let log_stream = match raw.log_stream {
         None => None,
