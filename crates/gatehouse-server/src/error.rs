@@ -317,6 +317,17 @@ impl From<StoreError> for PageError {
     }
 }
 
+impl From<gatehouse_legacy::LegacyError> for PageError {
+    fn from(e: gatehouse_legacy::LegacyError) -> Self {
+        tracing::warn!(error = %e, "legacy store failed during a hosted-page action");
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "temporarily_unavailable",
+            description: "The user store is temporarily unavailable. Please try again in a moment.".into(),
+        }
+    }
+}
+
 impl From<crate::social::SocialError> for PageError {
     fn from(e: crate::social::SocialError) -> Self {
         use crate::social::SocialError as S;

@@ -17,7 +17,7 @@ use gatehouse_core::validate::{check_picture_url, Email, Username};
 use gatehouse_hash::Hasher;
 use gatehouse_legacy::{LegacyError, LegacyStore, Login, NewLegacyUser, Profile};
 use gatehouse_migrate::{validate, RawRecord, RecordError};
-use gatehouse_store::{BulkOutcome, Store, StoreError, MIGRATED_IN_BULK, MIGRATED_ON_LOGIN};
+use gatehouse_store::{BulkOutcome, Store, StoreError, MIGRATED_IN_BULK, MIGRATED_ON_LOGIN, MIGRATED_ON_RESET};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -226,6 +226,88 @@ pub async fn import_with_password(
             local_login(state, connection, &login, existing, password, ip).await
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A user moved in without a password (by `migrate-remaining` from a store that keeps no
+/// hashes, or by a password reset not finished yet) still has their legacy password: the
+/// legacy store checks it, and on success it becomes their password here. The legacy
+/// answer must be this very user (same legacy id), or it is a wrong password.
+pub async fn finish_migration_login(
+    state: &AppState,
+    connection: &Connection,
+    legacy: &LegacyStore,
+    user: User,
+    login: &str,
+    password: &str,
+    ip: Option<&str>,
+) -> Result<User, LoginError> {
+    let Some(profile) = ask(state, connection, legacy, login, password, ip).await? else {
+        return Err(LoginError::WrongCredentials);
+    };
+    let same_user = user_from_profile(connection, &profile, &state.now()).is_ok_and(|u| u.user_id == user.user_id);
+    if !same_user {
+        login_event(state, codes::FAILED_LOGIN_PASSWORD, connection, None, login, ip, Some("Wrong email or password."))
+            .await;
+        return Err(LoginError::WrongCredentials);
+    }
+    let hash = state.hashing.hash(password.to_string()).await.map_err(|e| LoginError::Internal(e.to_string()))?;
+    let now = state.now();
+    let user = state
+        .store
+        .modify_user(&user.user_id, |u| {
+            // A reset finished meanwhile wins.
+            if u.password_hash.is_none() {
+                u.password_hash = Some(hash);
+                u.updated_at = now.clone();
+            }
+            Ok::<_, LoginError>(())
+        })
+        .await??;
+    // The counters, the blocked check and the events are the ordinary login's.
+    local_login(state, connection, login, Some(user), password, ip).await
+}
+
+/// A password reset was asked for `email`, which Gatehouse does not hold: the user the
+/// connection's legacy store has under that email is brought in first, so the reset can
+/// go ahead. In import mode the user is migrated now without a password (their legacy
+/// password keeps working until the reset is done, see [`finish_migration_login`]); in
+/// delegated mode the profile copy is made. `None` when there is no legacy store, it does
+/// not know the email, or it is unavailable (logged).
+pub async fn user_for_reset(
+    state: &AppState,
+    connection: &Connection,
+    email: &str,
+) -> Result<Option<User>, StoreError> {
+    let profile = match legacy_user(state, connection, email).await {
+        Ok(Some(p)) if p.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)) => p,
+        Ok(_) | Err(_) => return Ok(None),
+    };
+    let Ok(Some(legacy)) = store_for(state, connection) else { return Ok(None) };
+    if !legacy.import_mode() {
+        return match sync_profile(state, connection, &profile, None).await {
+            Ok(user) => Ok(Some(user)),
+            Err(e) => {
+                tracing::warn!(connection = %connection.name, error = ?e, "legacy profile unusable for a password reset");
+                Ok(None)
+            }
+        };
+    }
+    let now = state.now();
+    let user = match user_from_profile(connection, &profile, &now) {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(connection = %connection.name, legacy_user_id = %profile.user_id, error = %e, "unusable legacy profile");
+            return Ok(None);
+        }
+    };
+    match state.store.insert_migrated_user(&user, MIGRATED_ON_RESET, &now).await {
+        Ok(()) => Ok(Some(user)),
+        // Migrated meanwhile (a login, another reset): that user it is.
+        Err(StoreError::Conflict(_)) => {
+            Ok(state.store.user_by_login(&connection.id, email).await?.filter(|u| u.user_id == user.user_id))
+        }
+        Err(e) => Err(e),
     }
 }
 

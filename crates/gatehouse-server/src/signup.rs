@@ -17,6 +17,7 @@ use gatehouse_core::ids::new_user_local_id;
 use gatehouse_core::log_event::codes;
 use gatehouse_core::password_policy::{is_common_password, PasswordPolicy, PasswordRejection, PersonalInfo};
 use gatehouse_core::user::{signup_user, User};
+use gatehouse_legacy::LegacyError;
 use gatehouse_store::{StoreError, Ticket, TicketKind};
 use serde_json::{json, Map, Value};
 use std::convert::Infallible;
@@ -47,6 +48,9 @@ pub fn personal_info(u: &User) -> PersonalInfo {
 pub enum PasswordError {
     #[error("{0}")]
     Rejected(PasswordRejection),
+    /// The connection's legacy store (delegated mode) could not take the password.
+    #[error(transparent)]
+    Legacy(#[from] LegacyError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -116,16 +120,34 @@ pub async fn check_new_password(
 /// optionally marks the email verified (a reset link proves the mailbox).
 pub async fn store_new_password(
     state: &AppState,
-    user_id: &str,
+    user: &User,
     password: String,
     mark_email_verified: bool,
 ) -> Result<User, PasswordError> {
-    let hash = state.hashing.hash(password).await.map_err(|e| PasswordError::Internal(e.to_string()))?;
+    let connection = state.store.connection(&user.connection_id).await?;
+    let delegated = match &connection {
+        Some(c) => crate::legacy::store_for(state, c)?.filter(|l| !l.import_mode()),
+        None => None,
+    };
+    let hash = match delegated {
+        // Delegated: the password lives in the legacy store only.
+        Some(legacy) => {
+            if !crate::legacy::delegated_change_password(state, &legacy, user, &password).await? {
+                return Err(PasswordError::Legacy(LegacyError::Unavailable(
+                    "change_password: the legacy store does not know the user".into(),
+                )));
+            }
+            None
+        }
+        None => Some(state.hashing.hash(password).await.map_err(|e| PasswordError::Internal(e.to_string()))?),
+    };
     let now = state.now();
-    let user = state
+    let updated = state
         .store
-        .modify_user(user_id, |u| {
-            u.password_hash = Some(hash.clone());
+        .modify_user(&user.user_id, |u| {
+            if let Some(h) = &hash {
+                u.password_hash = Some(h.clone());
+            }
             u.last_password_reset = Some(now.clone());
             u.updated_at = now.clone();
             if mark_email_verified {
@@ -134,10 +156,11 @@ pub async fn store_new_password(
             Ok::<_, Infallible>(())
         })
         .await?;
-    let Ok(user) = user;
-    state.store.record_password(user_id, &hash, &now).await?;
+    let Ok(user) = updated;
+    if let Some(h) = &hash {
+        state.store.record_password(&user.user_id, h, &now).await?;
+    }
     // A new password lifts brute-force blocks, as in Auth0.
-    let connection = state.store.connection(&user.connection_id).await?;
     let identifiers = crate::attack::login_identifiers(&user);
     crate::attack::release_blocks(state, &identifiers, Some(&user.user_id), connection.as_ref()).await?;
     Ok(user)
@@ -249,7 +272,11 @@ async fn reset_request(
     client_id: Option<String>,
     ip: Option<String>,
 ) -> Result<(), StoreError> {
-    let user = state.store.user_by_login(&connection.id, email).await?.filter(|u| u.email.as_deref() == Some(email));
+    let mut user =
+        state.store.user_by_login(&connection.id, email).await?.filter(|u| u.email.as_deref() == Some(email));
+    if user.is_none() {
+        user = crate::legacy::user_for_reset(state, connection, email).await?;
+    }
     let mut event = crate::audit::event(state, codes::SUCCESS_CHANGE_PASSWORD_REQUEST);
     event.connection = Some(connection.name.clone());
     event.connection_id = Some(connection.id.clone());
@@ -353,6 +380,7 @@ async fn create_signed_up_user(
     check_new_password(state, connection, &password, &user, false, Setter::SignUp).await.map_err(|e| match e {
         PasswordError::Rejected(r) => DbConnectionsError::Password(r),
         PasswordError::Internal(m) => DbConnectionsError::Internal(m),
+        PasswordError::Legacy(e) => DbConnectionsError::internal(e),
     })?;
     // A user still in the legacy store (automatic migration) must not get a duplicate here.
     if crate::legacy::store_for(state, connection).map_err(DbConnectionsError::internal)?.is_some() {

@@ -19,6 +19,8 @@ pub struct MigrationProgress {
 /// Where a migrated user came from.
 pub const MIGRATED_ON_LOGIN: &str = "login";
 pub const MIGRATED_IN_BULK: &str = "bulk";
+/// Moved in (without a password) when they asked for a password reset.
+pub const MIGRATED_ON_RESET: &str = "reset";
 
 impl Store {
     /// Inserts a user moved in from a legacy store and its marker, in one transaction.
@@ -75,6 +77,17 @@ impl Store {
         Ok(())
     }
 
+    /// Whether `user_id` was moved in from a legacy store.
+    pub async fn is_migrated(&self, user_id: &str) -> Result<bool, StoreError> {
+        let found: Option<(i32,)> = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT 1 FROM legacy_migrations WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(found.is_some())
+    }
+
     pub async fn migration_progress(&self, connection_id: &str) -> Result<MigrationProgress, StoreError> {
         let rows: Vec<(String, i64, Option<String>)> = on_pool!(self, |pool| {
             sqlx::query_as(
@@ -89,7 +102,8 @@ impl Store {
         for (source, n, last) in rows {
             let n = u64::try_from(n).unwrap_or(0);
             match source.as_str() {
-                MIGRATED_ON_LOGIN => p.on_login += n,
+                // A reset is the user's own first visit, as a login is.
+                MIGRATED_ON_LOGIN | MIGRATED_ON_RESET => p.on_login += n,
                 _ => p.in_bulk += n,
             }
             if last > p.last_migrated_at {

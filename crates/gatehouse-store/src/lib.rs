@@ -28,7 +28,7 @@ pub use bulk::BulkOutcome;
 pub use error::{ConflictOn, StoreError};
 pub use identities::UpstreamTransaction;
 pub use jobs::JobProgress;
-pub use legacy::{MigrationProgress, MIGRATED_IN_BULK, MIGRATED_ON_LOGIN};
+pub use legacy::{MigrationProgress, MIGRATED_IN_BULK, MIGRATED_ON_LOGIN, MIGRATED_ON_RESET};
 pub use login::{AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken};
 pub use logs::LogQuery;
 pub use signup::{Ticket, TicketKind, PASSWORD_HISTORY_MAX};

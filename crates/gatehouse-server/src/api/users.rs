@@ -20,6 +20,7 @@ fn password_error(e: PasswordError) -> ApiError {
     match e {
         PasswordError::Rejected(r) => Error::WeakPassword(r).into(),
         PasswordError::Internal(m) => ApiError::Internal(m),
+        PasswordError::Legacy(e) => e.into(),
     }
 }
 
@@ -189,6 +190,7 @@ pub async fn update(
     if let Some(p) = &patch.password {
         check_new_password(&state, &connection, p, &existing, true, Setter::Admin).await.map_err(password_error)?;
     }
+    let password_changed = patch.password.is_some();
     let new_hash = match (patch.password.take(), &delegated) {
         // Delegated: the password lives in the legacy store only.
         (Some(p), Some(legacy)) => {
@@ -206,7 +208,6 @@ pub async fn update(
         }
     }
     let recorded = new_hash.clone();
-    let password_changed = new_hash.is_some();
     let now = state.now();
     let updated = state
         .store

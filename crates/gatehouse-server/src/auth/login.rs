@@ -90,6 +90,10 @@ pub async fn user_may_use(state: &AppState, client: &Client, user: &User) -> Res
 
 /// Emails are matched case-insensitively after trimming, as they are stored.
 pub fn normalize_login(raw: &str) -> String {
+    // No user has a NUL in their login; such a login is nobody's (an unknown user).
+    if raw.contains('\0') {
+        return String::new();
+    }
     match Email::parse(raw) {
         Ok(email) => email.into_string(),
         Err(_) => raw.trim().to_ascii_lowercase(),
@@ -166,10 +170,15 @@ async fn unguarded_login(
         return crate::legacy::delegated_login(state, connection, legacy, &login, password, ip).await;
     }
     let user = if login.is_empty() { None } else { state.store.user_by_login(&connection.id, &login).await? };
-    if let (None, Some(legacy)) = (&user, &legacy) {
-        return crate::legacy::migrating_login(state, connection, legacy, &login, password, ip).await;
+    match (user, &legacy) {
+        (None, Some(legacy)) => crate::legacy::migrating_login(state, connection, legacy, &login, password, ip).await,
+        (Some(user), Some(legacy))
+            if user.password_hash.is_none() && state.store.is_migrated(&user.user_id).await? =>
+        {
+            crate::legacy::finish_migration_login(state, connection, legacy, user, &login, password, ip).await
+        }
+        (user, _) => local_login(state, connection, &login, user, password, ip).await,
     }
-    local_login(state, connection, &login, user, password, ip).await
 }
 
 /// Checks `password` against `user`, a user of `connection` found under `login` (or

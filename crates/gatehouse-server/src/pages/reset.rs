@@ -259,6 +259,7 @@ async fn change_password(
             Ok(()) => {}
             Err(PasswordError::Rejected(r)) => e.password = Some(r.explanation()),
             Err(PasswordError::Internal(m)) => return Err(PageError::internal(m)),
+            Err(PasswordError::Legacy(e)) => return Err(e.into()),
         }
     }
     if e.password.is_some() || e.confirm.is_some() {
@@ -271,7 +272,10 @@ async fn change_password(
         return Err(link_invalid());
     }
     let verify = t.params.get("mark_email_as_verified").and_then(Value::as_bool).unwrap_or(false);
-    let user = store_new_password(state, &user.user_id, password, verify).await.map_err(PageError::internal)?;
+    let user = store_new_password(state, &user, password, verify).await.map_err(|e| match e {
+        PasswordError::Legacy(e) => e.into(),
+        other => PageError::internal(other),
+    })?;
     let mut event = crate::audit::event(state, codes::SUCCESS_CHANGE_PASSWORD);
     event.user_id = Some(user.user_id.clone());
     event.user_name = user.email.clone();

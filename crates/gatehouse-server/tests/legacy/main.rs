@@ -11,6 +11,10 @@
 #[path = "../it/kit.rs"]
 mod kit;
 
+#[allow(dead_code)]
+#[path = "../signup/helpers.rs"]
+mod pages;
+
 mod http;
 mod ldap;
 mod rules;

@@ -4,6 +4,7 @@
 //! import of the remaining users.
 
 use crate::kit::{Backend, Server};
+use crate::pages::{emails_to, hidden, link, Browser};
 use crate::support::{app, connection, login, logs_in, progress, refused, stored, vector, LegacyDb};
 use serde_json::{json, Value};
 
@@ -331,7 +332,117 @@ async fn delegated_mode_round_trips(backend: Backend) {
     srv.stop().await;
 }
 
+/// Completes a reset through the hosted page, from the ticket link to the new password.
+async fn reset_through_page(srv: &Server, url: &str, password: &str) {
+    let mut browser = Browser::new();
+    let form = browser.get(srv, url).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    let csrf = hidden(&form.body, "csrf_token");
+    let ticket = hidden(&form.body, "ticket");
+    let done = browser
+        .post(
+            srv,
+            "/u/reset-password",
+            &[("csrf_token", &csrf), ("ticket", &ticket), ("password", password), ("password_confirm", password)],
+        )
+        .await;
+    assert!(done.status == 200 || done.status == 303, "{} {}", done.status, done.body);
+}
+
+/// A user the legacy store still holds asks for a password reset: they are migrated
+/// without a password, their legacy password keeps working until the reset is done, and
+/// the new password is then theirs alone.
+async fn reset_of_a_user_not_yet_migrated(backend: Backend) {
+    let Some(db) = LegacyDb::mariadb().await else { return };
+    seed(&db).await;
+    let srv = Server::start(backend).await;
+    let app = app(&srv).await;
+    let con = connection(&srv, &app, "legacy-reset", true, sql_store(&db)).await;
+
+    // Through Auth0's ticket API (email + connection_id).
+    let body = json!({"email": "bcrypt@legacy.test", "connection_id": con});
+    let (s, t) = srv.api("POST", "/api/v2/tickets/password-change", Some(body)).await;
+    assert_eq!(s, 201, "{t}");
+    let moved = stored(&srv, &con, "bcrypt@legacy.test").await.expect("migrated for the reset");
+    assert_eq!(moved.password_hash, None);
+    assert_eq!(progress(&srv, &con).await["migrated_on_login"], json!(1));
+    let legacy_password = vector("bcrypt-1").password;
+    logs_in(&srv, &app, "legacy-reset", "bcrypt@legacy.test", &legacy_password).await;
+    let after_login = stored(&srv, &con, "bcrypt@legacy.test").await.unwrap();
+    assert!(after_login.password_hash.as_deref().is_some_and(|h| h.starts_with("$argon2id$")), "{after_login:?}");
+    assert_eq!(after_login.logins_count, 1);
+    reset_through_page(&srv, t["ticket"].as_str().unwrap(), "Brand new pass 42!").await;
+    logs_in(&srv, &app, "legacy-reset", "bcrypt@legacy.test", "Brand new pass 42!").await;
+    refused(&srv, &app, "legacy-reset", "bcrypt@legacy.test", &legacy_password).await;
+
+    // Through `/dbconnections/change_password` and the emailed link; a wrong password
+    // for a user moved in this way is refused by the legacy store.
+    let (s, _) = srv
+        .call(
+            "POST",
+            "/dbconnections/change_password",
+            Some(json!({"client_id": app.client_id, "connection": "legacy-reset", "email": "phpass@legacy.test"})),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let mail = emails_to(&srv, "phpass@legacy.test", 1).await;
+    let url = link(&mail[0], "/u/reset-password?ticket=");
+    refused(&srv, &app, "legacy-reset", "phpass@legacy.test", "not the password").await;
+    assert_eq!(stored(&srv, &con, "phpass@legacy.test").await.unwrap().password_hash, None);
+    reset_through_page(&srv, &url, "Another new pass 43!").await;
+    logs_in(&srv, &app, "legacy-reset", "phpass@legacy.test", "Another new pass 43!").await;
+    refused(&srv, &app, "legacy-reset", "phpass@legacy.test", &vector("phpass-wordpress-55").password).await;
+
+    // Unknown to both stores: the same answer, and nobody is created.
+    let (s, _) = srv
+        .call(
+            "POST",
+            "/dbconnections/change_password",
+            Some(json!({"client_id": app.client_id, "connection": "legacy-reset", "email": "ghost@legacy.test"})),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = srv
+        .api(
+            "POST",
+            "/api/v2/tickets/password-change",
+            Some(json!({"email": "ghost@legacy.test", "connection_id": con})),
+        )
+        .await;
+    assert_eq!(s, 404);
+    assert!(stored(&srv, &con, "ghost@legacy.test").await.is_none());
+    db.drop_database().await;
+    srv.stop().await;
+}
+
+/// Delegated mode: a reset through the hosted page changes the legacy store's password
+/// (nothing is kept here), even for a user Gatehouse had never seen.
+async fn delegated_reset_changes_the_legacy_password(backend: Backend) {
+    let Some(db) = LegacyDb::mariadb().await else { return };
+    seed(&db).await;
+    let srv = Server::start(backend).await;
+    let app = app(&srv).await;
+    let mut store = sql_store(&db);
+    store["queries"]["change_password"] = json!("UPDATE members SET pw = :password_hash WHERE mail = :email");
+    let con = connection(&srv, &app, "legacy-delegated-reset", false, store).await;
+    let body = json!({"email": "md5crypt@legacy.test", "connection_id": con});
+    let (s, t) = srv.api("POST", "/api/v2/tickets/password-change", Some(body)).await;
+    assert_eq!(s, 201, "{t}");
+    reset_through_page(&srv, t["ticket"].as_str().unwrap(), "Delegated new pass 44!").await;
+    let pw = db.scalar("SELECT pw FROM members WHERE mail = 'md5crypt@legacy.test'").await.unwrap();
+    assert!(pw.starts_with("$argon2id$"), "{pw}");
+    logs_in(&srv, &app, "legacy-delegated-reset", "md5crypt@legacy.test", "Delegated new pass 44!").await;
+    refused(&srv, &app, "legacy-delegated-reset", "md5crypt@legacy.test", &vector("md5-crypt-52").password).await;
+    assert_eq!(stored(&srv, &con, "md5crypt@legacy.test").await.unwrap().password_hash, None, "nothing kept here");
+    db.drop_database().await;
+    srv.stop().await;
+}
+
 crate::on_both_backends!(
+    reset_of_a_user_not_yet_migrated,
+    delegated_reset_changes_the_legacy_password,
     mariadb_first_login_migrates,
     postgres_legacy_first_login_migrates,
     concurrent_first_logins_make_one_user,
