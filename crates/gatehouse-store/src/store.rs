@@ -61,6 +61,10 @@ pub struct SigningKey {
     pub retired_at: Option<String>,
 }
 
+/// A new signing key, current (`$5` true); the one INSERT both key writes share.
+const INSERT_SIGNING_KEY: &str =
+    "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, current, created_at) VALUES ($1,$2,$3,$4,$5,$6)";
+
 impl Store {
     /// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`)
     /// and applies pending migrations.
@@ -551,18 +555,16 @@ impl Store {
     /// [`StoreError::Conflict`] and nothing is written: that key is everybody's.
     pub async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, current, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
-            )
-            .bind(&key.kid)
-            .bind(&key.alg)
-            .bind(&key.private_pem)
-            .bind(Json(&key.public_jwk))
-            .bind(true)
-            .bind(&key.created_at)
-            .execute(pool)
-            .await
-            .map(|_| ())
+            sqlx::query(INSERT_SIGNING_KEY)
+                .bind(&key.kid)
+                .bind(&key.alg)
+                .bind(&key.private_pem)
+                .bind(Json(&key.public_jwk))
+                .bind(true)
+                .bind(&key.created_at)
+                .execute(pool)
+                .await
+                .map(|_| ())
         })?;
         Ok(())
     }
@@ -577,17 +579,15 @@ impl Store {
                 .bind(true)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, current, created_at) VALUES ($1,$2,$3,$4,$5,$6)",
-            )
-            .bind(&key.kid)
-            .bind(&key.alg)
-            .bind(&key.private_pem)
-            .bind(Json(&key.public_jwk))
-            .bind(true)
-            .bind(&key.created_at)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(INSERT_SIGNING_KEY)
+                .bind(&key.kid)
+                .bind(&key.alg)
+                .bind(&key.private_pem)
+                .bind(Json(&key.public_jwk))
+                .bind(true)
+                .bind(&key.created_at)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await
         })?;
         Ok(())
