@@ -13,10 +13,19 @@ const fx = JSON.parse(readFileSync(process.env.E2E_FIXTURE, 'utf8'));
 let config;
 let browser;
 let app;
+// Form bodies POSTed to the app (response_mode=form_post), in order.
+const posted = [];
 
 before(async () => {
   // The relying party's callback and logged-out pages.
-  app = createServer((req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('app reached'));
+  app = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'POST') posted.push({ url: req.url, type: req.headers['content-type'], body: Buffer.concat(chunks).toString() });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('app reached');
+    });
+  });
   const { port } = new URL(fx.app_origin);
   await new Promise((resolve) => app.listen(Number(port), '127.0.0.1', resolve));
   config = await oidc.discovery(new URL(fx.issuer), fx.client_id, undefined, oidc.None(), {
@@ -42,8 +51,8 @@ after(async () => {
 });
 
 /** A new browser context (its own cookies). */
-async function newPage() {
-  const context = await browser.newContext();
+async function newPage(options = {}) {
+  const context = await browser.newContext(options);
   if (process.env.E2E_DEBUG) {
     context.on('requestfailed', (r) => console.error('requestfailed', r.url(), r.failure()?.errorText));
     context.on('response', (r) => console.error('response', r.status(), r.url()));
@@ -89,6 +98,7 @@ test('discovery advertises the code flow with S256', () => {
   const m = config.serverMetadata();
   assert.equal(m.issuer, fx.issuer);
   assert.deepEqual(m.code_challenge_methods_supported, ['S256']);
+  assert.deepEqual(m.response_modes_supported, ['query', 'form_post']);
   assert.ok(m.end_session_endpoint);
 });
 
@@ -175,4 +185,54 @@ test('a wrong password is reported on the form, which stays usable', async () =>
   const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), checks);
   assert.equal(tokens.claims().sub, fx.user_id);
   await page.context().close();
+});
+
+/** The app's view of a form_post answer, as openid-client takes it. */
+function postedRequest(p) {
+  assert.equal(p.url, new URL(fx.callback).pathname);
+  assert.equal(p.type, 'application/x-www-form-urlencoded');
+  return new Request(fx.callback, { method: 'POST', headers: { 'content-type': p.type }, body: p.body });
+}
+
+test('response_mode=form_post: the browser POSTs the code to the callback, with and without JavaScript', async () => {
+  for (const javaScriptEnabled of [true, false]) {
+    const page = await newPage({ javaScriptEnabled });
+    const violations = [];
+    page.on('console', (m) => /Content Security Policy/i.test(m.text()) && violations.push(m.text()));
+    const { url, checks } = await authorizationRequest({ response_mode: 'form_post' });
+    const before = posted.length;
+    await logIn(page, url);
+    if (!javaScriptEnabled) {
+      // The self-submitting form shows its button instead.
+      assert.ok(page.url().startsWith(`${fx.issuer}u/login`), page.url());
+      await Promise.all([page.waitForURL(fx.callback), page.getByRole('button', { name: 'Continue' }).click()]);
+    } else {
+      await page.waitForURL(fx.callback);
+    }
+    assert.equal(posted.length, before + 1);
+    const p = posted.at(-1);
+    assert.equal(new URLSearchParams(p.body).get('state'), checks.expectedState);
+    const tokens = await oidc.authorizationCodeGrant(config, postedRequest(p), { ...checks, idTokenExpected: true });
+    assert.equal(tokens.claims().sub, fx.user_id);
+    assert.deepEqual(violations, []);
+
+    // prompt=none with the session: a code again; in a new browser: login_required, also posted.
+    const sso = await authorizationRequest({ response_mode: 'form_post', prompt: 'none' });
+    if (javaScriptEnabled) {
+      await page.goto(sso.url.href);
+      await page.waitForURL(fx.callback);
+      const again = await oidc.authorizationCodeGrant(config, postedRequest(posted.at(-1)), sso.checks);
+      assert.equal(again.claims().sub, fx.user_id);
+    }
+    await page.context().close();
+  }
+  const stranger = await newPage();
+  const none = await authorizationRequest({ response_mode: 'form_post', prompt: 'none' });
+  await stranger.goto(none.url.href);
+  await stranger.waitForURL(fx.callback);
+  const answer = new URLSearchParams(posted.at(-1).body);
+  assert.equal(answer.get('error'), 'login_required');
+  assert.equal(answer.get('state'), none.checks.expectedState);
+  await expectOAuthError(oidc.authorizationCodeGrant(config, postedRequest(posted.at(-1)), none.checks), 'login_required');
+  await stranger.context().close();
 });

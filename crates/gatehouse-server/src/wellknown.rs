@@ -25,7 +25,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoRes
         "scopes_supported": SUPPORTED_SCOPES,
         "claims_supported": SUPPORTED_CLAIMS,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": crate::auth::response::SUPPORTED,
         "grant_types_supported": [
             "authorization_code",
             "refresh_token",

@@ -1,6 +1,8 @@
-//! `gatehouse bench …`: the Rust parts of the import/export benchmark that
-//! `scripts/bench-import` orchestrates: a synthetic user file, and the same users as the
-//! exact rows the store keeps (for the `sqlite3 .import` and `COPY` floors).
+//! `gatehouse bench …`: the Rust parts of the benchmarks the scripts orchestrate.
+//! `scripts/bench-import`: a synthetic user file, and the same users as the exact rows
+//! the store keeps (for the `sqlite3 .import` and `COPY` floors). `scripts/bench-login`:
+//! users with real argon2id hashes of the configured cost, and the hash-bound ceiling
+//! (the time of one verify, and what every core verifying at once achieves).
 
 use anyhow::Context;
 use gatehouse_core::connection::{Connection, DEFAULT_DATABASE_CONNECTION};
@@ -33,6 +35,24 @@ pub enum BenchCommand {
     },
     /// Create the store (schema and default connection) and print the default connection's id.
     InitStore,
+    /// Write an Auth0 import file (JSON array) of N users `user<i>@bench.test` whose
+    /// password is PASSWORD, each hashed with argon2id at the configured cost (own salt).
+    LoginUsers {
+        n: u64,
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long)]
+        password: String,
+    },
+    /// Time argon2id verifies at the configured cost: the median of RUNS single verifies
+    /// on one thread, then every core verifying at once for SECONDS. Prints one line of
+    /// `key=value` pairs.
+    Argon2 {
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
 }
 
 pub async fn main(config: crate::config::Config, command: BenchCommand) -> anyhow::Result<()> {
@@ -53,8 +73,101 @@ pub async fn main(config: crate::config::Config, command: BenchCommand) -> anyho
             store.close().await;
             println!("{}", c.id);
         }
+        BenchCommand::LoginUsers { n, output, password } => {
+            let hasher = Hasher::new(config.argon2, config.limits.clone());
+            tokio::task::spawn_blocking(move || login_users(&hasher, n, &password, &output)).await??;
+        }
+        BenchCommand::Argon2 { runs, seconds } => {
+            let hasher = Hasher::new(config.argon2, config.limits.clone());
+            let line = tokio::task::spawn_blocking(move || argon2_ceiling(&hasher, runs, seconds)).await??;
+            println!("{line}");
+        }
     }
     Ok(())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// Hashes on every core (the file is written in user order).
+pub fn login_users(hasher: &Hasher, n: u64, password: &str, output: &PathBuf) -> anyhow::Result<()> {
+    let threads = cores() as u64;
+    let hashes: Vec<String> = std::thread::scope(|s| {
+        let parts: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (t..n)
+                        .step_by(threads as usize)
+                        .map(|_| hasher.hash(password).map(|h| h.to_stored()))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut per_thread = Vec::new();
+        for p in parts {
+            per_thread.push(p.join().map_err(|_| anyhow::anyhow!("a hashing thread panicked"))??);
+        }
+        // Thread t hashed users t, t+threads, …: interleave back into user order.
+        let mut out = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            out.push(per_thread[(i % threads) as usize][(i / threads) as usize].clone());
+        }
+        Ok::<_, anyhow::Error>(out)
+    })?;
+    let users: Vec<serde_json::Value> = hashes
+        .into_iter()
+        .enumerate()
+        .map(|(i, h)| serde_json::json!({"email": format!("user{i}@bench.test"), "email_verified": true, "password_hash": h}))
+        .collect();
+    let file = std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()))?;
+    serde_json::to_writer(BufWriter::new(file), &users)
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    Ok(())
+}
+
+/// The hash-bound ceiling of password logins: `single_ms` is the median single verify,
+/// `ceiling` = cores / that; `parallel` is what all cores verifying at once really do
+/// (they share caches and memory bandwidth, so it can fall short of the ceiling).
+pub fn argon2_ceiling(hasher: &Hasher, runs: usize, seconds: f64) -> anyhow::Result<String> {
+    let password = "bench password";
+    let hash = hasher.hash(password)?;
+    let mut times: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            let t = std::time::Instant::now();
+            std::hint::black_box(hasher.verify(&hash, password));
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let single_ms = times[times.len() / 2];
+    let n = cores();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    let started = std::time::Instant::now();
+    let total: u64 = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = 0u64;
+                    while std::time::Instant::now() < deadline {
+                        std::hint::black_box(hasher.verify(&hash, password));
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    let parallel = total as f64 / started.elapsed().as_secs_f64();
+    let a = hasher.argon2_config();
+    Ok(format!(
+        "params=m={},t={},p={} cores={n} single_ms={single_ms:.2} ceiling_per_s={:.1} parallel_per_s={parallel:.1}",
+        a.memory_kib,
+        a.iterations,
+        a.parallelism,
+        n as f64 * 1000.0 / single_ms
+    ))
 }
 
 pub fn gen_users(n: u64, seed: u64, output: &PathBuf) -> anyhow::Result<()> {

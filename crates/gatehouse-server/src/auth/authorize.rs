@@ -2,10 +2,12 @@
 //!
 //! Errors before the client and its `redirect_uri` are known good are shown as a page
 //! (redirecting would make Gatehouse an open redirector); later errors go back to the
-//! application as `error`/`error_description`/`state`.
+//! application as `error`/`error_description`/`state`, by the requested `response_mode`
+//! once it is known to be one we support (see `auth::response`).
 
 use crate::auth::issue::granted_scopes;
 use crate::auth::login::{connection_for, user_may_use, ConnectionError};
+use crate::auth::response::{AuthorizationResponse, ResponseMode};
 use crate::auth::secrets::{hash_secret, is_pkce_value, random_token};
 use crate::error::PageError;
 use crate::pages::{cookies, error_page};
@@ -36,6 +38,8 @@ pub struct AuthorizeRequest {
     pub connection: Option<String>,
     pub login_hint: Option<String>,
     pub screen_hint: Option<String>,
+    #[serde(default)]
+    pub response_mode: ResponseMode,
 }
 
 /// Why an authorization request failed, and so where the answer goes.
@@ -44,7 +48,7 @@ pub enum AuthorizeError {
     /// Shown as a page; never redirected.
     Page(PageError),
     /// Sent back to the (verified) redirect URI.
-    Redirect { redirect_uri: String, state: Option<String>, error: &'static str, description: String },
+    Redirect(AuthorizationResponse),
 }
 
 impl From<StoreError> for AuthorizeError {
@@ -98,11 +102,24 @@ pub async fn validate(
         )));
     }
     let state_param = get("state").map(str::to_string);
-    let fail = |error: &'static str, description: String| AuthorizeError::Redirect {
-        redirect_uri: redirect_uri.to_string(),
-        state: state_param.clone(),
-        error,
-        description,
+    // First, so that every later error travels the way the client asked.
+    let response_mode = ResponseMode::parse(get("response_mode")).map_err(|description| {
+        AuthorizeError::Redirect(AuthorizationResponse::error(
+            redirect_uri,
+            ResponseMode::Query,
+            "invalid_request",
+            &description,
+            state_param.as_deref(),
+        ))
+    })?;
+    let fail = |error: &'static str, description: String| {
+        AuthorizeError::Redirect(AuthorizationResponse::error(
+            redirect_uri,
+            response_mode,
+            error,
+            &description,
+            state_param.as_deref(),
+        ))
     };
     match get("response_type") {
         Some("code") => {}
@@ -110,9 +127,6 @@ pub async fn validate(
         Some(other) => {
             return Err(fail("unsupported_response_type", format!("Unsupported response type: {other}")));
         }
-    }
-    if let Some(mode) = get("response_mode").filter(|m| *m != "query") {
-        return Err(fail("invalid_request", format!("Unsupported response_mode: {mode}")));
     }
     if !client.grant_types.iter().any(|g| g == "authorization_code") {
         return Err(fail("unauthorized_client", "Grant type 'authorization_code' not allowed for the client.".into()));
@@ -199,6 +213,7 @@ pub async fn validate(
         connection,
         login_hint: bounded("login_hint", 256),
         screen_hint: bounded("screen_hint", 32),
+        response_mode,
     };
     if req.nonce.as_ref().is_some_and(|n| n.len() > 512) || req.state.as_ref().is_some_and(|s| s.len() > 2048) {
         return Err(fail("invalid_request", "state or nonce is too long".into()));
@@ -226,14 +241,14 @@ pub fn decide(req: &AuthorizeRequest, session: Option<&LoginSession>, now: i64) 
     }
 }
 
-/// Stores a new code for the request and returns the redirect that delivers it.
+/// Stores a new code for the request and returns the response that delivers it.
 pub async fn issue_code(
     state: &AppState,
     req: &AuthorizeRequest,
     user_id: &str,
     auth_time: i64,
     sid: &str,
-) -> Result<String, StoreError> {
+) -> Result<AuthorizationResponse, StoreError> {
     let now = state.clock.now().unix_timestamp();
     let code = random_token();
     let row = AuthCode {
@@ -254,11 +269,7 @@ pub async fn issue_code(
         used_at: None,
     };
     state.store.insert_auth_code(&row).await?;
-    let mut params = vec![("code", code.as_str())];
-    if let Some(s) = &req.state {
-        params.push(("state", s.as_str()));
-    }
-    Ok(with_query(&req.redirect_uri, &params))
+    Ok(AuthorizationResponse::code(&req.redirect_uri, req.response_mode, code, req.state.as_deref()))
 }
 
 /// The browser's live session whose user may still sign in to `client`.
@@ -298,14 +309,15 @@ async fn handle(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Resp
     match decide(&req, session.as_ref(), now) {
         Next::IssueCode => {
             let Some(s) = session else { return Err(PageError::internal("session vanished").into()) };
-            Ok(redirect(&issue_code(state, &req, &s.user_id, s.auth_time, &s.sid).await?))
+            Ok(issue_code(state, &req, &s.user_id, s.auth_time, &s.sid).await?.deliver(StatusCode::FOUND))
         }
-        Next::LoginRequired => Err(AuthorizeError::Redirect {
-            redirect_uri: req.redirect_uri,
-            state: req.state,
-            error: "login_required",
-            description: "Login required".into(),
-        }),
+        Next::LoginRequired => Err(AuthorizeError::Redirect(AuthorizationResponse::error(
+            &req.redirect_uri,
+            req.response_mode,
+            "login_required",
+            "Login required",
+            req.state.as_deref(),
+        ))),
         Next::ShowLogin => {
             let (browser, fresh) = match cookies::get(headers, cookies::BROWSER) {
                 Some(b) => (b, false),
@@ -360,13 +372,7 @@ pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, uri: U
     match handle(&state, &headers, &uri).await {
         Ok(r) => r,
         Err(AuthorizeError::Page(e)) => error_page(&state, &e).await.into_response(),
-        Err(AuthorizeError::Redirect { redirect_uri, state: st, error, description }) => {
-            let mut params = vec![("error", error), ("error_description", description.as_str())];
-            if let Some(s) = &st {
-                params.push(("state", s.as_str()));
-            }
-            redirect(&with_query(&redirect_uri, &params))
-        }
+        Err(AuthorizeError::Redirect(response)) => response.deliver(StatusCode::FOUND),
     }
 }
 
@@ -388,6 +394,7 @@ mod tests {
             connection: None,
             login_hint: None,
             screen_hint: None,
+            response_mode: ResponseMode::Query,
         }
     }
 

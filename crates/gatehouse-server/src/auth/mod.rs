@@ -7,6 +7,7 @@ pub mod grants;
 pub mod issue;
 pub mod login;
 pub mod logout;
+pub mod response;
 pub mod secrets;
 pub mod token;
 pub mod userinfo;

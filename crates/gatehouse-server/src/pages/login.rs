@@ -6,7 +6,7 @@
 //! POST without the cookie, or with another token, is refused with 403.
 
 use super::{cookies, error_page, render, Page, Var};
-use crate::auth::authorize::{issue_code, redirect, AuthorizeRequest};
+use crate::auth::authorize::{issue_code, AuthorizeRequest};
 use crate::auth::login::{connection_for, password_login, LoginError};
 use crate::auth::secrets::{csrf_token, ct_eq, hash_secret, random_token};
 use crate::auth::ClientIp;
@@ -217,7 +217,8 @@ pub(super) async fn complete(
 }
 
 /// Ends a successful login (password, upstream provider, or linking): replaces the
-/// browser's session with a new one and sends the authorization code to the client.
+/// browser's session with a new one and sends the authorization code to the client
+/// (a 303 redirect, or the `form_post` page).
 pub(crate) async fn complete_login(
     state: &AppState,
     headers: &HeaderMap,
@@ -238,9 +239,7 @@ pub(crate) async fn complete_login(
         expires_at: now + state.config.session_ttl_secs,
     };
     state.store.insert_login_session(&session).await?;
-    let location = issue_code(state, req, user_id, now, &session.sid).await?;
-    let mut r = redirect(&location);
-    *r.status_mut() = StatusCode::SEE_OTHER;
+    let mut r = issue_code(state, req, user_id, now, &session.sid).await?.deliver(StatusCode::SEE_OTHER);
     let cookie = cookies::set(&state.config, cookies::SESSION, &session_id, Some(state.config.session_ttl_secs));
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().append("set-cookie", v);

@@ -6,6 +6,7 @@
 
 mod attack;
 mod flows;
+mod form_post;
 mod helpers;
 mod rejections;
 mod store;
