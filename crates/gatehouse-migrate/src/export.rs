@@ -127,6 +127,16 @@ where
     {
         return Err(ExportError::Fields(format!("a CSV export has at most {MAX_CSV_FIELDS} fields")));
     }
+    // A field whose path is one key that no other field's path starts with can be moved
+    // out of the user's profile instead of copied (the profile is dropped right after).
+    let movable: Vec<bool> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            matches!(p.as_slice(), [Step::Key(_)])
+                && paths.iter().enumerate().all(|(j, q)| j == i || q.first() != p.first())
+        })
+        .collect();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
     if opts.format == ExportFormat::Csv {
         let mut titles: Vec<&str> = fields.iter().map(ExportField::title).collect();
@@ -162,9 +172,13 @@ where
         match opts.format {
             ExportFormat::Ndjson | ExportFormat::JsonArray => {
                 let mut obj = Map::with_capacity(fields.len() + 1);
-                for (f, p) in fields.iter().zip(&paths) {
-                    if let Some(v) = lookup(&profile, p) {
-                        obj.insert(f.title().to_string(), v.clone());
+                for ((f, p), &movable) in fields.iter().zip(&paths).zip(&movable) {
+                    let v = match (movable, p.as_slice(), &mut profile) {
+                        (true, [Step::Key(k)], Value::Object(m)) => m.get_mut(k.as_str()).map(Value::take),
+                        _ => lookup(&profile, p).cloned(),
+                    };
+                    if let Some(v) = v.filter(|v| !v.is_null()) {
+                        obj.insert(f.title().to_string(), v);
                     }
                 }
                 if let Some(Value::Object(h)) = hash {

@@ -49,6 +49,7 @@ async fn request(s: &Server, path: &std::path::Path, upsert: bool, dry_run: bool
         resume_at: 0,
         id_seed: None,
         now: "2026-01-01T00:00:00.000Z".into(),
+        single_load: false,
     }
 }
 
