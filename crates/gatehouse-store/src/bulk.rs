@@ -129,6 +129,10 @@ fn sqlite_error(e: rusqlite::Error) -> StoreError {
     StoreError::Bulk(e.to_string())
 }
 
+/// The bulk connection's page cache (negative: KiB), and during a [`UsersLoad`].
+const CACHE_KIB: i32 = -65536;
+const LOAD_CACHE_KIB: i32 = -16384;
+
 /// The bulk connection, opened on first use.
 fn open_bulk<'a>(
     guard: &'a mut Option<rusqlite::Connection>,
@@ -137,8 +141,10 @@ fn open_bulk<'a>(
     if guard.is_none() {
         let c = rusqlite::Connection::open(path).map_err(sqlite_error)?;
         c.busy_timeout(SQLITE_BUSY_TIMEOUT).map_err(sqlite_error)?;
-        c.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;")
-            .map_err(sqlite_error)?;
+        c.execute_batch(&format!(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = {CACHE_KIB};"
+        ))
+        .map_err(sqlite_error)?;
         *guard = Some(c);
     }
     guard.as_mut().ok_or_else(|| StoreError::Bulk("bulk connection missing".into()))
@@ -217,9 +223,11 @@ fn sqlite_insert_rows(tx: &rusqlite::Connection, users: &[User]) -> Result<Vec<B
         let mut stmt = tx
             .prepare_cached(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ({placeholders})"))
             .map_err(sqlite_error)?;
+        // The metadata's JSON text goes through two buffers reused for every row.
+        let (mut user_json, mut app_json) = (Vec::with_capacity(256), Vec::with_capacity(256));
         for u in users {
-            let user_metadata = serde_json::to_string(&u.user_metadata).map_err(|e| StoreError::Bulk(e.to_string()))?;
-            let app_metadata = serde_json::to_string(&u.app_metadata).map_err(|e| StoreError::Bulk(e.to_string()))?;
+            let user_metadata = json_text(&mut user_json, &u.user_metadata)?;
+            let app_metadata = json_text(&mut app_json, &u.app_metadata)?;
             let result = stmt.execute(rusqlite::params![
                 u.user_id,
                 u.connection_id,
@@ -262,6 +270,13 @@ fn sqlite_insert_rows(tx: &rusqlite::Connection, users: &[User]) -> Result<Vec<B
         }
     }
     Ok(outcomes)
+}
+
+/// `m` as JSON text, written into `buf` (cleared first).
+fn json_text<'b>(buf: &'b mut Vec<u8>, m: &serde_json::Map<String, serde_json::Value>) -> Result<&'b str, StoreError> {
+    buf.clear();
+    serde_json::to_writer(&mut *buf, m).map_err(|e| StoreError::Bulk(e.to_string()))?;
+    std::str::from_utf8(buf).map_err(|e| StoreError::Bulk(e.to_string()))
 }
 
 /// A load of users into an empty `users` table as one SQLite transaction, with the
@@ -312,11 +327,11 @@ impl UsersLoad {
             let c = open_bulk(&mut guard, &path)?;
             let built =
                 indexes.iter().try_for_each(|sql| c.execute_batch(sql)).and_then(|()| c.execute_batch("COMMIT"));
-            if let Err(e) = built {
+            if built.is_err() {
                 let _ = c.execute_batch("ROLLBACK");
-                return Err(sqlite_error(e));
             }
-            Ok(())
+            let _ = c.execute_batch(&format!("PRAGMA cache_size = {CACHE_KIB}"));
+            built.map_err(sqlite_error)
         })
         .await
         .map_err(|e| StoreError::Bulk(e.to_string()))?
@@ -331,6 +346,7 @@ impl Drop for UsersLoad {
                     if !c.is_autocommit() {
                         let _ = c.execute_batch("ROLLBACK");
                     }
+                    let _ = c.execute_batch(&format!("PRAGMA cache_size = {CACHE_KIB}"));
                 }
             }
         }
@@ -355,6 +371,10 @@ fn sqlite_begin_load(conn: &BulkConnection, path: &std::path::Path) -> Result<Op
             )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
+        // Rows are appended and the indexes sorted at the end, so a large page cache buys
+        // nothing; the sorter sizes its memory by it too. Measured on 1M users: 16 MiB
+        // builds the indexes as fast as 64 MiB, with 100 MiB less peak RSS.
+        c.execute_batch(&format!("PRAGMA cache_size = {LOAD_CACHE_KIB}"))?;
         for (name, _) in &indexes {
             c.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
         }
