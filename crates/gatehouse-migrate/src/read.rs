@@ -161,10 +161,11 @@ impl<R: BufRead> Records<R> {
     }
 
     fn next_record(&mut self) -> Result<Option<RawRecord>, FileError> {
-        match self.next_pending()? {
-            None => Ok(None),
-            Some(p) => p.parse(self.format, &self.options).map(Some),
-        }
+        let Some(pending) = self.next_pending()? else { return Ok(None) };
+        let parsed = pending.parse(self.format, &self.options);
+        // Like an error while splitting, a record that does not parse ends the file.
+        self.done |= parsed.is_err();
+        parsed.map(Some)
     }
 
     /// The next record, its JSON not yet parsed: [`Pending::parse`] finishes it, on any

@@ -156,11 +156,11 @@ pub async fn import_file(
         summary.failed += errors.len() as u64;
         if !req.dry_run && !batch.users.is_empty() {
             let resuming = first_batch && req.resume_at > 0;
-            let (users, outcomes) = match &mut load {
+            let written = match &mut load {
                 Some(load) => load.write(batch.users).await?,
                 None => store.write_users_bulk(batch.users).await?,
             };
-            settle(store, &req, users, batch.incoming, outcomes, resuming, &mut summary, &mut errors).await?;
+            settle(store, &req, written, batch.incoming, resuming, &mut summary, &mut errors).await?;
         } else if req.dry_run {
             summary.inserted += batch.users.len() as u64;
         }
@@ -411,13 +411,11 @@ impl Incoming {
 
 /// Counts the outcomes of a written batch; conflicts become errors, or updates under
 /// `upsert`, or (when resuming) the users this job wrote before it was interrupted.
-#[allow(clippy::too_many_arguments)]
 async fn settle(
     store: &Store,
     req: &ImportRequest,
-    users: Vec<User>,
+    (users, outcomes): (Vec<User>, Vec<BulkOutcome>),
     incoming: Vec<Incoming>,
-    outcomes: Vec<BulkOutcome>,
     resuming: bool,
     summary: &mut ImportSummary,
     errors: &mut Vec<RecordError>,
