@@ -215,10 +215,10 @@ fn validator_count() -> usize {
 
 /// Reads, validates and batches records on blocking threads: one reader splits the file
 /// into records and deals them round-robin in chunks to the validators, which parse and
-/// validate them (parsing is most of reading's cost, so it is spread too); this thread collects the
-/// validated chunks in the same round-robin order (so in file order), applies what must
-/// be sequential (derived ids, duplicates within the file, the resume point) and sends
-/// batches to the writer.
+/// validate them (parsing is most of reading's cost, so it is spread too); this thread
+/// collects the validated chunks in the same round-robin order (so in file order), applies
+/// what must be sequential (derived ids, duplicates within the file, the resume point) and
+/// sends batches to the writer.
 fn produce(
     req: &ImportRequest,
     hasher: &Hasher,
