@@ -127,6 +127,20 @@ where
     {
         return Err(ExportError::Fields(format!("a CSV export has at most {MAX_CSV_FIELDS} fields")));
     }
+    // JSON output straight from the `User` when every field is a top-level profile key
+    // (the default fields, and most requested lists): no profile `Value` is built, which
+    // was most of an export's CPU time.
+    let direct = opts.format != ExportFormat::Csv && direct_fields(fields);
+    // A field whose path is one key that no other field's path starts with can be moved
+    // out of the user's profile instead of copied (the profile is dropped right after).
+    let movable: Vec<bool> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            matches!(p.as_slice(), [Step::Key(_)])
+                && paths.iter().enumerate().all(|(j, q)| j == i || q.first() != p.first())
+        })
+        .collect();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
     if opts.format == ExportFormat::Csv {
         let mut titles: Vec<&str> = fields.iter().map(ExportField::title).collect();
@@ -143,6 +157,28 @@ where
     let mut line = Vec::with_capacity(1024);
     for user in users {
         let user = user.borrow();
+        if direct {
+            let hash = match (&user.password_hash, opts.include_password_hashes) {
+                (Some(stored), true) => Some(
+                    hasher
+                        .parse_stored(stored)
+                        .map_err(|error| ExportError::Hash { user_id: user.user_id.clone(), error })?
+                        .to_auth0_export(),
+                ),
+                _ => None,
+            };
+            line.clear();
+            if opts.format == ExportFormat::JsonArray {
+                line.extend_from_slice(if n > 0 { b",\n" } else { b"\n" });
+            }
+            write_direct(&mut line, fields, user, opts.include_password_hashes, hash.as_ref())?;
+            if opts.format == ExportFormat::Ndjson {
+                line.push(b'\n');
+            }
+            out.write_all(&line)?;
+            n += 1;
+            continue;
+        }
         let mut profile = user.to_auth0_json();
         if opts.include_password_hashes {
             if let Value::Object(m) = &mut profile {
@@ -162,9 +198,13 @@ where
         match opts.format {
             ExportFormat::Ndjson | ExportFormat::JsonArray => {
                 let mut obj = Map::with_capacity(fields.len() + 1);
-                for (f, p) in fields.iter().zip(&paths) {
-                    if let Some(v) = lookup(&profile, p) {
-                        obj.insert(f.title().to_string(), v.clone());
+                for ((f, p), &movable) in fields.iter().zip(&paths).zip(&movable) {
+                    let v = match (movable, p.as_slice(), &mut profile) {
+                        (true, [Step::Key(k)], Value::Object(m)) => m.get_mut(k.as_str()).map(Value::take),
+                        _ => lookup(&profile, p).cloned(),
+                    };
+                    if let Some(v) = v.filter(|v| !v.is_null()) {
+                        obj.insert(f.title().to_string(), v);
                     }
                 }
                 if let Some(Value::Object(h)) = hash {
@@ -208,6 +248,141 @@ where
     }
     out.flush()?;
     Ok(n)
+}
+
+/// Top-level keys of `User::to_auth0_json`, which [`write_direct`] writes with the same
+/// values. The keys of a hash export (`password_hash`, `custom_password_hash`) are not
+/// among them, so a hash never replaces a field.
+const DIRECT_KEYS: &[&str] = &[
+    "email",
+    "username",
+    "phone_number",
+    "name",
+    "nickname",
+    "given_name",
+    "family_name",
+    "picture",
+    "last_ip",
+    "last_login",
+    "last_password_reset",
+    "email_verified",
+    "phone_verified",
+    "user_id",
+    "created_at",
+    "updated_at",
+    "identities",
+    "user_metadata",
+    "app_metadata",
+    "logins_count",
+    "blocked",
+];
+
+/// Whether [`write_direct`] can write these fields: every one a [`DIRECT_KEYS`] key, and
+/// no two under one title or under a hash's key (the general path's map would merge them).
+fn direct_fields(fields: &[ExportField]) -> bool {
+    let titles: std::collections::HashSet<&str> = fields.iter().map(ExportField::title).collect();
+    titles.len() == fields.len()
+        && !titles.contains("password_hash")
+        && !titles.contains("custom_password_hash")
+        && fields.iter().all(|f| DIRECT_KEYS.contains(&f.name.as_str()))
+}
+
+/// `identities[0]` of a user's profile, in `User::to_auth0_json`'s key order.
+#[derive(Serialize)]
+struct PrimaryIdentity<'a> {
+    connection: &'a str,
+    user_id: &'a str,
+    provider: &'a str,
+    #[serde(rename = "isSocial")]
+    is_social: bool,
+}
+
+/// One user as the JSON object the general path writes (its profile's `fields`, then the
+/// hash's keys), written straight from the `User`.
+fn write_direct(
+    line: &mut Vec<u8>,
+    fields: &[ExportField],
+    user: &User,
+    local_user_id: bool,
+    hash: Option<&Value>,
+) -> Result<(), ExportError> {
+    fn put<T: Serialize + ?Sized>(line: &mut Vec<u8>, first: &mut bool, key: &str, v: &T) -> std::io::Result<()> {
+        line.push(if std::mem::take(first) { b'{' } else { b',' });
+        serde_json::to_writer(&mut *line, key)?;
+        line.push(b':');
+        serde_json::to_writer(&mut *line, v).map_err(std::io::Error::from)
+    }
+    let mut first = true;
+    for f in fields {
+        let (line, first, key) = (&mut *line, &mut first, f.title());
+        let s = match f.name.as_str() {
+            "email" => Option::as_deref(&user.email),
+            "username" => Option::as_deref(&user.username),
+            "phone_number" => Option::as_deref(&user.phone_number),
+            "name" => Option::as_deref(&user.name),
+            "nickname" => Option::as_deref(&user.nickname),
+            "given_name" => Option::as_deref(&user.given_name),
+            "family_name" => Option::as_deref(&user.family_name),
+            "picture" => Option::as_deref(&user.picture),
+            "last_ip" => Option::as_deref(&user.last_ip),
+            "last_login" => Option::as_deref(&user.last_login),
+            "last_password_reset" => Option::as_deref(&user.last_password_reset),
+            "user_id" if local_user_id => Some(user.local_id()),
+            "user_id" => Some(user.user_id.as_str()),
+            "created_at" => Some(user.created_at.as_str()),
+            "updated_at" => Some(user.updated_at.as_str()),
+            "email_verified" => {
+                put(line, first, key, &user.email_verified)?;
+                continue;
+            }
+            "phone_verified" => {
+                if user.phone_number.is_some() {
+                    put(line, first, key, &user.phone_verified)?;
+                }
+                continue;
+            }
+            "blocked" => {
+                put(line, first, key, &user.blocked)?;
+                continue;
+            }
+            "logins_count" => {
+                put(line, first, key, &user.logins_count)?;
+                continue;
+            }
+            "user_metadata" => {
+                put(line, first, key, &user.user_metadata)?;
+                continue;
+            }
+            "app_metadata" => {
+                put(line, first, key, &user.app_metadata)?;
+                continue;
+            }
+            "identities" => {
+                let identity = PrimaryIdentity {
+                    connection: &user.connection,
+                    user_id: user.local_id(),
+                    provider: &user.provider,
+                    is_social: gatehouse_core::social::is_social_strategy(&user.provider),
+                };
+                put(line, first, key, &[identity])?;
+                continue;
+            }
+            _ => None,
+        };
+        if let Some(s) = s {
+            put(line, first, key, s)?;
+        }
+    }
+    if let Some(Value::Object(h)) = hash {
+        for (k, v) in h {
+            put(line, &mut first, k, v)?;
+        }
+    }
+    if first {
+        line.push(b'{');
+    }
+    line.push(b'}');
+    Ok(())
 }
 
 /// One step of a field path.

@@ -12,6 +12,14 @@
 use crate::error::FileError;
 use std::io::BufRead;
 
+/// A `serde_json` error inside an element that started at `start`, at its absolute position.
+pub(crate) fn element_error(start: Pos, e: &serde_json::Error) -> FileError {
+    let (l, c) = (e.line() as u64, e.column() as u64);
+    let line = start.line + l.saturating_sub(1);
+    let column = if l <= 1 { start.column + c.saturating_sub(1) } else { c };
+    FileError { line, column, offset: start.offset, message: format!("invalid JSON: {e}") }
+}
+
 /// Where a scanned element started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Pos {
@@ -64,10 +72,7 @@ impl<R: BufRead> ArrayStream<R> {
     /// A `serde_json` error inside an element that started at `start`, at its absolute
     /// position.
     pub(crate) fn json_error(&self, start: Pos, e: &serde_json::Error) -> FileError {
-        let (l, c) = (e.line() as u64, e.column() as u64);
-        let line = start.line + l.saturating_sub(1);
-        let column = if l <= 1 { start.column + c.saturating_sub(1) } else { c };
-        FileError { line, column, offset: start.offset, message: format!("invalid JSON: {e}") }
+        element_error(start, e)
     }
 
     fn io_error(&self, e: &std::io::Error) -> FileError {

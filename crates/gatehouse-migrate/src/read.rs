@@ -161,31 +161,47 @@ impl<R: BufRead> Records<R> {
     }
 
     fn next_record(&mut self) -> Result<Option<RawRecord>, FileError> {
-        let (line, value) = match &mut self.source {
-            Source::Json(s) => {
-                let Some(at) = s.next_element(&mut self.buf)? else { return Ok(None) };
-                let v: Value = serde_json::from_slice(&self.buf).map_err(|e| s.json_error(at, &e))?;
-                (at.line, v)
-            }
-            Source::Lines(l) => {
-                let Some(at) = l.next_line(&mut self.buf)? else { return Ok(None) };
-                let v: Value = serde_json::from_slice(&self.buf).map_err(|e| json_line_error(at, &e))?;
-                (at.line, v)
-            }
+        let Some(pending) = self.next_pending()? else { return Ok(None) };
+        let parsed = pending.parse(self.format, &self.options);
+        // Like an error while splitting, a record that does not parse ends the file.
+        self.done |= parsed.is_err();
+        parsed.map(Some)
+    }
+
+    /// The next record, its JSON not yet parsed: [`Pending::parse`] finishes it, on any
+    /// thread. Parsing and mapping are most of a record's reading cost, so an importer can
+    /// split the file here on one thread and parse on others. CSV rows come parsed.
+    pub fn next_pending(&mut self) -> Result<Option<Pending>, FileError> {
+        if self.done {
+            return Ok(None);
+        }
+        let result = self.split_next();
+        if !matches!(result, Ok(Some(_))) {
+            self.done = true;
+        }
+        result
+    }
+
+    fn split_next(&mut self) -> Result<Option<Pending>, FileError> {
+        let (at, ndjson) = match &mut self.source {
+            Source::Json(s) => match s.next_element(&mut self.buf)? {
+                Some(at) => (at, false),
+                None => return Ok(None),
+            },
+            Source::Lines(l) => match l.next_line(&mut self.buf)? {
+                Some(at) => (at, true),
+                None => return Ok(None),
+            },
             Source::Csv(c) => {
                 let Some((line, user, errors)) = c.next_row(&self.options)? else { return Ok(None) };
-                return Ok(Some(self.make(line, user, errors)));
+                return Ok(Some(Pending(PendingKind::Parsed(self.make(line, user, errors)))));
             }
         };
-        let (user, errors) = match self.format {
-            Format::Auth0Json => (value, Vec::new()),
-            Format::Ndjson => map::from_auth0_export(value),
-            Format::Firebase => map::from_firebase(value, &self.options),
-            Format::Keycloak => map::from_keycloak(value, &self.options),
-            Format::Kratos => map::from_kratos(value, &self.options),
-            Format::Csv => (value, Vec::new()),
-        };
-        Ok(Some(self.make(line, user, errors)))
+        let index = self.index;
+        // Counted as read once split; a record that then fails to parse ends the file.
+        self.index += 1;
+        // An exact-size copy: the reading buffer keeps its capacity for the next record.
+        Ok(Some(Pending(PendingKind::Json { index, at, ndjson, bytes: self.buf.as_slice().into() })))
     }
 
     fn make(&mut self, line: u64, user: Value, mapping_errors: Vec<FieldError>) -> RawRecord {
@@ -195,24 +211,66 @@ impl<R: BufRead> Records<R> {
     }
 }
 
+/// A record split from the file but not yet parsed (see [`Records::next_pending`]).
+#[derive(Debug)]
+pub struct Pending(PendingKind);
+
+#[derive(Debug)]
+enum PendingKind {
+    Parsed(RawRecord),
+    Json { index: u64, at: Pos, ndjson: bool, bytes: Box<[u8]> },
+}
+
+impl Pending {
+    /// The record's 0-based position among the file's records.
+    pub fn index(&self) -> u64 {
+        match &self.0 {
+            PendingKind::Parsed(r) => r.index,
+            PendingKind::Json { index, .. } => *index,
+        }
+    }
+
+    /// Parses and maps the record, as [`records`] would have. `format` and `options` must
+    /// be the ones the [`Records`] was made with. An error here is a [`FileError`] as
+    /// from [`records`]: records after it cannot be trusted.
+    pub fn parse(self, format: Format, options: &ReadOptions) -> Result<RawRecord, FileError> {
+        match self.0 {
+            PendingKind::Parsed(r) => Ok(r),
+            PendingKind::Json { .. } => self.parse_ref(format, options),
+        }
+    }
+
+    /// [`Pending::parse`], keeping the pending record: a JSON record can be parsed again
+    /// later (an importer keeps these few bytes rather than the parsed value, and parses
+    /// again only for an error report). A CSV row is copied.
+    pub fn parse_ref(&self, format: Format, options: &ReadOptions) -> Result<RawRecord, FileError> {
+        let (index, at, ndjson, bytes) = match &self.0 {
+            PendingKind::Parsed(r) => return Ok(r.clone()),
+            PendingKind::Json { index, at, ndjson, bytes } => (*index, *at, *ndjson, bytes),
+        };
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            if ndjson {
+                json_line_error(at, &e)
+            } else {
+                crate::json_stream::element_error(at, &e)
+            }
+        })?;
+        let (user, mapping_errors) = match format {
+            Format::Auth0Json | Format::Csv => (value, Vec::new()),
+            Format::Ndjson => map::from_auth0_export(value),
+            Format::Firebase => map::from_firebase(value, options),
+            Format::Keycloak => map::from_keycloak(value, options),
+            Format::Kratos => map::from_kratos(value, options),
+        };
+        Ok(RawRecord { index, line: at.line, user, mapping_errors })
+    }
+}
+
 impl<R: BufRead> Iterator for Records<R> {
     type Item = Result<RawRecord, FileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.next_record() {
-            Ok(Some(r)) => Some(Ok(r)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        self.next_record().transpose()
     }
 }
 

@@ -104,6 +104,12 @@ impl DuplicateTracker {
     /// Registers `user` (validated from `record`) or reports which earlier record it
     /// duplicates. A duplicate registers nothing, so only the first occurrence counts.
     pub fn check(&mut self, record: &RawRecord, user: &ImportUser) -> Result<(), RecordError> {
+        self.check_keys(user).map_err(|errors| RecordError::new(record.index, &record.user, errors))
+    }
+
+    /// [`DuplicateTracker::check`] without the record: the `DUPLICATED_USER` errors, for
+    /// a caller that builds the [`RecordError`] itself.
+    pub fn check_keys(&mut self, user: &ImportUser) -> Result<(), Vec<FieldError>> {
         let u = &user.user;
         let mut keys: Vec<(&'static str, u64)> = Vec::with_capacity(3);
         if let Some(e) = &u.email {
@@ -128,7 +134,7 @@ impl DuplicateTracker {
             })
             .collect();
         if !errors.is_empty() {
-            return Err(RecordError::new(record.index, &record.user, errors));
+            return Err(errors);
         }
         for (_, h) in keys {
             if let Entry::Vacant(v) = self.seen.entry(h) {

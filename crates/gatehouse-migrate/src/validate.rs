@@ -95,6 +95,48 @@ pub fn validate(
     hasher: &Hasher,
     now: &str,
 ) -> Result<ImportUser, RecordError> {
+    check_record(record, connection, hasher, now, Metadata::Copy)
+}
+
+/// [`validate`], consuming the record: the metadata objects are moved into the user
+/// rather than copied (they are most of a record's allocations).
+pub fn validate_owned(
+    mut record: RawRecord,
+    connection: &Connection,
+    hasher: &Hasher,
+    now: &str,
+) -> Result<ImportUser, RecordError> {
+    let mut checked = check_record(&record, connection, hasher, now, Metadata::Leave)?;
+    if let Value::Object(m) = &mut record.user {
+        let mut take = |key: &str| match m.get_mut(key).map(Value::take) {
+            Some(Value::Object(o)) => o,
+            _ => Map::new(),
+        };
+        if checked.provided.user_metadata {
+            checked.user.user_metadata = take("user_metadata");
+        }
+        if checked.provided.app_metadata {
+            checked.user.app_metadata = take("app_metadata");
+        }
+    }
+    Ok(checked)
+}
+
+/// Whether [`check_record`] copies valid metadata into the user or leaves it for the
+/// caller to move.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Metadata {
+    Copy,
+    Leave,
+}
+
+fn check_record(
+    record: &RawRecord,
+    connection: &Connection,
+    hasher: &Hasher,
+    now: &str,
+    metadata: Metadata,
+) -> Result<ImportUser, RecordError> {
     let mut c = Check { errors: record.mapping_errors.clone() };
     let Value::Object(m) = &record.user else {
         c.push("INVALID_TYPE", "", format!("Expected type object but found type {}", type_name(&record.user)));
@@ -174,7 +216,7 @@ pub fn validate(
     let blocked = c.boolean(m, "blocked");
     let user_metadata = c.metadata(m, "user_metadata");
     let app_metadata = c.metadata(m, "app_metadata");
-    if let Some(app) = &app_metadata {
+    if let Some(app) = app_metadata {
         for k in app.keys().filter(|k| PROHIBITED_APP_METADATA_KEYS.contains(&k.as_str())) {
             c.push("NOT_PASSED", format!("app_metadata.{k}"), format!("app_metadata may not contain the key {k:?}"));
         }
@@ -250,8 +292,8 @@ pub fn validate(
         family_name,
         picture,
         password_hash,
-        user_metadata: user_metadata.unwrap_or_default(),
-        app_metadata: app_metadata.unwrap_or_default(),
+        user_metadata: copy_metadata(user_metadata, metadata),
+        app_metadata: copy_metadata(app_metadata, metadata),
         blocked: blocked.unwrap_or(false),
         logins_count: 0,
         last_login: None,
@@ -262,6 +304,13 @@ pub fn validate(
     };
     default_display(&mut user);
     Ok(ImportUser { index: record.index, user, provided, user_id_given, hash_source, mfa_factors })
+}
+
+fn copy_metadata(valid: Option<&Map<String, Value>>, how: Metadata) -> Map<String, Value> {
+    match (valid, how) {
+        (Some(m), Metadata::Copy) => m.clone(),
+        _ => Map::new(),
+    }
 }
 
 /// A gatehouse-hash error as an Auth0 field error. The hash crate names the field; its
@@ -326,10 +375,10 @@ impl Check {
         }
     }
 
-    fn metadata(&mut self, m: &Map<String, Value>, key: &str) -> Option<Map<String, Value>> {
+    fn metadata<'m>(&mut self, m: &'m Map<String, Value>, key: &str) -> Option<&'m Map<String, Value>> {
         match m.get(key)? {
             Value::Object(o) => match validate_metadata(key, o) {
-                Ok(()) => Some(o.clone()),
+                Ok(()) => Some(o),
                 Err(e) => {
                     self.push("FORMAT", key, e.to_string());
                     None

@@ -206,6 +206,7 @@ async fn run_import(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
         resume_at: u64::try_from(job.resume_at).unwrap_or(0),
         id_seed: Some(job.id.clone()),
         now: state.now(),
+        single_load: false,
     };
     let base = match (req.resume_at, &job.summary) {
         (1.., Some(v)) => serde_json::from_value::<ImportSummary>(v.clone()).unwrap_or_default(),

@@ -24,7 +24,7 @@ pub mod sql;
 mod store;
 
 pub use attack::{FailureCount, FailureKey, LoginBlock};
-pub use bulk::BulkOutcome;
+pub use bulk::{BulkOutcome, UsersLoad};
 pub use error::{ConflictOn, StoreError};
 pub use identities::UpstreamTransaction;
 pub use jobs::JobProgress;

@@ -119,3 +119,56 @@ async fn bulk_insert_reports_each_conflict_and_writes_the_rest() {
         cleanup(db).await;
     }
 }
+
+/// The one-transaction load into an empty table: all or nothing, the indexes back in place
+/// whether it commits or not, and only ever offered for an empty table.
+#[tokio::test]
+async fn users_load_is_all_or_nothing_and_keeps_the_indexes() {
+    for db in stores().await {
+        let s = &db.store;
+        let mut c = Connection::new_database("con_loadloadloadload".into(), "load-db".into(), "t".into());
+        c.options.insert("requires_username".into(), Value::Bool(true));
+        s.insert_connection(&c).await.unwrap();
+        if s.dialect() != gatehouse_store::Dialect::Sqlite {
+            assert!(s.begin_users_load().await.unwrap().is_none(), "SQLite files only");
+            cleanup(db).await;
+            continue;
+        }
+
+        // Dropped before commit: nothing written, and the unique indexes still hold.
+        let mut load = s.begin_users_load().await.unwrap().expect("the table is empty");
+        let (back, outcomes) = load.write((0..100).map(|i| user(&c, i)).collect()).await.unwrap();
+        assert_eq!(back.len(), 100);
+        assert!(outcomes.iter().all(|o| *o == BulkOutcome::Inserted));
+        drop(load);
+        assert_eq!(s.count_users_in_connection(&c.id).await.unwrap(), 0, "rolled back");
+        let mut twin = user(&c, 1);
+        twin.user_id = "auth0|twin".into();
+        let outcomes = s.insert_users_bulk(vec![user(&c, 1), twin.clone()]).await.unwrap();
+        assert_eq!(outcomes, vec![BulkOutcome::Inserted, BulkOutcome::Conflict(ConflictOn::Email)]);
+        s.delete_user(&user(&c, 1).user_id).await.unwrap();
+
+        // A duplicate that got past the caller fails the index rebuild: nothing written.
+        let mut load = s.begin_users_load().await.unwrap().expect("empty again");
+        let (_, outcomes) = load.write(vec![user(&c, 1), twin]).await.unwrap();
+        assert_eq!(outcomes, vec![BulkOutcome::Inserted; 2], "no unique index during the load");
+        assert!(load.commit().await.is_err());
+        assert_eq!(s.count_users_in_connection(&c.id).await.unwrap(), 0);
+
+        // Committed: every user, with a primary-key conflict reported per user.
+        let mut load = s.begin_users_load().await.unwrap().expect("still empty");
+        let (_, first) = load.write((0..500).map(|i| user(&c, i)).collect()).await.unwrap();
+        let (_, second) = load.write(vec![user(&c, 3), user(&c, 500)]).await.unwrap();
+        load.commit().await.unwrap();
+        assert!(first.iter().all(|o| *o == BulkOutcome::Inserted));
+        assert_eq!(second, vec![BulkOutcome::Conflict(ConflictOn::Id), BulkOutcome::Inserted]);
+        assert_eq!(s.count_users_in_connection(&c.id).await.unwrap(), 501);
+        assert_eq!(s.user(&user(&c, 42).user_id).await.unwrap().unwrap(), user(&c, 42));
+        let mut same_email = user(&c, 9000);
+        same_email.email = Some("user7@example.com".into());
+        let outcomes = s.insert_users_bulk(vec![same_email]).await.unwrap();
+        assert_eq!(outcomes, vec![BulkOutcome::Conflict(ConflictOn::Email)], "indexes rebuilt");
+        assert!(s.begin_users_load().await.unwrap().is_none(), "not offered for a table with users");
+        cleanup(db).await;
+    }
+}

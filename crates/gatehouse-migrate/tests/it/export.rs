@@ -133,3 +133,61 @@ fn bad_field_lists_are_refused() {
     let opts = ExportOptions { format: ExportFormat::Ndjson, fields: Some(&bad), include_password_hashes: false };
     assert!(write_export(&opts, &Hasher::default(), Vec::<User>::new(), Vec::new()).is_err());
 }
+
+/// What the JSON writers must produce: each user's `to_auth0_json` profile restricted to
+/// the fields (in their order, under their titles), then the hash's keys. The writers take
+/// top-level fields straight from the `User`; this is the profile-based definition.
+fn expected_json_line(u: &User, fields: &[&str], hashes: bool) -> String {
+    let mut profile = u.to_auth0_json();
+    if hashes {
+        profile["user_id"] = json!(u.local_id());
+    }
+    let mut obj = serde_json::Map::new();
+    for f in fields {
+        let v = f.split('.').try_fold(&profile, |v, k| v.get(k));
+        if let Some(v) = v.filter(|v| !v.is_null()) {
+            obj.insert((*f).to_string(), v.clone());
+        }
+    }
+    if hashes {
+        if let Some(stored) = &u.password_hash {
+            let h = Hasher::default().parse_stored(stored).unwrap().to_auth0_export();
+            obj.extend(h.as_object().unwrap().clone());
+        }
+    }
+    serde_json::to_string(&obj).unwrap()
+}
+
+#[test]
+fn json_writers_match_the_profile_field_for_field() {
+    let mut users = all_fixture_users();
+    let mut odd = alice();
+    odd.phone_number = Some("+14155550100".into());
+    odd.phone_verified = true;
+    odd.last_login = Some("2024-05-01T00:00:00.000Z".into());
+    odd.last_ip = Some("192.0.2.1".into());
+    odd.logins_count = 42;
+    odd.name = Some("quote \" backslash \\ tab \t émoji 🚪 \u{0001}".into());
+    odd.user_metadata = serde_json::from_value(json!({"z": 1, "a": [1.5, null, {"k": "v"}], "m": {}})).unwrap();
+    users.push(odd);
+    let defaults: Vec<&str> = gatehouse_migrate::DEFAULT_FIELDS.to_vec();
+    let picked = ["logins_count", "email", "identities", "phone_verified", "last_password_reset"];
+    // A path that is not a top-level key takes the general path: it must agree too.
+    let mixed = ["logins_count", "user_metadata.z", "email", "nope"];
+    let sets = [&defaults[..], &picked[..], &mixed[..]];
+    for (fields, hashes) in sets.iter().flat_map(|f| [(*f, false), (*f, true)]) {
+        let requested: Vec<ExportField> = fields.iter().map(|f| ExportField::new(f)).collect();
+        for format in [ExportFormat::Ndjson, ExportFormat::JsonArray] {
+            let opts = ExportOptions { format, fields: Some(&requested), include_password_hashes: hashes };
+            let mut buf = Vec::new();
+            write_export(&opts, &Hasher::default(), &users, &mut buf).unwrap();
+            let text = String::from_utf8(buf).unwrap();
+            let lines: Vec<String> = users.iter().map(|u| expected_json_line(u, fields, hashes)).collect();
+            let want = match format {
+                ExportFormat::Ndjson => lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+                _ => format!("[\n{}\n]\n", lines.join(",\n")),
+            };
+            assert_eq!(text, want, "{format:?} {fields:?} hashes={hashes}");
+        }
+    }
+}

@@ -10,7 +10,8 @@ use std::sync::Arc;
 crate::on_both_backends!(
     imports_good_records_and_reports_bad_ones,
     upsert_updates_by_email_and_is_idempotent,
-    resume_skips_what_was_done
+    resume_skips_what_was_done,
+    single_load_reports_like_batches_and_keeps_uniqueness
 );
 
 #[derive(Default)]
@@ -49,6 +50,7 @@ async fn request(s: &Server, path: &std::path::Path, upsert: bool, dry_run: bool
         resume_at: 0,
         id_seed: None,
         now: "2026-01-01T00:00:00.000Z".into(),
+        single_load: false,
     }
 }
 
@@ -173,5 +175,57 @@ async fn resume_skips_what_was_done(b: Backend) {
     assert_eq!(list["total"], 20);
     let _ = std::fs::remove_file(file);
     let _ = std::fs::remove_file(path12);
+    s.stop().await;
+}
+
+/// `single_load` (one transaction, indexes built last on an empty SQLite store; batches
+/// elsewhere) reports exactly what the batched path reports, and leaves the unique
+/// indexes enforcing: an imported email cannot be created again.
+async fn single_load_reports_like_batches_and_keeps_uniqueness(b: Backend) {
+    let s = Server::start(b).await;
+    let mut users: Vec<Value> = (0..12_000).map(|i| json!({"email": format!("load{i}@example.com")})).collect();
+    users[5] = json!({"email": "load3@example.com"});
+    users[7] = json!({"email": "not-an-email"});
+    users[11_000] = json!({"email": "load11001@example.com", "user_id": "given1"});
+    users[11_500] = json!({"email": "other@example.com", "user_id": "given1"});
+    let file = write_file(&Value::Array(users));
+    let mut req = request(&s, &file, false, false).await;
+    req.single_load = true;
+    let mut sink = Collect::default();
+    let summary = import_file(&s.store, Arc::new(test_hasher()), req, &mut sink).await.unwrap();
+    assert_eq!(summary, ImportSummary { total: 12_000, inserted: 11_996, updated: 0, failed: 4 });
+    let errors = sink.errors();
+    let codes = |i: u64| {
+        errors.iter().find(|e| e.index == i).map(|e| e.errors.iter().map(|f| (f.code, f.path.as_str())).collect())
+    };
+    assert_eq!(codes(5), Some(vec![("DUPLICATED_USER", "email")]));
+    assert_eq!(codes(7).map(|c: Vec<_>| c[0]), Some(("FORMAT", "email")));
+    assert_eq!(codes(11_001), Some(vec![("DUPLICATED_USER", "email")]));
+    assert_eq!(codes(11_500), Some(vec![("DUPLICATED_USER", "user_id")]));
+    assert!(sink.reports.len() >= 3, "progress after every batch");
+    assert_eq!(
+        s.store
+            .count_users_in_connection(
+                &s.store.connection_by_name("Username-Password-Authentication").await.unwrap().unwrap().id
+            )
+            .await
+            .unwrap(),
+        11_996
+    );
+    let (status, _) = s
+        .api("POST", "/api/v2/users", Some(json!({"connection": "Username-Password-Authentication", "email": "load42@example.com", "password": "analytical engine 1843"})))
+        .await;
+    assert_eq!(status, 409, "the unique email index is back");
+
+    // A store that has users takes the batched path: conflicts are reported per record.
+    let file2 = write_file(&json!([{"email": "load1@example.com"}, {"email": "fresh@example.com"}]));
+    let mut req = request(&s, &file2, false, false).await;
+    req.single_load = true;
+    let mut sink = Collect::default();
+    let summary = import_file(&s.store, Arc::new(test_hasher()), req, &mut sink).await.unwrap();
+    assert_eq!((summary.inserted, summary.failed), (1, 1));
+    assert_eq!(sink.errors()[0].errors[0].code, "CONFLICT_EMAIL");
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(file2);
     s.stop().await;
 }
