@@ -80,6 +80,16 @@ impl Node {
     }
 }
 
+/// A failed assertion must not leave the process behind.
+impl Drop for Node {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Form POST to `/oauth/token`; `(status, body, x-ratelimit-remaining)`.
 async fn token(
     http: &reqwest::Client,
