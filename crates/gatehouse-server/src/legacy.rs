@@ -279,11 +279,11 @@ pub async fn user_for_reset(
     connection: &Connection,
     email: &str,
 ) -> Result<Option<User>, StoreError> {
-    let profile = match legacy_user(state, connection, email).await {
+    let Ok(Some(legacy)) = store_for(state, connection) else { return Ok(None) };
+    let profile = match lookup(connection, &legacy, email).await {
         Ok(Some(p)) if p.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email)) => p,
         Ok(_) | Err(_) => return Ok(None),
     };
-    let Ok(Some(legacy)) = store_for(state, connection) else { return Ok(None) };
     if !legacy.import_mode() {
         return match sync_profile(state, connection, &profile, None).await {
             Ok(user) => Ok(Some(user)),
@@ -418,6 +418,11 @@ pub async fn legacy_user(
     login: &str,
 ) -> Result<Option<Profile>, LegacyError> {
     let Some(legacy) = store_for(state, connection)? else { return Ok(None) };
+    lookup(connection, &legacy, login).await
+}
+
+/// `get_user` for a typed login (trimmed, an email normalized), an outage logged.
+async fn lookup(connection: &Connection, legacy: &LegacyStore, login: &str) -> Result<Option<Profile>, LegacyError> {
     let login = login.trim();
     let login = Email::parse(login).map(Email::into_string).unwrap_or_else(|_| login.to_ascii_lowercase());
     legacy.get_user(&login).await.inspect_err(|e| {

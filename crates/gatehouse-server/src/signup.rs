@@ -265,6 +265,21 @@ pub fn request_password_reset(
     })
 }
 
+/// Whose password a reset for `email` (normalized) in `connection` changes: the user with
+/// that email here, or else the one the connection's legacy store has, brought in for the
+/// reset ([`crate::legacy::user_for_reset`]).
+pub async fn user_for_password_reset(
+    state: &AppState,
+    connection: &Connection,
+    email: &str,
+) -> Result<Option<User>, StoreError> {
+    let here = state.store.user_by_login(&connection.id, email).await?.filter(|u| u.email.as_deref() == Some(email));
+    match here {
+        Some(user) => Ok(Some(user)),
+        None => crate::legacy::user_for_reset(state, connection, email).await,
+    }
+}
+
 async fn reset_request(
     state: &AppState,
     connection: &Connection,
@@ -272,11 +287,7 @@ async fn reset_request(
     client_id: Option<String>,
     ip: Option<String>,
 ) -> Result<(), StoreError> {
-    let mut user =
-        state.store.user_by_login(&connection.id, email).await?.filter(|u| u.email.as_deref() == Some(email));
-    if user.is_none() {
-        user = crate::legacy::user_for_reset(state, connection, email).await?;
-    }
+    let user = user_for_password_reset(state, connection, email).await?;
     let mut event = crate::audit::event(state, codes::SUCCESS_CHANGE_PASSWORD_REQUEST);
     event.connection = Some(connection.name.clone());
     event.connection_id = Some(connection.id.clone());

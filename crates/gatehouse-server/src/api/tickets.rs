@@ -139,18 +139,10 @@ pub async fn password_change(
             let email = Email::parse(&email)
                 .map_err(|r| ApiError::body(format!("Payload validation error: '{r}' on property email.")))?;
             let connection = state.store.connection(&connection_id).await?.ok_or_else(Error::connection_not_found)?;
-            let here = state
-                .store
-                .user_by_login(&connection_id, email.as_str())
+            // A legacy user not migrated yet is brought in, as a reset request does.
+            crate::signup::user_for_password_reset(&state, &connection, email.as_str())
                 .await?
-                .filter(|u| u.email.as_deref() == Some(email.as_str()));
-            match here {
-                Some(user) => user,
-                // A legacy user not migrated yet is brought in, as a reset request does.
-                None => crate::legacy::user_for_reset(&state, &connection, email.as_str())
-                    .await?
-                    .ok_or_else(Error::user_not_found)?,
-            }
+                .ok_or_else(Error::user_not_found)?
         }
         _ => {
             return Err(ApiError::body(

@@ -239,6 +239,15 @@ async fn request(
     Ok(super::message_page(state, "Check your email", crate::signup::CHANGE_PASSWORD_MESSAGE).await.into_response())
 }
 
+/// A password that could not be set, as an error page (a rejected one is explained on the
+/// form instead).
+fn page_error(e: PasswordError) -> PageError {
+    match e {
+        PasswordError::Legacy(e) => e.into(),
+        other => PageError::internal(other),
+    }
+}
+
 async fn change_password(
     state: &AppState,
     browser: &str,
@@ -258,8 +267,7 @@ async fn change_password(
         match check_new_password(state, &connection, &password, &user, true, Setter::Reset).await {
             Ok(()) => {}
             Err(PasswordError::Rejected(r)) => e.password = Some(r.explanation()),
-            Err(PasswordError::Internal(m)) => return Err(PageError::internal(m)),
-            Err(PasswordError::Legacy(e)) => return Err(e.into()),
+            Err(other) => return Err(page_error(other)),
         }
     }
     if e.password.is_some() || e.confirm.is_some() {
@@ -272,10 +280,7 @@ async fn change_password(
         return Err(link_invalid());
     }
     let verify = t.params.get("mark_email_as_verified").and_then(Value::as_bool).unwrap_or(false);
-    let user = store_new_password(state, &user, password, verify).await.map_err(|e| match e {
-        PasswordError::Legacy(e) => e.into(),
-        other => PageError::internal(other),
-    })?;
+    let user = store_new_password(state, &user, password, verify).await.map_err(page_error)?;
     let mut event = crate::audit::event(state, codes::SUCCESS_CHANGE_PASSWORD);
     event.user_id = Some(user.user_id.clone());
     event.user_name = user.email.clone();
