@@ -100,6 +100,9 @@ impl Store {
                 .min_connections(if in_memory { 1 } else { 0 })
                 .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
                 .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+                // An embedded connection cannot go stale; the ping would be one more
+                // round trip to its worker thread on every query.
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
