@@ -57,6 +57,8 @@ pub struct LoginGuard {
     /// The counter's IP: the client's, or empty when counting across addresses.
     counter_ip: String,
     ip: String,
+    /// Set by [`LoginGuard::check`]: a failure counter exists for a success to reset.
+    counted: bool,
 }
 
 impl LoginGuard {
@@ -71,10 +73,11 @@ impl LoginGuard {
     ) -> Result<Self, StoreError> {
         let connection_opts_in =
             connection.options.get("brute_force_protection").and_then(Value::as_bool).unwrap_or(true);
-        let brute_force = brute_force_settings(state).await?;
+        let (brute_force, throttling) = state.store.setting_pair(BRUTE_FORCE_SETTING, SUSPICIOUS_IP_SETTING).await?;
+        let brute_force = brute_force.map(|v| BruteForceProtection::from_stored(&v)).unwrap_or_default();
+        let throttling = throttling.map(|v| SuspiciousIpThrottling::from_stored(&v)).unwrap_or_default();
         let brute_force = (connection_opts_in && brute_force.enabled && !allowlisted(&brute_force.allowlist, ip))
             .then_some(brute_force);
-        let throttling = suspicious_ip_settings(state).await?;
         let throttling =
             (throttling.blocks() && ip.is_some() && !allowlisted(&throttling.allowlist, ip)).then_some(throttling);
         let ip = ip.unwrap_or("").to_string();
@@ -89,6 +92,7 @@ impl LoginGuard {
             identifier: identifier.to_string(),
             counter_ip,
             ip,
+            counted: false,
         })
     }
 
@@ -98,7 +102,7 @@ impl LoginGuard {
 
     /// Checked before the password: a blocked pair or a throttled IP is refused without
     /// another verify (which would let the attacker keep guessing).
-    pub async fn check(&self, state: &AppState) -> Result<Option<Refusal>, StoreError> {
+    pub async fn check(&mut self, state: &AppState) -> Result<Option<Refusal>, StoreError> {
         if let Some(t) = &self.throttling {
             let now_ms = now_ms(state);
             let s = t.pre_login;
@@ -107,14 +111,20 @@ impl LoginGuard {
             }
         }
         if let Some(b) = &self.brute_force {
-            if b.blocks()
-                && !self.identifier.is_empty()
-                && state
+            if !self.identifier.is_empty() {
+                let failures = state
                     .store
-                    .login_blocked(&self.connection_id, &self.identifier, &self.counter_ip, &Self::lapsed_before(state))
-                    .await?
-            {
-                return Ok(Some(Refusal::IdentifierBlocked));
+                    .login_failure_state(
+                        &self.connection_id,
+                        &self.identifier,
+                        &self.counter_ip,
+                        &Self::lapsed_before(state),
+                    )
+                    .await?;
+                self.counted = failures.counted;
+                if b.blocks() && failures.blocked {
+                    return Ok(Some(Refusal::IdentifierBlocked));
+                }
             }
         }
         Ok(None)
@@ -150,7 +160,8 @@ impl LoginGuard {
 
     /// A success ends the run of consecutive failures.
     pub async fn succeeded(&self, state: &AppState) -> Result<(), StoreError> {
-        if self.brute_force.is_some() {
+        // Most logins follow no failure: nothing to reset, no write.
+        if self.brute_force.is_some() && self.counted {
             state.store.reset_login_failures(&self.connection_id, &self.identifier, &self.counter_ip).await?;
         }
         Ok(())

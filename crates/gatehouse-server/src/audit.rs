@@ -1,7 +1,9 @@
 //! The audit log: every authentication and management event is stored with Auth0's type
-//! code and, when configured, streamed to an HTTP endpoint in batches. Streaming never
-//! blocks the request that caused the event: events queue in a bounded channel and a
-//! background task posts them, retrying with backoff.
+//! code and, when configured, streamed to an HTTP endpoint in batches. Neither blocks the
+//! request that caused the event for long: one writer task stores what has queued up in
+//! one statement (under load, one commit for many events instead of one each), and a
+//! streaming task posts batches, retrying with backoff. Reads of the log flush the
+//! writer first, so a node always shows the events it has recorded.
 
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -13,8 +15,9 @@ use gatehouse_core::ids::new_log_id;
 use gatehouse_core::log_event::{codes, LogEvent};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
+use gatehouse_store::{Store, MAX_LOGS_PER_INSERT};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// Where events are streamed.
 #[derive(Debug, Clone)]
@@ -86,6 +89,88 @@ async fn stream_task(config: LogStreamConfig, mut rx: mpsc::Receiver<Value>) {
     }
 }
 
+/// Events waiting to be stored. When full, recording an event waits for room: stored
+/// events are never dropped.
+const WRITE_QUEUE: usize = 10_000;
+
+enum Write {
+    Event(LogEvent),
+    /// Answered once every event queued before it is stored.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The sending side of the task that stores events.
+#[derive(Debug, Clone)]
+pub struct AuditWriter(mpsc::Sender<Write>);
+
+impl std::fmt::Debug for Write {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Write::Event(e) => write!(f, "Event({})", e.log_id),
+            Write::Flush(_) => f.write_str("Flush"),
+        }
+    }
+}
+
+impl AuditWriter {
+    /// Starts the writer task; it ends once every sender is dropped and the queue is stored.
+    pub fn start(store: Store) -> Self {
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        tokio::spawn(writer_task(store, rx));
+        Self(tx)
+    }
+
+    async fn write(&self, event: LogEvent) {
+        if let Err(mpsc::error::SendError(Write::Event(e))) = self.0.send(Write::Event(event)).await {
+            tracing::error!(log_id = %e.log_id, kind = %e.kind, "the audit writer has stopped; an event was not stored");
+        }
+    }
+
+    /// Waits until every event recorded before this call is stored.
+    pub async fn flush(&self) {
+        let (done, stored) = oneshot::channel();
+        if self.0.send(Write::Flush(done)).await.is_ok() {
+            let _ = stored.await;
+        }
+    }
+}
+
+async fn writer_task(store: Store, mut rx: mpsc::Receiver<Write>) {
+    let mut events = Vec::with_capacity(MAX_LOGS_PER_INSERT);
+    let mut flushed = Vec::new();
+    // Wait for one write, then take what else is already queued, up to one statement's worth.
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(w) = next.take() {
+            match w {
+                Write::Event(e) => events.push(e),
+                Write::Flush(done) => flushed.push(done),
+            }
+            if events.len() < MAX_LOGS_PER_INSERT {
+                next = rx.try_recv().ok();
+            }
+        }
+        store_events(&store, &events).await;
+        events.clear();
+        for done in flushed.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// One statement for the batch; should it fail, each event alone, so that one event the
+/// store refuses does not lose the others.
+async fn store_events(store: &Store, events: &[LogEvent]) {
+    if events.is_empty() || store.insert_logs(events).await.is_ok() {
+        return;
+    }
+    for e in events {
+        if let Err(err) = store.insert_log(e).await {
+            tracing::error!(error = %err, log_id = %e.log_id, kind = %e.kind, "storing an audit event failed");
+        }
+    }
+}
+
 /// A new event of `kind` stamped with the state's clock.
 pub fn event(state: &AppState, kind: &str) -> LogEvent {
     let now = state.clock.now();
@@ -93,14 +178,12 @@ pub fn event(state: &AppState, kind: &str) -> LogEvent {
     LogEvent::new(new_log_id(millis), gatehouse_core::clock::iso8601(now), kind)
 }
 
-/// Stores `e` and queues it for streaming. A failure to store is logged, not returned:
+/// Queues `e` to be stored and streamed. A failure to store is logged, not returned:
 /// the operation the event describes has already happened.
 pub async fn record(state: &AppState, e: LogEvent) {
     state.metrics.observe_event(&e.kind);
-    if let Err(err) = state.store.insert_log(&e).await {
-        tracing::error!(error = %err, kind = %e.kind, "storing an audit event failed");
-    }
     state.log_stream.push(e.to_auth0_json());
+    state.audit.write(e).await;
 }
 
 /// Records every Management API write (`sapi`, or `fapi` when it failed) with the

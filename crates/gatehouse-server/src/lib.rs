@@ -91,6 +91,7 @@ pub async fn build_state(
     let rate_limiter = ratelimit::RateLimiter::from_config(&config.rate_limits).await?;
     let mailer = mail::Mailer::new(&config.mail, &config.data_dir)?;
     Ok(AppState {
+        audit: audit::AuditWriter::start(store.clone()),
         store,
         log_stream: audit::LogStream::start(config.log_stream.clone()),
         config: Arc::new(config),
@@ -153,7 +154,8 @@ async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> 
     }
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests. Alongside the
+/// Serves until `shutdown` resolves, then finishes in-flight requests and stores their
+/// audit events. Alongside the
 /// HTTP server run the job worker and the signing-key refresh; they stop with it (a job
 /// cut short is resumed by the next node or start).
 pub async fn serve(
@@ -167,10 +169,13 @@ pub async fn serve(
         state.clock.clone(),
         std::time::Duration::from_secs(60),
     ));
+    let audit = state.audit.clone();
     let served = axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
     worker.abort();
     refresher.abort();
+    // The events of the last requests are stored before the process exits.
+    audit.flush().await;
     served
 }

@@ -144,6 +144,7 @@ pub struct AppState {
     pub node_id: Arc<str>,
     pub rate_limiter: crate::ratelimit::RateLimiter,
     pub log_stream: crate::audit::LogStream,
+    pub audit: crate::audit::AuditWriter,
     pub mailer: crate::mail::Mailer,
     /// Wakes the job worker when a job is created.
     pub job_created: Arc<tokio::sync::Notify>,

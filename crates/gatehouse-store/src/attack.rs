@@ -24,6 +24,15 @@ pub struct FailureKey<'a> {
     pub ip: &'a str,
 }
 
+/// What the counters hold for one login attempt's identifier and IP.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailureState {
+    /// A live block holds, from this IP or from every IP.
+    pub blocked: bool,
+    /// Some counter exists, so a successful login has one to reset.
+    pub counted: bool,
+}
+
 /// One active block, as `GET /api/v2/user-blocks` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginBlock {
@@ -86,18 +95,20 @@ impl Store {
         Ok(FailureCount { failures, newly_blocked })
     }
 
-    /// Whether a live block holds for the identifier, either from this IP or from every IP.
-    pub async fn login_blocked(
+    /// Whether a live block holds for the identifier, either from this IP or from every
+    /// IP, and whether any counter exists for them.
+    pub async fn login_failure_state(
         &self,
         connection_id: &str,
         identifier: &str,
         ip: &str,
         lapsed_before: &str,
-    ) -> Result<bool, StoreError> {
-        let n: i64 = on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM login_failures WHERE connection_id = $1 AND identifier = $2 \
-                 AND (ip = $3 OR ip = '') AND blocked_at IS NOT NULL AND last_failure_at >= $4",
+    ) -> Result<FailureState, StoreError> {
+        let (counters, blocks): (i64, i64) = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN blocked_at IS NOT NULL AND last_failure_at >= $4 \
+                 THEN 1 ELSE 0 END), 0) FROM login_failures WHERE connection_id = $1 AND identifier = $2 \
+                 AND (ip = $3 OR ip = '')",
             )
             .bind(connection_id)
             .bind(identifier)
@@ -106,7 +117,7 @@ impl Store {
             .fetch_one(pool)
             .await
         })?;
-        Ok(n > 0)
+        Ok(FailureState { blocked: blocks > 0, counted: counters > 0 })
     }
 
     /// A successful login resets the consecutive-failure counter of its identifier and IP
@@ -200,6 +211,26 @@ impl Store {
                 .await?;
             Ok(v.map(|j| j.0))
         })
+    }
+
+    /// Two settings documents in one query: `(first, second)`.
+    pub async fn setting_pair(&self, first: &str, second: &str) -> Result<(Option<Value>, Option<Value>), StoreError> {
+        let rows: Vec<(String, Json<Value>)> = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT name, body FROM tenant_settings WHERE name IN ($1, $2)")
+                .bind(first)
+                .bind(second)
+                .fetch_all(pool)
+                .await
+        })?;
+        let mut pair = (None, None);
+        for (name, Json(body)) in rows {
+            if name == first {
+                pair.0 = Some(body);
+            } else if name == second {
+                pair.1 = Some(body);
+            }
+        }
+        Ok(pair)
     }
 
     pub async fn put_setting(&self, name: &str, body: &Value, now: &str) -> Result<(), StoreError> {

@@ -23,14 +23,14 @@ mod signup;
 pub mod sql;
 mod store;
 
-pub use attack::{FailureCount, FailureKey, LoginBlock};
+pub use attack::{FailureCount, FailureKey, FailureState, LoginBlock};
 pub use bulk::{BulkOutcome, UsersLoad};
 pub use error::{ConflictOn, StoreError};
 pub use identities::UpstreamTransaction;
 pub use jobs::JobProgress;
 pub use legacy::{MigrationProgress, MIGRATED_IN_BULK, MIGRATED_ON_LOGIN, MIGRATED_ON_RESET};
 pub use login::{AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken};
-pub use logs::LogQuery;
+pub use logs::{LogQuery, MAX_LOGS_PER_INSERT};
 pub use signup::{Ticket, TicketKind, PASSWORD_HISTORY_MAX};
 pub use sql::{Dialect, SqlValue};
-pub use store::{SigningKey, Store, UserQuery};
+pub use store::{LoginRecord, SigningKey, Store, UserQuery};

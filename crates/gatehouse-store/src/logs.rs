@@ -78,25 +78,52 @@ impl LogQuery {
     }
 }
 
+/// Rows in one `INSERT` of events: 8 parameters each stays under SQLite's limit of
+/// 32,766 bound parameters.
+pub const MAX_LOGS_PER_INSERT: usize = 500;
+
 impl Store {
     pub async fn insert_log(&self, e: &LogEvent) -> Result<(), StoreError> {
-        let body = e.to_auth0_json();
+        self.insert_logs(std::slice::from_ref(e)).await
+    }
+
+    /// Stores `events` in one statement: all of them, or none (the caller can then
+    /// retry them one by one, so that one bad event does not lose the rest).
+    pub async fn insert_logs(&self, events: &[LogEvent]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        if events.len() > MAX_LOGS_PER_INSERT {
+            return Err(StoreError::InvalidQuery(format!(
+                "{} events in one insert; at most {MAX_LOGS_PER_INSERT}",
+                events.len()
+            )));
+        }
+        let rows: Vec<String> = (0..events.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=8).map(|k| format!("${}", i * 8 + k)).collect();
+                format!("({})", p.join(","))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO logs (log_id, date, type, user_id, client_id, connection_id, ip, body) VALUES {}",
+            rows.join(",")
+        );
+        let bodies: Vec<Value> = events.iter().map(LogEvent::to_auth0_json).collect();
         on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO logs (log_id, date, type, user_id, client_id, connection_id, ip, body) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-            )
-            .bind(&e.log_id)
-            .bind(&e.date)
-            .bind(&e.kind)
-            .bind(&e.user_id)
-            .bind(&e.client_id)
-            .bind(&e.connection_id)
-            .bind(&e.ip)
-            .bind(Json(&body))
-            .execute(pool)
-            .await
-            .map(|_| ())
+            let mut q = sqlx::query(&sql);
+            for (e, body) in events.iter().zip(&bodies) {
+                q = q
+                    .bind(&e.log_id)
+                    .bind(&e.date)
+                    .bind(&e.kind)
+                    .bind(&e.user_id)
+                    .bind(&e.client_id)
+                    .bind(&e.connection_id)
+                    .bind(&e.ip)
+                    .bind(Json(body));
+            }
+            q.execute(pool).await.map(|_| ())
         })?;
         Ok(())
     }

@@ -48,6 +48,17 @@ pub struct UserQuery {
     pub limit: u32,
 }
 
+/// What a successful password login changes on its user.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginRecord<'a> {
+    pub now: &'a str,
+    /// Kept as it is when the login came from no known address.
+    pub ip: Option<&'a str>,
+    /// `(verified, stronger)`: the stored hash the password was just verified against,
+    /// and its replacement. Replaced only if still stored: a concurrent password change wins.
+    pub upgrade: Option<(&'a str, &'a str)>,
+}
+
 /// A key Gatehouse signs tokens with. The newest `current` key signs; retired keys stay
 /// published until tokens signed with them have expired.
 #[derive(Debug, Clone)]
@@ -376,6 +387,28 @@ impl Store {
             bind_user!(sqlx::query(&update), user).bind(user_id).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(Ok(user))
+        })
+    }
+
+    /// Counts a successful login on `user_id` in one statement (no read-modify-write
+    /// round trips on the hottest write path). `None` when the user was deleted meanwhile.
+    pub async fn record_login(&self, user_id: &str, login: &LoginRecord<'_>) -> Result<Option<User>, StoreError> {
+        let (verified, stronger) = login.upgrade.unzip();
+        on_pool!(self, |pool| {
+            let row = sqlx::query(
+                "UPDATE users SET logins_count = logins_count + 1, last_login = $2, \
+                 last_ip = COALESCE($3, last_ip), \
+                 password_hash = CASE WHEN password_hash = $4 THEN $5 ELSE password_hash END, \
+                 updated_at = $2 WHERE user_id = $1 RETURNING *",
+            )
+            .bind(user_id)
+            .bind(login.now)
+            .bind(login.ip)
+            .bind(verified)
+            .bind(stronger)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(User::from_row).transpose()
         })
     }
 

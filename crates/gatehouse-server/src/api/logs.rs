@@ -14,6 +14,7 @@ use gatehouse_store::LogQuery;
 use serde_json::Value;
 
 async fn search(state: &AppState, q: &QueryParams, mut query: LogQuery, key: &str) -> Result<Json<Value>, ApiError> {
+    state.audit.flush().await;
     if let Some(text) = q.str("q") {
         query
             .apply_q(text)
@@ -48,6 +49,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    state.audit.flush().await;
     let e = state
         .store
         .log(&id)

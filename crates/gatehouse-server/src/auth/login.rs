@@ -9,7 +9,7 @@ use gatehouse_core::connection::{Connection, DEFAULT_DATABASE_CONNECTION};
 use gatehouse_core::log_event::codes;
 use gatehouse_core::user::User;
 use gatehouse_core::validate::Email;
-use gatehouse_store::StoreError;
+use gatehouse_store::{LoginRecord, StoreError};
 
 /// Why a login failed. `WrongCredentials` covers unknown users and wrong passwords alike.
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +119,7 @@ pub async fn password_login(
     ip: Option<&str>,
 ) -> Result<User, LoginError> {
     let login = normalize_login(username);
-    let guard = LoginGuard::new(state, connection, &login, ip).await?;
+    let mut guard = LoginGuard::new(state, connection, &login, ip).await?;
     if let Some(refusal) = guard.check(state).await? {
         let (kind, error) = match refusal {
             Refusal::IdentifierBlocked => (codes::BLOCKED_ACCOUNT, LoginError::TooManyAttempts),
@@ -229,30 +229,9 @@ pub(crate) async fn local_login(
         None
     };
     let now = state.now();
-    let ip = ip.map(str::to_string);
-    let updated = state
-        .store
-        .modify_user(&user.user_id, |u| {
-            u.logins_count += 1;
-            u.last_login = Some(now.clone());
-            if ip.is_some() {
-                u.last_ip = ip;
-            }
-            // Only replace the hash we verified: a concurrent password change wins.
-            if let Some(h) = new_hash {
-                if u.password_hash == stored {
-                    u.password_hash = Some(h);
-                }
-            }
-            u.updated_at = now.clone();
-            Ok::<_, LoginError>(())
-        })
-        .await
-        .map_err(|e| match e {
-            // Deleted between the check and the update.
-            StoreError::NotFound => LoginError::WrongCredentials,
-            other => other.into(),
-        })??;
+    let record = LoginRecord { now: &now, ip, upgrade: stored.as_deref().zip(new_hash.as_deref()) };
+    // None: deleted between the check and the update.
+    let updated = state.store.record_login(&user.user_id, &record).await?.ok_or(LoginError::WrongCredentials)?;
     login_event(
         state,
         codes::SUCCESS_LOGIN,

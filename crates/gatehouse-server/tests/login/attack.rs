@@ -29,6 +29,7 @@ async fn set(srv: &TestServer, name: &str, body: Value) {
 }
 
 async fn log_types(srv: &TestServer) -> Vec<String> {
+    srv.state.audit.flush().await;
     let q = gatehouse_store::LogQuery { limit: 100, ..Default::default() };
     let (events, _) = srv.state.store.logs(&q).await.unwrap();
     events.iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()

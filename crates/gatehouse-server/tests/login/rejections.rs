@@ -102,6 +102,7 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     let unknown = token(&srv, &grant("nobody@example.com")).await;
     assert_eq!(wrong, unknown);
     // Only the audit log, which admins read, tells them apart; it never holds the password.
+    srv.state.audit.flush().await;
     let (logs, _) = srv
         .state
         .store
