@@ -13,9 +13,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use gatehouse_core::ids::new_log_id;
 use gatehouse_core::log_event::{codes, LogEvent};
+use gatehouse_store::{Store, MAX_LOGS_PER_INSERT};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use gatehouse_store::{Store, MAX_LOGS_PER_INSERT};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -94,7 +94,7 @@ async fn stream_task(config: LogStreamConfig, mut rx: mpsc::Receiver<Value>) {
 const WRITE_QUEUE: usize = 10_000;
 
 enum Write {
-    Event(LogEvent),
+    Event(Box<LogEvent>),
     /// Answered once every event queued before it is stored.
     Flush(oneshot::Sender<()>),
 }
@@ -121,7 +121,7 @@ impl AuditWriter {
     }
 
     async fn write(&self, event: LogEvent) {
-        if let Err(mpsc::error::SendError(Write::Event(e))) = self.0.send(Write::Event(event)).await {
+        if let Err(mpsc::error::SendError(Write::Event(e))) = self.0.send(Write::Event(Box::new(event))).await {
             tracing::error!(log_id = %e.log_id, kind = %e.kind, "the audit writer has stopped; an event was not stored");
         }
     }
@@ -143,7 +143,7 @@ async fn writer_task(store: Store, mut rx: mpsc::Receiver<Write>) {
         let mut next = Some(first);
         while let Some(w) = next.take() {
             match w {
-                Write::Event(e) => events.push(e),
+                Write::Event(e) => events.push(*e),
                 Write::Flush(done) => flushed.push(done),
             }
             if events.len() < MAX_LOGS_PER_INSERT {

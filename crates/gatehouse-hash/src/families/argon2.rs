@@ -237,7 +237,8 @@ mod tests {
     use super::*;
 
     /// From the shared vectors (an independent implementation made it).
-    const VECTOR: &str = "$argon2id$v=19$m=4096,t=2,p=2$pgy/uG/hGomGr5B6pVDoJQ$ghqjwarEvEmT/YR2OafG99BMP4J91DNciSVYLpXdH+8";
+    const VECTOR: &str =
+        "$argon2id$v=19$m=4096,t=2,p=2$pgy/uG/hGomGr5B6pVDoJQ$ghqjwarEvEmT/YR2OafG99BMP4J91DNciSVYLpXdH+8";
 
     #[test]
     fn reused_working_memory_gives_the_same_hash_whatever_it_held() -> Result<(), HashError> {

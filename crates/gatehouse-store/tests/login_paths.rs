@@ -1,0 +1,117 @@
+//! The store calls a password login makes, on both backends: the one-statement success
+//! record, the failure-counter state, the paired settings read and the batched audit insert.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use gatehouse_core::connection::Connection;
+use gatehouse_core::log_event::LogEvent;
+use gatehouse_store::{FailureKey, FailureState, LogQuery, LoginRecord, StoreError, MAX_LOGS_PER_INSERT};
+use serde_json::json;
+
+mod common;
+
+use common::{cleanup, stores, user};
+
+const OLD_HASH: &str = "$2b$10$abcdefghijklmnopqrstuuQ7HZJx.6c9mAW4fJ9P8WB7hKkF8ITeK";
+
+#[tokio::test]
+async fn a_login_is_counted_in_one_statement_and_upgrades_only_the_hash_it_verified() {
+    for db in stores().await {
+        let s = &db.store;
+        let c = Connection::new_database("con_loginloginlogin1".into(), "login-db".into(), "t".into());
+        s.insert_connection(&c).await.unwrap();
+        let u = user(&c, 1);
+        s.insert_user(&u).await.unwrap();
+
+        let first = LoginRecord { now: "2026-12-03T10:00:00.000Z", ip: Some("192.0.2.1"), upgrade: None };
+        let after = s.record_login(&u.user_id, &first).await.unwrap().unwrap();
+        assert_eq!((after.logins_count, after.last_login.as_deref()), (1, Some("2026-12-03T10:00:00.000Z")));
+        assert_eq!(
+            (after.last_ip.as_deref(), after.updated_at.as_str()),
+            (Some("192.0.2.1"), "2026-12-03T10:00:00.000Z")
+        );
+        assert_eq!(after.password_hash.as_deref(), Some(OLD_HASH));
+
+        // No address: the last known one stays. The hash verified is still stored: replaced.
+        let upgrade =
+            LoginRecord { now: "2026-12-03T11:00:00.000Z", ip: None, upgrade: Some((OLD_HASH, "$argon2id$new")) };
+        let after = s.record_login(&u.user_id, &upgrade).await.unwrap().unwrap();
+        assert_eq!((after.logins_count, after.last_ip.as_deref()), (2, Some("192.0.2.1")));
+        assert_eq!(after.password_hash.as_deref(), Some("$argon2id$new"));
+
+        // The password changed since this login verified the old hash: the change wins.
+        let stale =
+            LoginRecord { now: "2026-12-03T12:00:00.000Z", ip: None, upgrade: Some((OLD_HASH, "$argon2id$late")) };
+        let after = s.record_login(&u.user_id, &stale).await.unwrap().unwrap();
+        assert_eq!((after.logins_count, after.password_hash.as_deref()), (3, Some("$argon2id$new")));
+        assert_eq!(s.user(&u.user_id).await.unwrap().unwrap(), after, "what is returned is what is stored");
+
+        assert!(s.record_login("auth0|nobody", &first).await.unwrap().is_none(), "{:?}", s.dialect());
+        cleanup(db).await;
+    }
+}
+
+#[tokio::test]
+async fn failure_state_tells_a_block_from_a_counter_and_lets_blocks_lapse() {
+    for db in stores().await {
+        let s = &db.store;
+        let key = FailureKey { connection_id: "con_x", identifier: "ann@example.com", ip: "192.0.2.9" };
+        let state = |lapsed: &'static str| s.login_failure_state("con_x", "ann@example.com", "192.0.2.9", lapsed);
+        assert_eq!(state("2026-01-01").await.unwrap(), FailureState::default());
+
+        s.record_login_failure(key, None, "2026-12-01T00:00:00.000Z", "2026-11-01", 2).await.unwrap();
+        assert_eq!(state("2026-11-01").await.unwrap(), FailureState { blocked: false, counted: true });
+        // Another address's counter is not this one's.
+        assert_eq!(
+            s.login_failure_state("con_x", "ann@example.com", "192.0.2.10", "2026-11-01").await.unwrap(),
+            FailureState::default()
+        );
+
+        let second = s.record_login_failure(key, None, "2026-12-02T00:00:00.000Z", "2026-11-01", 2).await.unwrap();
+        assert!(second.newly_blocked);
+        assert_eq!(state("2026-11-01").await.unwrap(), FailureState { blocked: true, counted: true });
+        // Thirty days after the last failure the block no longer holds; the row is still there.
+        assert_eq!(state("2026-12-03").await.unwrap(), FailureState { blocked: false, counted: true });
+        cleanup(db).await;
+    }
+}
+
+#[tokio::test]
+async fn both_settings_come_back_in_the_order_asked_whichever_exist() {
+    for db in stores().await {
+        let s = &db.store;
+        assert_eq!(s.setting_pair("a", "b").await.unwrap(), (None, None));
+        s.put_setting("b", &json!({"b": 2}), "t").await.unwrap();
+        assert_eq!(s.setting_pair("a", "b").await.unwrap(), (None, Some(json!({"b": 2}))));
+        s.put_setting("a", &json!({"a": 1}), "t").await.unwrap();
+        assert_eq!(s.setting_pair("b", "a").await.unwrap(), (Some(json!({"b": 2})), Some(json!({"a": 1}))));
+        cleanup(db).await;
+    }
+}
+
+fn event(id: usize) -> LogEvent {
+    let mut e = LogEvent::new(format!("9000000000000000{id:06}"), "2026-12-03T10:00:00.000Z".into(), "s");
+    e.user_id = Some(format!("auth0|{id}"));
+    e.description = Some("tab\t'quote\" 🚪".into());
+    e
+}
+
+#[tokio::test]
+async fn a_batch_of_events_is_stored_whole_or_not_at_all() {
+    for db in stores().await {
+        let s = &db.store;
+        let batch: Vec<LogEvent> = (0..MAX_LOGS_PER_INSERT).map(event).collect();
+        s.insert_logs(&batch).await.unwrap();
+        let (_, total) = s.logs(&LogQuery { limit: 1, ..Default::default() }).await.unwrap();
+        assert_eq!(total, MAX_LOGS_PER_INSERT as u64);
+        assert_eq!(s.log(&batch[7].log_id).await.unwrap().unwrap(), batch[7].to_auth0_json());
+
+        // One event already stored: the statement fails and none of the new ones are kept.
+        let mixed = vec![event(100_000), event(3), event(100_001)];
+        assert!(s.insert_logs(&mixed).await.is_err(), "{:?}", s.dialect());
+        assert!(s.log(&event(100_000).log_id).await.unwrap().is_none());
+
+        let too_many: Vec<LogEvent> = (0..=MAX_LOGS_PER_INSERT).map(|i| event(200_000 + i)).collect();
+        assert!(matches!(s.insert_logs(&too_many).await, Err(StoreError::InvalidQuery(_))));
+        cleanup(db).await;
+    }
+}
