@@ -4,7 +4,7 @@
 
 use gatehouse_core::connection::Connection;
 use gatehouse_core::user::User;
-use gatehouse_store::{BulkOutcome, ConflictOn, Store};
+use gatehouse_store::{BulkOutcome, ConflictOn};
 use serde_json::{json, Value};
 
 mod common;
