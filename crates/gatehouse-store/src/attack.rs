@@ -56,7 +56,7 @@ impl Store {
         threshold: i64,
     ) -> Result<FailureCount, StoreError> {
         let FailureKey { connection_id, identifier, ip } = key;
-        let failures: i64 = on_pool!(self, |pool| {
+        let failures: i64 = on_held!(self, writer, |pool| {
             sqlx::query_scalar(
                 "INSERT INTO login_failures (connection_id, identifier, ip, user_id, failures, last_failure_at) \
                  VALUES ($1, $2, $3, $4, 1, $5) \
@@ -79,7 +79,7 @@ impl Store {
             .await
         })?;
         let newly_blocked = failures >= threshold
-            && on_pool!(self, |pool| {
+            && on_held!(self, writer, |pool| {
                 sqlx::query(
                     "UPDATE login_failures SET blocked_at = $4 \
                      WHERE connection_id = $1 AND identifier = $2 AND ip = $3 AND blocked_at IS NULL",
@@ -104,7 +104,7 @@ impl Store {
         ip: &str,
         lapsed_before: &str,
     ) -> Result<FailureState, StoreError> {
-        let (counters, blocks): (i64, i64) = on_pool!(self, |pool| {
+        let (counters, blocks): (i64, i64) = on_held!(self, readers, |pool| {
             sqlx::query_as(
                 "SELECT COUNT(*), COALESCE(SUM(CASE WHEN blocked_at IS NOT NULL AND last_failure_at >= $4 \
                  THEN 1 ELSE 0 END), 0) FROM login_failures WHERE connection_id = $1 AND identifier = $2 \
@@ -128,7 +128,7 @@ impl Store {
         identifier: &str,
         ip: &str,
     ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+        on_held!(self, writer, |pool| {
             sqlx::query(
                 "DELETE FROM login_failures WHERE connection_id = $1 AND identifier = $2 \
                  AND (ip = $3 OR ip = '') AND blocked_at IS NULL",
@@ -215,7 +215,7 @@ impl Store {
 
     /// Two settings documents in one query: `(first, second)`.
     pub async fn setting_pair(&self, first: &str, second: &str) -> Result<(Option<Value>, Option<Value>), StoreError> {
-        let rows: Vec<(String, Json<Value>)> = on_pool!(self, |pool| {
+        let rows: Vec<(String, Json<Value>)> = on_held!(self, readers, |pool| {
             sqlx::query_as("SELECT name, body FROM tenant_settings WHERE name IN ($1, $2)")
                 .bind(first)
                 .bind(second)

@@ -2,7 +2,8 @@
 //! PostgreSQL (scale-out), chosen once from the database URL.
 //!
 //! Every statement is written once, with `$N` placeholders both backends accept; the
-//! backend branches are the `on_pool!` dispatch, the dialect-aware pieces of [`search`],
+//! backend branches are the `on_pool!` dispatch (and `on_held!` for the token
+//! endpoint's statements, on held connections), the dialect-aware pieces of [`search`],
 //! and the bulk import path (`bulk`: rusqlite on SQLite, `COPY` on PostgreSQL), whose
 //! speed is the point. Values are always bound, never spliced into SQL text.
 
@@ -12,6 +13,7 @@ mod macros;
 mod attack;
 mod bulk;
 mod error;
+mod held;
 mod identities;
 mod jobs;
 mod legacy;

@@ -12,6 +12,29 @@ macro_rules! on_pool {
     };
 }
 
+/// Like `on_pool!`, for the token endpoint's statements: on an SQLite file they run on a
+/// held connection (`crate::held`), `readers` or `writer`, `$ex` being
+/// `&mut SqliteConnection`.
+macro_rules! on_held {
+    ($store:expr, $which:ident, |$ex:ident| $body:expr) => {
+        match (&$store.backend, &$store.held) {
+            ($crate::store::Backend::Sqlite(_), Some(held)) => {
+                let mut connection = held.$which.connection().await?;
+                let result = {
+                    let $ex = connection.connection()?;
+                    $body
+                };
+                if result.is_err() {
+                    connection.discard();
+                }
+                result
+            }
+            ($crate::store::Backend::Sqlite($ex), None) => $body,
+            ($crate::store::Backend::Postgres($ex), _) => $body,
+        }
+    };
+}
+
 /// Binds a list of [`SqlValue`]s in order.
 macro_rules! bind_values {
     ($query:expr, $values:expr) => {{

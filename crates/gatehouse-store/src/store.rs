@@ -1,6 +1,7 @@
 //! The [`Store`]: every read and write Gatehouse makes.
 
 use crate::error::StoreError;
+use crate::held::HeldConnections;
 use crate::rows::FromRow;
 use crate::search;
 use crate::sql::{Dialect, SqlValue};
@@ -28,6 +29,15 @@ pub struct Store {
     /// and PostgreSQL).
     pub(crate) sqlite_file: Option<std::path::PathBuf>,
     pub(crate) bulk: crate::bulk::BulkConnection,
+    /// Held connections for the token endpoint's statements (SQLite files only).
+    pub(crate) held: Option<std::sync::Arc<Held>>,
+}
+
+/// See `crate::held`.
+#[derive(Debug)]
+pub(crate) struct Held {
+    pub(crate) readers: HeldConnections,
+    pub(crate) writer: HeldConnections,
 }
 
 pub(crate) const USER_COLUMNS: &str = "user_id, connection_id, connection, provider, email, email_verified, username, \
@@ -87,6 +97,7 @@ impl Store {
     /// missing). Lets several Gatehouse deployments, or test runs, share one database.
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
         let mut sqlite_file = None;
+        let mut held = None;
         let backend = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -104,6 +115,12 @@ impl Store {
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             if !in_memory {
                 sqlite_file = Some(options.get_filename().to_path_buf());
+                // Point reads and single-row writes need few pages: a small cache each.
+                let small = options.clone().pragma("cache_size", "-4096");
+                held = Some(std::sync::Arc::new(Held {
+                    readers: HeldConnections::new(small.clone(), crate::held::READERS),
+                    writer: HeldConnections::new(small, 1),
+                }));
             }
             let pool = SqlitePoolOptions::new()
                 // An in-memory database lives and dies with its one connection.
@@ -139,7 +156,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
-        Ok(Self { backend, sqlite_file, bulk: Default::default() })
+        Ok(Self { backend, sqlite_file, bulk: Default::default(), held })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -150,6 +167,10 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Some(held) = &self.held {
+            held.readers.close().await;
+            held.writer.close().await;
+        }
         on_pool!(self, |pool| pool.close().await)
     }
 
@@ -219,7 +240,7 @@ impl Store {
 
     async fn connection_where(&self, column: &'static str, value: &str) -> Result<Option<Connection>, StoreError> {
         let sql = format!("SELECT * FROM connections WHERE {column} = $1");
-        on_pool!(self, |pool| {
+        on_held!(self, readers, |pool| {
             let row = sqlx::query(&sql).bind(value).fetch_optional(pool).await?;
             row.as_ref().map(Connection::from_row).transpose()
         })
@@ -290,7 +311,7 @@ impl Store {
     }
 
     pub async fn user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
-        on_pool!(self, |pool| {
+        on_held!(self, readers, |pool| {
             let row = sqlx::query("SELECT * FROM users WHERE user_id = $1").bind(user_id).fetch_optional(pool).await?;
             row.as_ref().map(User::from_row).transpose()
         })
@@ -309,7 +330,7 @@ impl Store {
 
     /// The user of a connection with this (normalized) email or username.
     pub async fn user_by_login(&self, connection_id: &str, login: &str) -> Result<Option<User>, StoreError> {
-        on_pool!(self, |pool| {
+        on_held!(self, readers, |pool| {
             let row = sqlx::query(
                 "SELECT * FROM users WHERE connection_id = $1 AND (email = $2 OR username = $2) \
                  ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1",
@@ -394,7 +415,7 @@ impl Store {
     /// round trips on the hottest write path). `None` when the user was deleted meanwhile.
     pub async fn record_login(&self, user_id: &str, login: &LoginRecord<'_>) -> Result<Option<User>, StoreError> {
         let (verified, stronger) = login.upgrade.unzip();
-        on_pool!(self, |pool| {
+        on_held!(self, writer, |pool| {
             let row = sqlx::query(
                 "UPDATE users SET logins_count = logins_count + 1, last_login = $2, \
                  last_ip = COALESCE($3, last_ip), \
@@ -485,7 +506,7 @@ impl Store {
     }
 
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        on_pool!(self, |pool| {
+        on_held!(self, readers, |pool| {
             let row =
                 sqlx::query("SELECT * FROM clients WHERE client_id = $1").bind(client_id).fetch_optional(pool).await?;
             row.as_ref().map(Client::from_row).transpose()
@@ -540,7 +561,7 @@ impl Store {
     }
 
     pub async fn client_grant(&self, client_id: &str, audience: &str) -> Result<Option<ClientGrant>, StoreError> {
-        on_pool!(self, |pool| {
+        on_held!(self, readers, |pool| {
             let row = sqlx::query("SELECT * FROM client_grants WHERE client_id = $1 AND audience = $2")
                 .bind(client_id)
                 .bind(audience)

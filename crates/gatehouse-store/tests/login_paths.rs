@@ -115,3 +115,42 @@ async fn a_batch_of_events_is_stored_whole_or_not_at_all() {
         cleanup(db).await;
     }
 }
+
+/// The point reads run on held connections (SQLite files): each sees every write committed
+/// before it through the pool, and many at once share the few connections.
+#[tokio::test]
+async fn point_reads_see_every_committed_write_and_run_concurrently() {
+    for db in stores().await {
+        let s = &db.store;
+        let c = Connection::new_database("con_readreadreadread".into(), "read-db".into(), "t".into());
+        s.insert_connection(&c).await.unwrap();
+        let mut u = user(&c, 7);
+        assert!(s.user(&u.user_id).await.unwrap().is_none());
+        s.insert_user(&u).await.unwrap();
+        assert_eq!(s.user(&u.user_id).await.unwrap().as_ref(), Some(&u));
+        for i in 0..20 {
+            u.logins_count = i;
+            let record = LoginRecord { now: "2026-12-03T10:00:00.000Z", ip: None, upgrade: None };
+            let stored = s.record_login(&u.user_id, &record).await.unwrap().unwrap();
+            let login = u.email.clone().unwrap();
+            assert_eq!(s.user_by_login(&c.id, &login).await.unwrap().unwrap().logins_count, stored.logins_count);
+        }
+        s.put_setting("x", &json!({"v": 1}), "t").await.unwrap();
+        assert_eq!(s.setting_pair("x", "y").await.unwrap().0, Some(json!({"v": 1})));
+        s.put_setting("x", &json!({"v": 2}), "t").await.unwrap();
+        assert_eq!(s.setting_pair("x", "y").await.unwrap().0, Some(json!({"v": 2})));
+        assert!(s.delete_user(&u.user_id).await.unwrap());
+        assert!(s.user(&u.user_id).await.unwrap().is_none(), "a deletion is seen at once");
+
+        let mut reads = tokio::task::JoinSet::new();
+        for _ in 0..64 {
+            let s = s.clone();
+            let name = c.name.clone();
+            reads.spawn(async move { s.connection_by_name(&name).await });
+        }
+        while let Some(r) = reads.join_next().await {
+            assert_eq!(r.unwrap().unwrap().unwrap().id, c.id);
+        }
+        cleanup(db).await;
+    }
+}
