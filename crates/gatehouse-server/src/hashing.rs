@@ -1,16 +1,30 @@
-//! Password hashing off the async runtime, on a bounded number of threads, so a burst of
-//! logins or creates never starves other requests.
+//! Password hashing off the async runtime, on a fixed set of threads (one per core), so a
+//! burst of logins or creates never starves other requests.
+//!
+//! Each hashing thread takes the next queued hash as soon as it finishes one. With a
+//! semaphore in front of `spawn_blocking` instead, a finished hash first had to wake its
+//! request's task, which released the permit, which woke the next task, which handed its
+//! hash to a blocking thread: a core sat idle for every one of those hand-offs.
 
 use gatehouse_hash::{HashError, Hasher, PasswordHash};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
-#[derive(Clone, Debug)]
+type Job = Box<dyn FnOnce(&Hasher) + Send>;
+
+#[derive(Clone)]
 pub struct HashPool {
     hasher: Arc<Hasher>,
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for HashPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashPool").finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,9 +36,29 @@ pub enum HashPoolError {
 }
 
 impl HashPool {
-    /// At most `concurrency` hashes run at once; the rest wait their turn.
-    pub fn new(hasher: Hasher, concurrency: usize) -> Self {
-        Self { hasher: Arc::new(hasher), permits: Arc::new(Semaphore::new(concurrency.max(1))) }
+    /// `threads` hashes run at once; the rest wait in order. The threads end when the
+    /// last clone of the pool is dropped.
+    pub fn new(hasher: Hasher, threads: usize) -> Self {
+        let hasher = Arc::new(hasher);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let (hasher, queue) = (hasher.clone(), queue.clone());
+            let spawned = std::thread::Builder::new().name(format!("hashing-{i}")).spawn(move || loop {
+                // The lock is held only while waiting for a job, never while hashing.
+                let job = match queue.lock() {
+                    Ok(q) => q.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                // A job that panics fails its own request (its answer is dropped), not the thread.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&hasher)));
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a hashing thread");
+            }
+        }
+        Self { hasher, jobs }
     }
 
     pub fn hasher(&self) -> &Hasher {
@@ -32,9 +66,13 @@ impl HashPool {
     }
 
     async fn run<T: Send + 'static>(&self, f: impl FnOnce(&Hasher) -> T + Send + 'static) -> Result<T, HashPoolError> {
-        let _permit = self.permits.acquire().await.map_err(|e| HashPoolError::Task(e.to_string()))?;
-        let hasher = self.hasher.clone();
-        tokio::task::spawn_blocking(move || f(&hasher)).await.map_err(|e| HashPoolError::Task(e.to_string()))
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |hasher| {
+            let _ = done.send(f(hasher));
+        });
+        self.jobs.send(job).map_err(|_| HashPoolError::Task("the hashing threads have stopped".into()))?;
+        // A job that panicked drops its sender without an answer.
+        result.await.map_err(|_| HashPoolError::Task("a hashing job failed".into()))
     }
 
     /// Hashes a new password (argon2id) into its stored form.
@@ -70,6 +108,32 @@ pub fn verify_client_secret(stored: &str, presented: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_hashes_all_finish_on_two_threads_with_their_own_answers() -> Result<(), HashPoolError> {
+        let cheap = gatehouse_hash::Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1 };
+        let pool = HashPool::new(Hasher::new(cheap, gatehouse_hash::Limits::default()), 2);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let pool = pool.clone();
+            tasks.spawn(async move {
+                let stored = pool.hash(format!("password {i}")).await?;
+                let parsed = pool.hasher().parse_stored(&stored)?;
+                let right = pool.verify(Some(parsed.clone()), format!("password {i}")).await?;
+                let wrong = pool.verify(Some(parsed), format!("password {}", i + 1)).await?;
+                let unknown_user = pool.verify(None, format!("password {i}")).await?;
+                Ok::<_, HashPoolError>((right, wrong, unknown_user))
+            });
+        }
+        let mut finished = 0;
+        while let Some(answer) = tasks.join_next().await {
+            let answer = answer.map_err(|e| HashPoolError::Task(e.to_string()))??;
+            assert_eq!(answer, (true, false, false));
+            finished += 1;
+        }
+        assert_eq!(finished, 16);
+        Ok(())
+    }
 
     #[test]
     fn client_secret_round_trip() {
