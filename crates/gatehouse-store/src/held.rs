@@ -1,6 +1,7 @@
 //! SQLite connections held for the statements every token request makes: point reads
 //! (client, grant, connection, settings, failure counters, user) on a few connections,
-//! and the login's writes (the success record, failure counters, audit events) on one.
+//! and the token endpoint's writes (a login's success record, failure counters, audit
+//! events, refresh-token issue and rotation) on one.
 //!
 //! A pooled sqlx connection costs, per query, an acquire and a spawned release task that
 //! pings the connection's worker thread: about seven thread hand-offs for one indexed

@@ -9,6 +9,7 @@
 use crate::error::StoreError;
 use crate::rows::FromRow;
 use crate::store::Store;
+use sqlx::Connection as _;
 
 /// A single sign-on session.
 #[derive(Debug, Clone, PartialEq)]
@@ -277,7 +278,7 @@ impl Store {
     // ---- refresh tokens --------------------------------------------------------------
 
     pub async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
-        on_pool!(self, |pool| bind_refresh!(sqlx::query(REFRESH_INSERT), t)
+        on_held!(self, writer, |pool| bind_refresh!(sqlx::query(REFRESH_INSERT), t)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
@@ -297,7 +298,7 @@ impl Store {
     where
         F: FnOnce(&RefreshToken) -> RefreshToken,
     {
-        on_pool!(self, |pool| {
+        on_held!(self, writer, |pool| {
             let mut tx = pool.begin().await?;
             let won = sqlx::query(
                 "UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1 AND rotated_at IS NULL \
@@ -363,7 +364,7 @@ impl Store {
     }
 
     pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
-        on_pool!(self, |pool| {
+        on_held!(self, readers, |pool| {
             let row = sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
                 .bind(token_hash)
                 .fetch_optional(pool)
