@@ -2,7 +2,7 @@
 //! identifier and IP, and the tenant settings documents that configure them.
 
 use crate::error::StoreError;
-use crate::store::Store;
+use crate::store::{BeginWrite, Store};
 use serde_json::Value;
 use sqlx::types::Json;
 
@@ -192,7 +192,7 @@ impl Store {
             let count = format!("SELECT COUNT(*) FROM login_failures WHERE {column} = $1 AND blocked_at IS NOT NULL");
             let delete = format!("DELETE FROM login_failures WHERE {column} = $1");
             lifted += on_pool!(self, |pool| {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 let n: i64 = sqlx::query_scalar(&count).bind(value).fetch_one(&mut *tx).await?;
                 sqlx::query(&delete).bind(value).execute(&mut *tx).await?;
                 tx.commit().await?;

@@ -7,7 +7,7 @@
 
 use crate::error::StoreError;
 use crate::rows::FromRow;
-use crate::store::{Store, USER_COLUMNS};
+use crate::store::{BeginWrite, Store, USER_COLUMNS};
 use gatehouse_core::identity::Identity;
 use gatehouse_core::user::User;
 use sqlx::types::Json;
@@ -118,7 +118,7 @@ impl Store {
         secondary_user_id: Option<&str>,
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let exists = sqlx::query("SELECT user_id FROM users WHERE user_id = $1")
                 .bind(primary_id)
                 .fetch_optional(&mut *tx)
@@ -173,7 +173,7 @@ impl Store {
              ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)"
         );
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let row = sqlx::query(
                 "DELETE FROM user_identities WHERE user_id = $1 AND provider = $2 AND identity_user_id = $3 RETURNING *",
             )

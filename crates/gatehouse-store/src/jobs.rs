@@ -5,7 +5,7 @@
 use crate::error::StoreError;
 use crate::rows::FromRow;
 use crate::sql::Dialect;
-use crate::store::Store;
+use crate::store::{BeginWrite, Store};
 use gatehouse_core::job::{Job, JobStatus};
 use gatehouse_core::user::User;
 use serde_json::Value;
@@ -88,7 +88,7 @@ impl Store {
     /// transaction, if `node` still holds the job. Returns whether it does.
     pub async fn checkpoint_job(&self, id: &str, node: &str, p: &JobProgress, now: &str) -> Result<bool, StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let held = sqlx::query(
                 "UPDATE jobs SET resume_at = $3, summary = $4, percentage_done = $5, time_left_seconds = $6, \
                  heartbeat_at = $7, updated_at = $7 WHERE id = $1 AND claimed_by = $2 AND status = $8",

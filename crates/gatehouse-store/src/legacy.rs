@@ -2,7 +2,7 @@
 //! written together, and migration progress is counted from the markers.
 
 use crate::error::StoreError;
-use crate::store::{Store, USER_COLUMNS};
+use crate::store::{BeginWrite, Store, USER_COLUMNS};
 use gatehouse_core::user::User;
 
 /// How far a connection's migration has come.
@@ -32,7 +32,7 @@ impl Store {
              ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)"
         );
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             bind_user!(sqlx::query(&sql), u).execute(&mut *tx).await?;
             sqlx::query(
                 "INSERT INTO legacy_migrations (user_id, connection_id, source, migrated_at) VALUES ($1,$2,$3,$4)",
@@ -58,7 +58,7 @@ impl Store {
         now: &str,
     ) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             for id in user_ids {
                 sqlx::query(
                     "INSERT INTO legacy_migrations (user_id, connection_id, source, migrated_at) \

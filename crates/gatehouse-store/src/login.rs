@@ -9,7 +9,7 @@
 use crate::error::StoreError;
 use crate::rows::FromRow;
 use crate::store::Store;
-use sqlx::Connection as _;
+use sqlx::Acquire as _;
 
 /// A single sign-on session.
 #[derive(Debug, Clone, PartialEq)]
@@ -285,10 +285,16 @@ impl Store {
         Ok(())
     }
 
-    /// Redeems `token_hash` and, in the same transaction, stores `successor` (built by
-    /// `next` from the redeemed token) in the same family. A token that was already
-    /// rotated revokes its family; a token of a revoked family, or an expired one, is
-    /// `Invalid`.
+    /// Redeems `token_hash` and stores `successor` (built by `next` from the redeemed
+    /// token) in the same family. A token that was already rotated revokes its family; a
+    /// token of a revoked family, or an expired one, is `Invalid`.
+    ///
+    /// Two statements, not one transaction: the conditional `UPDATE` alone decides who
+    /// redeems the token, and a successor stored after a concurrent reuse revoked the
+    /// family can never be redeemed (the family check). Should the process stop between
+    /// the two, the client is where a lost response would leave it: it still holds the
+    /// redeemed token, whose next use revokes the family. On SQLite's one writer the
+    /// transaction's four round trips to its worker thread halved the rotations a second.
     pub async fn rotate_refresh_token<F>(
         &self,
         token_hash: &str,
@@ -299,7 +305,9 @@ impl Store {
         F: FnOnce(&RefreshToken) -> RefreshToken,
     {
         on_held!(self, writer, |pool| {
-            let mut tx = pool.begin().await?;
+            // A pooled connection needs `mut`; the held one is already a `&mut`.
+            #[allow(unused_mut)]
+            let mut c = pool.acquire().await?;
             let won = sqlx::query(
                 "UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1 AND rotated_at IS NULL \
                  AND revoked_at IS NULL AND expires_at > $2 AND NOT EXISTS (SELECT 1 FROM refresh_tokens f \
@@ -307,34 +315,28 @@ impl Store {
             )
             .bind(token_hash)
             .bind(now)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *c)
             .await?;
             if let Some(row) = won {
                 let old = RefreshToken::from_row(&row)?;
                 let successor = next(&old);
-                bind_refresh!(sqlx::query(REFRESH_INSERT), successor).execute(&mut *tx).await?;
-                tx.commit().await?;
+                bind_refresh!(sqlx::query(REFRESH_INSERT), successor).execute(&mut *c).await?;
                 return Ok(RefreshRedemption::Rotated(old));
             }
             let seen = sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
                 .bind(token_hash)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *c)
                 .await?;
-            let Some(row) = seen else {
-                tx.rollback().await?;
-                return Ok(RefreshRedemption::Invalid);
-            };
+            let Some(row) = seen else { return Ok(RefreshRedemption::Invalid) };
             let token = RefreshToken::from_row(&row)?;
             if token.rotated_at.is_some() {
                 sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
                     .bind(&token.family_id)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut *c)
                     .await?;
-                tx.commit().await?;
                 return Ok(RefreshRedemption::Reused(token));
             }
-            tx.rollback().await?;
             Ok(RefreshRedemption::Invalid)
         })
     }

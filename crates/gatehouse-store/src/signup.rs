@@ -6,7 +6,7 @@
 
 use crate::error::StoreError;
 use crate::rows::FromRow;
-use crate::store::Store;
+use crate::store::{BeginWrite, Store};
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 
@@ -120,7 +120,7 @@ impl Store {
     /// [`PASSWORD_HISTORY_MAX`].
     pub async fn record_password(&self, user_id: &str, password_hash: &str, now: &str) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1,$2,$3)")
                 .bind(user_id)
                 .bind(password_hash)

@@ -21,6 +21,35 @@ pub(crate) enum Backend {
     Postgres(PgPool),
 }
 
+/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: a deferred
+/// transaction that reads before it writes fails at once with `SQLITE_BUSY` when another
+/// connection wrote in between (WAL cannot upgrade a stale snapshot, and the busy handler
+/// is not consulted); taking the write lock first waits for it instead.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send {
+        self.begin()
+    }
+}
+
 /// The store handle. Cheap to clone; all clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -279,7 +308,7 @@ impl Store {
     /// Deletes a connection and, with it, its users.
     pub async fn delete_connection(&self, id: &str) -> Result<bool, StoreError> {
         let done = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM users WHERE connection_id = $1").bind(id).execute(&mut *tx).await?;
             let done =
                 sqlx::query("DELETE FROM connections WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
@@ -388,7 +417,7 @@ impl Store {
              ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24) WHERE user_id = $25"
         );
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // A no-op write first takes the row's write lock in both backends (a row lock
             // in PostgreSQL, the database write lock in SQLite), so the read below cannot
             // be overtaken by another writer.
@@ -528,7 +557,7 @@ impl Store {
 
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let done = on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM client_grants WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
             let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
                 .bind(client_id)
@@ -629,7 +658,7 @@ impl Store {
     /// Stores a new key and makes it the one that signs, retiring the previous one.
     pub async fn rotate_signing_key(&self, key: &SigningKey, now: &str) -> Result<(), StoreError> {
         on_pool!(self, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query("UPDATE signing_keys SET current = $1, retired_at = $2 WHERE current = $3")
                 .bind(false)
                 .bind(now)
