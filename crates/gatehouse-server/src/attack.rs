@@ -30,22 +30,21 @@ pub enum Refusal {
     IpThrottled,
 }
 
+/// The stored settings document, or the defaults when none was ever saved.
+fn brute_force_from(stored: Option<Value>) -> BruteForceProtection {
+    stored.map(|v| BruteForceProtection::from_stored(&v)).unwrap_or_default()
+}
+
+fn suspicious_ip_from(stored: Option<Value>) -> SuspiciousIpThrottling {
+    stored.map(|v| SuspiciousIpThrottling::from_stored(&v)).unwrap_or_default()
+}
+
 pub async fn brute_force_settings(state: &AppState) -> Result<BruteForceProtection, StoreError> {
-    Ok(state
-        .store
-        .setting(BRUTE_FORCE_SETTING)
-        .await?
-        .map(|v| BruteForceProtection::from_stored(&v))
-        .unwrap_or_default())
+    Ok(brute_force_from(state.store.setting(BRUTE_FORCE_SETTING).await?))
 }
 
 pub async fn suspicious_ip_settings(state: &AppState) -> Result<SuspiciousIpThrottling, StoreError> {
-    Ok(state
-        .store
-        .setting(SUSPICIOUS_IP_SETTING)
-        .await?
-        .map(|v| SuspiciousIpThrottling::from_stored(&v))
-        .unwrap_or_default())
+    Ok(suspicious_ip_from(state.store.setting(SUSPICIOUS_IP_SETTING).await?))
 }
 
 /// The rules in force for one login attempt.
@@ -74,8 +73,7 @@ impl LoginGuard {
         let connection_opts_in =
             connection.options.get("brute_force_protection").and_then(Value::as_bool).unwrap_or(true);
         let (brute_force, throttling) = state.store.setting_pair(BRUTE_FORCE_SETTING, SUSPICIOUS_IP_SETTING).await?;
-        let brute_force = brute_force.map(|v| BruteForceProtection::from_stored(&v)).unwrap_or_default();
-        let throttling = throttling.map(|v| SuspiciousIpThrottling::from_stored(&v)).unwrap_or_default();
+        let (brute_force, throttling) = (brute_force_from(brute_force), suspicious_ip_from(throttling));
         let brute_force = (connection_opts_in && brute_force.enabled && !allowlisted(&brute_force.allowlist, ip))
             .then_some(brute_force);
         let throttling =

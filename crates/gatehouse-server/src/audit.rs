@@ -103,15 +103,6 @@ enum Write {
 #[derive(Debug, Clone)]
 pub struct AuditWriter(mpsc::Sender<Write>);
 
-impl std::fmt::Debug for Write {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Write::Event(e) => write!(f, "Event({})", e.log_id),
-            Write::Flush(_) => f.write_str("Flush"),
-        }
-    }
-}
-
 impl AuditWriter {
     /// Starts the writer task; it ends once every sender is dropped and the queue is stored.
     pub fn start(store: Store) -> Self {

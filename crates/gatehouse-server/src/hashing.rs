@@ -15,16 +15,10 @@ use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce(&Hasher) + Send>;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct HashPool {
     hasher: Arc<Hasher>,
     jobs: mpsc::Sender<Job>,
-}
-
-impl std::fmt::Debug for HashPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HashPool").finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -37,8 +37,10 @@ impl std::fmt::Debug for HeldConnections {
 pub(crate) struct Held<'a>(MutexGuard<'a, Option<SqliteConnection>>);
 
 impl Held<'_> {
+    /// Always open: [`HeldConnections::connection`] opens it before handing it out, and a
+    /// discarded one is not used again. Never `NotFound`, which callers read as "no row".
     pub(crate) fn connection(&mut self) -> Result<&mut SqliteConnection, StoreError> {
-        self.0.as_mut().ok_or(StoreError::NotFound)
+        self.0.as_mut().ok_or(StoreError::Database(sqlx::Error::PoolClosed))
     }
 
     /// After an error the connection is closed; the next read opens a fresh one.

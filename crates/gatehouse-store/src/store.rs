@@ -418,9 +418,9 @@ impl Store {
         );
         on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            // A no-op write first takes the row's write lock in both backends (a row lock
-            // in PostgreSQL, the database write lock in SQLite), so the read below cannot
-            // be overtaken by another writer.
+            // A no-op write first takes the row's lock in PostgreSQL (SQLite's IMMEDIATE
+            // transaction already holds the database write lock), so the read below
+            // cannot be overtaken by another writer.
             let locked = sqlx::query("UPDATE users SET updated_at = updated_at WHERE user_id = $1")
                 .bind(user_id)
                 .execute(&mut *tx)
