@@ -1,5 +1,6 @@
-//! Minting tokens for a user: the access token (a JWT for the audience), the ID token
-//! (claims by scope) and, with `offline_access`, a refresh token.
+//! Minting tokens for a user: the access token (a JWT for the audience, opaque when it
+//! only serves `/userinfo`), the ID token (claims by scope) and, with `offline_access`,
+//! a refresh token.
 
 use crate::auth::secrets::{hash_secret, random_token};
 use crate::error::OAuthError;
@@ -158,7 +159,13 @@ pub async fn issue(state: &AppState, grant: &Grant<'_>, refresh: Refresh) -> Res
         gty: grant.gty.map(str::to_string),
         sid: grant.sid.clone(),
     };
-    let access_token = state.keys.sign(&access).map_err(OAuthError::server_error)?;
+    // Without an API there is nobody to read the token but `/userinfo`: Auth0 makes it
+    // opaque then, and so does Gatehouse (which also spares a signature).
+    let access_token = match grant.audience {
+        Some(_) => state.keys.sign(&access),
+        None => state.keys.seal(&access),
+    }
+    .map_err(OAuthError::server_error)?;
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
     if openid {

@@ -1,6 +1,7 @@
 //! `GET|POST /userinfo`: the standard claims of the access token's user.
 
 use crate::auth::issue::{has_scope, profile_claims, UserAccessClaims};
+use crate::keys::is_opaque_token;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
@@ -23,8 +24,12 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
     });
     let Some(token) = token else { return unauthorized("invalid_request") };
-    let claims: Option<UserAccessClaims> =
-        state.keys.verify(&token, &state.config.issuer, &state.config.userinfo_audience());
+    let (issuer, audience) = (&state.config.issuer, state.config.userinfo_audience());
+    let claims: Option<UserAccessClaims> = if is_opaque_token(&token) {
+        state.keys.open(&token, issuer, &audience, state.clock.now().unix_timestamp())
+    } else {
+        state.keys.verify(&token, issuer, &audience)
+    };
     let Some(claims) = claims.filter(|c| has_scope(&c.scope, "openid")) else {
         return unauthorized("invalid_token");
     };

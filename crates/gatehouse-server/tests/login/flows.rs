@@ -1,4 +1,6 @@
 use crate::helpers::*;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::Value;
 
 #[tokio::test]
@@ -41,9 +43,14 @@ async fn code_flow_with_pkce_issues_valid_tokens_and_records_the_login() {
     assert_eq!(id["nickname"], "alice");
     assert_eq!(id["name"], "Name of alice");
     assert!(id["sid"].is_string() && id["auth_time"].is_i64() && id["updated_at"].is_string());
-    let access = jwt_claims(body["access_token"].as_str().unwrap());
-    assert_eq!(access["aud"], format!("{}userinfo", srv.base));
-    assert_eq!(access["scope"], "openid profile email offline_access");
+    // No audience was asked for: the access token only serves /userinfo and, as
+    // Auth0's, is opaque (a JWE only Gatehouse can read).
+    let access = body["access_token"].as_str().unwrap();
+    assert_eq!(access.split('.').count(), 5, "{access}");
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(access.split('.').next().unwrap()).unwrap()).unwrap();
+    assert_eq!((header["alg"].as_str(), header["enc"].as_str()), (Some("dir"), Some("A256GCM")));
+    assert!(!access.contains(&URL_SAFE_NO_PAD.encode("alice")[..4]));
 
     let info: Value = srv
         .http
@@ -178,7 +185,41 @@ async fn password_grants_and_legacy_hash_upgrade() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert!(body["refresh_token"].is_string());
-    assert_eq!(jwt_claims(body["access_token"].as_str().unwrap())["gty"], "password");
+}
+
+#[tokio::test]
+async fn an_api_audience_gets_a_jwt_that_also_serves_userinfo() {
+    const API: &str = "https://api.example.test/";
+    let srv = start_with(|c| c.api_audiences = vec![API.into()]).await;
+    let (status, body) = token(
+        &srv,
+        &[
+            ("grant_type", "password"),
+            ("client_id", WEB),
+            ("client_secret", WEB_SECRET),
+            ("username", "alice@example.com"),
+            ("password", PASSWORD),
+            ("audience", API),
+            ("scope", "openid email"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let access_token = body["access_token"].as_str().unwrap();
+    let access = jwt_claims(access_token);
+    assert_eq!(access["aud"], serde_json::json!([API, format!("{}userinfo", srv.base)]));
+    assert_eq!((access["gty"].as_str(), access["sub"].as_str()), (Some("password"), Some("auth0|alice")));
+    let info: Value = srv
+        .http
+        .get(format!("{}userinfo", srv.base))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["email"], "alice@example.com");
 }
 
 #[tokio::test]
