@@ -5,6 +5,7 @@ use crate::error::StoreError;
 use crate::store::{BeginWrite, Store};
 use serde_json::Value;
 use sqlx::types::Json;
+use sqlx::Acquire as _;
 
 /// Where a failed login leaves its counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,9 +56,15 @@ impl Store {
         lapsed_before: &str,
         threshold: i64,
     ) -> Result<FailureCount, StoreError> {
-        let FailureKey { connection_id, identifier, ip } = key;
-        let failures: i64 = on_held!(self, writer, |pool| {
-            sqlx::query_scalar(
+        let (connection_id, identifier, ip) =
+            (key.connection_id.to_owned(), key.identifier.to_owned(), key.ip.to_owned());
+        let (user_id, now, lapsed_before) = (user_id.map(str::to_owned), now.to_owned(), lapsed_before.to_owned());
+        // Both statements in one write: the count, and the block once it reaches the threshold.
+        on_writer!(self, |pool| {
+            // A pooled connection needs `mut`; the writer's is already a `&mut`.
+            #[allow(unused_mut)]
+            let mut c = pool.acquire().await?;
+            let failures: i64 = sqlx::query_scalar(
                 "INSERT INTO login_failures (connection_id, identifier, ip, user_id, failures, last_failure_at) \
                  VALUES ($1, $2, $3, $4, 1, $5) \
                  ON CONFLICT (connection_id, identifier, ip) DO UPDATE SET \
@@ -69,30 +76,29 @@ impl Store {
                    last_failure_at = excluded.last_failure_at \
                  RETURNING failures",
             )
-            .bind(connection_id)
-            .bind(identifier)
-            .bind(ip)
-            .bind(user_id)
-            .bind(now)
-            .bind(lapsed_before)
-            .fetch_one(pool)
-            .await
-        })?;
-        let newly_blocked = failures >= threshold
-            && on_held!(self, writer, |pool| {
-                sqlx::query(
+            .bind(&connection_id)
+            .bind(&identifier)
+            .bind(&ip)
+            .bind(&user_id)
+            .bind(&now)
+            .bind(&lapsed_before)
+            .fetch_one(&mut *c)
+            .await?;
+            let newly_blocked = failures >= threshold
+                && sqlx::query(
                     "UPDATE login_failures SET blocked_at = $4 \
                      WHERE connection_id = $1 AND identifier = $2 AND ip = $3 AND blocked_at IS NULL",
                 )
-                .bind(connection_id)
-                .bind(identifier)
-                .bind(ip)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected() == 1)
-            })?;
-        Ok(FailureCount { failures, newly_blocked })
+                .bind(&connection_id)
+                .bind(&identifier)
+                .bind(&ip)
+                .bind(&now)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+                    == 1;
+            Ok::<_, StoreError>(FailureCount { failures, newly_blocked })
+        })
     }
 
     /// Whether a live block holds for the identifier, either from this IP or from every
@@ -104,7 +110,7 @@ impl Store {
         ip: &str,
         lapsed_before: &str,
     ) -> Result<FailureState, StoreError> {
-        let (counters, blocks): (i64, i64) = on_held!(self, readers, |pool| {
+        let (counters, blocks): (i64, i64) = on_reader!(self, |pool| {
             sqlx::query_as(
                 "SELECT COUNT(*), COALESCE(SUM(CASE WHEN blocked_at IS NOT NULL AND last_failure_at >= $4 \
                  THEN 1 ELSE 0 END), 0) FROM login_failures WHERE connection_id = $1 AND identifier = $2 \
@@ -128,14 +134,15 @@ impl Store {
         identifier: &str,
         ip: &str,
     ) -> Result<(), StoreError> {
-        on_held!(self, writer, |pool| {
+        let (connection_id, identifier, ip) = (connection_id.to_owned(), identifier.to_owned(), ip.to_owned());
+        on_writer!(self, |pool| {
             sqlx::query(
                 "DELETE FROM login_failures WHERE connection_id = $1 AND identifier = $2 \
                  AND (ip = $3 OR ip = '') AND blocked_at IS NULL",
             )
-            .bind(connection_id)
-            .bind(identifier)
-            .bind(ip)
+            .bind(&connection_id)
+            .bind(&identifier)
+            .bind(&ip)
             .execute(pool)
             .await
             .map(|_| ())
@@ -215,7 +222,7 @@ impl Store {
 
     /// Two settings documents in one query: `(first, second)`.
     pub async fn setting_pair(&self, first: &str, second: &str) -> Result<(Option<Value>, Option<Value>), StoreError> {
-        let rows: Vec<(String, Json<Value>)> = on_held!(self, readers, |pool| {
+        let rows: Vec<(String, Json<Value>)> = on_reader!(self, |pool| {
             sqlx::query_as("SELECT name, body FROM tenant_settings WHERE name IN ($1, $2)")
                 .bind(first)
                 .bind(second)

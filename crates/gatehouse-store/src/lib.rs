@@ -2,8 +2,10 @@
 //! PostgreSQL (scale-out), chosen once from the database URL.
 //!
 //! Every statement is written once, with `$N` placeholders both backends accept; the
-//! backend branches are the `on_pool!` dispatch (and `on_held!` for the token
-//! endpoint's statements, on held connections), the dialect-aware pieces of [`search`],
+//! backend branches are the `on_pool!` dispatch (and `on_reader!` / `on_writer!` for
+//! the token endpoint's statements, on held connections and the writer thread), the
+//! refresh-token rotation (one statement on PostgreSQL, one batch on SQLite), the
+//! dialect-aware pieces of [`search`],
 //! and the bulk import path (`bulk`: rusqlite on SQLite, `COPY` on PostgreSQL), whose
 //! speed is the point. Values are always bound, never spliced into SQL text.
 
@@ -31,7 +33,7 @@ pub use error::{ConflictOn, StoreError};
 pub use identities::UpstreamTransaction;
 pub use jobs::JobProgress;
 pub use legacy::{MigrationProgress, MIGRATED_IN_BULK, MIGRATED_ON_LOGIN, MIGRATED_ON_RESET};
-pub use login::{AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken};
+pub use login::{AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken, Successor};
 pub use logs::{LogQuery, MAX_LOGS_PER_INSERT};
 pub use signup::{Ticket, TicketKind, PASSWORD_HISTORY_MAX};
 pub use sql::{Dialect, SqlValue};

@@ -8,6 +8,7 @@
 
 use crate::error::StoreError;
 use crate::rows::FromRow;
+use crate::sql::Dialect;
 use crate::store::Store;
 use sqlx::Acquire as _;
 
@@ -95,6 +96,54 @@ pub enum RefreshRedemption {
     /// Revoked, expired, or never issued.
     Invalid,
 }
+
+/// The token a rotation stores; the rest of its row it inherits from the redeemed one.
+#[derive(Debug, Clone, Copy)]
+pub struct Successor<'a> {
+    pub token_hash: &'a str,
+    pub expires_at: i64,
+}
+
+/// `$1` the presented token's hash can still be redeemed at `$2`: not rotated, revoked
+/// or expired, and its family never revoked (a partial index holds the revoked rows).
+macro_rules! redeemable {
+    () => {
+        "token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+         AND NOT EXISTS (SELECT 1 FROM refresh_tokens f WHERE f.family_id = refresh_tokens.family_id \
+         AND f.revoked_at IS NOT NULL)"
+    };
+}
+
+/// Columns a successor (`$3`, created `$2`, expiring `$4`) copies from the redeemed token.
+macro_rules! successor_insert {
+    ($from:literal) => {
+        concat!(
+            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, audience, sid, \
+             auth_time, created_at, expires_at) SELECT $3, family_id, client_id, user_id, scope, audience, sid, \
+             auth_time, $2, $4 FROM ",
+            $from
+        )
+    };
+}
+
+/// Both statements evaluate the same condition under the write lock `BEGIN IMMEDIATE`
+/// takes, so the successor is stored exactly when the old token is marked rotated.
+const ROTATE_SQLITE: &str = concat!(
+    "BEGIN IMMEDIATE; ",
+    successor_insert!("refresh_tokens WHERE "),
+    redeemable!(),
+    "; UPDATE refresh_tokens SET rotated_at = $2 WHERE ",
+    redeemable!(),
+    " RETURNING *; COMMIT;"
+);
+
+const ROTATE_POSTGRES: &str = concat!(
+    "WITH old AS (UPDATE refresh_tokens SET rotated_at = $2 WHERE ",
+    redeemable!(),
+    " RETURNING *), successor AS (",
+    successor_insert!("old"),
+    ") SELECT * FROM old"
+);
 
 const SESSION_INSERT: &str =
     "INSERT INTO login_sessions (id_hash, sid, user_id, auth_time, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6)";
@@ -278,53 +327,63 @@ impl Store {
     // ---- refresh tokens --------------------------------------------------------------
 
     pub async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
-        on_held!(self, writer, |pool| bind_refresh!(sqlx::query(REFRESH_INSERT), t)
+        let t = t.clone();
+        on_writer!(self, |pool| bind_refresh!(sqlx::query(REFRESH_INSERT), t)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
-    /// Redeems `token_hash` and stores `successor` (built by `next` from the redeemed
-    /// token) in the same family. A token that was already rotated revokes its family; a
-    /// token of a revoked family, or an expired one, is `Invalid`.
+    /// Redeems `token_hash` and stores `successor` in the same family (it inherits the
+    /// redeemed token's grant: client, user, scope, audience, session). A token that was
+    /// already rotated revokes its family; a token of a revoked family, or an expired one,
+    /// is `Invalid`.
     ///
-    /// Two statements, not one transaction: the conditional `UPDATE` alone decides who
-    /// redeems the token, and a successor stored after a concurrent reuse revoked the
-    /// family can never be redeemed (the family check). Should the process stop between
-    /// the two, the client is where a lost response would leave it: it still holds the
-    /// redeemed token, whose next use revokes the family. On SQLite's one writer the
-    /// transaction's four round trips to its worker thread halved the rotations a second.
-    pub async fn rotate_refresh_token<F>(
+    /// One round trip and one commit: on SQLite the statements of one transaction sent
+    /// together, on PostgreSQL one statement. The write lock of SQLite's one writer is
+    /// held for the statements alone; with a round trip per statement it was also held
+    /// while the async runtime got round to the task each answer woke, and a rotation
+    /// took 0.8 ms of the writer's time under load instead of well under 0.1 ms.
+    pub async fn rotate_refresh_token(
         &self,
         token_hash: &str,
+        successor: &Successor<'_>,
         now: i64,
-        next: F,
-    ) -> Result<RefreshRedemption, StoreError>
-    where
-        F: FnOnce(&RefreshToken) -> RefreshToken,
-    {
-        on_held!(self, writer, |pool| {
-            // A pooled connection needs `mut`; the held one is already a `&mut`.
+    ) -> Result<RefreshRedemption, StoreError> {
+        let dialect = self.dialect();
+        let rotate = match dialect {
+            Dialect::Sqlite => ROTATE_SQLITE,
+            Dialect::Postgres => ROTATE_POSTGRES,
+        };
+        let (token_hash, successor_hash) = (token_hash.to_owned(), successor.token_hash.to_owned());
+        let expires_at = successor.expires_at;
+        on_writer!(self, |pool| {
+            // A pooled connection needs `mut`; the writer's is already a `&mut`.
             #[allow(unused_mut)]
             let mut c = pool.acquire().await?;
-            let won = sqlx::query(
-                "UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1 AND rotated_at IS NULL \
-                 AND revoked_at IS NULL AND expires_at > $2 AND NOT EXISTS (SELECT 1 FROM refresh_tokens f \
-                 WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL) RETURNING *",
-            )
-            .bind(token_hash)
-            .bind(now)
-            .fetch_optional(&mut *c)
-            .await?;
-            if let Some(row) = won {
-                let old = RefreshToken::from_row(&row)?;
-                let successor = next(&old);
-                bind_refresh!(sqlx::query(REFRESH_INSERT), successor).execute(&mut *c).await?;
-                return Ok(RefreshRedemption::Rotated(old));
+            let rotated = sqlx::query(rotate)
+                .bind(&token_hash)
+                .bind(now)
+                .bind(&successor_hash)
+                .bind(expires_at)
+                .fetch_all(&mut *c)
+                .await;
+            let rotated = match rotated {
+                Ok(rows) => rows,
+                Err(e) => {
+                    // The transaction may be open still (a statement after BEGIN failed).
+                    if dialect == Dialect::Sqlite {
+                        let _ = sqlx::query("ROLLBACK").execute(&mut *c).await;
+                    }
+                    return Err(e.into());
+                }
+            };
+            if let Some(row) = rotated.first() {
+                return Ok(RefreshRedemption::Rotated(RefreshToken::from_row(row)?));
             }
             let seen = sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
-                .bind(token_hash)
+                .bind(&token_hash)
                 .fetch_optional(&mut *c)
                 .await?;
             let Some(row) = seen else { return Ok(RefreshRedemption::Invalid) };
@@ -337,7 +396,7 @@ impl Store {
                     .await?;
                 return Ok(RefreshRedemption::Reused(token));
             }
-            Ok(RefreshRedemption::Invalid)
+            Ok::<_, StoreError>(RefreshRedemption::Invalid)
         })
     }
 
@@ -366,7 +425,7 @@ impl Store {
     }
 
     pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
-        on_held!(self, readers, |pool| {
+        on_reader!(self, |pool| {
             let row = sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
                 .bind(token_hash)
                 .fetch_optional(pool)

@@ -110,7 +110,8 @@ impl Store {
             rows.join(",")
         );
         let bodies: Vec<Value> = events.iter().map(LogEvent::to_auth0_json).collect();
-        on_held!(self, writer, |pool| {
+        let events = events.to_vec();
+        on_writer!(self, |pool| {
             let mut q = sqlx::query(&sql);
             for (e, body) in events.iter().zip(&bodies) {
                 q = q

@@ -12,14 +12,13 @@ macro_rules! on_pool {
     };
 }
 
-/// Like `on_pool!`, for the token endpoint's statements: on an SQLite file they run on a
-/// held connection (`crate::held`), `readers` or `writer`, `$ex` being
-/// `&mut SqliteConnection`.
-macro_rules! on_held {
-    ($store:expr, $which:ident, |$ex:ident| $body:expr) => {
+/// Like `on_pool!`, for the token endpoint's reads: on an SQLite file they run on a held
+/// connection (`crate::held`), `$ex` being `&mut SqliteConnection`.
+macro_rules! on_reader {
+    ($store:expr, |$ex:ident| $body:expr) => {
         match (&$store.backend, &$store.held) {
             ($crate::store::Backend::Sqlite(_), Some(held)) => {
-                let mut connection = held.$which.connection().await?;
+                let mut connection = held.readers.connection().await?;
                 let result = {
                     let $ex = connection.connection()?;
                     $body
@@ -31,6 +30,24 @@ macro_rules! on_held {
             }
             ($crate::store::Backend::Sqlite($ex), None) => $body,
             ($crate::store::Backend::Postgres($ex), _) => $body,
+        }
+    };
+}
+
+/// Like `on_pool!`, for the token endpoint's writes: on an SQLite file they run on the
+/// writer thread (`crate::held`), `$ex` being `&mut SqliteConnection` there. The body is
+/// moved to that thread, so what it uses must be owned; it evaluates to a `Result` whose
+/// error converts into `StoreError`.
+macro_rules! on_writer {
+    ($store:expr, |$ex:ident| $body:expr) => {
+        match (&$store.backend, &$store.held) {
+            ($crate::store::Backend::Sqlite(_), Some(held)) => {
+                held.writer
+                    .run(move |$ex| Box::pin(async move { $body.map_err($crate::error::StoreError::from) }))
+                    .await
+            }
+            ($crate::store::Backend::Sqlite($ex), None) => $body.map_err($crate::error::StoreError::from),
+            ($crate::store::Backend::Postgres($ex), _) => $body.map_err($crate::error::StoreError::from),
         }
     };
 }

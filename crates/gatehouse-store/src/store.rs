@@ -1,7 +1,7 @@
 //! The [`Store`]: every read and write Gatehouse makes.
 
 use crate::error::StoreError;
-use crate::held::HeldConnections;
+use crate::held::{HeldConnections, WriterThread};
 use crate::rows::FromRow;
 use crate::search;
 use crate::sql::{Dialect, SqlValue};
@@ -66,7 +66,7 @@ pub struct Store {
 #[derive(Debug)]
 pub(crate) struct Held {
     pub(crate) readers: HeldConnections,
-    pub(crate) writer: HeldConnections,
+    pub(crate) writer: WriterThread,
 }
 
 pub(crate) const USER_COLUMNS: &str = "user_id, connection_id, connection, provider, email, email_verified, username, \
@@ -148,7 +148,7 @@ impl Store {
                 let small = options.clone().pragma("cache_size", "-4096");
                 held = Some(std::sync::Arc::new(Held {
                     readers: HeldConnections::new(small.clone(), crate::held::READERS),
-                    writer: HeldConnections::new(small, 1),
+                    writer: WriterThread::new(small)?,
                 }));
             }
             let pool = SqlitePoolOptions::new()
@@ -269,7 +269,7 @@ impl Store {
 
     async fn connection_where(&self, column: &'static str, value: &str) -> Result<Option<Connection>, StoreError> {
         let sql = format!("SELECT * FROM connections WHERE {column} = $1");
-        on_held!(self, readers, |pool| {
+        on_reader!(self, |pool| {
             let row = sqlx::query(&sql).bind(value).fetch_optional(pool).await?;
             row.as_ref().map(Connection::from_row).transpose()
         })
@@ -340,7 +340,7 @@ impl Store {
     }
 
     pub async fn user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
-        on_held!(self, readers, |pool| {
+        on_reader!(self, |pool| {
             let row = sqlx::query("SELECT * FROM users WHERE user_id = $1").bind(user_id).fetch_optional(pool).await?;
             row.as_ref().map(User::from_row).transpose()
         })
@@ -359,7 +359,7 @@ impl Store {
 
     /// The user of a connection with this (normalized) email or username.
     pub async fn user_by_login(&self, connection_id: &str, login: &str) -> Result<Option<User>, StoreError> {
-        on_held!(self, readers, |pool| {
+        on_reader!(self, |pool| {
             let row = sqlx::query(
                 "SELECT * FROM users WHERE connection_id = $1 AND (email = $2 OR username = $2) \
                  ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1",
@@ -443,19 +443,20 @@ impl Store {
     /// Counts a successful login on `user_id` in one statement (no read-modify-write
     /// round trips on the hottest write path). `None` when the user was deleted meanwhile.
     pub async fn record_login(&self, user_id: &str, login: &LoginRecord<'_>) -> Result<Option<User>, StoreError> {
-        let (verified, stronger) = login.upgrade.unzip();
-        on_held!(self, writer, |pool| {
+        let (verified, stronger) = login.upgrade.map(|(v, s)| (v.to_owned(), s.to_owned())).unzip();
+        let (user_id, now, ip) = (user_id.to_owned(), login.now.to_owned(), login.ip.map(str::to_owned));
+        on_writer!(self, |pool| {
             let row = sqlx::query(
                 "UPDATE users SET logins_count = logins_count + 1, last_login = $2, \
                  last_ip = COALESCE($3, last_ip), \
                  password_hash = CASE WHEN password_hash = $4 THEN $5 ELSE password_hash END, \
                  updated_at = $2 WHERE user_id = $1 RETURNING *",
             )
-            .bind(user_id)
-            .bind(login.now)
-            .bind(login.ip)
-            .bind(verified)
-            .bind(stronger)
+            .bind(&user_id)
+            .bind(&now)
+            .bind(&ip)
+            .bind(&verified)
+            .bind(&stronger)
             .fetch_optional(pool)
             .await?;
             row.as_ref().map(User::from_row).transpose()
@@ -535,7 +536,7 @@ impl Store {
     }
 
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        on_held!(self, readers, |pool| {
+        on_reader!(self, |pool| {
             let row =
                 sqlx::query("SELECT * FROM clients WHERE client_id = $1").bind(client_id).fetch_optional(pool).await?;
             row.as_ref().map(Client::from_row).transpose()
@@ -590,7 +591,7 @@ impl Store {
     }
 
     pub async fn client_grant(&self, client_id: &str, audience: &str) -> Result<Option<ClientGrant>, StoreError> {
-        on_held!(self, readers, |pool| {
+        on_reader!(self, |pool| {
             let row = sqlx::query("SELECT * FROM client_grants WHERE client_id = $1 AND audience = $2")
                 .bind(client_id)
                 .bind(audience)

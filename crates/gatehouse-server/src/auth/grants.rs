@@ -1,7 +1,7 @@
 //! The user grants of `POST /oauth/token`: `authorization_code`, `refresh_token`,
 //! `password` and Auth0's `password-realm`.
 
-use crate::auth::issue::{granted_scopes, issue, new_refresh_token, Grant, Refresh};
+use crate::auth::issue::{granted_scopes, issue, Grant, Refresh};
 use crate::auth::login::{connection_for, password_login, ConnectionError, LoginError};
 use crate::auth::secrets::{hash_secret, pkce_matches, random_token};
 use crate::error::OAuthError;
@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use gatehouse_core::client::Client;
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_core::user::User;
-use gatehouse_store::{CodeRedemption, RefreshRedemption};
+use gatehouse_store::{CodeRedemption, RefreshRedemption, Successor};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -147,24 +147,17 @@ pub async fn refresh_token(
         gty: None,
     };
     let now = state.clock.now().unix_timestamp();
-    let mut secret = None;
-    let outcome = state
-        .store
-        .rotate_refresh_token(&token_hash, now, |old| {
-            // The successor keeps the original grant (and scope) of the family.
-            let full = Grant { scope: old.scope.clone(), ..grant.clone() };
-            let (s, row) = new_refresh_token(state, &full, &old.family_id);
-            secret = Some(s);
-            row
-        })
-        .await?;
-    match (outcome, secret) {
-        (RefreshRedemption::Rotated(_), Some(secret)) => issue(state, &grant, Refresh::Rotated(secret)).await,
-        (RefreshRedemption::Reused(t), _) => {
+    // The successor keeps the original grant (and scope) of the family.
+    let secret = random_token();
+    let successor_hash = hash_secret(&secret);
+    let successor = Successor { token_hash: &successor_hash, expires_at: now + state.config.refresh_token_ttl_secs };
+    match state.store.rotate_refresh_token(&token_hash, &successor, now).await? {
+        RefreshRedemption::Rotated(_) => issue(state, &grant, Refresh::Rotated(secret)).await,
+        RefreshRedemption::Reused(t) => {
             tracing::warn!(client_id = %t.client_id, family = %t.family_id, "refresh token reused; family revoked");
             Err(unknown())
         }
-        _ => Err(unknown()),
+        RefreshRedemption::Invalid => Err(unknown()),
     }
 }
 

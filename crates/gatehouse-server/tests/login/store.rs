@@ -7,7 +7,7 @@ use gatehouse_core::clock::{iso8601, Clock, SystemClock};
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_server::bootstrap::ensure_default_connection;
 use gatehouse_store::{
-    AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken, Store,
+    AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken, Store, Successor,
 };
 use rand::Rng;
 
@@ -130,37 +130,97 @@ async fn one_concurrent_code_redemption_wins() {
     }
 }
 
+fn successor(token_hash: &str) -> Successor<'_> {
+    Successor { token_hash, expires_at: 100_000 }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_rotation_and_reuse_revoke_the_family() {
     for db in databases().await {
         let s = &db.store;
         s.insert_refresh_token(&refresh("r1", "fam")).await.unwrap();
-        let out = s.rotate_refresh_token("r1", 200, |old| refresh("r2", &old.family_id)).await.unwrap();
+        let out = s.rotate_refresh_token("r1", &successor("r2"), 200).await.unwrap();
         assert!(matches!(out, RefreshRedemption::Rotated(t) if t.token_hash == "r1"));
+        // The successor inherits the grant; only its own hash and times are new.
+        let r2 = s.refresh_token("r2").await.unwrap().unwrap();
+        assert_eq!(
+            r2,
+            RefreshToken { token_hash: "r2".into(), created_at: 200, expires_at: 100_000, ..refresh("r1", "fam") }
+        );
+        assert_eq!(s.refresh_token("r1").await.unwrap().unwrap().rotated_at, Some(200));
         // r2 works once.
-        let out = s.rotate_refresh_token("r2", 210, |old| refresh("r3", &old.family_id)).await.unwrap();
+        let out = s.rotate_refresh_token("r2", &successor("r3"), 210).await.unwrap();
         assert!(matches!(out, RefreshRedemption::Rotated(_)));
         // Reusing r1: reuse detected, whole family revoked, r3 dead.
-        let out = s.rotate_refresh_token("r1", 220, |_| refresh("never", "fam")).await.unwrap();
+        let out = s.rotate_refresh_token("r1", &successor("never"), 220).await.unwrap();
         assert!(matches!(out, RefreshRedemption::Reused(_)));
         assert!(s.refresh_token("never").await.unwrap().is_none());
-        let out = s.rotate_refresh_token("r3", 230, |_| refresh("r4", "fam")).await.unwrap();
+        let out = s.rotate_refresh_token("r3", &successor("r4"), 230).await.unwrap();
         assert_eq!(out, RefreshRedemption::Invalid);
         assert!(s.refresh_token("r3").await.unwrap().unwrap().revoked_at.is_some());
         // Expired and unknown tokens.
         s.insert_refresh_token(&refresh("old", "fam2")).await.unwrap();
-        assert_eq!(
-            s.rotate_refresh_token("old", 20_000, |_| refresh("x", "fam2")).await.unwrap(),
-            RefreshRedemption::Invalid
-        );
-        assert_eq!(s.rotate_refresh_token("zzz", 1, |_| refresh("y", "f")).await.unwrap(), RefreshRedemption::Invalid);
+        assert_eq!(s.rotate_refresh_token("old", &successor("x"), 20_000).await.unwrap(), RefreshRedemption::Invalid);
+        assert_eq!(s.rotate_refresh_token("zzz", &successor("y"), 1).await.unwrap(), RefreshRedemption::Invalid);
         // A family revoked explicitly (code replay).
         s.insert_refresh_token(&refresh("c1", "fam-code")).await.unwrap();
         assert_eq!(s.revoke_refresh_family("fam-code", 300).await.unwrap(), 1);
-        assert_eq!(
-            s.rotate_refresh_token("c1", 301, |_| refresh("c2", "fam-code")).await.unwrap(),
-            RefreshRedemption::Invalid
-        );
+        assert_eq!(s.rotate_refresh_token("c1", &successor("c2"), 301).await.unwrap(), RefreshRedemption::Invalid);
+        cleanup(db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_that_fails_midway_changes_nothing_and_the_writer_goes_on() {
+    for db in databases().await {
+        let s = &db.store;
+        s.insert_refresh_token(&refresh("live", "fam-a")).await.unwrap();
+        s.insert_refresh_token(&refresh("taken", "fam-b")).await.unwrap();
+        // The successor's hash collides: the insert fails after the transaction began.
+        assert!(s.rotate_refresh_token("live", &successor("taken"), 150).await.is_err());
+        assert_eq!(s.refresh_token("live").await.unwrap().unwrap().rotated_at, None, "{:?}", s.dialect());
+        assert_eq!(s.refresh_token("taken").await.unwrap().unwrap().family_id, "fam-b");
+        // A write that fails on a constraint (no such user) does not stop the next ones.
+        let mut orphan = refresh("orphan", "fam-c");
+        orphan.user_id = "auth0|nobody".into();
+        assert!(s.insert_refresh_token(&orphan).await.is_err());
+        let out = s.rotate_refresh_token("live", &successor("live-2"), 160).await.unwrap();
+        assert!(matches!(out, RefreshRedemption::Rotated(_)));
+        assert_eq!(s.refresh_token("live-2").await.unwrap().unwrap().family_id, "fam-a");
+        cleanup(db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_concurrent_rotation_wins_and_stores_one_successor() {
+    for db in databases().await {
+        let mut r = refresh("race", "fam-race");
+        r.audience = Some("https://api.test/".into());
+        r.sid = Some("sid-1".into());
+        db.store.insert_refresh_token(&r).await.unwrap();
+        let tries: Vec<_> = (0..8)
+            .map(|i| {
+                let store = db.store.clone();
+                tokio::spawn(async move {
+                    let hash = format!("next-{i}");
+                    store.rotate_refresh_token("race", &successor(&hash), 150).await.map(|o| (hash, o))
+                })
+            })
+            .collect();
+        let mut rotated = Vec::new();
+        for t in tries {
+            let (hash, outcome) = t.await.unwrap().unwrap();
+            match outcome {
+                RefreshRedemption::Rotated(_) => rotated.push(hash),
+                // The others presented a token already rotated: reuse, the family is revoked.
+                RefreshRedemption::Reused(_) | RefreshRedemption::Invalid => {
+                    assert!(db.store.refresh_token(&hash).await.unwrap().is_none(), "a loser stored its successor")
+                }
+            }
+        }
+        assert_eq!(rotated.len(), 1, "{:?}", db.store.dialect());
+        let winner = db.store.refresh_token(&rotated[0]).await.unwrap().unwrap();
+        assert_eq!((winner.audience.as_deref(), winner.sid.as_deref()), (Some("https://api.test/"), Some("sid-1")));
         cleanup(db).await;
     }
 }
