@@ -1,6 +1,7 @@
 //! Attack-protection state: brute-force failure counters and blocks per connection,
 //! identifier and IP, and the tenant settings documents that configure them.
 
+use crate::config_cache::ConfigKey;
 use crate::error::StoreError;
 use crate::store::{BeginWrite, Store};
 use serde_json::Value;
@@ -222,13 +223,22 @@ impl Store {
 
     /// Two settings documents in one query: `(first, second)`.
     pub async fn setting_pair(&self, first: &str, second: &str) -> Result<(Option<Value>, Option<Value>), StoreError> {
-        let rows: Vec<(String, Json<Value>)> = on_reader!(self, |pool| {
-            sqlx::query_as("SELECT name, body FROM tenant_settings WHERE name IN ($1, $2)")
-                .bind(first)
-                .bind(second)
-                .fetch_all(pool)
-                .await
-        })?;
+        let key = ConfigKey::Settings(first.to_owned(), second.to_owned());
+        let rows: Vec<(String, Json<Value>)> = self
+            .config
+            .through(key, || async {
+                on_reader!(self, |pool| {
+                    sqlx::query_as("SELECT name, body FROM tenant_settings WHERE name IN ($1, $2)")
+                        .bind(first)
+                        .bind(second)
+                        .fetch_all(pool)
+                        .await
+                        .map(Some)
+                        .map_err(StoreError::from)
+                })
+            })
+            .await?
+            .unwrap_or_default();
         let mut pair = (None, None);
         for (name, Json(body)) in rows {
             if name == first {
@@ -241,6 +251,7 @@ impl Store {
     }
 
     pub async fn put_setting(&self, name: &str, body: &Value, now: &str) -> Result<(), StoreError> {
+        let _forget = self.config.forget_after();
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO tenant_settings (name, body, updated_at) VALUES ($1, $2, $3) \

@@ -14,6 +14,7 @@ mod macros;
 
 mod attack;
 mod bulk;
+mod config_cache;
 mod error;
 mod held;
 mod identities;
@@ -29,6 +30,7 @@ mod store;
 
 pub use attack::{FailureCount, FailureKey, FailureState, LoginBlock};
 pub use bulk::{BulkOutcome, UsersLoad};
+pub use config_cache::CONFIG_TTL;
 pub use error::{ConflictOn, StoreError};
 pub use identities::UpstreamTransaction;
 pub use jobs::JobProgress;

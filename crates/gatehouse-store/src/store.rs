@@ -1,5 +1,6 @@
 //! The [`Store`]: every read and write Gatehouse makes.
 
+use crate::config_cache::{ConfigCache, ConfigKey};
 use crate::error::StoreError;
 use crate::held::{HeldConnections, WriterThread};
 use crate::rows::FromRow;
@@ -60,6 +61,8 @@ pub struct Store {
     pub(crate) bulk: crate::bulk::BulkConnection,
     /// Held connections for the token endpoint's statements (SQLite files only).
     pub(crate) held: Option<std::sync::Arc<Held>>,
+    /// Clients, grants, connections and settings as recently read (`crate::config_cache`).
+    pub(crate) config: std::sync::Arc<ConfigCache>,
 }
 
 /// See `crate::held`.
@@ -185,7 +188,7 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
-        Ok(Self { backend, sqlite_file, bulk: Default::default(), held })
+        Ok(Self { backend, sqlite_file, bulk: Default::default(), held, config: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -212,6 +215,7 @@ impl Store {
     // ---- connections -------------------------------------------------------------
 
     pub async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let _forget = self.config.forget_after();
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO connections (id, name, display_name, strategy, options, enabled_clients, realms, \
@@ -236,6 +240,7 @@ impl Store {
     }
 
     pub async fn update_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        let _forget = self.config.forget_after();
         let done = on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE connections SET display_name = $2, options = $3, enabled_clients = $4, realms = $5, \
@@ -269,10 +274,14 @@ impl Store {
 
     async fn connection_where(&self, column: &'static str, value: &str) -> Result<Option<Connection>, StoreError> {
         let sql = format!("SELECT * FROM connections WHERE {column} = $1");
-        on_reader!(self, |pool| {
-            let row = sqlx::query(&sql).bind(value).fetch_optional(pool).await?;
-            row.as_ref().map(Connection::from_row).transpose()
-        })
+        self.config
+            .through(ConfigKey::Connection(column, value.to_owned()), || async {
+                on_reader!(self, |pool| {
+                    let row = sqlx::query(&sql).bind(value).fetch_optional(pool).await?;
+                    row.as_ref().map(Connection::from_row).transpose()
+                })
+            })
+            .await
     }
 
     /// Connections ordered by name, optionally of one strategy or name, with the total
@@ -307,6 +316,7 @@ impl Store {
 
     /// Deletes a connection and, with it, its users.
     pub async fn delete_connection(&self, id: &str) -> Result<bool, StoreError> {
+        let _forget = self.config.forget_after();
         let done = on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM users WHERE connection_id = $1").bind(id).execute(&mut *tx).await?;
@@ -475,6 +485,7 @@ impl Store {
     // ---- clients and grants --------------------------------------------------------
 
     pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
+        let _forget = self.config.forget_after();
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO clients (client_id, name, description, app_type, is_first_party, grant_types, callbacks, \
@@ -504,6 +515,7 @@ impl Store {
     }
 
     pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
+        let _forget = self.config.forget_after();
         let done = on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, grant_types = $6, \
@@ -536,11 +548,17 @@ impl Store {
     }
 
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
-        on_reader!(self, |pool| {
-            let row =
-                sqlx::query("SELECT * FROM clients WHERE client_id = $1").bind(client_id).fetch_optional(pool).await?;
-            row.as_ref().map(Client::from_row).transpose()
-        })
+        self.config
+            .through(ConfigKey::Client(client_id.to_owned()), || async {
+                on_reader!(self, |pool| {
+                    let row = sqlx::query("SELECT * FROM clients WHERE client_id = $1")
+                        .bind(client_id)
+                        .fetch_optional(pool)
+                        .await?;
+                    row.as_ref().map(Client::from_row).transpose()
+                })
+            })
+            .await
     }
 
     pub async fn clients(&self, offset: u32, limit: u32) -> Result<(Vec<Client>, u64), StoreError> {
@@ -557,6 +575,7 @@ impl Store {
     }
 
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let _forget = self.config.forget_after();
         let done = on_pool!(self, |pool| {
             let mut tx = pool.begin_write().await?;
             sqlx::query("DELETE FROM client_grants WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
@@ -574,6 +593,7 @@ impl Store {
     /// Inserts a grant, or replaces the scopes of the client's existing grant for the
     /// same audience.
     pub async fn upsert_client_grant(&self, g: &ClientGrant, now: &str) -> Result<ClientGrant, StoreError> {
+        let _forget = self.config.forget_after();
         on_pool!(self, |pool| {
             let row = sqlx::query(
                 "INSERT INTO client_grants (id, client_id, audience, scope, created_at) VALUES ($1,$2,$3,$4,$5) \
@@ -591,14 +611,18 @@ impl Store {
     }
 
     pub async fn client_grant(&self, client_id: &str, audience: &str) -> Result<Option<ClientGrant>, StoreError> {
-        on_reader!(self, |pool| {
-            let row = sqlx::query("SELECT * FROM client_grants WHERE client_id = $1 AND audience = $2")
-                .bind(client_id)
-                .bind(audience)
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(ClientGrant::from_row).transpose()
-        })
+        self.config
+            .through(ConfigKey::ClientGrant(client_id.to_owned(), audience.to_owned()), || async {
+                on_reader!(self, |pool| {
+                    let row = sqlx::query("SELECT * FROM client_grants WHERE client_id = $1 AND audience = $2")
+                        .bind(client_id)
+                        .bind(audience)
+                        .fetch_optional(pool)
+                        .await?;
+                    row.as_ref().map(ClientGrant::from_row).transpose()
+                })
+            })
+            .await
     }
 
     pub async fn client_grant_by_id(&self, id: &str) -> Result<Option<ClientGrant>, StoreError> {
@@ -627,6 +651,7 @@ impl Store {
     }
 
     pub async fn delete_client_grant(&self, id: &str) -> Result<bool, StoreError> {
+        let _forget = self.config.forget_after();
         let done = on_pool!(self, |pool| sqlx::query("DELETE FROM client_grants WHERE id = $1")
             .bind(id)
             .execute(pool)

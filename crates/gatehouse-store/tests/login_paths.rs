@@ -154,3 +154,24 @@ async fn point_reads_see_every_committed_write_and_run_concurrently() {
         cleanup(db).await;
     }
 }
+
+#[tokio::test]
+async fn configuration_reads_see_this_nodes_writes_at_once_and_another_nodes_within_the_ttl() {
+    for db in stores().await {
+        let (here, there) = (&db.store, common::another_node(&db).await);
+        let (a, b) = ("brute-force-protection", "suspicious-ip-throttling");
+        assert_eq!(here.setting_pair(a, b).await.unwrap(), (None, None));
+        // This node's own write is seen at once (it forgets what it had read).
+        here.put_setting(a, &json!({"enabled": false}), "t1").await.unwrap();
+        assert_eq!(here.setting_pair(a, b).await.unwrap().0, Some(json!({"enabled": false})));
+        // Another node's write: this one may answer from what it read for up to the TTL...
+        there.put_setting(a, &json!({"enabled": true}), "t2").await.unwrap();
+        let soon = here.setting_pair(a, b).await.unwrap().0;
+        assert!(soon == Some(json!({"enabled": false})) || soon == Some(json!({"enabled": true})));
+        // ...and never longer.
+        tokio::time::sleep(gatehouse_store::CONFIG_TTL + std::time::Duration::from_millis(50)).await;
+        assert_eq!(here.setting_pair(a, b).await.unwrap().0, Some(json!({"enabled": true})), "{:?}", here.dialect());
+        there.close().await;
+        cleanup(db).await;
+    }
+}

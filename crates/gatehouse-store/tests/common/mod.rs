@@ -33,6 +33,15 @@ pub async fn stores() -> Vec<Db> {
     dbs
 }
 
+/// Another store over the same database: what another node (or process) sees.
+pub async fn another_node(db: &Db) -> Store {
+    match (&db.file, &db.drop_schema) {
+        (Some(f), _) => Store::connect(&format!("sqlite://{}", f.display())).await.unwrap(),
+        (None, Some((url, schema))) => Store::connect_in_schema(url, Some(schema)).await.unwrap(),
+        (None, None) => unreachable!("every test database is a file or a schema"),
+    }
+}
+
 pub async fn cleanup(db: Db) {
     db.store.close().await;
     if let Some((url, schema)) = db.drop_schema {
