@@ -120,7 +120,17 @@ pub async fn password_login(
 ) -> Result<User, LoginError> {
     let login = normalize_login(username);
     let mut guard = LoginGuard::new(state, connection, &login, ip).await?;
-    if let Some(refusal) = guard.check(state).await? {
+    // The user is looked up while the guard reads its counters: two reads, one wait.
+    // A refused login discards what was found; nothing is verified before the guard agrees.
+    let lookup = async {
+        if login.is_empty() {
+            Ok(None)
+        } else {
+            state.store.user_by_login(&connection.id, &login).await
+        }
+    };
+    let (checked, found) = tokio::join!(guard.check(state), lookup);
+    if let Some(refusal) = checked? {
         let (kind, error) = match refusal {
             Refusal::IdentifierBlocked => (codes::BLOCKED_ACCOUNT, LoginError::TooManyAttempts),
             Refusal::IpThrottled => (codes::BLOCKED_IP, LoginError::SuspiciousIp),
@@ -128,7 +138,7 @@ pub async fn password_login(
         login_event(state, kind, connection, None, &login, ip, Some(&error.to_string())).await;
         return Err(error);
     }
-    let result = unguarded_login(state, connection, &login, password, ip).await;
+    let result = unguarded_login(state, connection, &login, found?, password, ip).await;
     match &result {
         Ok(_) => guard.succeeded(state).await?,
         Err(LoginError::WrongCredentials) => {
@@ -156,11 +166,13 @@ pub async fn password_login(
     result
 }
 
-/// The login itself, local or through the connection's legacy store.
+/// The login itself, local or through the connection's legacy store. `user` is the
+/// connection's user under `login`, if it has one.
 async fn unguarded_login(
     state: &AppState,
     connection: &Connection,
     login: &str,
+    user: Option<User>,
     password: &str,
     ip: Option<&str>,
 ) -> Result<User, LoginError> {
@@ -169,7 +181,6 @@ async fn unguarded_login(
     if let Some(legacy) = legacy.as_ref().filter(|l| !l.import_mode()) {
         return crate::legacy::delegated_login(state, connection, legacy, &login, password, ip).await;
     }
-    let user = if login.is_empty() { None } else { state.store.user_by_login(&connection.id, &login).await? };
     match (user, &legacy) {
         (None, Some(legacy)) => crate::legacy::migrating_login(state, connection, legacy, &login, password, ip).await,
         (Some(user), Some(legacy))
