@@ -7,10 +7,11 @@
 //! exactly one gets the row.
 
 use crate::error::StoreError;
-use crate::rows::FromRow;
+use crate::rows::{FromPrefixedRow, FromRow};
 use crate::sql::Dialect;
 use crate::store::Store;
-use sqlx::Acquire as _;
+use gatehouse_core::user::User;
+use sqlx::{Acquire as _, Row as _};
 
 /// A single sign-on session.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +145,13 @@ const ROTATE_POSTGRES: &str = concat!(
     successor_insert!("old"),
     ") SELECT * FROM old"
 );
+
+/// The token's columns prefixed, so they cannot be confused with the user's.
+const REFRESH_AND_USER: &str = "SELECT t.token_hash AS rt_token_hash, t.family_id AS rt_family_id, \
+    t.client_id AS rt_client_id, t.user_id AS rt_user_id, t.scope AS rt_scope, t.audience AS rt_audience, \
+    t.sid AS rt_sid, t.auth_time AS rt_auth_time, t.created_at AS rt_created_at, t.expires_at AS rt_expires_at, \
+    t.rotated_at AS rt_rotated_at, t.revoked_at AS rt_revoked_at, u.* \
+    FROM refresh_tokens t LEFT JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = $1";
 
 const SESSION_INSERT: &str =
     "INSERT INTO login_sessions (id_hash, sid, user_id, auth_time, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6)";
@@ -422,6 +430,22 @@ impl Store {
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?)
+    }
+
+    /// A refresh token and its user (`None` if the user is gone), in one read: what a
+    /// `refresh_token` grant checks before it rotates.
+    pub async fn refresh_token_and_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(RefreshToken, Option<User>)>, StoreError> {
+        on_reader!(self, |pool| {
+            let row = sqlx::query(REFRESH_AND_USER).bind(token_hash).fetch_optional(pool).await?;
+            let Some(row) = row else { return Ok(None) };
+            let token = RefreshToken::from_prefixed_row(&row, "rt_")?;
+            let user_id: Option<String> = row.try_get("user_id")?;
+            let user = user_id.map(|_| User::from_row(&row)).transpose()?;
+            Ok(Some((token, user)))
+        })
     }
 
     pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {

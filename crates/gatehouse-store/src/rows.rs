@@ -217,19 +217,26 @@ macro_rules! decoders {
 
         impl FromRow<$row> for crate::login::RefreshToken {
             fn from_row(r: &$row) -> Result<Self, StoreError> {
+                Self::from_prefixed_row(r, "")
+            }
+        }
+
+        impl FromPrefixedRow<$row> for crate::login::RefreshToken {
+            fn from_prefixed_row(r: &$row, p: &str) -> Result<Self, StoreError> {
+                let col = |name: &str| format!("{p}{name}");
                 Ok(crate::login::RefreshToken {
-                    token_hash: get(r, "token_hash")?,
-                    family_id: get(r, "family_id")?,
-                    client_id: get(r, "client_id")?,
-                    user_id: get(r, "user_id")?,
-                    scope: get(r, "scope")?,
-                    audience: get(r, "audience")?,
-                    sid: get(r, "sid")?,
-                    auth_time: get(r, "auth_time")?,
-                    created_at: get(r, "created_at")?,
-                    expires_at: get(r, "expires_at")?,
-                    rotated_at: get(r, "rotated_at")?,
-                    revoked_at: get(r, "revoked_at")?,
+                    token_hash: get(r, &col("token_hash"))?,
+                    family_id: get(r, &col("family_id"))?,
+                    client_id: get(r, &col("client_id"))?,
+                    user_id: get(r, &col("user_id"))?,
+                    scope: get(r, &col("scope"))?,
+                    audience: get(r, &col("audience"))?,
+                    sid: get(r, &col("sid"))?,
+                    auth_time: get(r, &col("auth_time"))?,
+                    created_at: get(r, &col("created_at"))?,
+                    expires_at: get(r, &col("expires_at"))?,
+                    rotated_at: get(r, &col("rotated_at"))?,
+                    revoked_at: get(r, &col("revoked_at"))?,
                 })
             }
         }
@@ -239,6 +246,12 @@ macro_rules! decoders {
 /// Builds a domain value from a row of backend `R`.
 pub(crate) trait FromRow<R>: Sized {
     fn from_row(r: &R) -> Result<Self, StoreError>;
+}
+
+/// Like [`FromRow`], from columns named with a prefix: for a join whose two tables share
+/// column names (`created_at`).
+pub(crate) trait FromPrefixedRow<R>: Sized {
+    fn from_prefixed_row(r: &R, prefix: &str) -> Result<Self, StoreError>;
 }
 
 decoders!(sqlx::Sqlite => sqlx::sqlite::SqliteRow, sqlx::Postgres => sqlx::postgres::PgRow);

@@ -46,7 +46,12 @@ pub fn check_grant_allowed(client: &Client, grant_type: &str) -> Result<(), OAut
 
 /// The user a grant is for, if it may still get tokens.
 async fn active_user(state: &AppState, user_id: &str) -> Result<User, OAuthError> {
-    let user = state.store.user(user_id).await?.ok_or_else(|| invalid_grant("The user no longer exists."))?;
+    active(state.store.user(user_id).await?)
+}
+
+/// The user a grant was issued to, if it still exists and is not blocked.
+fn active(user: Option<User>) -> Result<User, OAuthError> {
+    let user = user.ok_or_else(|| invalid_grant("The user no longer exists."))?;
     if user.blocked {
         return Err(blocked());
     }
@@ -117,11 +122,11 @@ pub async fn refresh_token(
     let token_hash = hash_secret(presented);
     let unknown = || invalid_grant("Unknown or invalid refresh token.");
     // A token is only ever redeemed by the client it was issued to.
-    let existing = state.store.refresh_token(&token_hash).await?.ok_or_else(unknown)?;
+    let (existing, user) = state.store.refresh_token_and_user(&token_hash).await?.ok_or_else(unknown)?;
     if existing.client_id != client.client_id {
         return Err(unknown());
     }
-    let user = active_user(state, &existing.user_id).await?;
+    let user = active(user)?;
     let scope = match p.get("scope").filter(|s| !s.is_empty()) {
         None => existing.scope.clone(),
         Some(requested) => {

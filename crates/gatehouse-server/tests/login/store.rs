@@ -281,3 +281,24 @@ async fn sessions_expire_and_transactions_finish_once() {
         cleanup(db).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_comes_with_its_user_in_one_read() {
+    for db in databases().await {
+        let s = &db.store;
+        let mut t = refresh("joined", "fam-j");
+        t.created_at = 123;
+        s.insert_refresh_token(&t).await.unwrap();
+        let (token, user) = s.refresh_token_and_user("joined").await.unwrap().unwrap();
+        // The token's own columns, never the user's of the same name (`created_at`).
+        assert_eq!(token, t, "{:?}", s.dialect());
+        let user = user.unwrap();
+        assert_eq!((user.user_id.as_str(), user.email.as_deref()), ("auth0|u1", Some("u1@example.com")));
+        assert_ne!(user.created_at, "123");
+        assert!(s.refresh_token_and_user("nope").await.unwrap().is_none());
+        // A deleted user takes its tokens along (foreign key), so no token is left without one.
+        assert!(s.delete_user("auth0|u1").await.unwrap());
+        assert!(s.refresh_token_and_user("joined").await.unwrap().is_none());
+        cleanup(db).await;
+    }
+}
