@@ -85,7 +85,9 @@ pub async fn build_state(
     clock: Arc<dyn Clock>,
 ) -> Result<AppState, StartError> {
     let keys = KeyRing::load_or_create(&store, clock.clone()).await?;
-    let hashing = HashPool::new(hasher, std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let metrics = metrics::Metrics::default();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hashing = HashPool::new(hasher, threads, metrics.clone());
     let now = gatehouse_core::clock::iso8601(clock.now());
     let link_key = store.server_secret(jobs::LINK_KEY_NAME, &jobs::new_link_key(), &now).await?;
     let rate_limiter = ratelimit::RateLimiter::from_config(&config.rate_limits).await?;
@@ -105,7 +107,7 @@ pub async fn build_state(
         mailer,
         legacy: legacy::Registry::default(),
         upstreams: Arc::new(social::Upstreams::new()),
-        metrics: metrics::Metrics::default(),
+        metrics,
     })
 }
 

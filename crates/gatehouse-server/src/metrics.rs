@@ -1,6 +1,7 @@
 //! Prometheus metrics at `/metrics` (text exposition format 0.0.4): HTTP requests by
-//! route group and status class with a latency histogram, and audit events by Auth0
-//! type code (logins, failures, blocks, sign-ups…). Counters are per process; Prometheus
+//! route group and status class with a latency histogram, password hashes and verifies
+//! with theirs (their sum against the requests' tells what a login adds to its hash),
+//! and audit events by Auth0 type code (logins, failures, blocks, sign-ups…). Counters are per process; Prometheus
 //! sums the nodes.
 //!
 //! Only counts leave here: no identifiers, no addresses, no paths with ids in them
@@ -27,11 +28,35 @@ struct Histogram {
     sum: f64,
 }
 
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (slot, bound) in self.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+            if seconds <= bound {
+                *slot += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    /// `name_bucket`, `name_sum` and `name_count` lines with the label `key="value"`.
+    fn render(&self, out: &mut String, name: &str, key: &str, value: &str) {
+        for (bound, n) in LATENCY_BUCKETS.iter().zip(self.buckets) {
+            let _ = writeln!(out, "{name}_bucket{{{key}=\"{value}\",le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{key}=\"{value}\",le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{key}=\"{value}\"}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{key}=\"{value}\"}} {}", self.count);
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     /// (group, status class) → requests.
     requests: BTreeMap<(&'static str, &'static str), u64>,
     latency: BTreeMap<&'static str, Histogram>,
+    /// `verify` / `hash` → time on a hashing thread.
+    hashing: BTreeMap<&'static str, Histogram>,
     /// Audit event type → events.
     events: BTreeMap<String, u64>,
 }
@@ -79,20 +104,20 @@ impl Metrics {
         let Ok(mut c) = self.0.lock() else { return };
         let g = group(path);
         *c.requests.entry((g, status_class(status))).or_default() += 1;
-        let h = c.latency.entry(g).or_default();
-        for (slot, bound) in h.buckets.iter_mut().zip(LATENCY_BUCKETS) {
-            if seconds <= bound {
-                *slot += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += seconds;
+        c.latency.entry(g).or_default().observe(seconds);
     }
 
     pub fn observe_event(&self, kind: &str) {
         let Ok(mut c) = self.0.lock() else { return };
         // Event types are a fixed vocabulary of our own codes, never outside input.
         *c.events.entry(kind.to_string()).or_default() += 1;
+    }
+
+    /// One password verify or hash (`operation`), timed on its hashing thread.
+    pub fn observe_hash(&self, operation: &'static str, seconds: f64) {
+        if let Ok(mut c) = self.0.lock() {
+            c.hashing.entry(operation).or_default().observe(seconds);
+        }
     }
 
     /// The exposition text.
@@ -107,17 +132,14 @@ impl Metrics {
         out.push_str("# HELP gatehouse_http_request_duration_seconds HTTP request latency by route group.\n");
         out.push_str("# TYPE gatehouse_http_request_duration_seconds histogram\n");
         for (g, h) in &c.latency {
-            for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets) {
-                let _ =
-                    writeln!(out, "gatehouse_http_request_duration_seconds_bucket{{group=\"{g}\",le=\"{bound}\"}} {n}");
-            }
-            let _ = writeln!(
-                out,
-                "gatehouse_http_request_duration_seconds_bucket{{group=\"{g}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(out, "gatehouse_http_request_duration_seconds_sum{{group=\"{g}\"}} {}", h.sum);
-            let _ = writeln!(out, "gatehouse_http_request_duration_seconds_count{{group=\"{g}\"}} {}", h.count);
+            h.render(&mut out, "gatehouse_http_request_duration_seconds", "group", g);
+        }
+        out.push_str(
+            "# HELP gatehouse_password_hash_duration_seconds Password verifies and hashes, on their thread.\n",
+        );
+        out.push_str("# TYPE gatehouse_password_hash_duration_seconds histogram\n");
+        for (op, h) in &c.hashing {
+            h.render(&mut out, "gatehouse_password_hash_duration_seconds", "operation", op);
         }
         out.push_str("# HELP gatehouse_events_total Audit events by Auth0 type code (s, f, fp, ss, limit_wc, …).\n");
         out.push_str("# TYPE gatehouse_events_total counter\n");
