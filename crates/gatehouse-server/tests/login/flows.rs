@@ -52,16 +52,7 @@ async fn code_flow_with_pkce_issues_valid_tokens_and_records_the_login() {
     assert_eq!((header["alg"].as_str(), header["enc"].as_str()), (Some("dir"), Some("A256GCM")));
     assert!(!access.contains(&URL_SAFE_NO_PAD.encode("alice")[..4]));
 
-    let info: Value = srv
-        .http
-        .get(format!("{}userinfo", srv.base))
-        .bearer_auth(body["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, info) = userinfo(&srv, body["access_token"].as_str().unwrap()).await;
     assert_eq!(info["sub"], "auth0|alice");
     assert_eq!(info["email"], "alice@example.com");
 
@@ -191,35 +182,15 @@ async fn password_grants_and_legacy_hash_upgrade() {
 async fn an_api_audience_gets_a_jwt_that_also_serves_userinfo() {
     const API: &str = "https://api.example.test/";
     let srv = start_with(|c| c.api_audiences = vec![API.into()]).await;
-    let (status, body) = token(
-        &srv,
-        &[
-            ("grant_type", "password"),
-            ("client_id", WEB),
-            ("client_secret", WEB_SECRET),
-            ("username", "alice@example.com"),
-            ("password", PASSWORD),
-            ("audience", API),
-            ("scope", "openid email"),
-        ],
-    )
-    .await;
+    let (status, body) =
+        password_grant(&srv, "alice@example.com", PASSWORD, &[("audience", API), ("scope", "openid email")]).await;
     assert_eq!(status, 200, "{body}");
     let access_token = body["access_token"].as_str().unwrap();
     let access = jwt_claims(access_token);
     assert_eq!(access["aud"], serde_json::json!([API, format!("{}userinfo", srv.base)]));
     assert_eq!((access["gty"].as_str(), access["sub"].as_str()), (Some("password"), Some("auth0|alice")));
-    let info: Value = srv
-        .http
-        .get(format!("{}userinfo", srv.base))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(info["email"], "alice@example.com");
+    let (status, info) = userinfo(&srv, access_token).await;
+    assert_eq!((status, &info["email"]), (200, &serde_json::json!("alice@example.com")));
 }
 
 #[tokio::test]

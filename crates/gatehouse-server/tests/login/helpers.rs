@@ -251,6 +251,26 @@ pub async fn token(srv: &TestServer, form: &[(&str, &str)]) -> (u16, Value) {
     (status, r.json().await.unwrap())
 }
 
+/// The password grant for the confidential web client, plus `extra` (scope, audience…).
+pub async fn password_grant(srv: &TestServer, username: &str, password: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut form = vec![
+        ("grant_type", "password"),
+        ("client_id", WEB),
+        ("client_secret", WEB_SECRET),
+        ("username", username),
+        ("password", password),
+    ];
+    form.extend_from_slice(extra);
+    token(srv, &form).await
+}
+
+/// `GET /userinfo` with `access_token`: the status and the JSON body (`Null` if none).
+pub async fn userinfo(srv: &TestServer, access_token: &str) -> (u16, Value) {
+    let r = srv.http.get(format!("{}userinfo", srv.base)).bearer_auth(access_token).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
 pub async fn redeem(srv: &TestServer, code: &str) -> (u16, Value) {
     token(
         srv,

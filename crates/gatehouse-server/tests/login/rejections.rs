@@ -242,25 +242,14 @@ async fn userinfo_requires_a_user_token() {
 #[tokio::test]
 async fn an_opaque_access_token_is_refused_once_altered_or_expired() {
     let srv = start().await;
-    let (status, body) = token(
-        &srv,
-        &[
-            ("grant_type", "password"),
-            ("client_id", WEB),
-            ("client_secret", WEB_SECRET),
-            ("username", "alice@example.com"),
-            ("password", PASSWORD),
-            ("scope", "openid"),
-        ],
-    )
-    .await;
+    let (status, body) = password_grant(&srv, "alice@example.com", PASSWORD, &[("scope", "openid")]).await;
     assert_eq!(status, 200, "{body}");
     let opaque = body["access_token"].as_str().unwrap().to_string();
-    let userinfo = |t: String| {
-        let r = srv.http.get(format!("{}userinfo", srv.base)).bearer_auth(t).send();
-        async move { r.await.unwrap().status().as_u16() }
+    let status_of = |t: String| {
+        let srv = &srv;
+        async move { userinfo(srv, &t).await.0 }
     };
-    assert_eq!(userinfo(opaque.clone()).await, 200);
+    assert_eq!(status_of(opaque.clone()).await, 200);
     // Every part is covered: the header (as additional data), IV, ciphertext and tag.
     let parts: Vec<&str> = opaque.split('.').collect();
     for (i, part) in parts.iter().enumerate() {
@@ -270,12 +259,12 @@ async fn an_opaque_access_token_is_refused_once_altered_or_expired() {
         let mut altered = parts.iter().map(|p| p.to_string()).collect::<Vec<_>>();
         let flipped = if part.starts_with('A') { 'B' } else { 'A' };
         altered[i] = format!("{flipped}{}", &part[1..]);
-        assert_eq!(userinfo(altered.join(".")).await, 401, "part {i} altered");
+        assert_eq!(status_of(altered.join(".")).await, 401, "part {i} altered");
     }
     // The ID token's signature is no key for it, nor is an ID token a bearer token.
-    assert_eq!(userinfo(body["id_token"].as_str().unwrap().to_string()).await, 401);
+    assert_eq!(status_of(body["id_token"].as_str().unwrap().to_string()).await, 401);
     srv.clock.advance_secs(srv.state.config.access_token_ttl_secs + 31);
-    assert_eq!(userinfo(opaque).await, 401, "expired");
+    assert_eq!(status_of(opaque).await, 401, "expired");
 }
 
 #[tokio::test]
