@@ -247,15 +247,12 @@ impl KeyRing {
         let current = keys.iter().find(|k| k.current).ok_or(KeyError::NoKey)?;
         let unusable = |k: &SigningKey, reason: String| KeyError::Unusable { kid: k.kid.clone(), reason };
         let signer = Signer::from_pem(&current.kid, &current.private_pem).map_err(|e| unusable(current, e))?;
-        let mut decoding = HashMap::new();
+        let (mut decoding, mut sealers) = (HashMap::new(), HashMap::new());
         for k in &keys {
             let n = k.public_jwk.get("n").and_then(Value::as_str).unwrap_or_default();
             let e = k.public_jwk.get("e").and_then(Value::as_str).unwrap_or_default();
             let key = DecodingKey::from_rsa_components(n, e).map_err(|err| unusable(k, err.to_string()))?;
             decoding.insert(k.kid.clone(), key);
-        }
-        let mut sealers = HashMap::new();
-        for k in &keys {
             sealers.insert(k.kid.clone(), Sealer::from_pem(&k.kid, &k.private_pem).map_err(|e| unusable(k, e))?);
         }
         let jwks = json!({"keys": keys.iter().map(|k| k.public_jwk.clone()).collect::<Vec<_>>()});

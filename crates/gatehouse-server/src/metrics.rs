@@ -1,8 +1,8 @@
 //! Prometheus metrics at `/metrics` (text exposition format 0.0.4): HTTP requests by
 //! route group and status class with a latency histogram, password hashes and verifies
 //! with theirs (their sum against the requests' tells what a login adds to its hash),
-//! and audit events by Auth0 type code (logins, failures, blocks, sign-ups…). Counters are per process; Prometheus
-//! sums the nodes.
+//! and audit events by Auth0 type code (logins, failures, blocks, sign-ups…). Counters
+//! are per process; Prometheus sums the nodes.
 //!
 //! Only counts leave here: no identifiers, no addresses, no paths with ids in them
 //! (requests are grouped by the first path segment).

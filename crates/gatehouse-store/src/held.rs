@@ -43,9 +43,9 @@ impl std::fmt::Debug for HeldConnections {
 }
 
 /// One held connection, opened on first use.
-pub(crate) struct Held<'a>(MutexGuard<'a, Option<SqliteConnection>>);
+pub(crate) struct HeldConnection<'a>(MutexGuard<'a, Option<SqliteConnection>>);
 
-impl Held<'_> {
+impl HeldConnection<'_> {
     /// Always open: [`HeldConnections::connection`] opens it before handing it out, and a
     /// discarded one is not used again. Never `NotFound`, which callers read as "no row".
     pub(crate) fn connection(&mut self) -> Result<&mut SqliteConnection, StoreError> {
@@ -64,7 +64,7 @@ impl HeldConnections {
     }
 
     /// A free connection if there is one, else the next in turn once it is free.
-    pub(crate) async fn connection(&self) -> Result<Held<'_>, StoreError> {
+    pub(crate) async fn connection(&self) -> Result<HeldConnection<'_>, StoreError> {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let free = (0..self.slots.len()).find_map(|i| self.slots[(start + i) % self.slots.len()].try_lock().ok());
         let mut slot = match free {
@@ -74,7 +74,7 @@ impl HeldConnections {
         if slot.is_none() {
             *slot = Some(SqliteConnection::connect_with(&self.options).await?);
         }
-        Ok(Held(slot))
+        Ok(HeldConnection(slot))
     }
 
     pub(crate) async fn close(&self) {
