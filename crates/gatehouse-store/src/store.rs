@@ -101,6 +101,24 @@ pub struct LoginRecord<'a> {
     pub upgrade: Option<(&'a str, &'a str)>,
 }
 
+impl LoginRecord<'_> {
+    /// `user` as [`Store::record_login`] leaves it, for work done beside that write
+    /// (signing the login's tokens) rather than after it.
+    pub fn apply_to(&self, user: &mut User) {
+        user.logins_count += 1;
+        user.last_login = Some(self.now.to_owned());
+        if let Some(ip) = self.ip {
+            user.last_ip = Some(ip.to_owned());
+        }
+        if let Some((verified, stronger)) = self.upgrade {
+            if user.password_hash.as_deref() == Some(verified) {
+                user.password_hash = Some(stronger.to_owned());
+            }
+        }
+        user.updated_at = self.now.to_owned();
+    }
+}
+
 /// A key Gatehouse signs tokens with. The newest `current` key signs; retired keys stay
 /// published until tokens signed with them have expired.
 #[derive(Debug, Clone)]

@@ -22,8 +22,15 @@ async fn a_login_is_counted_in_one_statement_and_upgrades_only_the_hash_it_verif
         let u = user(&c, 1);
         s.insert_user(&u).await.unwrap();
 
+        // What the login signs its tokens with, beside the write, is what the write stores.
+        let predicted = |before: &gatehouse_core::user::User, record: &LoginRecord<'_>| {
+            let mut user = before.clone();
+            record.apply_to(&mut user);
+            user
+        };
         let first = LoginRecord { now: "2026-12-03T10:00:00.000Z", ip: Some("192.0.2.1"), upgrade: None };
         let after = s.record_login(&u.user_id, &first).await.unwrap().unwrap();
+        assert_eq!(after, predicted(&u, &first));
         assert_eq!((after.logins_count, after.last_login.as_deref()), (1, Some("2026-12-03T10:00:00.000Z")));
         assert_eq!(
             (after.last_ip.as_deref(), after.updated_at.as_str()),
@@ -34,14 +41,18 @@ async fn a_login_is_counted_in_one_statement_and_upgrades_only_the_hash_it_verif
         // No address: the last known one stays. The hash verified is still stored: replaced.
         let upgrade =
             LoginRecord { now: "2026-12-03T11:00:00.000Z", ip: None, upgrade: Some((OLD_HASH, "$argon2id$new")) };
+        let before = after;
         let after = s.record_login(&u.user_id, &upgrade).await.unwrap().unwrap();
+        assert_eq!(after, predicted(&before, &upgrade));
         assert_eq!((after.logins_count, after.last_ip.as_deref()), (2, Some("192.0.2.1")));
         assert_eq!(after.password_hash.as_deref(), Some("$argon2id$new"));
 
         // The password changed since this login verified the old hash: the change wins.
         let stale =
             LoginRecord { now: "2026-12-03T12:00:00.000Z", ip: None, upgrade: Some((OLD_HASH, "$argon2id$late")) };
+        let before = after;
         let after = s.record_login(&u.user_id, &stale).await.unwrap().unwrap();
+        assert_eq!(after, predicted(&before, &stale));
         assert_eq!((after.logins_count, after.password_hash.as_deref()), (3, Some("$argon2id$new")));
         assert_eq!(s.user(&u.user_id).await.unwrap().unwrap(), after, "what is returned is what is stored");
 

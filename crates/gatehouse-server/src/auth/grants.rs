@@ -2,7 +2,7 @@
 //! `password` and Auth0's `password-realm`.
 
 use crate::auth::issue::{granted_scopes, issue, Grant, Refresh};
-use crate::auth::login::{connection_for, password_login, ConnectionError, LoginError};
+use crate::auth::login::{accept_password, connection_for, ConnectionError, LoginError};
 use crate::auth::secrets::{hash_secret, pkce_matches, random_token};
 use crate::error::OAuthError;
 use crate::state::AppState;
@@ -184,7 +184,7 @@ pub async fn password(
         ConnectionError::Store(e) => OAuthError::from(e),
         other => OAuthError::new(StatusCode::FORBIDDEN, "unauthorized_client", other.to_string()),
     })?;
-    let user = password_login(state, &connection, username, password, ip).await.map_err(|e| match e {
+    let login_error = |e| match e {
         LoginError::WrongCredentials => invalid_grant("Wrong email or password."),
         LoginError::Blocked => blocked(),
         LoginError::Unavailable => OAuthError::temporarily_unavailable(),
@@ -192,7 +192,10 @@ pub async fn password(
             OAuthError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
         }
         LoginError::Internal(e) => OAuthError::server_error(e),
-    })?;
+    };
+    let accepted = accept_password(state, &connection, username, password, ip).await.map_err(login_error)?;
+    // The tokens are signed while the login's success is being written; both must succeed.
+    let (user, recorded) = accepted.split();
     let grant = Grant {
         client,
         user: &user,
@@ -203,5 +206,8 @@ pub async fn password(
         sid: None,
         gty: Some("password"),
     };
-    issue(state, &grant, Refresh::Mint { family_id: random_token() }).await
+    let (recorded, issued) =
+        tokio::join!(biased; recorded, issue(state, &grant, Refresh::Mint { family_id: random_token() }));
+    recorded.map_err(login_error)?;
+    issued
 }

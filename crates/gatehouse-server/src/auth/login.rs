@@ -10,6 +10,8 @@ use gatehouse_core::log_event::codes;
 use gatehouse_core::user::User;
 use gatehouse_core::validate::Email;
 use gatehouse_store::{LoginRecord, StoreError};
+use std::future::Future;
+use std::pin::Pin;
 
 /// Why a login failed. `WrongCredentials` covers unknown users and wrong passwords alike.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +120,49 @@ pub async fn password_login(
     password: &str,
     ip: Option<&str>,
 ) -> Result<User, LoginError> {
+    accept_password(state, connection, username, password, ip).await?.recorded().await
+}
+
+/// A login whose password was right, for a user who may log in, before its success is
+/// written (`last_login`, `logins_count`, `last_ip`, an upgraded hash, the audit event).
+/// The write is [`Accepted::recorded`]; work that needs only the user, such as signing
+/// the login's tokens, can run beside it instead of after it. Dropped unawaited, the login
+/// is not counted.
+pub struct Accepted<'a> {
+    /// The user as the write leaves them.
+    pub user: User,
+    record: Pin<Box<dyn Future<Output = Result<User, LoginError>> + Send + 'a>>,
+}
+
+impl<'a> Accepted<'a> {
+    /// A login whose success was written on the way (a migration or a delegated login).
+    fn written(user: User) -> Self {
+        let stored = user.clone();
+        Self { user, record: Box::pin(std::future::ready(Ok(stored))) }
+    }
+
+    /// Writes the login's success; the user as stored, or `WrongCredentials` when the
+    /// user was deleted since the password was checked.
+    pub async fn recorded(self) -> Result<User, LoginError> {
+        self.record.await
+    }
+
+    /// Splits the accepted user from the pending write, to run the two side by side:
+    /// poll the write first (`tokio::join!(biased; …)`) so that it is on its way to the
+    /// store before the other work takes the thread.
+    pub fn split(self) -> (User, impl Future<Output = Result<User, LoginError>> + Send + 'a) {
+        (self.user, self.record)
+    }
+}
+
+/// [`password_login`] up to the write of its success: see [`Accepted`].
+pub async fn accept_password<'a>(
+    state: &'a AppState,
+    connection: &'a Connection,
+    username: &str,
+    password: &str,
+    ip: Option<&'a str>,
+) -> Result<Accepted<'a>, LoginError> {
     let login = normalize_login(username);
     let mut guard = LoginGuard::new(state, connection, &login, ip).await?;
     // The user is looked up while the guard reads its counters: two reads, one wait.
@@ -168,40 +213,45 @@ pub async fn password_login(
 
 /// The login itself, local or through the connection's legacy store. `user` is the
 /// connection's user under `login`, if it has one.
-async fn unguarded_login(
-    state: &AppState,
-    connection: &Connection,
+async fn unguarded_login<'a>(
+    state: &'a AppState,
+    connection: &'a Connection,
     login: &str,
     user: Option<User>,
     password: &str,
-    ip: Option<&str>,
-) -> Result<User, LoginError> {
-    let login = login.to_string();
+    ip: Option<&'a str>,
+) -> Result<Accepted<'a>, LoginError> {
     let legacy = crate::legacy::store_for(state, connection).map_err(|_| LoginError::Unavailable)?;
     if let Some(legacy) = legacy.as_ref().filter(|l| !l.import_mode()) {
-        return crate::legacy::delegated_login(state, connection, legacy, &login, password, ip).await;
+        return crate::legacy::delegated_login(state, connection, legacy, login, password, ip)
+            .await
+            .map(Accepted::written);
     }
     match (user, &legacy) {
-        (None, Some(legacy)) => crate::legacy::migrating_login(state, connection, legacy, &login, password, ip).await,
+        (None, Some(legacy)) => {
+            crate::legacy::migrating_login(state, connection, legacy, login, password, ip).await.map(Accepted::written)
+        }
         (Some(user), Some(legacy))
             if user.password_hash.is_none() && state.store.is_migrated(&user.user_id).await? =>
         {
-            crate::legacy::finish_migration_login(state, connection, legacy, user, &login, password, ip).await
+            crate::legacy::finish_migration_login(state, connection, legacy, user, login, password, ip)
+                .await
+                .map(Accepted::written)
         }
-        (user, _) => local_login(state, connection, &login, user, password, ip).await,
+        (user, _) => local_login(state, connection, login, user, password, ip).await,
     }
 }
 
 /// Checks `password` against `user`, a user of `connection` found under `login` (or
 /// none: the answer is then a wrong password, after a dummy verify).
-pub(crate) async fn local_login(
-    state: &AppState,
-    connection: &Connection,
+pub(crate) async fn local_login<'a>(
+    state: &'a AppState,
+    connection: &'a Connection,
     login: &str,
     user: Option<User>,
     password: &str,
-    ip: Option<&str>,
-) -> Result<User, LoginError> {
+    ip: Option<&'a str>,
+) -> Result<Accepted<'a>, LoginError> {
     let login = login.to_string();
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let parsed = match stored.as_deref().map(|s| state.hashing.hasher().parse_stored(s)) {
@@ -240,20 +290,26 @@ pub(crate) async fn local_login(
         None
     };
     let now = state.now();
-    let record = LoginRecord { now: &now, ip, upgrade: stored.as_deref().zip(new_hash.as_deref()) };
-    // None: deleted between the check and the update.
-    let updated = state.store.record_login(&user.user_id, &record).await?.ok_or(LoginError::WrongCredentials)?;
-    login_event(
-        state,
-        codes::SUCCESS_LOGIN,
-        connection,
-        Some(&updated.user_id),
-        &login,
-        updated.last_ip.as_deref(),
-        None,
-    )
-    .await;
-    Ok(updated)
+    let mut accepted = user;
+    LoginRecord { now: &now, ip, upgrade: stored.as_deref().zip(new_hash.as_deref()) }.apply_to(&mut accepted);
+    let user_id = accepted.user_id.clone();
+    let record = async move {
+        let record = LoginRecord { now: &now, ip, upgrade: stored.as_deref().zip(new_hash.as_deref()) };
+        // None: deleted between the check and the update.
+        let updated = state.store.record_login(&user_id, &record).await?.ok_or(LoginError::WrongCredentials)?;
+        login_event(
+            state,
+            codes::SUCCESS_LOGIN,
+            connection,
+            Some(&updated.user_id),
+            &login,
+            updated.last_ip.as_deref(),
+            None,
+        )
+        .await;
+        Ok(updated)
+    };
+    Ok(Accepted { user: accepted, record: Box::pin(record) })
 }
 
 /// Records a login attempt in the audit log (never the password).
