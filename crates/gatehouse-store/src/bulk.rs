@@ -5,7 +5,8 @@
 //! connection with one prepared statement on a blocking thread, and PostgreSQL batches
 //! through `COPY` into a temporary table followed by one `INSERT … ON CONFLICT DO NOTHING`.
 //! Either way a batch is one transaction: a user is fully written or not at all, and a
-//! conflicting user never stops the others.
+//! conflicting user never stops the others. A first import into an empty table is a
+//! [`UsersLoad`] instead: one transaction for the whole file, cheaper per row.
 
 use crate::error::{ConflictOn, StoreError};
 use crate::store::{Backend, Store, USER_COLUMNS};
@@ -56,16 +57,19 @@ impl Store {
         Ok((users, outcomes))
     }
 
-    /// Starts a [`UsersLoad`] when this store can take one: an SQLite file whose `users`
-    /// table is empty. `None` otherwise: use [`Store::write_users_bulk`].
+    /// Starts a [`UsersLoad`] when this store can take one: its `users` table is empty
+    /// (and on SQLite, the store is a file). `None` otherwise: use
+    /// [`Store::write_users_bulk`].
     pub async fn begin_users_load(&self) -> Result<Option<UsersLoad>, StoreError> {
-        let (Backend::Sqlite(_), Some(path)) = (&self.backend, self.sqlite_file.clone()) else {
-            return Ok(None);
+        let path = match (&self.backend, self.sqlite_file.clone()) {
+            (Backend::Postgres(pool), _) => return postgres_begin_load(pool).await,
+            (Backend::Sqlite(_), None) => return Ok(None),
+            (Backend::Sqlite(_), Some(path)) => path,
         };
         let conn = self.bulk.clone();
         tokio::task::spawn_blocking(move || {
             let indexes = sqlite_begin_load(&conn, &path)?;
-            Ok(indexes.map(|indexes| UsersLoad { conn, path, indexes: Some(indexes) }))
+            Ok(indexes.map(|indexes| UsersLoad(Load::Sqlite(SqliteLoad { conn, path, indexes: Some(indexes) }))))
         })
         .await
         .map_err(|e| StoreError::Bulk(e.to_string()))?
@@ -279,25 +283,41 @@ fn json_text<'b>(buf: &'b mut Vec<u8>, m: &serde_json::Map<String, serde_json::V
     std::str::from_utf8(buf).map_err(|e| StoreError::Bulk(e.to_string()))
 }
 
-/// A load of users into an empty `users` table as one SQLite transaction, with the
-/// table's secondary indexes dropped at the start and built again at the end: sorting a
-/// million keys once costs a fraction of a million insertions into each b-tree.
+/// A load of users into an empty `users` table as one transaction, meant for a first
+/// migration into a new store. Dropping an uncommitted load rolls it back: nothing is
+/// half-written.
 ///
-/// Why it stays correct: the indexes are dropped and rebuilt inside the load's own
+/// On SQLite the table's secondary indexes are dropped at the start and built again at the
+/// end: sorting a million keys once costs a fraction of a million insertions into each
+/// b-tree. Why it stays correct: the indexes are dropped and rebuilt inside the load's own
 /// transaction, so other connections never see the table without them (WAL readers see
 /// the snapshot before the load) and a crash or an error rolls everything back, indexes
-/// included; nothing is half-written. The table was empty when the write lock was taken,
-/// so a uniqueness conflict can only be between two users of the load itself: the caller
-/// must keep duplicates out (the importer's `DuplicateTracker` checks exactly the unique
-/// indexes' keys); if one got through anyway, the rebuild of the unique index fails,
-/// [`UsersLoad::commit`] returns the error and nothing is written. The primary key stays
-/// in place, so its conflicts are reported per user as usual.
+/// included. The table was empty when the write lock was taken, so a uniqueness conflict
+/// can only be between two users of the load itself: the caller must keep duplicates out
+/// (the importer's `DuplicateTracker` checks exactly the unique indexes' keys); if one got
+/// through anyway, the rebuild of the unique index fails, [`UsersLoad::commit`] returns
+/// the error and nothing is written. The primary key stays in place, so its conflicts are
+/// reported per user as usual. The price: the store's write lock is held for the whole
+/// load, so other writers wait (up to their busy timeout).
 ///
-/// The price: the store's write lock is held for the whole load, so other writers wait
-/// (up to their busy timeout). Meant for a first migration into a new store.
-/// Dropping an uncommitted load rolls it back.
+/// On PostgreSQL each batch is `COPY`'d straight into `users`, without the temporary
+/// table and second insert of [`Store::write_users_bulk`], under `LOCK TABLE users IN
+/// SHARE ROW EXCLUSIVE MODE`: readers go on, writers to `users` (other nodes' sign-ups,
+/// logins' counters) wait for the commit, and nobody else can add a user meanwhile. The
+/// indexes stay, so a conflict is reported per user: a batch whose `COPY` breaks a
+/// uniqueness rule is rolled back to its savepoint and written the per-user way.
 #[derive(Debug)]
-pub struct UsersLoad {
+pub struct UsersLoad(Load);
+
+#[derive(Debug)]
+enum Load {
+    Sqlite(SqliteLoad),
+    /// `None` once committed.
+    Postgres(Option<sqlx::Transaction<'static, sqlx::Postgres>>),
+}
+
+#[derive(Debug)]
+struct SqliteLoad {
     conn: BulkConnection,
     path: std::path::PathBuf,
     /// The `CREATE INDEX` statements to run at the end; `None` once committed.
@@ -307,7 +327,15 @@ pub struct UsersLoad {
 impl UsersLoad {
     /// Inserts `users` as part of the load; same outcomes as [`Store::write_users_bulk`].
     pub async fn write(&mut self, users: Vec<User>) -> Result<(Vec<User>, Vec<BulkOutcome>), StoreError> {
-        let (conn, path) = (self.conn.clone(), self.path.clone());
+        let load = match &mut self.0 {
+            Load::Sqlite(load) => load,
+            Load::Postgres(tx) => {
+                let tx = tx.as_mut().ok_or_else(|| StoreError::Bulk("the load is committed".into()))?;
+                let outcomes = postgres_load_batch(tx, &users).await?;
+                return Ok((users, outcomes));
+            }
+        };
+        let (conn, path) = (load.conn.clone(), load.path.clone());
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.0.lock().map_err(|_| StoreError::Bulk("bulk connection poisoned".into()))?;
             let c = open_bulk(&mut guard, &path)?;
@@ -318,10 +346,18 @@ impl UsersLoad {
         .map_err(|e| StoreError::Bulk(e.to_string()))?
     }
 
-    /// Builds the indexes and commits: every user written, or (on an error) none.
+    /// Commits (on SQLite after building the indexes): every user written, or (on an
+    /// error) none.
     pub async fn commit(mut self) -> Result<(), StoreError> {
-        let indexes = self.indexes.take().unwrap_or_default();
-        let (conn, path) = (self.conn.clone(), self.path.clone());
+        let load = match &mut self.0 {
+            Load::Sqlite(load) => load,
+            Load::Postgres(tx) => {
+                let tx = tx.take().ok_or_else(|| StoreError::Bulk("the load is committed".into()))?;
+                return Ok(tx.commit().await?);
+            }
+        };
+        let indexes = load.indexes.take().unwrap_or_default();
+        let (conn, path) = (load.conn.clone(), load.path.clone());
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.0.lock().map_err(|_| StoreError::Bulk("bulk connection poisoned".into()))?;
             let c = open_bulk(&mut guard, &path)?;
@@ -338,7 +374,9 @@ impl UsersLoad {
     }
 }
 
-impl Drop for UsersLoad {
+/// A dropped PostgreSQL transaction rolls itself back; the SQLite load's transaction lives
+/// on the shared bulk connection, so it is ended here.
+impl Drop for SqliteLoad {
     fn drop(&mut self) {
         if self.indexes.is_some() {
             if let Ok(mut guard) = self.conn.0.lock() {
@@ -455,17 +493,68 @@ fn copy_row(out: &mut String, u: &User) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn postgres_insert(pool: &sqlx::PgPool, users: &[User]) -> Result<Vec<BulkOutcome>, StoreError> {
+/// `users` as `COPY … FROM STDIN` text rows.
+fn copy_rows(users: &[User]) -> Result<Vec<u8>, StoreError> {
     let mut data = String::with_capacity(users.len() * 512);
     for u in users {
         copy_row(&mut data, u)?;
     }
+    Ok(data.into_bytes())
+}
+
+async fn postgres_insert(pool: &sqlx::PgPool, users: &[User]) -> Result<Vec<BulkOutcome>, StoreError> {
     let mut tx = pool.begin().await?;
+    let outcomes = postgres_insert_in(&mut tx, users).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Locks `users` against other writers and checks that it is empty; see [`UsersLoad`].
+async fn postgres_begin_load(pool: &sqlx::PgPool) -> Result<Option<UsersLoad>, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+    let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM users)").fetch_one(&mut *tx).await?;
+    if !empty {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    Ok(Some(UsersLoad(Load::Postgres(Some(tx)))))
+}
+
+/// One batch of a PostgreSQL [`UsersLoad`]: `COPY` straight into `users`; if that breaks
+/// a uniqueness rule, back to the batch's savepoint and the per-user way.
+async fn postgres_load_batch(tx: &mut sqlx::PgConnection, users: &[User]) -> Result<Vec<BulkOutcome>, StoreError> {
+    let data = copy_rows(users)?;
+    sqlx::query("SAVEPOINT load_batch").execute(&mut *tx).await?;
+    let copied = async {
+        let mut copy = tx.copy_in_raw(&format!("COPY users ({USER_COLUMNS}) FROM STDIN")).await?;
+        copy.send(data).await?;
+        copy.finish().await
+    }
+    .await;
+    match copied.map_err(StoreError::from) {
+        Ok(_) => {
+            sqlx::query("RELEASE SAVEPOINT load_batch").execute(&mut *tx).await?;
+            Ok(vec![BulkOutcome::Inserted; users.len()])
+        }
+        Err(StoreError::Conflict(_)) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT load_batch").execute(&mut *tx).await?;
+            postgres_insert_in(tx, users).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The per-user way, inside the caller's transaction: every user of `users` is copied
+/// into a temporary table, then inserted unless it breaks a uniqueness rule, which is
+/// reported per user.
+async fn postgres_insert_in(tx: &mut sqlx::PgConnection, users: &[User]) -> Result<Vec<BulkOutcome>, StoreError> {
+    let data = copy_rows(users)?;
     sqlx::query("CREATE TEMP TABLE import_batch (LIKE users INCLUDING DEFAULTS) ON COMMIT DROP")
         .execute(&mut *tx)
         .await?;
     let mut copy = tx.copy_in_raw(&format!("COPY import_batch ({USER_COLUMNS}) FROM STDIN")).await?;
-    copy.send(data.into_bytes()).await?;
+    copy.send(data).await?;
     copy.finish().await?;
     let inserted: Vec<String> = sqlx::query_scalar(&format!(
         "INSERT INTO users ({USER_COLUMNS}) SELECT {USER_COLUMNS} FROM import_batch ON CONFLICT DO NOTHING RETURNING user_id"
@@ -504,7 +593,8 @@ async fn postgres_insert(pool: &sqlx::PgPool, users: &[User]) -> Result<Vec<Bulk
             conflicts.insert(u.user_id.as_str(), on);
         }
     }
-    tx.commit().await?;
+    // Dropped now rather than at commit: a load's transaction may take the way again.
+    sqlx::query("DROP TABLE import_batch").execute(&mut *tx).await?;
     for u in users {
         outcomes.push(match conflicts.get(u.user_id.as_str()) {
             None => BulkOutcome::Inserted,
