@@ -156,8 +156,14 @@ pub async fn refresh_token(
     let secret = random_token();
     let successor_hash = hash_secret(&secret);
     let successor = Successor { token_hash: &successor_hash, expires_at: now + state.config.refresh_token_ttl_secs };
-    match state.store.rotate_refresh_token(&token_hash, &successor, now).await? {
-        RefreshRedemption::Rotated(_) => issue(state, &grant, Refresh::Rotated(secret)).await,
+    // The tokens are signed while the rotation is written, and handed out only if it
+    // succeeded: a reused or expired token gets nothing of what was signed.
+    let (rotated, issued) = tokio::join!(biased;
+        state.store.rotate_refresh_token(&token_hash, &successor, now),
+        issue(state, &grant, Refresh::Rotated(secret)),
+    );
+    match rotated? {
+        RefreshRedemption::Rotated(_) => issued,
         RefreshRedemption::Reused(t) => {
             tracing::warn!(client_id = %t.client_id, family = %t.family_id, "refresh token reused; family revoked");
             Err(unknown())
