@@ -312,8 +312,7 @@ pub struct UsersLoad(Load);
 #[derive(Debug)]
 enum Load {
     Sqlite(SqliteLoad),
-    /// `None` once committed.
-    Postgres(Option<sqlx::Transaction<'static, sqlx::Postgres>>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 #[derive(Debug)]
@@ -330,7 +329,6 @@ impl UsersLoad {
         let load = match &mut self.0 {
             Load::Sqlite(load) => load,
             Load::Postgres(tx) => {
-                let tx = tx.as_mut().ok_or_else(|| StoreError::Bulk("the load is committed".into()))?;
                 let outcomes = postgres_load_batch(tx, &users).await?;
                 return Ok((users, outcomes));
             }
@@ -348,13 +346,10 @@ impl UsersLoad {
 
     /// Commits (on SQLite after building the indexes): every user written, or (on an
     /// error) none.
-    pub async fn commit(mut self) -> Result<(), StoreError> {
-        let load = match &mut self.0 {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        let mut load = match self.0 {
             Load::Sqlite(load) => load,
-            Load::Postgres(tx) => {
-                let tx = tx.take().ok_or_else(|| StoreError::Bulk("the load is committed".into()))?;
-                return Ok(tx.commit().await?);
-            }
+            Load::Postgres(tx) => return Ok(tx.commit().await?),
         };
         let indexes = load.indexes.take().unwrap_or_default();
         let (conn, path) = (load.conn.clone(), load.path.clone());
@@ -503,8 +498,9 @@ fn copy_rows(users: &[User]) -> Result<Vec<u8>, StoreError> {
 }
 
 async fn postgres_insert(pool: &sqlx::PgPool, users: &[User]) -> Result<Vec<BulkOutcome>, StoreError> {
+    let data = copy_rows(users)?;
     let mut tx = pool.begin().await?;
-    let outcomes = postgres_insert_in(&mut tx, users).await?;
+    let outcomes = postgres_insert_in(&mut tx, users, &data).await?;
     tx.commit().await?;
     Ok(outcomes)
 }
@@ -518,7 +514,7 @@ async fn postgres_begin_load(pool: &sqlx::PgPool) -> Result<Option<UsersLoad>, S
         tx.rollback().await?;
         return Ok(None);
     }
-    Ok(Some(UsersLoad(Load::Postgres(Some(tx)))))
+    Ok(Some(UsersLoad(Load::Postgres(tx))))
 }
 
 /// One batch of a PostgreSQL [`UsersLoad`]: `COPY` straight into `users`; if that breaks
@@ -528,7 +524,7 @@ async fn postgres_load_batch(tx: &mut sqlx::PgConnection, users: &[User]) -> Res
     sqlx::query("SAVEPOINT load_batch").execute(&mut *tx).await?;
     let copied = async {
         let mut copy = tx.copy_in_raw(&format!("COPY users ({USER_COLUMNS}) FROM STDIN")).await?;
-        copy.send(data).await?;
+        copy.send(&data[..]).await?;
         copy.finish().await
     }
     .await;
@@ -539,17 +535,20 @@ async fn postgres_load_batch(tx: &mut sqlx::PgConnection, users: &[User]) -> Res
         }
         Err(StoreError::Conflict(_)) => {
             sqlx::query("ROLLBACK TO SAVEPOINT load_batch").execute(&mut *tx).await?;
-            postgres_insert_in(tx, users).await
+            postgres_insert_in(tx, users, &data).await
         }
         Err(e) => Err(e),
     }
 }
 
-/// The per-user way, inside the caller's transaction: every user of `users` is copied
-/// into a temporary table, then inserted unless it breaks a uniqueness rule, which is
-/// reported per user.
-async fn postgres_insert_in(tx: &mut sqlx::PgConnection, users: &[User]) -> Result<Vec<BulkOutcome>, StoreError> {
-    let data = copy_rows(users)?;
+/// The per-user way, inside the caller's transaction: every user of `users` (`data`, their
+/// [`copy_rows`]) is copied into a temporary table, then inserted unless it breaks a
+/// uniqueness rule, which is reported per user.
+async fn postgres_insert_in(
+    tx: &mut sqlx::PgConnection,
+    users: &[User],
+    data: &[u8],
+) -> Result<Vec<BulkOutcome>, StoreError> {
     sqlx::query("CREATE TEMP TABLE import_batch (LIKE users INCLUDING DEFAULTS) ON COMMIT DROP")
         .execute(&mut *tx)
         .await?;
