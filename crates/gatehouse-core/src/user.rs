@@ -7,7 +7,7 @@ use crate::validate::{check_phone_number, check_picture_url, validate_metadata, 
 use serde_json::{json, Map, Value};
 
 /// A user as stored. `password_hash` is the canonical string of `gatehouse-hash`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct User {
     pub user_id: String,
     pub connection_id: String,

@@ -9,6 +9,7 @@
 use crate::metrics::Metrics;
 use gatehouse_hash::{HashError, Hasher, PasswordHash};
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
@@ -20,7 +21,27 @@ type Job = Box<dyn FnOnce(&Hasher) + Send>;
 pub struct HashPool {
     hasher: Arc<Hasher>,
     jobs: mpsc::Sender<Job>,
+    threads: usize,
+    /// Hashes queued or running.
+    in_flight: Arc<AtomicUsize>,
     metrics: Metrics,
+}
+
+/// Counts a hash in flight until it is dropped: after the hash, or with a job that
+/// panicked or never reached a thread.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +57,10 @@ impl HashPool {
     /// last clone of the pool is dropped.
     pub fn new(hasher: Hasher, threads: usize, metrics: Metrics) -> Self {
         let hasher = Arc::new(hasher);
+        let threads = threads.max(1);
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
-        for i in 0..threads.max(1) {
+        for i in 0..threads {
             let (hasher, queue) = (hasher.clone(), queue.clone());
             let spawned = std::thread::Builder::new().name(format!("hashing-{i}")).spawn(move || loop {
                 // The lock is held only while waiting for a job, never while hashing.
@@ -54,11 +76,17 @@ impl HashPool {
                 tracing::error!(error = %e, "could not start a hashing thread");
             }
         }
-        Self { hasher, jobs, metrics }
+        Self { hasher, jobs, threads, in_flight: Arc::default(), metrics }
     }
 
     pub fn hasher(&self) -> &Hasher {
         &self.hasher
+    }
+
+    /// Whether one more hash would leave a hashing thread, and so a core, idle beside it.
+    /// A heuristic read of a moment: by the time it is acted on, others may have queued.
+    pub fn leaves_a_core_idle(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) + 1 < self.threads
     }
 
     async fn run<T: Send + 'static>(
@@ -68,10 +96,13 @@ impl HashPool {
     ) -> Result<T, HashPoolError> {
         let (done, result) = oneshot::channel();
         let metrics = self.metrics.clone();
+        let in_flight = InFlight::new(&self.in_flight);
         let job: Job = Box::new(move |hasher| {
             let started = std::time::Instant::now();
             let answer = f(hasher);
             metrics.observe_hash(operation, started.elapsed().as_secs_f64());
+            // No longer in flight by the time its request sees the answer.
+            drop(in_flight);
             let _ = done.send(answer);
         });
         self.jobs.send(job).map_err(|_| HashPoolError::Task("the hashing threads have stopped".into()))?;
@@ -141,6 +172,29 @@ mod tests {
         let text = metrics.render();
         assert!(text.contains("gatehouse_password_hash_duration_seconds_count{operation=\"hash\"} 16"), "{text}");
         assert!(text.contains("gatehouse_password_hash_duration_seconds_count{operation=\"verify\"} 48"), "{text}");
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_core_is_idle_beside_a_hash_only_while_a_thread_is_free() -> Result<(), HashPoolError> {
+        let cheap = gatehouse_hash::Argon2Config { memory_kib: 256, iterations: 1, parallelism: 1 };
+        let hasher = || Hasher::new(cheap, gatehouse_hash::Limits::default());
+        assert!(!HashPool::new(hasher(), 1, Metrics::default()).leaves_a_core_idle());
+        let pool = HashPool::new(hasher(), 2, Metrics::default());
+        assert!(pool.leaves_a_core_idle());
+        // One job holds a thread until released: the next hash would take the last one.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let busy = pool.clone();
+        let job = tokio::spawn(async move { busy.run("verify", move |_| held.recv().is_ok()).await });
+        let mut waited = 0;
+        while pool.leaves_a_core_idle() && waited < 1_000 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            waited += 1;
+        }
+        assert!(!pool.leaves_a_core_idle(), "a running hash is counted");
+        let _ = release.send(());
+        assert!(job.await.map_err(|e| HashPoolError::Task(e.to_string()))??);
+        assert!(pool.leaves_a_core_idle(), "the finished job is no longer counted");
         Ok(())
     }
 

@@ -223,7 +223,7 @@ pub async fn import_with_password(
             if existing.is_none() {
                 existing = state.store.user(&user.user_id).await?.filter(|u| u.connection_id == connection.id);
             }
-            local_login(state, connection, &login, existing, password, ip).await?.recorded().await
+            local_login::<()>(state, connection, &login, existing, password, ip, None).await.map(|a| a.user)
         }
         Err(e) => Err(e.into()),
     }
@@ -265,7 +265,7 @@ pub async fn finish_migration_login(
         })
         .await??;
     // The counters, the blocked check and the events are the ordinary login's.
-    local_login(state, connection, login, Some(user), password, ip).await?.recorded().await
+    local_login::<()>(state, connection, login, Some(user), password, ip, None).await.map(|a| a.user)
 }
 
 /// A password reset was asked for `email`, which Gatehouse does not hold: the user the

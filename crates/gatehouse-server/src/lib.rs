@@ -86,7 +86,10 @@ pub async fn build_state(
 ) -> Result<AppState, StartError> {
     let keys = KeyRing::load_or_create(&store, clock.clone()).await?;
     let metrics = metrics::Metrics::default();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = match config.hashing_threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
     let hashing = HashPool::new(hasher, threads, metrics.clone());
     let now = gatehouse_core::clock::iso8601(clock.now());
     let link_key = store.server_secret(jobs::LINK_KEY_NAME, &jobs::new_link_key(), &now).await?;

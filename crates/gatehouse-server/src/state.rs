@@ -59,6 +59,8 @@ pub struct ServerConfig {
     /// Refuse the 10,000 most common (breached) passwords at sign-up and reset, whatever
     /// the connection's dictionary setting.
     pub breached_password_detection: bool,
+    /// Threads that hash and verify passwords; 0 means one per core.
+    pub hashing_threads: usize,
 }
 
 /// Limits and timings of background jobs.
@@ -112,6 +114,7 @@ impl ServerConfig {
             log_stream: None,
             mail: crate::mail::MailConfig::default(),
             breached_password_detection: true,
+            hashing_threads: 0,
         }
     }
 

@@ -196,6 +196,8 @@ pub struct HashSettings {
     pub pbkdf2_max_iterations: u32,
     pub scrypt_max_memory_bytes: u64,
     pub argon2_max_memory_kib: u32,
+    /// Threads that hash and verify passwords; 0 means one per core.
+    pub threads: usize,
 }
 
 impl Default for HashSettings {
@@ -210,6 +212,7 @@ impl Default for HashSettings {
             pbkdf2_max_iterations: l.pbkdf2_max_iterations,
             scrypt_max_memory_bytes: l.scrypt_max_memory_bytes,
             argon2_max_memory_kib: l.argon2_max_memory_kib,
+            threads: 0,
         }
     }
 }
@@ -294,6 +297,7 @@ pub struct Config {
     pub log_filter: String,
     pub argon2: Argon2Config,
     pub limits: Limits,
+    pub hashing_threads: usize,
     pub data_dir: PathBuf,
     pub jobs: gatehouse_server::state::JobsConfig,
     pub rate_limits: gatehouse_server::ratelimit::RateLimitConfig,
@@ -426,6 +430,9 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
     {
         bail!("hash: argon2 memory must be 8 KiB..4 GiB, iterations and parallelism 1..64");
     }
+    if h.threads > 1024 {
+        bail!("hash.threads: 0 (one per core) to 1024");
+    }
     let argon2 = Argon2Config {
         memory_kib: h.argon2_memory_kib,
         iterations: h.argon2_iterations,
@@ -533,6 +540,7 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         log_filter: raw.log,
         argon2,
         limits,
+        hashing_threads: h.threads,
         data_dir: raw.data_dir,
         jobs,
     })

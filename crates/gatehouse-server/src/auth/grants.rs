@@ -1,7 +1,7 @@
 //! The user grants of `POST /oauth/token`: `authorization_code`, `refresh_token`,
 //! `password` and Auth0's `password-realm`.
 
-use crate::auth::issue::{granted_scopes, issue, Grant, Refresh};
+use crate::auth::issue::{granted_scopes, issue, sign, Grant, Refresh};
 use crate::auth::login::{accept_password, connection_for, ConnectionError, LoginError};
 use crate::auth::secrets::{hash_secret, pkce_matches, random_token};
 use crate::error::OAuthError;
@@ -199,21 +199,25 @@ pub async fn password(
         }
         LoginError::Internal(e) => OAuthError::server_error(e),
     };
-    let accepted = accept_password(state, &connection, username, password, ip).await.map_err(login_error)?;
-    // The tokens are signed while the login's success is being written; both must succeed.
-    let (user, recorded) = accepted.split();
-    let grant = Grant {
-        client,
-        user: &user,
-        scope: granted_scopes(p.get("scope").map(String::as_str).unwrap_or("")).join(" "),
-        audience,
-        nonce: None,
-        auth_time: state.clock.now().unix_timestamp(),
-        sid: None,
-        gty: Some("password"),
+    let scope = granted_scopes(p.get("scope").map(String::as_str).unwrap_or("")).join(" ");
+    let family_id = random_token();
+    let sign_for = |user: &User| {
+        let grant = Grant {
+            client,
+            user,
+            scope: scope.clone(),
+            audience: audience.clone(),
+            nonce: None,
+            auth_time: state.clock.now().unix_timestamp(),
+            sid: None,
+            gty: Some("password"),
+        };
+        sign(state, &grant, Refresh::Mint { family_id: family_id.clone() })
     };
-    let (recorded, issued) =
-        tokio::join!(biased; recorded, issue(state, &grant, Refresh::Mint { family_id: random_token() }));
-    recorded.map_err(login_error)?;
-    issued
+    // The tokens are signed while the password is verified if a core is free for it,
+    // else once the login has succeeded; either way they are handed out (and a refresh
+    // token stored) only then.
+    let accepted =
+        accept_password(state, &connection, username, password, ip, Some(&sign_for)).await.map_err(login_error)?;
+    accepted.early.unwrap_or_else(|| sign_for(&accepted.user))?.hand_out(state).await
 }

@@ -137,8 +137,31 @@ pub fn wants_refresh(grant: &Grant<'_>) -> bool {
     has_scope(&grant.scope, "offline_access") && grant.client.grant_types.iter().any(|g| g == "refresh_token")
 }
 
+/// A token response whose tokens are signed but not yet handed out: a new refresh token
+/// is stored only by [`Signed::hand_out`]. Dropped instead, it leaves no trace, which lets
+/// a login sign while its password is still being verified.
+pub struct Signed {
+    body: Map<String, Value>,
+    refresh: Option<RefreshToken>,
+}
+
+impl Signed {
+    /// Stores the new refresh token, if there is one, and gives the response.
+    pub async fn hand_out(self, state: &AppState) -> Result<Value, OAuthError> {
+        if let Some(row) = &self.refresh {
+            state.store.insert_refresh_token(row).await?;
+        }
+        Ok(Value::Object(self.body))
+    }
+}
+
 /// Signs the tokens and builds the token response.
 pub async fn issue(state: &AppState, grant: &Grant<'_>, refresh: Refresh) -> Result<Value, OAuthError> {
+    sign(state, grant, refresh)?.hand_out(state).await
+}
+
+/// The tokens of `grant`, signed: CPU work only, nothing is written.
+pub fn sign(state: &AppState, grant: &Grant<'_>, refresh: Refresh) -> Result<Signed, OAuthError> {
     let cfg = &state.config;
     let now = state.clock.now().unix_timestamp();
     let userinfo = cfg.userinfo_audience();
@@ -185,13 +208,14 @@ pub async fn issue(state: &AppState, grant: &Grant<'_>, refresh: Refresh) -> Res
         let id_token = state.keys.sign(&Value::Object(claims)).map_err(OAuthError::server_error)?;
         body.insert("id_token".into(), json!(id_token));
     }
+    let mut stored = None;
     match refresh {
         Refresh::Rotated(secret) => {
             body.insert("refresh_token".into(), json!(secret));
         }
         Refresh::Mint { family_id } if wants_refresh(grant) => {
             let (secret, row) = new_refresh_token(state, grant, &family_id);
-            state.store.insert_refresh_token(&row).await?;
+            stored = Some(row);
             body.insert("refresh_token".into(), json!(secret));
         }
         Refresh::Mint { .. } => {}
@@ -199,5 +223,5 @@ pub async fn issue(state: &AppState, grant: &Grant<'_>, refresh: Refresh) -> Res
     body.insert("scope".into(), json!(grant.scope));
     body.insert("expires_in".into(), json!(cfg.access_token_ttl_secs));
     body.insert("token_type".into(), json!("Bearer"));
-    Ok(Value::Object(body))
+    Ok(Signed { body, refresh: stored })
 }

@@ -3,6 +3,7 @@
 //! successful login records.
 
 use crate::attack::{LoginGuard, Refusal};
+use crate::hashing::HashPoolError;
 use crate::state::AppState;
 use gatehouse_core::client::Client;
 use gatehouse_core::connection::{Connection, DEFAULT_DATABASE_CONNECTION};
@@ -10,8 +11,6 @@ use gatehouse_core::log_event::codes;
 use gatehouse_core::user::User;
 use gatehouse_core::validate::Email;
 use gatehouse_store::{LoginRecord, StoreError};
-use std::future::Future;
-use std::pin::Pin;
 
 /// Why a login failed. `WrongCredentials` covers unknown users and wrong passwords alike.
 #[derive(Debug, thiserror::Error)]
@@ -120,49 +119,43 @@ pub async fn password_login(
     password: &str,
     ip: Option<&str>,
 ) -> Result<User, LoginError> {
-    accept_password(state, connection, username, password, ip).await?.recorded().await
+    Ok(accept_password::<()>(state, connection, username, password, ip, None).await?.user)
 }
 
-/// A login whose password was right, for a user who may log in, before its success is
-/// written (`last_login`, `logins_count`, `last_ip`, an upgraded hash, the audit event).
-/// The write is [`Accepted::recorded`]; work that needs only the user, such as signing
-/// the login's tokens, can run beside it instead of after it. Dropped unawaited, the login
-/// is not counted.
-pub struct Accepted<'a> {
-    /// The user as the write leaves them.
+/// Work for the user a login names that may run while the password is being verified,
+/// on a core that would otherwise idle beside the verify: signing the login's tokens.
+///
+/// It runs before anyone knows whether the password is right, so it must do nothing but
+/// compute its result, which is dropped unless the login succeeds. It is given the user
+/// as the login's success would leave them. An unknown login runs the same work on a
+/// stand-in user, so what the work costs says nothing about which logins exist.
+pub type WhileVerifying<'w, T> = &'w (dyn Fn(&User) -> T + Sync);
+
+/// A successful login, its success written (`last_login`, `logins_count`, `last_ip`, an
+/// upgraded hash, the audit event).
+pub struct Accepted<T = ()> {
+    /// The user as stored after the login.
     pub user: User,
-    record: Pin<Box<dyn Future<Output = Result<User, LoginError>> + Send + 'a>>,
+    /// What the [`WhileVerifying`] work gave for this user, if it ran.
+    pub early: Option<T>,
 }
 
-impl<'a> Accepted<'a> {
-    /// A login whose success was written on the way (a migration or a delegated login).
-    fn written(user: User) -> Self {
-        let stored = user.clone();
-        Self { user, record: Box::pin(std::future::ready(Ok(stored))) }
-    }
-
-    /// Writes the login's success; the user as stored, or `WrongCredentials` when the
-    /// user was deleted since the password was checked.
-    pub async fn recorded(self) -> Result<User, LoginError> {
-        self.record.await
-    }
-
-    /// Splits the accepted user from the pending write, to run the two side by side:
-    /// poll the write first (`tokio::join!(biased; …)`) so that it is on its way to the
-    /// store before the other work takes the thread.
-    pub fn split(self) -> (User, impl Future<Output = Result<User, LoginError>> + Send + 'a) {
-        (self.user, self.record)
+impl<T> From<User> for Accepted<T> {
+    fn from(user: User) -> Self {
+        Self { user, early: None }
     }
 }
 
-/// [`password_login`] up to the write of its success: see [`Accepted`].
-pub async fn accept_password<'a>(
-    state: &'a AppState,
-    connection: &'a Connection,
+/// [`password_login`], with `while_verifying` run beside the verify when a core is free
+/// for it (see [`WhileVerifying`]).
+pub async fn accept_password<T: Send>(
+    state: &AppState,
+    connection: &Connection,
     username: &str,
     password: &str,
-    ip: Option<&'a str>,
-) -> Result<Accepted<'a>, LoginError> {
+    ip: Option<&str>,
+    while_verifying: Option<WhileVerifying<'_, T>>,
+) -> Result<Accepted<T>, LoginError> {
     let login = normalize_login(username);
     let mut guard = LoginGuard::new(state, connection, &login, ip).await?;
     // The user is looked up while the guard reads its counters: two reads, one wait.
@@ -183,7 +176,7 @@ pub async fn accept_password<'a>(
         login_event(state, kind, connection, None, &login, ip, Some(&error.to_string())).await;
         return Err(error);
     }
-    let result = unguarded_login(state, connection, &login, found?, password, ip).await;
+    let result = unguarded_login(state, connection, &login, found?, password, ip, while_verifying).await;
     match &result {
         Ok(_) => guard.succeeded(state).await?,
         Err(LoginError::WrongCredentials) => {
@@ -213,48 +206,50 @@ pub async fn accept_password<'a>(
 
 /// The login itself, local or through the connection's legacy store. `user` is the
 /// connection's user under `login`, if it has one.
-async fn unguarded_login<'a>(
-    state: &'a AppState,
-    connection: &'a Connection,
+async fn unguarded_login<T: Send>(
+    state: &AppState,
+    connection: &Connection,
     login: &str,
     user: Option<User>,
     password: &str,
-    ip: Option<&'a str>,
-) -> Result<Accepted<'a>, LoginError> {
+    ip: Option<&str>,
+    while_verifying: Option<WhileVerifying<'_, T>>,
+) -> Result<Accepted<T>, LoginError> {
     let legacy = crate::legacy::store_for(state, connection).map_err(|_| LoginError::Unavailable)?;
     if let Some(legacy) = legacy.as_ref().filter(|l| !l.import_mode()) {
         return crate::legacy::delegated_login(state, connection, legacy, login, password, ip)
             .await
-            .map(Accepted::written);
+            .map(Accepted::from);
     }
     match (user, &legacy) {
         (None, Some(legacy)) => {
-            crate::legacy::migrating_login(state, connection, legacy, login, password, ip).await.map(Accepted::written)
+            crate::legacy::migrating_login(state, connection, legacy, login, password, ip).await.map(Accepted::from)
         }
         (Some(user), Some(legacy))
             if user.password_hash.is_none() && state.store.is_migrated(&user.user_id).await? =>
         {
             crate::legacy::finish_migration_login(state, connection, legacy, user, login, password, ip)
                 .await
-                .map(Accepted::written)
+                .map(Accepted::from)
         }
-        (user, _) => local_login(state, connection, login, user, password, ip).await,
+        (user, _) => local_login(state, connection, login, user, password, ip, while_verifying).await,
     }
 }
 
 /// Checks `password` against `user`, a user of `connection` found under `login` (or
-/// none: the answer is then a wrong password, after a dummy verify).
-pub(crate) async fn local_login<'a>(
-    state: &'a AppState,
-    connection: &'a Connection,
+/// none: the answer is then a wrong password, after a dummy verify), and records the
+/// outcome.
+pub(crate) async fn local_login<T: Send>(
+    state: &AppState,
+    connection: &Connection,
     login: &str,
     user: Option<User>,
     password: &str,
-    ip: Option<&'a str>,
-) -> Result<Accepted<'a>, LoginError> {
-    let login = login.to_string();
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let parsed = match stored.as_deref().map(|s| state.hashing.hasher().parse_stored(s)) {
+    ip: Option<&str>,
+    while_verifying: Option<WhileVerifying<'_, T>>,
+) -> Result<Accepted<T>, LoginError> {
+    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let parsed = match stored.map(|s| state.hashing.hasher().parse_stored(s)) {
         Some(Ok(h)) => Some(h),
         Some(Err(e)) => {
             tracing::warn!(error = %e, "stored password hash is unusable; treating the login as failed");
@@ -263,17 +258,50 @@ pub(crate) async fn local_login<'a>(
         None => None,
     };
     let rehash = parsed.as_ref().is_some_and(|h| state.hashing.hasher().needs_rehash(h));
-    let ok =
-        state.hashing.verify(parsed, password.to_string()).await.map_err(|e| LoginError::Internal(e.to_string()))?;
+    let now = state.now();
+    let verify = state.hashing.verify(parsed, password.to_string());
+    // With a rehash to follow, the user is not yet as the login will leave them.
+    match while_verifying.filter(|_| !rehash && state.hashing.leaves_a_core_idle()) {
+        Some(work) => {
+            let mut predicted = user.clone().unwrap_or_else(|| stand_in(connection, login));
+            LoginRecord { now: &now, ip, upgrade: None }.apply_to(&mut predicted);
+            let checked =
+                async { settle(state, connection, login, user, verify.await, rehash, password, ip, &now).await };
+            // Biased: the verify is queued for its thread before the work takes this one.
+            let (user, early) = tokio::join!(biased; checked, async { work(&predicted) });
+            let user = user?;
+            // A change to the user made meanwhile (by an administrator, say) voids the work.
+            let early = (user == predicted).then_some(early);
+            Ok(Accepted { user, early })
+        }
+        None => Ok(settle(state, connection, login, user, verify.await, rehash, password, ip, &now).await?.into()),
+    }
+}
+
+/// What a verify's answer means for the login: the failure logged, or a blocked user
+/// refused, or the success recorded (with a legacy or weak hash upgraded first).
+#[allow(clippy::too_many_arguments)]
+async fn settle(
+    state: &AppState,
+    connection: &Connection,
+    login: &str,
+    user: Option<User>,
+    verified: Result<bool, HashPoolError>,
+    rehash: bool,
+    password: &str,
+    ip: Option<&str>,
+    now: &str,
+) -> Result<User, LoginError> {
+    let ok = verified.map_err(|e| LoginError::Internal(e.to_string()))?;
     let user_id = user.as_ref().map(|u| u.user_id.clone());
     let Some(user) = user.filter(|_| ok) else {
         // The log tells the two apart (Auth0's `fu`/`fp`); the caller's answer does not.
         let kind = if user_id.is_some() { codes::FAILED_LOGIN_PASSWORD } else { codes::FAILED_LOGIN_USERNAME };
-        login_event(state, kind, connection, None, &login, ip, Some("Wrong email or password.")).await;
+        login_event(state, kind, connection, None, login, ip, Some("Wrong email or password.")).await;
         return Err(LoginError::WrongCredentials);
     };
     if user.blocked {
-        login_event(state, codes::FAILED_LOGIN, connection, Some(&user.user_id), &login, ip, Some("user is blocked"))
+        login_event(state, codes::FAILED_LOGIN, connection, Some(&user.user_id), login, ip, Some("user is blocked"))
             .await;
         return Err(LoginError::Blocked);
     }
@@ -289,27 +317,34 @@ pub(crate) async fn local_login<'a>(
     } else {
         None
     };
-    let now = state.now();
-    let mut accepted = user;
-    LoginRecord { now: &now, ip, upgrade: stored.as_deref().zip(new_hash.as_deref()) }.apply_to(&mut accepted);
-    let user_id = accepted.user_id.clone();
-    let record = async move {
-        let record = LoginRecord { now: &now, ip, upgrade: stored.as_deref().zip(new_hash.as_deref()) };
-        // None: deleted between the check and the update.
-        let updated = state.store.record_login(&user_id, &record).await?.ok_or(LoginError::WrongCredentials)?;
-        login_event(
-            state,
-            codes::SUCCESS_LOGIN,
-            connection,
-            Some(&updated.user_id),
-            &login,
-            updated.last_ip.as_deref(),
-            None,
-        )
-        .await;
-        Ok(updated)
-    };
-    Ok(Accepted { user: accepted, record: Box::pin(record) })
+    let stored = user.password_hash.as_deref();
+    let record = LoginRecord { now, ip, upgrade: stored.zip(new_hash.as_deref()) };
+    // None: deleted between the check and the update.
+    let updated = state.store.record_login(&user.user_id, &record).await?.ok_or(LoginError::WrongCredentials)?;
+    login_event(
+        state,
+        codes::SUCCESS_LOGIN,
+        connection,
+        Some(&updated.user_id),
+        login,
+        updated.last_ip.as_deref(),
+        None,
+    )
+    .await;
+    Ok(updated)
+}
+
+/// Whom an unknown login's [`WhileVerifying`] work is done for: a user as a sign-up
+/// under that login would make them, so the work costs what it costs for a real one.
+fn stand_in(connection: &Connection, login: &str) -> User {
+    User {
+        user_id: format!("auth0|{}", gatehouse_core::ids::new_user_local_id()),
+        connection_id: connection.id.clone(),
+        connection: connection.name.clone(),
+        provider: "auth0".into(),
+        email: Some(login.to_string()),
+        ..User::default()
+    }
 }
 
 /// Records a login attempt in the audit log (never the password).

@@ -178,6 +178,52 @@ async fn password_grants_and_legacy_hash_upgrade() {
     assert!(body["refresh_token"].is_string());
 }
 
+/// With a core free beside the verify the password grant signs its tokens while the
+/// password is checked (two hashing threads, one login at a time); with one hashing
+/// thread it never does. Either way the tokens describe the user as the login leaves
+/// them, and nobody but the right password of an unblocked user gets any.
+#[tokio::test]
+async fn password_grant_tokens_signed_during_the_verify_or_after_it_alike() {
+    for threads in [2, 1] {
+        let srv = start_with(|c| c.hashing_threads = threads).await;
+        let scope = [("scope", "openid profile email offline_access")];
+        let (status, body) = password_grant(&srv, "alice@example.com", PASSWORD, &scope).await;
+        assert_eq!(status, 200, "{threads} threads: {body}");
+        let alice = srv.state.store.user("auth0|alice").await.unwrap().unwrap();
+        assert_eq!(alice.logins_count, 1, "{threads} threads");
+        let claims = jwt_claims(body["id_token"].as_str().unwrap());
+        assert_eq!(claims["sub"], "auth0|alice");
+        assert_eq!(claims["email"], "alice@example.com");
+        assert_eq!(claims["aud"], WEB);
+        // The claims are those of the user as the login's write left them.
+        assert_eq!(claims["updated_at"].as_str(), Some(alice.updated_at.as_str()), "{threads} threads");
+        assert!(
+            claims["auth_time"].as_i64().unwrap() <= gatehouse_core::clock::Clock::now(&srv.clock).unix_timestamp()
+        );
+        let (status, _) = userinfo(&srv, body["access_token"].as_str().unwrap()).await;
+        assert_eq!(status, 200);
+        // The refresh token was stored before it was handed out.
+        let rt = body["refresh_token"].as_str().unwrap();
+        let refreshed = [("client_id", WEB), ("client_secret", WEB_SECRET), ("refresh_token", rt)];
+        let (status, again) = token(&srv, &[&[("grant_type", "refresh_token")], &refreshed[..]].concat()).await;
+        assert_eq!(status, 200, "{threads} threads: {again}");
+
+        for (who, password, status_wanted) in [
+            ("alice@example.com", "wrong password", 403),
+            ("nobody@example.com", PASSWORD, 403),
+            ("bob@example.com", PASSWORD, 401),
+        ] {
+            let (status, body) = password_grant(&srv, who, password, &scope).await;
+            assert_eq!(status, status_wanted, "{threads} threads, {who}: {body}");
+            for field in ["access_token", "id_token", "refresh_token"] {
+                assert!(body.get(field).is_none(), "{threads} threads, {who}: {body}");
+            }
+        }
+        let alice = srv.state.store.user("auth0|alice").await.unwrap().unwrap();
+        assert_eq!(alice.logins_count, 1, "{threads} threads: a failed login counted");
+    }
+}
+
 #[tokio::test]
 async fn an_api_audience_gets_a_jwt_that_also_serves_userinfo() {
     const API: &str = "https://api.example.test/";
