@@ -32,6 +32,15 @@ pub struct TestServer {
     pub clock: ManualClock,
     pub http: reqwest::Client,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    /// The store's database and the server's data directory (its outbox).
+    dir: std::path::PathBuf,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // A write still on its way finds no directory to recreate the database in.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn client(id: &str, public: bool, grants: &[&str], now: &str) -> Client {
@@ -94,14 +103,16 @@ pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/", listener.local_addr().unwrap());
     let clock = ManualClock::at_unix(SystemClock.now().unix_timestamp());
-    let store = Store::connect("sqlite::memory:").await.unwrap();
+    // A file, as in production: reads on held connections, hot writes on the writer thread.
+    let port = base.trim_end_matches('/').rsplit(':').next().unwrap().to_string();
+    let dir = std::env::temp_dir().join(format!("gh_login_{}_{port}", std::process::id()));
+    let store = Store::connect(&format!("sqlite://{}", dir.join("gatehouse.db").display())).await.unwrap();
     let now = iso8601(clock.now());
     ensure_default_connection(&store, &now).await.unwrap();
     let hasher = Hasher::new(Argon2Config { memory_kib: 1024, iterations: 1, parallelism: 1 }, Limits::default());
     let mut config = ServerConfig::new(&base);
     // Emails (brute-force notices) go to an outbox that must not land in the source tree.
-    config.data_dir =
-        std::env::temp_dir().join(format!("gh_login_{}", base.trim_end_matches('/').rsplit(':').next().unwrap()));
+    config.data_dir = dir.clone();
     configure(&mut config);
     let state = build_state(store.clone(), config, hasher.clone(), Arc::new(clock.clone())).await.unwrap();
     let all = ["authorization_code", "refresh_token", "password", "http://auth0.com/oauth/grant-type/password-realm"];
@@ -126,7 +137,7 @@ pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer
         .unwrap();
     });
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestServer { base, state, clock, http, _shutdown: tx }
+    TestServer { base, state, clock, http, _shutdown: tx, dir }
 }
 
 /// A browser: a cookie jar over the test server's HTTP client.
