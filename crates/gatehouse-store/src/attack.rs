@@ -111,19 +111,26 @@ impl Store {
         ip: &str,
         lapsed_before: &str,
     ) -> Result<FailureState, StoreError> {
-        let (counters, blocks): (i64, i64) = on_reader!(self, |pool| {
-            sqlx::query_as(
-                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN blocked_at IS NOT NULL AND last_failure_at >= $4 \
-                 THEN 1 ELSE 0 END), 0) FROM login_failures WHERE connection_id = $1 AND identifier = $2 \
-                 AND (ip = $3 OR ip = '')",
-            )
-            .bind(connection_id)
-            .bind(identifier)
-            .bind(ip)
-            .bind(lapsed_before)
-            .fetch_one(pool)
-            .await
-        })?;
+        const STATE: &str = "SELECT COUNT(*), COALESCE(SUM(CASE WHEN blocked_at IS NOT NULL AND last_failure_at >= $4 \
+                             THEN 1 ELSE 0 END), 0) FROM login_failures WHERE connection_id = $1 AND identifier = $2 \
+                             AND (ip = $3 OR ip = '')";
+        let (counters, blocks): (i64, i64) = match &self.held {
+            Some(held) => held.sync_readers.read(|c| {
+                let mut statement = c.prepare_cached(STATE)?;
+                let params =
+                    rusqlite::named_params! {"$1": connection_id, "$2": identifier, "$3": ip, "$4": lapsed_before};
+                Ok(statement.query_row(params, |r| Ok((r.get(0)?, r.get(1)?)))?)
+            })?,
+            None => on_reader!(self, |pool| {
+                sqlx::query_as(STATE)
+                    .bind(connection_id)
+                    .bind(identifier)
+                    .bind(ip)
+                    .bind(lapsed_before)
+                    .fetch_one(pool)
+                    .await
+            })?,
+        };
         Ok(FailureState { blocked: blocks > 0, counted: counters > 0 })
     }
 

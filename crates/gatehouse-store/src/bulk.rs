@@ -143,13 +143,7 @@ fn open_bulk<'a>(
     path: &std::path::Path,
 ) -> Result<&'a mut rusqlite::Connection, StoreError> {
     if guard.is_none() {
-        let c = rusqlite::Connection::open(path).map_err(sqlite_error)?;
-        c.busy_timeout(SQLITE_BUSY_TIMEOUT).map_err(sqlite_error)?;
-        c.execute_batch(&format!(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = {CACHE_KIB};"
-        ))
-        .map_err(sqlite_error)?;
-        *guard = Some(c);
+        *guard = Some(crate::held::open_sqlite(path, SQLITE_BUSY_TIMEOUT, CACHE_KIB).map_err(sqlite_error)?);
     }
     guard.as_mut().ok_or_else(|| StoreError::Bulk("bulk connection missing".into()))
 }
@@ -170,38 +164,10 @@ fn sqlite_users_after(
              ORDER BY user_id LIMIT ?3"
         ))
         .map_err(sqlite_error)?;
-    let json = |s: String| serde_json::from_str(&s).map_err(|e| StoreError::Bulk(format!("stored metadata: {e}")));
     let mut rows = stmt.query(rusqlite::params![after, connection_id, limit]).map_err(sqlite_error)?;
     let mut users = Vec::with_capacity(limit as usize);
     while let Some(r) = rows.next().map_err(sqlite_error)? {
-        let user_metadata: String = r.get(15).map_err(sqlite_error)?;
-        let app_metadata: String = r.get(16).map_err(sqlite_error)?;
-        users.push(User {
-            user_id: r.get(0).map_err(sqlite_error)?,
-            connection_id: r.get(1).map_err(sqlite_error)?,
-            connection: r.get(2).map_err(sqlite_error)?,
-            provider: r.get(3).map_err(sqlite_error)?,
-            email: r.get(4).map_err(sqlite_error)?,
-            email_verified: r.get(5).map_err(sqlite_error)?,
-            username: r.get(6).map_err(sqlite_error)?,
-            phone_number: r.get(7).map_err(sqlite_error)?,
-            phone_verified: r.get(8).map_err(sqlite_error)?,
-            name: r.get(9).map_err(sqlite_error)?,
-            nickname: r.get(10).map_err(sqlite_error)?,
-            given_name: r.get(11).map_err(sqlite_error)?,
-            family_name: r.get(12).map_err(sqlite_error)?,
-            picture: r.get(13).map_err(sqlite_error)?,
-            password_hash: r.get(14).map_err(sqlite_error)?,
-            user_metadata: json(user_metadata)?,
-            app_metadata: json(app_metadata)?,
-            blocked: r.get(17).map_err(sqlite_error)?,
-            logins_count: r.get(18).map_err(sqlite_error)?,
-            last_login: r.get(19).map_err(sqlite_error)?,
-            last_ip: r.get(20).map_err(sqlite_error)?,
-            last_password_reset: r.get(21).map_err(sqlite_error)?,
-            created_at: r.get(22).map_err(sqlite_error)?,
-            updated_at: r.get(23).map_err(sqlite_error)?,
-        });
+        users.push(crate::rows::user_from_sqlite_row(r)?);
     }
     Ok(users)
 }

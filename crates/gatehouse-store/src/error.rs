@@ -15,6 +15,9 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("bulk write failed: {0}")]
     Bulk(String),
+    /// From the synchronous SQLite connections of the login's hot path (`crate::held`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

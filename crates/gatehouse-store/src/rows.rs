@@ -255,3 +255,38 @@ pub(crate) trait FromPrefixedRow<R>: Sized {
 }
 
 decoders!(sqlx::Sqlite => sqlx::sqlite::SqliteRow, sqlx::Postgres => sqlx::postgres::PgRow);
+
+/// A user from a row of `SELECT {USER_COLUMNS}` (in that order) on a synchronous SQLite
+/// connection: the bulk export's and the login hot path's (`crate::held`).
+pub(crate) fn user_from_sqlite_row(r: &rusqlite::Row<'_>) -> Result<User, StoreError> {
+    let json = |i: usize| -> Result<Map<String, Value>, StoreError> {
+        let text: String = r.get(i)?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("stored metadata: {e}")))
+    };
+    Ok(User {
+        user_id: r.get(0)?,
+        connection_id: r.get(1)?,
+        connection: r.get(2)?,
+        provider: r.get(3)?,
+        email: r.get(4)?,
+        email_verified: r.get(5)?,
+        username: r.get(6)?,
+        phone_number: r.get(7)?,
+        phone_verified: r.get(8)?,
+        name: r.get(9)?,
+        nickname: r.get(10)?,
+        given_name: r.get(11)?,
+        family_name: r.get(12)?,
+        picture: r.get(13)?,
+        password_hash: r.get(14)?,
+        user_metadata: json(15)?,
+        app_metadata: json(16)?,
+        blocked: r.get(17)?,
+        logins_count: r.get(18)?,
+        last_login: r.get(19)?,
+        last_ip: r.get(20)?,
+        last_password_reset: r.get(21)?,
+        created_at: r.get(22)?,
+        updated_at: r.get(23)?,
+    })
+}

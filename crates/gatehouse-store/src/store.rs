@@ -2,7 +2,7 @@
 
 use crate::config_cache::{ConfigCache, ConfigKey};
 use crate::error::StoreError;
-use crate::held::{HeldConnections, WriterThread};
+use crate::held::{HeldConnections, SyncReaders, WriterThread};
 use crate::rows::FromRow;
 use crate::search;
 use crate::sql::{Dialect, SqlValue};
@@ -69,6 +69,7 @@ pub struct Store {
 #[derive(Debug)]
 pub(crate) struct Held {
     pub(crate) readers: HeldConnections,
+    pub(crate) sync_readers: SyncReaders,
     pub(crate) writer: WriterThread,
 }
 
@@ -169,6 +170,7 @@ impl Store {
                 let small = options.clone().pragma("cache_size", "-4096");
                 held = Some(std::sync::Arc::new(Held {
                     readers: HeldConnections::new(small.clone(), crate::held::READERS),
+                    sync_readers: SyncReaders::new(options.get_filename().to_path_buf(), crate::held::READERS),
                     writer: WriterThread::new(small)?,
                 }));
             }
@@ -387,15 +389,21 @@ impl Store {
 
     /// The user of a connection with this (normalized) email or username.
     pub async fn user_by_login(&self, connection_id: &str, login: &str) -> Result<Option<User>, StoreError> {
+        const BY_LOGIN: &str = "FROM users WHERE connection_id = $1 AND (email = $2 OR username = $2) \
+                                ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1";
+        if let Some(held) = &self.held {
+            return held.sync_readers.read(|c| {
+                let mut statement = c.prepare_cached(&format!("SELECT {USER_COLUMNS} {BY_LOGIN}"))?;
+                let mut rows = statement.query(rusqlite::named_params! {"$1": connection_id, "$2": login})?;
+                rows.next()?.map(crate::rows::user_from_sqlite_row).transpose()
+            });
+        }
         on_reader!(self, |pool| {
-            let row = sqlx::query(
-                "SELECT * FROM users WHERE connection_id = $1 AND (email = $2 OR username = $2) \
-                 ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1",
-            )
-            .bind(connection_id)
-            .bind(login)
-            .fetch_optional(pool)
-            .await?;
+            let row = sqlx::query(&format!("SELECT * {BY_LOGIN}"))
+                .bind(connection_id)
+                .bind(login)
+                .fetch_optional(pool)
+                .await?;
             row.as_ref().map(User::from_row).transpose()
         })
     }
@@ -473,20 +481,31 @@ impl Store {
     pub async fn record_login(&self, user_id: &str, login: &LoginRecord<'_>) -> Result<Option<User>, StoreError> {
         let (verified, stronger) = login.upgrade.map(|(v, s)| (v.to_owned(), s.to_owned())).unzip();
         let (user_id, now, ip) = (user_id.to_owned(), login.now.to_owned(), login.ip.map(str::to_owned));
+        const RECORD: &str = "UPDATE users SET logins_count = logins_count + 1, last_login = $2, \
+                              last_ip = COALESCE($3, last_ip), \
+                              password_hash = CASE WHEN password_hash = $4 THEN $5 ELSE password_hash END, \
+                              updated_at = $2 WHERE user_id = $1 RETURNING";
+        if let Some(held) = &self.held {
+            return held
+                .writer
+                .run_sync(move |c| {
+                    let mut statement = c.prepare_cached(&format!("{RECORD} {USER_COLUMNS}"))?;
+                    let mut rows = statement.query(rusqlite::named_params! {
+                        "$1": user_id, "$2": now, "$3": ip, "$4": verified, "$5": stronger,
+                    })?;
+                    rows.next()?.map(crate::rows::user_from_sqlite_row).transpose()
+                })
+                .await;
+        }
         on_writer!(self, |pool| {
-            let row = sqlx::query(
-                "UPDATE users SET logins_count = logins_count + 1, last_login = $2, \
-                 last_ip = COALESCE($3, last_ip), \
-                 password_hash = CASE WHEN password_hash = $4 THEN $5 ELSE password_hash END, \
-                 updated_at = $2 WHERE user_id = $1 RETURNING *",
-            )
-            .bind(&user_id)
-            .bind(&now)
-            .bind(&ip)
-            .bind(&verified)
-            .bind(&stronger)
-            .fetch_optional(pool)
-            .await?;
+            let row = sqlx::query(&format!("{RECORD} *"))
+                .bind(&user_id)
+                .bind(&now)
+                .bind(&ip)
+                .bind(&verified)
+                .bind(&stronger)
+                .fetch_optional(pool)
+                .await?;
             row.as_ref().map(User::from_row).transpose()
         })
     }

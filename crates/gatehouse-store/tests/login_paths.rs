@@ -166,6 +166,50 @@ async fn point_reads_see_every_committed_write_and_run_concurrently() {
     }
 }
 
+/// A password login's own statements (on an SQLite file, synchronous connections beside
+/// sqlx's): the user found by login is the user as stored, every column decoded alike;
+/// an email wins over another user's equal username; the success write returns the row.
+#[tokio::test]
+async fn the_logins_own_reads_and_write_agree_with_the_store() {
+    for db in stores().await {
+        let s = &db.store;
+        let c = Connection::new_database("con_hothothothothot1".into(), "hot-db".into(), "t".into());
+        s.insert_connection(&c).await.unwrap();
+        let mut full = user(&c, 3);
+        full.username = Some("carol".into());
+        full.phone_number = Some("+15555550123".into());
+        full.phone_verified = true;
+        full.nickname = Some("Caz".into());
+        full.given_name = Some("Carol".into());
+        full.family_name = Some("Ng".into());
+        full.picture = Some("https://example.com/c.png".into());
+        full.app_metadata.insert("plan".into(), json!({"tier": "gold", "seats": [1, 2]}));
+        full.blocked = true;
+        full.logins_count = 41;
+        full.last_login = Some("2026-12-01T00:00:00.000Z".into());
+        full.last_ip = Some("192.0.2.1".into());
+        full.last_password_reset = Some("2026-11-01T00:00:00.000Z".into());
+        s.insert_user(&full).await.unwrap();
+        // Another user whose username is the first one's email.
+        let mut other = user(&c, 4);
+        other.username = full.email.clone();
+        s.insert_user(&other).await.unwrap();
+
+        let email = full.email.clone().unwrap();
+        assert_eq!(s.user_by_login(&c.id, &email).await.unwrap().as_ref(), Some(&full), "email first");
+        assert_eq!(s.user_by_login(&c.id, "carol").await.unwrap().as_ref(), Some(&full), "by username");
+        assert_eq!(s.user_by_login(&c.id, "nobody").await.unwrap(), None);
+        assert_eq!(s.user_by_login("con_another", &email).await.unwrap(), None, "another connection's");
+
+        let record = LoginRecord { now: "2026-12-04T10:00:00.000Z", ip: Some("192.0.2.7"), upgrade: None };
+        let written = s.record_login(&full.user_id, &record).await.unwrap().unwrap();
+        assert_eq!(Some(&written), s.user(&full.user_id).await.unwrap().as_ref());
+        assert_eq!((written.logins_count, written.last_ip.as_deref()), (42, Some("192.0.2.7")));
+        assert_eq!(s.record_login("auth0|gone", &record).await.unwrap(), None);
+        cleanup(db).await;
+    }
+}
+
 #[tokio::test]
 async fn configuration_reads_see_this_nodes_writes_at_once_and_another_nodes_within_the_ttl() {
     for db in stores().await {
