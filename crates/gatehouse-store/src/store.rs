@@ -170,7 +170,11 @@ impl Store {
                 let small = options.clone().pragma("cache_size", "-4096");
                 held = Some(std::sync::Arc::new(Held {
                     readers: HeldConnections::new(small.clone(), crate::held::READERS),
-                    sync_readers: SyncReaders::new(options.get_filename().to_path_buf(), crate::held::READERS),
+                    // One per core: a runtime thread reading inline never waits for another.
+                    sync_readers: SyncReaders::new(
+                        options.get_filename().to_path_buf(),
+                        std::thread::available_parallelism().map_or(crate::held::READERS, |n| n.get()),
+                    ),
                     writer: WriterThread::new(small)?,
                 }));
             }
