@@ -121,7 +121,8 @@ impl Store {
                     rusqlite::named_params! {"$1": connection_id, "$2": identifier, "$3": ip, "$4": lapsed_before};
                 Ok(statement.query_row(params, |r| Ok((r.get(0)?, r.get(1)?)))?)
             })?,
-            None => on_reader!(self, |pool| {
+            // Held stores (SQLite files) read synchronously above.
+            None => on_pool!(self, |pool| {
                 sqlx::query_as(STATE)
                     .bind(connection_id)
                     .bind(identifier)

@@ -149,13 +149,11 @@ impl SyncReaders {
             Some(slot) => slot,
             None => self.slots[start % n].lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
         };
-        if slot.is_none() {
-            *slot = Some(open_sqlite(&self.path, HOT_BUSY_TIMEOUT, HOT_CACHE_KIB)?);
-        }
-        let result = match slot.as_ref() {
-            Some(connection) => read(connection),
-            None => Err(writer_gone()),
+        let connection = match &mut *slot {
+            Some(connection) => connection,
+            closed => closed.insert(open_sqlite(&self.path, HOT_BUSY_TIMEOUT, HOT_CACHE_KIB)?),
         };
+        let result = read(connection);
         if result.is_err() {
             slot.take();
         }

@@ -14,6 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::types::Json;
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -393,21 +394,22 @@ impl Store {
 
     /// The user of a connection with this (normalized) email or username.
     pub async fn user_by_login(&self, connection_id: &str, login: &str) -> Result<Option<User>, StoreError> {
-        const BY_LOGIN: &str = "FROM users WHERE connection_id = $1 AND (email = $2 OR username = $2) \
-                                ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1";
+        static BY_LOGIN: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE connection_id = $1 AND (email = $2 OR username = $2) \
+                 ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1"
+            )
+        });
         if let Some(held) = &self.held {
             return held.sync_readers.read(|c| {
-                let mut statement = c.prepare_cached(&format!("SELECT {USER_COLUMNS} {BY_LOGIN}"))?;
+                let mut statement = c.prepare_cached(&BY_LOGIN)?;
                 let mut rows = statement.query(rusqlite::named_params! {"$1": connection_id, "$2": login})?;
                 rows.next()?.map(crate::rows::user_from_sqlite_row).transpose()
             });
         }
-        on_reader!(self, |pool| {
-            let row = sqlx::query(&format!("SELECT * {BY_LOGIN}"))
-                .bind(connection_id)
-                .bind(login)
-                .fetch_optional(pool)
-                .await?;
+        // Held stores (SQLite files) took the synchronous path above.
+        on_pool!(self, |pool| {
+            let row = sqlx::query(&BY_LOGIN).bind(connection_id).bind(login).fetch_optional(pool).await?;
             row.as_ref().map(User::from_row).transpose()
         })
     }
@@ -485,15 +487,19 @@ impl Store {
     pub async fn record_login(&self, user_id: &str, login: &LoginRecord<'_>) -> Result<Option<User>, StoreError> {
         let (verified, stronger) = login.upgrade.map(|(v, s)| (v.to_owned(), s.to_owned())).unzip();
         let (user_id, now, ip) = (user_id.to_owned(), login.now.to_owned(), login.ip.map(str::to_owned));
-        const RECORD: &str = "UPDATE users SET logins_count = logins_count + 1, last_login = $2, \
-                              last_ip = COALESCE($3, last_ip), \
-                              password_hash = CASE WHEN password_hash = $4 THEN $5 ELSE password_hash END, \
-                              updated_at = $2 WHERE user_id = $1 RETURNING";
+        static RECORD: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "UPDATE users SET logins_count = logins_count + 1, last_login = $2, \
+                 last_ip = COALESCE($3, last_ip), \
+                 password_hash = CASE WHEN password_hash = $4 THEN $5 ELSE password_hash END, \
+                 updated_at = $2 WHERE user_id = $1 RETURNING {USER_COLUMNS}"
+            )
+        });
         if let Some(held) = &self.held {
             return held
                 .writer
                 .run_sync(move |c| {
-                    let mut statement = c.prepare_cached(&format!("{RECORD} {USER_COLUMNS}"))?;
+                    let mut statement = c.prepare_cached(&RECORD)?;
                     let mut rows = statement.query(rusqlite::named_params! {
                         "$1": user_id, "$2": now, "$3": ip, "$4": verified, "$5": stronger,
                     })?;
@@ -501,8 +507,9 @@ impl Store {
                 })
                 .await;
         }
-        on_writer!(self, |pool| {
-            let row = sqlx::query(&format!("{RECORD} *"))
+        // Held stores (SQLite files) took the synchronous path above.
+        on_pool!(self, |pool| {
+            let row = sqlx::query(&RECORD)
                 .bind(&user_id)
                 .bind(&now)
                 .bind(&ip)
