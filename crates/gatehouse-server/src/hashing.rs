@@ -100,14 +100,17 @@ impl HashPool {
         let job: Job = Box::new(move |hasher| {
             let started = std::time::Instant::now();
             let answer = f(hasher);
-            metrics.observe_hash(operation, started.elapsed().as_secs_f64());
+            let spent = started.elapsed();
+            metrics.observe_hash(operation, spent.as_secs_f64());
             // No longer in flight by the time its request sees the answer.
             drop(in_flight);
-            let _ = done.send(answer);
+            let _ = done.send((answer, spent));
         });
         self.jobs.send(job).map_err(|_| HashPoolError::Task("the hashing threads have stopped".into()))?;
         // A job that panicked drops its sender without an answer.
-        result.await.map_err(|_| HashPoolError::Task("a hashing job failed".into()))
+        let (answer, spent) = result.await.map_err(|_| HashPoolError::Task("a hashing job failed".into()))?;
+        crate::metrics::add_hashing_time(spent);
+        Ok(answer)
     }
 
     /// Hashes a new password (argon2id) into its stored form.

@@ -6,16 +6,22 @@
 //!
 //! Only counts leave here: no identifiers, no addresses, no paths with ids in them
 //! (requests are grouped by the first path segment).
+//!
+//! Where `[hash] server_timing` is on, each response that waited on a password hash also
+//! says for how long, in a `Server-Timing: hash;dur=<ms>` header: what a client (or the
+//! login benchmark) needs to tell the hash's time from the rest of its own request's.
 
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Upper bounds (seconds) of the request-latency histogram buckets.
 const LATENCY_BUCKETS: [f64; 11] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
@@ -150,11 +156,37 @@ impl Metrics {
     }
 }
 
-/// Times every request.
+tokio::task_local! {
+    /// The time the current request's task has waited on password hashes so far.
+    static HASHING: Cell<Duration>;
+}
+
+/// Counts `spent` hashing towards the request whose task this is, if it reports timings.
+pub fn add_hashing_time(spent: Duration) {
+    let _ = HASHING.try_with(|total| total.set(total.get() + spent));
+}
+
+/// Times every request (and its hashes, where Server-Timing is on).
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let started = Instant::now();
-    let response = next.run(req).await;
+    let response = if state.config.server_timing {
+        let (mut response, hashing) = HASHING
+            .scope(Cell::new(Duration::ZERO), async {
+                let response = next.run(req).await;
+                (response, HASHING.with(Cell::get))
+            })
+            .await;
+        if !hashing.is_zero() {
+            let value = format!("hash;dur={:.3}", hashing.as_secs_f64() * 1000.0);
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().append("server-timing", value);
+            }
+        }
+        response
+    } else {
+        next.run(req).await
+    };
     state.metrics.observe_request(&path, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
 }

@@ -61,6 +61,9 @@ pub struct ServerConfig {
     pub breached_password_detection: bool,
     /// Threads that hash and verify passwords; 0 means one per core.
     pub hashing_threads: usize,
+    /// Tell each response's time spent on password hashes in a `Server-Timing` header.
+    /// Off by default: it tells a client exactly how long its password check took.
+    pub server_timing: bool,
 }
 
 /// Limits and timings of background jobs.
@@ -115,6 +118,7 @@ impl ServerConfig {
             mail: crate::mail::MailConfig::default(),
             breached_password_detection: true,
             hashing_threads: 0,
+            server_timing: false,
         }
     }
 

@@ -198,6 +198,9 @@ pub struct HashSettings {
     pub argon2_max_memory_kib: u32,
     /// Threads that hash and verify passwords; 0 means one per core.
     pub threads: usize,
+    /// Say in a `Server-Timing: hash;dur=<ms>` response header how long the request
+    /// waited on password hashes (for benchmarks and debugging; off by default).
+    pub server_timing: bool,
 }
 
 impl Default for HashSettings {
@@ -213,6 +216,7 @@ impl Default for HashSettings {
             scrypt_max_memory_bytes: l.scrypt_max_memory_bytes,
             argon2_max_memory_kib: l.argon2_max_memory_kib,
             threads: 0,
+            server_timing: false,
         }
     }
 }
@@ -286,6 +290,9 @@ const NESTED_TEXT_KEYS: &[&str] = &[
     "mail.smtp_password_file",
 ];
 
+/// Keys whose values are `true` or `false`.
+const BOOLEAN_KEYS: &[&str] = &["breached_password_detection", "hash.server_timing"];
+
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -298,6 +305,7 @@ pub struct Config {
     pub argon2: Argon2Config,
     pub limits: Limits,
     pub hashing_threads: usize,
+    pub server_timing: bool,
     pub data_dir: PathBuf,
     pub jobs: gatehouse_server::state::JobsConfig,
     pub rate_limits: gatehouse_server::ratelimit::RateLimitConfig,
@@ -352,11 +360,11 @@ fn load_from(overrides: &Overrides, env: &[(String, String)]) -> anyhow::Result<
         }
         let path = key.to_ascii_lowercase().replace("__", ".");
         // Top-level settings and the few nested text settings are strings; the other
-        // nested settings are numbers.
+        // nested settings are numbers, but for the flags.
         figment = if path == "api_audiences" || path == "mail.admin_emails" {
             let list: Vec<&str> = value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
             figment.merge(Serialized::default(&path, list))
-        } else if path == "breached_password_detection" {
+        } else if BOOLEAN_KEYS.contains(&path.as_str()) {
             let b: bool = value.parse().with_context(|| format!("{name}: {value:?} is not true or false"))?;
             figment.merge(Serialized::default(&path, b))
         } else if path.contains('.') && !NESTED_TEXT_KEYS.contains(&path.as_str()) {
@@ -541,6 +549,7 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         argon2,
         limits,
         hashing_threads: h.threads,
+        server_timing: h.server_timing,
         data_dir: raw.data_dir,
         jobs,
     })
@@ -705,6 +714,11 @@ mod tests {
         assert_eq!(c.tokens.id_token_ttl_secs, 600);
         let e = load_from(&Overrides::default(), &env(&[("GATEHOUSE_BRANDING__PRIMARY_COLOR", "red; }")])).unwrap_err();
         assert!(e.to_string().contains("branding.primary_color"), "{e}");
+        assert!(!c.server_timing, "off unless asked for");
+        let (c, _) = load_from(&Overrides::default(), &env(&[("GATEHOUSE_HASH__SERVER_TIMING", "true")])).unwrap();
+        assert!(c.server_timing);
+        let e = load_from(&Overrides::default(), &env(&[("GATEHOUSE_HASH__SERVER_TIMING", "1")])).unwrap_err();
+        assert!(e.to_string().contains("GATEHOUSE_HASH__SERVER_TIMING"), "{e}");
     }
 
     #[test]

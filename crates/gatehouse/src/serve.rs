@@ -61,6 +61,7 @@ fn server_config(config: &Config) -> ServerConfig {
     c.mail = config.mail.clone();
     c.breached_password_detection = config.breached_password_detection;
     c.hashing_threads = config.hashing_threads;
+    c.server_timing = config.server_timing;
     let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     c.access_token_ttl_secs = secs(config.tokens.access_token_ttl_secs);
     c.id_token_ttl_secs = secs(config.tokens.id_token_ttl_secs);

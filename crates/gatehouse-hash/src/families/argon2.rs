@@ -158,10 +158,12 @@ mod working_memory {
         *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
     }
 
+    /// The buffer given back last: the one most likely still in the caches (one hash at
+    /// a time keeps reusing one buffer instead of alternating between two).
     pub(super) fn take(blocks: usize) -> Vec<Block> {
         let spare = SPARE.lock().ok().and_then(|mut spare| {
-            let i = spare.iter().position(|b| b.len() == blocks)?;
-            Some(spare.swap_remove(i))
+            let i = spare.iter().rposition(|b| b.len() == blocks)?;
+            Some(spare.remove(i))
         });
         spare.unwrap_or_else(|| allocate(blocks))
     }
@@ -207,12 +209,15 @@ mod working_memory {
             return;
         }
         if let Ok(mut spare) = SPARE.lock() {
-            if spare.len() < max_kept() {
-                spare.push(memory);
+            if spare.len() >= max_kept() {
+                // The oldest is the coldest.
+                spare.remove(0);
             }
+            spare.push(memory);
         }
     }
 
+    /// Makes a buffer full of ones the next one taken.
     #[cfg(test)]
     pub(super) fn put_dirty(blocks: usize) {
         let mut dirty = vec![Block::default(); blocks];
@@ -220,7 +225,7 @@ mod working_memory {
             b.as_mut().fill(u64::MAX);
         }
         if let Ok(mut spare) = SPARE.lock() {
-            spare.insert(0, dirty);
+            spare.push(dirty);
         }
     }
 }

@@ -258,15 +258,14 @@ pub(crate) async fn local_login<T: Send>(
         None => None,
     };
     let rehash = parsed.as_ref().is_some_and(|h| state.hashing.hasher().needs_rehash(h));
-    let now = state.now();
+    let attempt = Attempt { connection, login, password, ip, now: state.now() };
     let verify = state.hashing.verify(parsed, password.to_string());
     // With a rehash to follow, the user is not yet as the login will leave them.
     match while_verifying.filter(|_| !rehash && state.hashing.leaves_a_core_idle()) {
         Some(work) => {
             let mut predicted = user.clone().unwrap_or_else(|| stand_in(connection, login));
-            LoginRecord { now: &now, ip, upgrade: None }.apply_to(&mut predicted);
-            let checked =
-                async { settle(state, connection, login, user, verify.await, rehash, password, ip, &now).await };
+            LoginRecord { now: &attempt.now, ip, upgrade: None }.apply_to(&mut predicted);
+            let checked = async { settle(state, &attempt, user, verify.await, rehash).await };
             // Biased: the verify is queued for its thread before the work takes this one.
             let (user, early) = tokio::join!(biased; checked, async { work(&predicted) });
             let user = user?;
@@ -274,24 +273,29 @@ pub(crate) async fn local_login<T: Send>(
             let early = (user == predicted).then_some(early);
             Ok(Accepted { user, early })
         }
-        None => Ok(settle(state, connection, login, user, verify.await, rehash, password, ip, &now).await?.into()),
+        None => Ok(settle(state, &attempt, user, verify.await, rehash).await?.into()),
     }
+}
+
+/// One password login as it is being checked: where, under which login, from where, when.
+struct Attempt<'a> {
+    connection: &'a Connection,
+    login: &'a str,
+    password: &'a str,
+    ip: Option<&'a str>,
+    now: String,
 }
 
 /// What a verify's answer means for the login: the failure logged, or a blocked user
 /// refused, or the success recorded (with a legacy or weak hash upgraded first).
-#[allow(clippy::too_many_arguments)]
 async fn settle(
     state: &AppState,
-    connection: &Connection,
-    login: &str,
+    attempt: &Attempt<'_>,
     user: Option<User>,
     verified: Result<bool, HashPoolError>,
     rehash: bool,
-    password: &str,
-    ip: Option<&str>,
-    now: &str,
 ) -> Result<User, LoginError> {
+    let Attempt { connection, login, password, ip, ref now } = *attempt;
     let ok = verified.map_err(|e| LoginError::Internal(e.to_string()))?;
     let user_id = user.as_ref().map(|u| u.user_id.clone());
     let Some(user) = user.filter(|_| ok) else {

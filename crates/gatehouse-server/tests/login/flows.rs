@@ -224,6 +224,40 @@ async fn password_grant_tokens_signed_during_the_verify_or_after_it_alike() {
     }
 }
 
+/// `Server-Timing: hash;dur=<ms>` appears only where configured, and only on responses
+/// that waited on a password hash: a login, right or wrong, not a client_credentials grant.
+#[tokio::test]
+async fn server_timing_tells_the_hash_time_only_when_configured() {
+    let hash_timing = |r: &reqwest::Response| -> Option<f64> {
+        let value = r.headers().get("server-timing")?.to_str().ok()?;
+        value.strip_prefix("hash;dur=")?.parse().ok()
+    };
+    let login = |password: &'static str| {
+        [
+            ("grant_type", "password"),
+            ("client_id", WEB),
+            ("client_secret", WEB_SECRET),
+            ("username", "alice@example.com"),
+            ("password", password),
+        ]
+    };
+    for configured in [true, false] {
+        let srv = start_with(|c| c.server_timing = configured).await;
+        let url = format!("{}oauth/token", srv.base);
+        for (password, status) in [(PASSWORD, 200), ("wrong password", 403)] {
+            let r = srv.http.post(&url).form(&login(password)).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), status);
+            match hash_timing(&r) {
+                Some(ms) => assert!(configured && ms > 0.0, "{ms} ms, configured: {configured}"),
+                None => assert!(!configured, "no hash time on a login, status {status}"),
+            }
+        }
+        let cc = [("grant_type", "client_credentials"), ("client_id", WEB), ("client_secret", WEB_SECRET)];
+        let r = srv.http.post(&url).form(&cc).send().await.unwrap();
+        assert!(r.headers().get("server-timing").is_none(), "no hash, no header");
+    }
+}
+
 #[tokio::test]
 async fn an_api_audience_gets_a_jwt_that_also_serves_userinfo() {
     const API: &str = "https://api.example.test/";
