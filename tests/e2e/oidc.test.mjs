@@ -100,6 +100,7 @@ test('discovery advertises the code flow with S256', () => {
   assert.deepEqual(m.code_challenge_methods_supported, ['S256']);
   assert.deepEqual(m.response_modes_supported, ['query', 'form_post']);
   assert.ok(m.end_session_endpoint);
+  assert.equal(m.revocation_endpoint, `${fx.issuer}oauth/revoke`);
 });
 
 test('code + PKCE through the hosted page, ID token checked against JWKS, userinfo, refresh rotation, replay, SSO and logout', async () => {
@@ -145,6 +146,13 @@ test('code + PKCE through the hosted page, ID token checked against JWKS, userin
   assert.equal(rotated.claims().sub, fx.user_id);
   await expectOAuthError(oidc.refreshTokenGrant(config, fresh.refresh_token), 'invalid_grant');
   await expectOAuthError(oidc.refreshTokenGrant(config, rotated.refresh_token), 'invalid_grant');
+
+  // Revocation (RFC 7009) at the advertised endpoint: the refresh token is dead at once.
+  const third = await authorizationRequest({ prompt: 'none' });
+  await page.goto(third.url.href);
+  const revocable = await oidc.authorizationCodeGrant(config, new URL(page.url()), third.checks);
+  await oidc.tokenRevocation(config, revocable.refresh_token);
+  await expectOAuthError(oidc.refreshTokenGrant(config, revocable.refresh_token), 'invalid_grant');
 
   // RP-initiated logout ends the session and returns to the app with state.
   const end = oidc.buildEndSessionUrl(config, {

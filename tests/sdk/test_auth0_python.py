@@ -164,3 +164,39 @@ def test_signup_change_password_and_tickets(mgmt, gatehouse):
     assert change.ticket.startswith(gatehouse.issuer + "u/reset-password?ticket=")
     job = mgmt.jobs.verification_email.create(user_id=user_id)
     assert job.type == "verification_email" and job.id.startswith("job_")
+
+
+def test_login_refresh_and_revoke(mgmt, gatehouse):
+    """The SDK's `GetToken` (password-realm, refresh) and `RevokeToken` against /oauth/token
+    and /oauth/revoke: a revoked refresh token, and the family it was rotated in, is dead."""
+    from auth0.authentication import RevokeToken
+    from auth0.authentication.exceptions import Auth0Error
+
+    app = mgmt.clients.create(
+        name="Revoking app",
+        app_type="regular_web",
+        grant_types=["http://auth0.com/oauth/grant-type/password-realm", "refresh_token"],
+    )
+    conn = next(c for c in mgmt.connections.list(strategy="auth0") if c.name == "Username-Password-Authentication")
+    mgmt.connections.update(conn.id, enabled_clients=[*(conn.enabled_clients or []), app.client_id])
+    mgmt.users.create(connection=conn.name, email="revoke@example.com", password="Difference-Engine-1822")
+    host = gatehouse.base.removeprefix("http://")
+    tokens = GetToken(host, app.client_id, app.client_secret, protocol="http")
+    first = tokens.login(
+        "revoke@example.com", "Difference-Engine-1822", scope="openid offline_access", realm=conn.name
+    )
+    assert first["token_type"] == "Bearer" and first["id_token"]
+    rotated = tokens.refresh_token(first["refresh_token"])
+    assert rotated["refresh_token"] != first["refresh_token"]
+
+    RevokeToken(host, app.client_id, app.client_secret, protocol="http").revoke_refresh_token(rotated["refresh_token"])
+    for dead in (rotated["refresh_token"], first["refresh_token"]):
+        with pytest.raises(Auth0Error) as e:
+            tokens.refresh_token(dead)
+        assert (e.value.status_code, e.value.error_code) == (403, "invalid_grant")
+    # Revoking again, or revoking nonsense, is not an error (RFC 7009 §2.2).
+    RevokeToken(host, app.client_id, app.client_secret, protocol="http").revoke_refresh_token(rotated["refresh_token"])
+    RevokeToken(host, app.client_id, app.client_secret, protocol="http").revoke_refresh_token("not-a-token")
+    with pytest.raises(Auth0Error) as e:
+        RevokeToken(host, app.client_id, "wrong secret", protocol="http").revoke_refresh_token("not-a-token")
+    assert (e.value.status_code, e.value.error_code) == (401, "invalid_client")

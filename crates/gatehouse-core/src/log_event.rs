@@ -19,6 +19,7 @@ pub mod codes {
     pub const FAILED_CLIENT_CREDENTIALS: &str = "feccft";
     pub const SUCCESS_PASSWORD_EXCHANGE: &str = "sepft";
     pub const FAILED_PASSWORD_EXCHANGE: &str = "fepft";
+    pub const SUCCESS_REVOCATION: &str = "srrt";
     pub const SUCCESS_USERS_IMPORT: &str = "sui";
     pub const FAILED_USERS_IMPORT: &str = "fui";
     pub const API_LIMIT: &str = "api_limit";

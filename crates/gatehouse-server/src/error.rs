@@ -176,6 +176,10 @@ impl OAuthError {
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
     }
+    /// Auth0 answers a grant it refuses with 403.
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "invalid_grant", d)
+    }
     pub fn invalid_client() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed")
     }

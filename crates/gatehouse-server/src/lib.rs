@@ -121,6 +121,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::management));
     let authentication = Router::new()
         .route("/oauth/token", post(auth::token::token))
+        .route("/oauth/revoke", post(auth::revoke::revoke))
         .route("/authorize", get(auth::authorize::authorize))
         .route("/u/login", get(pages::login::show).post(pages::login::submit))
         .route("/u/signup", get(pages::signup::show).post(pages::signup::submit))

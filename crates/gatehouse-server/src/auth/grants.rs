@@ -16,10 +16,6 @@ use std::collections::HashMap;
 
 pub const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
 
-fn invalid_grant(d: impl Into<String>) -> OAuthError {
-    OAuthError::new(StatusCode::FORBIDDEN, "invalid_grant", d)
-}
-
 fn blocked() -> OAuthError {
     OAuthError::new(StatusCode::UNAUTHORIZED, "unauthorized", "user is blocked")
 }
@@ -51,7 +47,7 @@ async fn active_user(state: &AppState, user_id: &str) -> Result<User, OAuthError
 
 /// The user a grant was issued to, if it still exists and is not blocked.
 fn active(user: Option<User>) -> Result<User, OAuthError> {
-    let user = user.ok_or_else(|| invalid_grant("The user no longer exists."))?;
+    let user = user.ok_or_else(|| OAuthError::invalid_grant("The user no longer exists."))?;
     if user.blocked {
         return Err(blocked());
     }
@@ -81,21 +77,25 @@ pub async fn authorization_code(
             // RFC 6749 §4.1.2: a reused code revokes what was issued from it.
             let revoked = state.store.revoke_refresh_family(&c.family_id, now).await?;
             tracing::warn!(client_id = %c.client_id, revoked, "authorization code replayed; its tokens are revoked");
-            return Err(invalid_grant("Invalid authorization code"));
+            return Err(OAuthError::invalid_grant("Invalid authorization code"));
         }
-        CodeRedemption::Unknown => return Err(invalid_grant("Invalid authorization code")),
+        CodeRedemption::Unknown => return Err(OAuthError::invalid_grant("Invalid authorization code")),
     };
     if redeemed.client_id != client.client_id || redeemed.expires_at <= now {
-        return Err(invalid_grant("Invalid authorization code"));
+        return Err(OAuthError::invalid_grant("Invalid authorization code"));
     }
     match p.get("redirect_uri") {
         Some(r) if *r == redeemed.redirect_uri => {}
-        _ => return Err(invalid_grant("The redirect_uri does not match the one used in the authorization request.")),
+        _ => {
+            return Err(OAuthError::invalid_grant(
+                "The redirect_uri does not match the one used in the authorization request.",
+            ))
+        }
     }
     match (&redeemed.code_challenge, p.get("code_verifier")) {
         (Some(challenge), Some(verifier)) if pkce_matches(verifier, challenge) => {}
-        (Some(_), _) => return Err(invalid_grant("Failed to verify code verifier")),
-        (None, Some(_)) => return Err(invalid_grant("code_verifier given for a code issued without PKCE")),
+        (Some(_), _) => return Err(OAuthError::invalid_grant("Failed to verify code verifier")),
+        (None, Some(_)) => return Err(OAuthError::invalid_grant("code_verifier given for a code issued without PKCE")),
         (None, None) => {}
     }
     let user = active_user(state, &redeemed.user_id).await?;
@@ -120,7 +120,7 @@ pub async fn refresh_token(
     check_grant_allowed(client, "refresh_token")?;
     let presented = required(p, "refresh_token")?;
     let token_hash = hash_secret(presented);
-    let unknown = || invalid_grant("Unknown or invalid refresh token.");
+    let unknown = || OAuthError::invalid_grant("Unknown or invalid refresh token.");
     // A token is only ever redeemed by the client it was issued to.
     let (existing, user) = state.store.refresh_token_and_user(&token_hash).await?.ok_or_else(unknown)?;
     if existing.client_id != client.client_id {
@@ -191,7 +191,7 @@ pub async fn password(
         other => OAuthError::new(StatusCode::FORBIDDEN, "unauthorized_client", other.to_string()),
     })?;
     let login_error = |e| match e {
-        LoginError::WrongCredentials => invalid_grant("Wrong email or password."),
+        LoginError::WrongCredentials => OAuthError::invalid_grant("Wrong email or password."),
         LoginError::Blocked => blocked(),
         LoginError::Unavailable => OAuthError::temporarily_unavailable(),
         e @ (LoginError::TooManyAttempts | LoginError::SuspiciousIp) => {

@@ -1,4 +1,4 @@
-//! The Authentication API: `/authorize`, `/oauth/token`, `/userinfo`, logout, and the
+//! The Authentication API: `/authorize`, `/oauth/token`, `/oauth/revoke`, `/userinfo`, logout, and the
 //! login rules the hosted pages share with the password grants.
 
 pub mod authorize;
@@ -8,6 +8,7 @@ pub mod issue;
 pub mod login;
 pub mod logout;
 pub mod response;
+pub mod revoke;
 pub mod secrets;
 pub mod token;
 pub mod userinfo;

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 const MAX_TOKEN_BODY: usize = 64 * 1024;
 
 /// The request's parameters, from a form or a JSON body.
-async fn params(headers: &HeaderMap, body: Body) -> Result<HashMap<String, String>, OAuthError> {
+pub(crate) async fn params(headers: &HeaderMap, body: Body) -> Result<HashMap<String, String>, OAuthError> {
     let bytes =
         read_body(body, MAX_TOKEN_BODY).await.map_err(|_| OAuthError::invalid_request("request body too large"))?;
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -94,7 +94,7 @@ fn credentials(
 }
 
 /// Authenticates the client. Unknown clients and wrong secrets get the same answer.
-async fn authenticate(
+pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     p: &HashMap<String, String>,
@@ -123,14 +123,16 @@ async fn authenticate(
 
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, body: Body) -> Response {
     match handle(&state, &headers, ip.0, body).await {
-        Ok(v) => {
-            let mut r = (StatusCode::OK, Json(v)).into_response();
-            r.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
-            r.headers_mut().insert("pragma", HeaderValue::from_static("no-cache"));
-            r
-        }
+        Ok(v) => no_store((StatusCode::OK, Json(v)).into_response()),
         Err(e) => e.into_response(),
     }
+}
+
+/// Marks an answer of the token endpoints as never to be cached (RFC 6749 §5.1).
+pub(crate) fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    r.headers_mut().insert("pragma", HeaderValue::from_static("no-cache"));
+    r
 }
 
 async fn handle(state: &AppState, headers: &HeaderMap, ip: Option<String>, body: Body) -> Result<Value, OAuthError> {

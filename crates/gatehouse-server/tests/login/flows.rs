@@ -258,6 +258,89 @@ async fn server_timing_tells_the_hash_time_only_when_configured() {
     }
 }
 
+/// `POST /oauth/revoke` (RFC 7009): a client revokes its own refresh token and with it
+/// the family; another client's token is refused and stays alive; a token that is not
+/// (or no longer) live is answered 200 all the same.
+#[tokio::test]
+async fn a_client_revokes_its_own_refresh_tokens_only() {
+    let srv = start().await;
+    let revoke = |form: Vec<(&'static str, String)>| {
+        let request = srv.http.post(format!("{}oauth/revoke", srv.base)).form(&form).send();
+        async move {
+            let r = request.await.unwrap();
+            let status = r.status().as_u16();
+            let no_store = r.headers().get("cache-control").is_some_and(|v| v == "no-store");
+            (status, no_store, r.text().await.unwrap())
+        }
+    };
+    let web = |token: &str| {
+        vec![("client_id", WEB.to_string()), ("client_secret", WEB_SECRET.to_string()), ("token", token.to_string())]
+    };
+    let web_refresh = |rt: String| {
+        let srv = &srv;
+        async move {
+            let form = [("grant_type", "refresh_token"), ("client_id", WEB), ("client_secret", WEB_SECRET)];
+            token(srv, &[&form[..], &[("refresh_token", rt.as_str())]].concat()).await
+        }
+    };
+
+    // The web app's token, rotated once: revoking the current one ends both.
+    let (_, login) = password_grant(&srv, "alice@example.com", PASSWORD, &[("scope", "openid offline_access")]).await;
+    let first = login["refresh_token"].as_str().unwrap().to_string();
+    let (status, rotated) = web_refresh(first.clone()).await;
+    assert_eq!(status, 200, "{rotated}");
+    let current = rotated["refresh_token"].as_str().unwrap().to_string();
+    // The single-page app's token, from the code flow (a public client: no secret).
+    let mut b = Browser::default();
+    let code = login_code(&srv, &mut b, SPA).await;
+    let (_, spa_tokens) = redeem(&srv, &code).await;
+    let spa_token = spa_tokens["refresh_token"].as_str().unwrap().to_string();
+
+    // Someone else's token is refused, and still works for its own client.
+    let (status, _, body) = revoke(web(&spa_token)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("invalid_grant"), "{body}");
+    let (status, spa_rotated) = refresh(&srv, &spa_token).await;
+    assert_eq!(status, 200, "{spa_rotated}");
+
+    let (status, no_store, body) = revoke(web(&current)).await;
+    assert_eq!((status, no_store, body.as_str()), (200, true, ""));
+    for dead in [current.clone(), first] {
+        let (status, body) = web_refresh(dead).await;
+        assert_eq!((status, body["error"].as_str()), (403, Some("invalid_grant")), "{body}");
+    }
+    // Already revoked, or never a token: 200, nothing said.
+    assert_eq!(revoke(web(&current)).await.0, 200);
+    assert_eq!(revoke(web("not-a-refresh-token")).await.0, 200);
+    // The public client revokes its own with its client_id alone.
+    let spa_current = spa_rotated["refresh_token"].as_str().unwrap().to_string();
+    let form = vec![("client_id", SPA.to_string()), ("token", spa_current.clone())];
+    assert_eq!(revoke(form).await.0, 200);
+    assert_eq!(refresh(&srv, &spa_current).await.0, 403);
+
+    // Each revocation is in the audit log (Auth0's `srrt`), the repeated one not.
+    srv.state.audit.flush().await;
+    let query = gatehouse_store::LogQuery { limit: 100, descending: true, ..Default::default() };
+    let (logs, _) = srv.state.store.logs(&query).await.unwrap();
+    let revocations: Vec<(&str, &str)> = logs
+        .iter()
+        .filter(|l| l["type"] == "srrt")
+        .map(|l| (l["client_id"].as_str().unwrap_or(""), l["user_id"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(revocations.len(), 2, "{revocations:?}");
+    assert!(revocations.contains(&(WEB, "auth0|alice")), "{revocations:?}");
+
+    // Client authentication and the token parameter are required.
+    let wrong = vec![("client_id", WEB.to_string()), ("client_secret", "wrong".to_string()), ("token", "x".into())];
+    let (status, _, body) = revoke(wrong).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("invalid_client"), "{body}");
+    let (status, _, body) =
+        revoke(vec![("client_id", WEB.to_string()), ("client_secret", WEB_SECRET.to_string())]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("Missing required parameter: token"), "{body}");
+}
+
 #[tokio::test]
 async fn an_api_audience_gets_a_jwt_that_also_serves_userinfo() {
     const API: &str = "https://api.example.test/";
