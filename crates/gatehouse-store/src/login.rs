@@ -9,9 +9,10 @@
 use crate::error::StoreError;
 use crate::rows::{FromPrefixedRow, FromRow};
 use crate::sql::Dialect;
-use crate::store::Store;
+use crate::store::{Store, USER_COLUMNS};
 use gatehouse_core::user::User;
 use sqlx::{Acquire as _, Row as _};
+use std::sync::LazyLock;
 
 /// A single sign-on session.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,16 +128,34 @@ macro_rules! successor_insert {
     };
 }
 
+/// The columns of `refresh_tokens` in the order the synchronous decoder reads them
+/// (`crate::rows::refresh_token_from_sqlite_columns`).
+macro_rules! refresh_columns {
+    () => {
+        "token_hash, family_id, client_id, user_id, scope, audience, sid, auth_time, created_at, expires_at, \
+         rotated_at, revoked_at"
+    };
+}
+
+/// SQLite's rotation: the successor stored (`$3`, expiring `$4`) if `$1` is redeemable
+/// at `$2` …
+macro_rules! store_successor_sqlite {
+    () => {
+        concat!(successor_insert!("refresh_tokens WHERE "), redeemable!())
+    };
+}
+
+/// … and `$1` marked rotated at `$2` on the same condition.
+macro_rules! mark_rotated_sqlite {
+    () => {
+        concat!("UPDATE refresh_tokens SET rotated_at = $2 WHERE ", redeemable!(), " RETURNING ", refresh_columns!())
+    };
+}
+
 /// Both statements evaluate the same condition under the write lock `BEGIN IMMEDIATE`
 /// takes, so the successor is stored exactly when the old token is marked rotated.
-const ROTATE_SQLITE: &str = concat!(
-    "BEGIN IMMEDIATE; ",
-    successor_insert!("refresh_tokens WHERE "),
-    redeemable!(),
-    "; UPDATE refresh_tokens SET rotated_at = $2 WHERE ",
-    redeemable!(),
-    " RETURNING *; COMMIT;"
-);
+const ROTATE_SQLITE: &str =
+    concat!("BEGIN IMMEDIATE; ", store_successor_sqlite!(), "; ", mark_rotated_sqlite!(), "; COMMIT;");
 
 const ROTATE_POSTGRES: &str = concat!(
     "WITH old AS (UPDATE refresh_tokens SET rotated_at = $2 WHERE ",
@@ -146,12 +165,21 @@ const ROTATE_POSTGRES: &str = concat!(
     ") SELECT * FROM old"
 );
 
-/// The token's columns prefixed, so they cannot be confused with the user's.
-const REFRESH_AND_USER: &str = "SELECT t.token_hash AS rt_token_hash, t.family_id AS rt_family_id, \
-    t.client_id AS rt_client_id, t.user_id AS rt_user_id, t.scope AS rt_scope, t.audience AS rt_audience, \
-    t.sid AS rt_sid, t.auth_time AS rt_auth_time, t.created_at AS rt_created_at, t.expires_at AS rt_expires_at, \
-    t.rotated_at AS rt_rotated_at, t.revoked_at AS rt_revoked_at, u.* \
-    FROM refresh_tokens t LEFT JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = $1";
+const REFRESH_TOKEN: &str = concat!("SELECT ", refresh_columns!(), " FROM refresh_tokens WHERE token_hash = $1");
+const REVOKE_FAMILY: &str = "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL";
+
+/// A token (`$1`) and its user: the token's columns first, prefixed `rt_` so that they
+/// cannot be confused with the user's, then the user's (NULL for a user gone).
+static REFRESH_AND_USER: LazyLock<String> = LazyLock::new(|| {
+    let token: Vec<String> = REFRESH_COLUMNS.split(',').map(str::trim).map(|c| format!("t.{c} AS rt_{c}")).collect();
+    let user: Vec<String> = USER_COLUMNS.split(',').map(str::trim).map(|c| format!("u.{c}")).collect();
+    format!(
+        "SELECT {}, {} FROM refresh_tokens t LEFT JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = $1",
+        token.join(", "),
+        user.join(", ")
+    )
+});
+const REFRESH_COLUMNS: &str = refresh_columns!();
 
 const SESSION_INSERT: &str =
     "INSERT INTO login_sessions (id_hash, sid, user_id, auth_time, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6)";
@@ -359,6 +387,21 @@ impl Store {
         successor: &Successor<'_>,
         now: i64,
     ) -> Result<RefreshRedemption, StoreError> {
+        if let Some(held) = &self.held {
+            let (token_hash, successor_hash) = (token_hash.to_owned(), successor.token_hash.to_owned());
+            let expires_at = successor.expires_at;
+            return held
+                .writer
+                .run_sync(move |c| {
+                    // Dropped uncommitted (rolled back) if any statement fails.
+                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let redemption = rotate_in(&tx, &token_hash, now, &successor_hash, expires_at)?;
+                    tx.commit()?;
+                    Ok(redemption)
+                })
+                .await;
+        }
+        // Held stores (SQLite files) took the synchronous path above.
         let dialect = self.dialect();
         let rotate = match dialect {
             Dialect::Sqlite => ROTATE_SQLITE,
@@ -390,18 +433,11 @@ impl Store {
             if let Some(row) = rotated.first() {
                 return Ok(RefreshRedemption::Rotated(RefreshToken::from_row(row)?));
             }
-            let seen = sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
-                .bind(&token_hash)
-                .fetch_optional(&mut *c)
-                .await?;
+            let seen = sqlx::query(REFRESH_TOKEN).bind(&token_hash).fetch_optional(&mut *c).await?;
             let Some(row) = seen else { return Ok(RefreshRedemption::Invalid) };
             let token = RefreshToken::from_row(&row)?;
             if token.rotated_at.is_some() {
-                sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
-                    .bind(&token.family_id)
-                    .bind(now)
-                    .execute(&mut *c)
-                    .await?;
+                sqlx::query(REVOKE_FAMILY).bind(&token.family_id).bind(now).execute(&mut *c).await?;
                 return Ok(RefreshRedemption::Reused(token));
             }
             Ok::<_, StoreError>(RefreshRedemption::Invalid)
@@ -410,14 +446,12 @@ impl Store {
 
     /// Revokes every refresh token of a family (after a code replay, or on reuse).
     pub async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError> {
-        Ok(on_pool!(self, |pool| sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL"
-        )
-        .bind(family_id)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?)
+        Ok(on_pool!(self, |pool| sqlx::query(REVOKE_FAMILY)
+            .bind(family_id)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?)
     }
 
     /// Revokes every refresh token issued under a session (logout).
@@ -438,8 +472,21 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> Result<Option<(RefreshToken, Option<User>)>, StoreError> {
-        on_reader!(self, |pool| {
-            let row = sqlx::query(REFRESH_AND_USER).bind(token_hash).fetch_optional(pool).await?;
+        if let Some(held) = &self.held {
+            return held.sync_readers.read(|c| {
+                let mut statement = c.prepare_cached(&REFRESH_AND_USER)?;
+                let mut rows = statement.query(rusqlite::named_params! {"$1": token_hash})?;
+                let Some(row) = rows.next()? else { return Ok(None) };
+                let token = crate::rows::refresh_token_from_sqlite_columns(row, 0)?;
+                let user_columns = REFRESH_COLUMNS.split(',').count();
+                let user_id: Option<String> = row.get(user_columns)?;
+                let user = user_id.map(|_| crate::rows::user_from_sqlite_columns(row, user_columns)).transpose()?;
+                Ok(Some((token, user)))
+            });
+        }
+        // Held stores (SQLite files) took the synchronous path above.
+        on_pool!(self, |pool| {
+            let row = sqlx::query(&REFRESH_AND_USER).bind(token_hash).fetch_optional(pool).await?;
             let Some(row) = row else { return Ok(None) };
             let token = RefreshToken::from_prefixed_row(&row, "rt_")?;
             let user_id: Option<String> = row.try_get("user_id")?;
@@ -450,11 +497,37 @@ impl Store {
 
     pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
         on_reader!(self, |pool| {
-            let row = sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(pool)
-                .await?;
+            let row = sqlx::query(REFRESH_TOKEN).bind(token_hash).fetch_optional(pool).await?;
             row.as_ref().map(RefreshToken::from_row).transpose()
         })
     }
+}
+
+/// The rotation's statements on a synchronous SQLite connection, inside the caller's
+/// write transaction: the successor stored and the token marked rotated if it is
+/// redeemable; else, for a token already rotated, its family revoked (reuse).
+fn rotate_in(
+    tx: &rusqlite::Transaction<'_>,
+    token_hash: &str,
+    now: i64,
+    successor_hash: &str,
+    expires_at: i64,
+) -> Result<RefreshRedemption, StoreError> {
+    use rusqlite::named_params;
+    tx.prepare_cached(store_successor_sqlite!())?
+        .execute(named_params! {"$1": token_hash, "$2": now, "$3": successor_hash, "$4": expires_at})?;
+    let mut mark = tx.prepare_cached(mark_rotated_sqlite!())?;
+    let mut rotated = mark.query(named_params! {"$1": token_hash, "$2": now})?;
+    if let Some(row) = rotated.next()? {
+        return Ok(RefreshRedemption::Rotated(crate::rows::refresh_token_from_sqlite_columns(row, 0)?));
+    }
+    let mut seen = tx.prepare_cached(REFRESH_TOKEN)?;
+    let mut seen = seen.query(named_params! {"$1": token_hash})?;
+    let Some(row) = seen.next()? else { return Ok(RefreshRedemption::Invalid) };
+    let token = crate::rows::refresh_token_from_sqlite_columns(row, 0)?;
+    if token.rotated_at.is_none() {
+        return Ok(RefreshRedemption::Invalid);
+    }
+    tx.prepare_cached(REVOKE_FAMILY)?.execute(named_params! {"$1": token.family_id, "$2": now})?;
+    Ok(RefreshRedemption::Reused(token))
 }

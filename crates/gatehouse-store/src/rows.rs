@@ -259,34 +259,62 @@ decoders!(sqlx::Sqlite => sqlx::sqlite::SqliteRow, sqlx::Postgres => sqlx::postg
 /// A user from a row of `SELECT {USER_COLUMNS}` (in that order) on a synchronous SQLite
 /// connection: the bulk export's and the login hot path's (`crate::held`).
 pub(crate) fn user_from_sqlite_row(r: &rusqlite::Row<'_>) -> Result<User, StoreError> {
+    user_from_sqlite_columns(r, 0)
+}
+
+/// A user from the columns of `r` from `first` on, `USER_COLUMNS` in that order (a join
+/// puts other columns before them).
+pub(crate) fn user_from_sqlite_columns(r: &rusqlite::Row<'_>, first: usize) -> Result<User, StoreError> {
     let json = |i: usize| -> Result<Map<String, Value>, StoreError> {
         let text: String = r.get(i)?;
         serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("stored metadata: {e}")))
     };
     Ok(User {
-        user_id: r.get(0)?,
-        connection_id: r.get(1)?,
-        connection: r.get(2)?,
-        provider: r.get(3)?,
-        email: r.get(4)?,
-        email_verified: r.get(5)?,
-        username: r.get(6)?,
-        phone_number: r.get(7)?,
-        phone_verified: r.get(8)?,
-        name: r.get(9)?,
-        nickname: r.get(10)?,
-        given_name: r.get(11)?,
-        family_name: r.get(12)?,
-        picture: r.get(13)?,
-        password_hash: r.get(14)?,
-        user_metadata: json(15)?,
-        app_metadata: json(16)?,
-        blocked: r.get(17)?,
-        logins_count: r.get(18)?,
-        last_login: r.get(19)?,
-        last_ip: r.get(20)?,
-        last_password_reset: r.get(21)?,
-        created_at: r.get(22)?,
-        updated_at: r.get(23)?,
+        user_id: r.get(first)?,
+        connection_id: r.get(first + 1)?,
+        connection: r.get(first + 2)?,
+        provider: r.get(first + 3)?,
+        email: r.get(first + 4)?,
+        email_verified: r.get(first + 5)?,
+        username: r.get(first + 6)?,
+        phone_number: r.get(first + 7)?,
+        phone_verified: r.get(first + 8)?,
+        name: r.get(first + 9)?,
+        nickname: r.get(first + 10)?,
+        given_name: r.get(first + 11)?,
+        family_name: r.get(first + 12)?,
+        picture: r.get(first + 13)?,
+        password_hash: r.get(first + 14)?,
+        user_metadata: json(first + 15)?,
+        app_metadata: json(first + 16)?,
+        blocked: r.get(first + 17)?,
+        logins_count: r.get(first + 18)?,
+        last_login: r.get(first + 19)?,
+        last_ip: r.get(first + 20)?,
+        last_password_reset: r.get(first + 21)?,
+        created_at: r.get(first + 22)?,
+        updated_at: r.get(first + 23)?,
+    })
+}
+
+/// A refresh token from the columns of `r` from `first` on, `refresh_columns!()` in that
+/// order, on a synchronous SQLite connection.
+pub(crate) fn refresh_token_from_sqlite_columns(
+    r: &rusqlite::Row<'_>,
+    first: usize,
+) -> Result<crate::login::RefreshToken, StoreError> {
+    Ok(crate::login::RefreshToken {
+        token_hash: r.get(first)?,
+        family_id: r.get(first + 1)?,
+        client_id: r.get(first + 2)?,
+        user_id: r.get(first + 3)?,
+        scope: r.get(first + 4)?,
+        audience: r.get(first + 5)?,
+        sid: r.get(first + 6)?,
+        auth_time: r.get(first + 7)?,
+        created_at: r.get(first + 8)?,
+        expires_at: r.get(first + 9)?,
+        rotated_at: r.get(first + 10)?,
+        revoked_at: r.get(first + 11)?,
     })
 }

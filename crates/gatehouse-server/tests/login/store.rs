@@ -94,9 +94,10 @@ fn refresh(hash: &str, family: &str) -> RefreshToken {
         client_id: "c".into(),
         user_id: "auth0|u1".into(),
         scope: "openid offline_access".into(),
-        audience: None,
-        sid: None,
-        auth_time: 100,
+        // Every column its own value, so a decoder reading one for another is caught.
+        audience: Some("https://api.example/".into()),
+        sid: Some(format!("sid-{family}")),
+        auth_time: 90,
         created_at: 100,
         expires_at: 10_000,
         rotated_at: None,
@@ -148,6 +149,12 @@ async fn refresh_rotation_and_reuse_revoke_the_family() {
             RefreshToken { token_hash: "r2".into(), created_at: 200, expires_at: 100_000, ..refresh("r1", "fam") }
         );
         assert_eq!(s.refresh_token("r1").await.unwrap().unwrap().rotated_at, Some(200));
+        // The grant's one read (synchronous on SQLite files) agrees with the two plain ones.
+        let (token, owner) = s.refresh_token_and_user("r2").await.unwrap().unwrap();
+        assert_eq!(token, r2);
+        assert_eq!(owner, s.user(&r2.user_id).await.unwrap());
+        assert!(owner.is_some());
+        assert!(s.refresh_token_and_user("zzz").await.unwrap().is_none());
         // r2 works once.
         let out = s.rotate_refresh_token("r2", &successor("r3"), 210).await.unwrap();
         assert!(matches!(out, RefreshRedemption::Rotated(_)));
