@@ -35,7 +35,10 @@ pub use error::{ConflictOn, StoreError};
 pub use identities::UpstreamTransaction;
 pub use jobs::JobProgress;
 pub use legacy::{MigrationProgress, MIGRATED_IN_BULK, MIGRATED_ON_LOGIN, MIGRATED_ON_RESET};
-pub use login::{AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken, Successor};
+pub use login::{
+    AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshRequest, RefreshToken,
+    Successor,
+};
 pub use logs::{LogQuery, MAX_LOGS_PER_INSERT};
 pub use signup::{Ticket, TicketKind, PASSWORD_HISTORY_MAX};
 pub use sql::{Dialect, SqlValue};

@@ -9,7 +9,7 @@
 use crate::error::StoreError;
 use crate::rows::{FromPrefixedRow, FromRow};
 use crate::sql::Dialect;
-use crate::store::{Store, USER_COLUMNS};
+use crate::store::{Backend, Store, USER_COLUMNS};
 use gatehouse_core::user::User;
 use sqlx::{Acquire as _, Row as _};
 use std::sync::LazyLock;
@@ -99,6 +99,31 @@ pub enum RefreshRedemption {
     Invalid,
 }
 
+/// A refresh grant as presented: the token (by hash), the client presenting it, and the
+/// scopes it narrows the grant to (none: all the token grants).
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshRequest<'a> {
+    pub token_hash: &'a str,
+    pub client_id: &'a str,
+    pub scopes: &'a [&'a str],
+}
+
+impl RefreshRequest<'_> {
+    /// Whether `token` and its `user` stand for this request: issued to this client, to a
+    /// user who exists and is not blocked, granting every scope asked for. (Whether the
+    /// token can still be redeemed is the rotation's own condition.)
+    pub fn granted_by(&self, token: &RefreshToken, user: Option<&User>) -> bool {
+        token.client_id == self.client_id && user.is_some_and(|u| !u.blocked) && token.grants(self.scopes)
+    }
+}
+
+impl RefreshToken {
+    /// Whether the token's grant includes every one of `scopes`.
+    pub fn grants(&self, scopes: &[&str]) -> bool {
+        scopes.iter().all(|wanted| self.scope.split(' ').any(|granted| granted == *wanted))
+    }
+}
+
 /// The token a rotation stores; the rest of its row it inherits from the redeemed one.
 #[derive(Debug, Clone, Copy)]
 pub struct Successor<'a> {
@@ -168,15 +193,40 @@ const ROTATE_POSTGRES: &str = concat!(
 const REFRESH_TOKEN: &str = concat!("SELECT ", refresh_columns!(), " FROM refresh_tokens WHERE token_hash = $1");
 const REVOKE_FAMILY: &str = "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL";
 
+/// PostgreSQL's whole refresh grant in one statement: `$1` rotated at `$2` into `$3`
+/// (expiring `$4`) only if it is redeemable and [`RefreshRequest::granted_by`] holds
+/// (client `$5`, scopes `$6`, the user not blocked); the rotated token and its user back.
+static ROTATE_IF_GRANTED_POSTGRES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH old AS (UPDATE refresh_tokens SET rotated_at = $2 WHERE {redeemable} AND client_id = $5 \
+         AND string_to_array(scope, ' ') @> $6::text[] \
+         AND EXISTS (SELECT 1 FROM users b WHERE b.user_id = refresh_tokens.user_id AND NOT b.blocked) \
+         RETURNING *), successor AS ({successor}) \
+         SELECT {token}, {user} FROM old t JOIN users u ON u.user_id = t.user_id",
+        redeemable = redeemable!(),
+        successor = successor_insert!("old"),
+        token = token_columns_prefixed(),
+        user = user_columns_of("u"),
+    )
+});
+
+/// The token's columns of table alias `t`, prefixed `rt_` so that they cannot be
+/// confused with a user's.
+fn token_columns_prefixed() -> String {
+    REFRESH_COLUMNS.split(',').map(str::trim).map(|c| format!("t.{c} AS rt_{c}")).collect::<Vec<_>>().join(", ")
+}
+
+fn user_columns_of(alias: &str) -> String {
+    USER_COLUMNS.split(',').map(str::trim).map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+}
+
 /// A token (`$1`) and its user: the token's columns first, prefixed `rt_` so that they
 /// cannot be confused with the user's, then the user's (NULL for a user gone).
 static REFRESH_AND_USER: LazyLock<String> = LazyLock::new(|| {
-    let token: Vec<String> = REFRESH_COLUMNS.split(',').map(str::trim).map(|c| format!("t.{c} AS rt_{c}")).collect();
-    let user: Vec<String> = USER_COLUMNS.split(',').map(str::trim).map(|c| format!("u.{c}")).collect();
     format!(
         "SELECT {}, {} FROM refresh_tokens t LEFT JOIN users u ON u.user_id = t.user_id WHERE t.token_hash = $1",
-        token.join(", "),
-        user.join(", ")
+        token_columns_prefixed(),
+        user_columns_of("u")
     )
 });
 const REFRESH_COLUMNS: &str = refresh_columns!();
@@ -371,6 +421,82 @@ impl Store {
         Ok(())
     }
 
+    /// The refresh grant's one write: rotates `request`'s token into `successor` if the
+    /// token can be redeemed and [`RefreshRequest::granted_by`] holds, and returns the
+    /// token (now rotated) with its user. `None` (nothing written) says only that the grant
+    /// does not stand as asked; [`Store::refresh_token_and_user`] and
+    /// [`Store::rotate_refresh_token`] tell why (and catch a reuse).
+    ///
+    /// One round trip: on PostgreSQL one statement, on an SQLite file one transaction on
+    /// the writer thread.
+    pub async fn rotate_refresh_token_if_granted(
+        &self,
+        request: &RefreshRequest<'_>,
+        successor: &Successor<'_>,
+        now: i64,
+    ) -> Result<Option<(RefreshToken, User)>, StoreError> {
+        let (token_hash, client_id) = (request.token_hash.to_owned(), request.client_id.to_owned());
+        let scopes: Vec<String> = request.scopes.iter().map(|s| s.to_string()).collect();
+        let (successor_hash, expires_at) = (successor.token_hash.to_owned(), successor.expires_at);
+        if let Some(held) = &self.held {
+            return held
+                .writer
+                .run_sync(move |c| {
+                    // Dropped uncommitted (rolled back) unless the rotation went through.
+                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let found = {
+                        let mut statement = tx.prepare_cached(&REFRESH_AND_USER)?;
+                        let mut rows = statement.query(rusqlite::named_params! {"$1": token_hash})?;
+                        rows.next()?.map(token_and_user_from_sqlite_row).transpose()?
+                    };
+                    let Some((token, Some(user))) = found else { return Ok(None) };
+                    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+                    let request = RefreshRequest { token_hash: &token_hash, client_id: &client_id, scopes: &scopes };
+                    if !request.granted_by(&token, Some(&user)) {
+                        return Ok(None);
+                    }
+                    match rotate_in(&tx, &token_hash, now, &successor_hash, expires_at)? {
+                        RefreshRedemption::Rotated(rotated) => {
+                            tx.commit()?;
+                            Ok(Some((rotated, user)))
+                        }
+                        // A reuse's revocation is left to the caller's second look.
+                        RefreshRedemption::Reused(_) | RefreshRedemption::Invalid => Ok(None),
+                    }
+                })
+                .await;
+        }
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                let row = sqlx::query(&ROTATE_IF_GRANTED_POSTGRES)
+                    .bind(&token_hash)
+                    .bind(now)
+                    .bind(&successor_hash)
+                    .bind(expires_at)
+                    .bind(&client_id)
+                    .bind(&scopes)
+                    .fetch_optional(pool)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some((RefreshToken::from_prefixed_row(&row, "rt_")?, User::from_row(&row)?)))
+            }
+            // An in-memory SQLite store (tests): the read, then the plain rotation.
+            Backend::Sqlite(_) => {
+                let Some((token, user)) = self.refresh_token_and_user(&token_hash).await? else { return Ok(None) };
+                let Some(user) = user else { return Ok(None) };
+                let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+                let request = RefreshRequest { token_hash: &token_hash, client_id: &client_id, scopes: &scopes };
+                if !request.granted_by(&token, Some(&user)) {
+                    return Ok(None);
+                }
+                match self.rotate_refresh_token(&token_hash, successor, now).await? {
+                    RefreshRedemption::Rotated(rotated) => Ok(Some((rotated, user))),
+                    RefreshRedemption::Reused(_) | RefreshRedemption::Invalid => Ok(None),
+                }
+            }
+        }
+    }
+
     /// Redeems `token_hash` and stores `successor` in the same family (it inherits the
     /// redeemed token's grant: client, user, scope, audience, session). A token that was
     /// already rotated revokes its family; a token of a revoked family, or an expired one,
@@ -476,12 +602,7 @@ impl Store {
             return held.sync_readers.read(|c| {
                 let mut statement = c.prepare_cached(&REFRESH_AND_USER)?;
                 let mut rows = statement.query(rusqlite::named_params! {"$1": token_hash})?;
-                let Some(row) = rows.next()? else { return Ok(None) };
-                let token = crate::rows::refresh_token_from_sqlite_columns(row, 0)?;
-                let user_columns = REFRESH_COLUMNS.split(',').count();
-                let user_id: Option<String> = row.get(user_columns)?;
-                let user = user_id.map(|_| crate::rows::user_from_sqlite_columns(row, user_columns)).transpose()?;
-                Ok(Some((token, user)))
+                rows.next()?.map(token_and_user_from_sqlite_row).transpose()
             });
         }
         // Held stores (SQLite files) took the synchronous path above.
@@ -530,4 +651,13 @@ fn rotate_in(
     }
     tx.prepare_cached(REVOKE_FAMILY)?.execute(named_params! {"$1": token.family_id, "$2": now})?;
     Ok(RefreshRedemption::Reused(token))
+}
+
+/// A row of `REFRESH_AND_USER` on a synchronous SQLite connection.
+fn token_and_user_from_sqlite_row(row: &rusqlite::Row<'_>) -> Result<(RefreshToken, Option<User>), StoreError> {
+    let token = crate::rows::refresh_token_from_sqlite_columns(row, 0)?;
+    let user_columns = REFRESH_COLUMNS.split(',').count();
+    let user_id: Option<String> = row.get(user_columns)?;
+    let user = user_id.map(|_| crate::rows::user_from_sqlite_columns(row, user_columns)).transpose()?;
+    Ok((token, user))
 }

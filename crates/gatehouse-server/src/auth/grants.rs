@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use gatehouse_core::client::Client;
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_core::user::User;
-use gatehouse_store::{CodeRedemption, RefreshRedemption, Successor};
+use gatehouse_store::{CodeRedemption, RefreshRedemption, RefreshRequest, RefreshToken, Successor};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -121,55 +121,67 @@ pub async fn refresh_token(
     let presented = required(p, "refresh_token")?;
     let token_hash = hash_secret(presented);
     let unknown = || OAuthError::invalid_grant("Unknown or invalid refresh token.");
-    // A token is only ever redeemed by the client it was issued to.
-    let (existing, user) = state.store.refresh_token_and_user(&token_hash).await?.ok_or_else(unknown)?;
-    if existing.client_id != client.client_id {
-        return Err(unknown());
-    }
-    let user = active(user)?;
-    let scope = match p.get("scope").filter(|s| !s.is_empty()) {
-        None => existing.scope.clone(),
-        Some(requested) => {
-            let narrowed = granted_scopes(requested);
-            if requested.split(' ').filter(|s| !s.is_empty()).any(|s| !existing.scope.split(' ').any(|g| g == s)) {
-                return Err(OAuthError::new(
-                    StatusCode::FORBIDDEN,
-                    "invalid_scope",
-                    "The requested scope exceeds the scope granted to the refresh token.",
-                ));
-            }
-            narrowed.join(" ")
-        }
-    };
-    let grant = Grant {
-        client,
-        user: &user,
-        scope,
-        audience: existing.audience.clone(),
-        nonce: None,
-        auth_time: existing.auth_time,
-        sid: existing.sid.clone(),
-        gty: None,
-    };
+    let requested = p.get("scope").map(String::as_str).filter(|s| !s.is_empty());
+    let scopes: Vec<&str> = requested.map(|r| r.split(' ').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let request = RefreshRequest { token_hash: &token_hash, client_id: &client.client_id, scopes: &scopes };
     let now = state.clock.now().unix_timestamp();
     // The successor keeps the original grant (and scope) of the family.
     let secret = random_token();
     let successor_hash = hash_secret(&secret);
     let successor = Successor { token_hash: &successor_hash, expires_at: now + state.config.refresh_token_ttl_secs };
-    // The tokens are signed while the rotation is written, and handed out only if it
-    // succeeded: a reused or expired token gets nothing of what was signed.
-    let (rotated, issued) = tokio::join!(biased;
-        state.store.rotate_refresh_token(&token_hash, &successor, now),
-        issue(state, &grant, Refresh::Rotated(secret)),
-    );
-    match rotated? {
-        RefreshRedemption::Rotated(_) => issued,
+    // The usual case, one write: the token rotated because everything about it holds.
+    if let Some((existing, user)) = state.store.rotate_refresh_token_if_granted(&request, &successor, now).await? {
+        let scope = narrowed_scope(&existing, requested, &scopes)?;
+        return issue(state, &grant_of(client, &user, &existing, scope), Refresh::Rotated(secret)).await;
+    }
+    // Otherwise a second look says why, each refusal as Auth0 words it; a token already
+    // rotated is a reuse, and revokes its family.
+    let (existing, user) = state.store.refresh_token_and_user(&token_hash).await?.ok_or_else(unknown)?;
+    // A token is only ever redeemed by the client it was issued to.
+    if existing.client_id != client.client_id {
+        return Err(unknown());
+    }
+    let user = active(user)?;
+    let scope = narrowed_scope(&existing, requested, &scopes)?;
+    match state.store.rotate_refresh_token(&token_hash, &successor, now).await? {
+        // Only a race gets here (the token became redeemable in between): as above.
+        RefreshRedemption::Rotated(_) => {
+            issue(state, &grant_of(client, &user, &existing, scope), Refresh::Rotated(secret)).await
+        }
         RefreshRedemption::Reused(t) => {
             tracing::warn!(client_id = %t.client_id, family = %t.family_id, "refresh token reused; family revoked");
             Err(unknown())
         }
         RefreshRedemption::Invalid => Err(unknown()),
     }
+}
+
+/// What a refreshed token carries: the grant of its family, at the scope asked for.
+fn grant_of<'a>(client: &'a Client, user: &'a User, existing: &RefreshToken, scope: String) -> Grant<'a> {
+    Grant {
+        client,
+        user,
+        scope,
+        audience: existing.audience.clone(),
+        nonce: None,
+        auth_time: existing.auth_time,
+        sid: existing.sid.clone(),
+        gty: None,
+    }
+}
+
+/// The scope of a refresh: the family's, or the part of it `requested` (split into
+/// `scopes`) names; asking for more than the family was granted is refused.
+fn narrowed_scope(existing: &RefreshToken, requested: Option<&str>, scopes: &[&str]) -> Result<String, OAuthError> {
+    let Some(requested) = requested else { return Ok(existing.scope.clone()) };
+    if !existing.grants(scopes) {
+        return Err(OAuthError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_scope",
+            "The requested scope exceeds the scope granted to the refresh token.",
+        ));
+    }
+    Ok(granted_scopes(requested).join(" "))
 }
 
 /// `password` (the default directory, `Username-Password-Authentication`) and

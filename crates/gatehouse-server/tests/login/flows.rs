@@ -341,6 +341,55 @@ async fn a_client_revokes_its_own_refresh_tokens_only() {
     assert!(body.contains("Missing required parameter: token"), "{body}");
 }
 
+/// A refresh may narrow the scope, never widen it; a refused widening leaves the token
+/// usable, and a blocked user's token is refused without being spent.
+#[tokio::test]
+async fn a_refresh_narrows_the_scope_and_a_refusal_spends_nothing() {
+    let srv = start().await;
+    let grant = [("scope", "openid email offline_access")];
+    let (_, login) = password_grant(&srv, "alice@example.com", PASSWORD, &grant).await;
+    let rt = login["refresh_token"].as_str().unwrap().to_string();
+    let refresh_with = |rt: String, scope: Option<&'static str>| {
+        let srv = &srv;
+        async move {
+            let mut form = vec![("grant_type", "refresh_token"), ("client_id", WEB), ("client_secret", WEB_SECRET)];
+            form.push(("refresh_token", rt.as_str()));
+            form.extend(scope.map(|s| ("scope", s)));
+            token(srv, &form).await
+        }
+    };
+    let (status, body) = refresh_with(rt.clone(), Some("openid profile")).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("invalid_scope")), "{body}");
+    let (status, body) = refresh_with(rt, Some("openid offline_access")).await;
+    assert_eq!(status, 200, "the refused widening spent the token: {body}");
+    assert_eq!(body["scope"], "openid offline_access");
+    let rt = body["refresh_token"].as_str().unwrap().to_string();
+
+    // Blocked meanwhile: refused, and usable again once unblocked.
+    srv.state
+        .store
+        .modify_user::<(), _>("auth0|alice", |u| {
+            u.blocked = true;
+            Ok(())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, body) = refresh_with(rt.clone(), None).await;
+    assert_eq!(status, 401, "{body}");
+    srv.state
+        .store
+        .modify_user::<(), _>("auth0|alice", |u| {
+            u.blocked = false;
+            Ok(())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, body) = refresh_with(rt, None).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 #[tokio::test]
 async fn an_api_audience_gets_a_jwt_that_also_serves_userinfo() {
     const API: &str = "https://api.example.test/";

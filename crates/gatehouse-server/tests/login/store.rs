@@ -7,7 +7,8 @@ use gatehouse_core::clock::{iso8601, Clock, SystemClock};
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_server::bootstrap::ensure_default_connection;
 use gatehouse_store::{
-    AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshToken, Store, Successor,
+    AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshRequest, RefreshToken, Store,
+    Successor,
 };
 use rand::Rng;
 
@@ -173,6 +174,74 @@ async fn refresh_rotation_and_reuse_revoke_the_family() {
         s.insert_refresh_token(&refresh("c1", "fam-code")).await.unwrap();
         assert_eq!(s.revoke_refresh_family("fam-code", 300).await.unwrap(), 1);
         assert_eq!(s.rotate_refresh_token("c1", &successor("c2"), 301).await.unwrap(), RefreshRedemption::Invalid);
+        cleanup(db).await;
+    }
+}
+
+/// The refresh grant's one write rotates only when everything about the grant holds,
+/// and otherwise writes nothing (no rotation, no successor, no revocation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_if_granted_checks_client_user_scope_and_state_together() {
+    for db in databases().await {
+        let s = &db.store;
+        let conn = s.connection_by_name(DEFAULT_DATABASE_CONNECTION).await.unwrap().unwrap();
+        let mut blocked = user("u2", "u2@example.com", None, &conn.id, &iso8601(SystemClock.now()));
+        blocked.blocked = true;
+        s.insert_user(&blocked).await.unwrap();
+        s.insert_refresh_token(&refresh("g1", "fam-g")).await.unwrap();
+        s.insert_refresh_token(&RefreshToken { user_id: "auth0|u2".into(), ..refresh("b1", "fam-b") }).await.unwrap();
+        let ask = |token_hash: &'static str, client_id: &'static str, scopes: &'static [&'static str]| RefreshRequest {
+            token_hash,
+            client_id,
+            scopes,
+        };
+        let untouched = |hash: &'static str| async move {
+            let t = s.refresh_token(hash).await.unwrap().unwrap();
+            (t.rotated_at, t.revoked_at)
+        };
+        for (refused, why) in [
+            (ask("g1", "other-client", &[]), "another client"),
+            (ask("g1", "c", &["openid", "email"]), "a scope never granted"),
+            (ask("b1", "c", &[]), "a blocked user"),
+            (ask("nope", "c", &[]), "an unknown token"),
+        ] {
+            let out = s.rotate_refresh_token_if_granted(&refused, &successor("never"), 200).await.unwrap();
+            assert!(out.is_none(), "{why}: {:?}", s.dialect());
+        }
+        assert_eq!(untouched("g1").await, (None, None));
+        assert_eq!(untouched("b1").await, (None, None));
+        assert!(s.refresh_token("never").await.unwrap().is_none());
+
+        // Narrowed to a scope it grants: rotated, the token and its user back.
+        let (token, owner) = s
+            .rotate_refresh_token_if_granted(&ask("g1", "c", &["openid"]), &successor("g2"), 200)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(token, RefreshToken { rotated_at: Some(200), ..refresh("g1", "fam-g") });
+        assert_eq!(Some(owner), s.user("auth0|u1").await.unwrap());
+        assert_eq!(untouched("g1").await, (Some(200), None));
+        assert_eq!(s.refresh_token("g2").await.unwrap().unwrap().family_id, "fam-g");
+        // Presented again: refused here, without a revocation (the caller's second look,
+        // rotate_refresh_token, finds the reuse).
+        assert!(s
+            .rotate_refresh_token_if_granted(&ask("g1", "c", &[]), &successor("g3"), 210)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(untouched("g2").await, (None, None));
+        assert!(matches!(
+            s.rotate_refresh_token("g1", &successor("g3"), 210).await.unwrap(),
+            RefreshRedemption::Reused(_)
+        ));
+        assert!(untouched("g2").await.1.is_some());
+        // Expired.
+        s.insert_refresh_token(&refresh("e1", "fam-e")).await.unwrap();
+        assert!(s
+            .rotate_refresh_token_if_granted(&ask("e1", "c", &[]), &successor("e2"), 10_000)
+            .await
+            .unwrap()
+            .is_none());
         cleanup(db).await;
     }
 }
