@@ -7,7 +7,7 @@
 //! exactly one gets the row.
 
 use crate::error::StoreError;
-use crate::rows::{FromPrefixedRow, FromRow};
+use crate::rows::{FromJoinedRow, FromRow};
 use crate::sql::Dialect;
 use crate::store::{Backend, Store, USER_COLUMNS};
 use gatehouse_core::user::User;
@@ -478,7 +478,7 @@ impl Store {
                     .fetch_optional(pool)
                     .await?;
                 let Some(row) = row else { return Ok(None) };
-                Ok(Some((RefreshToken::from_prefixed_row(&row, "rt_")?, User::from_row(&row)?)))
+                Ok(Some((RefreshToken::from_joined_row(&row)?, User::from_row(&row)?)))
             }
             // An in-memory SQLite store (tests): the read, then the plain rotation.
             Backend::Sqlite(_) => {
@@ -609,7 +609,7 @@ impl Store {
         on_pool!(self, |pool| {
             let row = sqlx::query(&REFRESH_AND_USER).bind(token_hash).fetch_optional(pool).await?;
             let Some(row) = row else { return Ok(None) };
-            let token = RefreshToken::from_prefixed_row(&row, "rt_")?;
+            let token = RefreshToken::from_joined_row(&row)?;
             let user_id: Option<String> = row.try_get("user_id")?;
             let user = user_id.map(|_| User::from_row(&row)).transpose()?;
             Ok(Some((token, user)))
@@ -660,4 +660,18 @@ fn token_and_user_from_sqlite_row(row: &rusqlite::Row<'_>) -> Result<(RefreshTok
     let user_id: Option<String> = row.get(user_columns)?;
     let user = user_id.map(|_| crate::rows::user_from_sqlite_columns(row, user_columns)).transpose()?;
     Ok((token, user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The positional decoder (rusqlite) and the by-name one (sqlx) read the same columns.
+    #[test]
+    fn one_list_of_refresh_token_columns() {
+        let [plain, joined] = crate::rows::REFRESH_TOKEN_NAMES;
+        assert_eq!(plain.join(", "), REFRESH_COLUMNS.split(',').map(str::trim).collect::<Vec<_>>().join(", "));
+        assert!(plain.iter().zip(joined).all(|(p, j)| j == format!("rt_{p}")));
+        assert!(REFRESH_AND_USER.contains(&plain.map(|c| format!("t.{c} AS rt_{c}")).join(", ")));
+    }
 }

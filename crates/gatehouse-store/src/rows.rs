@@ -17,6 +17,27 @@ where
     row.try_get::<T, _>(col).map_err(StoreError::from)
 }
 
+/// A refresh token from row `$r`, its columns named by `$n` (one of `REFRESH_TOKEN_NAMES`).
+macro_rules! refresh_token_named {
+    ($r:expr, $n:expr) => {{
+        let (r, n): (_, &[&str; 12]) = ($r, $n);
+        Ok(crate::login::RefreshToken {
+            token_hash: get(r, n[0])?,
+            family_id: get(r, n[1])?,
+            client_id: get(r, n[2])?,
+            user_id: get(r, n[3])?,
+            scope: get(r, n[4])?,
+            audience: get(r, n[5])?,
+            sid: get(r, n[6])?,
+            auth_time: get(r, n[7])?,
+            created_at: get(r, n[8])?,
+            expires_at: get(r, n[9])?,
+            rotated_at: get(r, n[10])?,
+            revoked_at: get(r, n[11])?,
+        })
+    }};
+}
+
 macro_rules! decoders {
     ($($db:ty => $row:ty),*) => {$(
         impl FromRow<$row> for User {
@@ -217,29 +238,16 @@ macro_rules! decoders {
 
         impl FromRow<$row> for crate::login::RefreshToken {
             fn from_row(r: &$row) -> Result<Self, StoreError> {
-                Self::from_prefixed_row(r, "")
+                refresh_token_named!(r, &REFRESH_TOKEN_NAMES[0])
             }
         }
 
-        impl FromPrefixedRow<$row> for crate::login::RefreshToken {
-            fn from_prefixed_row(r: &$row, p: &str) -> Result<Self, StoreError> {
-                let col = |name: &str| format!("{p}{name}");
-                Ok(crate::login::RefreshToken {
-                    token_hash: get(r, &col("token_hash"))?,
-                    family_id: get(r, &col("family_id"))?,
-                    client_id: get(r, &col("client_id"))?,
-                    user_id: get(r, &col("user_id"))?,
-                    scope: get(r, &col("scope"))?,
-                    audience: get(r, &col("audience"))?,
-                    sid: get(r, &col("sid"))?,
-                    auth_time: get(r, &col("auth_time"))?,
-                    created_at: get(r, &col("created_at"))?,
-                    expires_at: get(r, &col("expires_at"))?,
-                    rotated_at: get(r, &col("rotated_at"))?,
-                    revoked_at: get(r, &col("revoked_at"))?,
-                })
+        impl FromJoinedRow<$row> for crate::login::RefreshToken {
+            fn from_joined_row(r: &$row) -> Result<Self, StoreError> {
+                refresh_token_named!(r, &REFRESH_TOKEN_NAMES[1])
             }
         }
+
     )*};
 }
 
@@ -248,11 +256,44 @@ pub(crate) trait FromRow<R>: Sized {
     fn from_row(r: &R) -> Result<Self, StoreError>;
 }
 
-/// Like [`FromRow`], from columns named with a prefix: for a join whose two tables share
-/// column names (`created_at`).
-pub(crate) trait FromPrefixedRow<R>: Sized {
-    fn from_prefixed_row(r: &R, prefix: &str) -> Result<Self, StoreError>;
+/// Like [`FromRow`], from a join that names this table's columns `rt_…` because the other
+/// table shares names with it (`created_at`).
+pub(crate) trait FromJoinedRow<R>: Sized {
+    fn from_joined_row(r: &R) -> Result<Self, StoreError>;
 }
+
+/// `refresh_tokens`' columns by name: as the table names them, and as a join with a user
+/// names them (`crate::login`'s token-and-user reads).
+pub(crate) const REFRESH_TOKEN_NAMES: [[&str; 12]; 2] = [
+    [
+        "token_hash",
+        "family_id",
+        "client_id",
+        "user_id",
+        "scope",
+        "audience",
+        "sid",
+        "auth_time",
+        "created_at",
+        "expires_at",
+        "rotated_at",
+        "revoked_at",
+    ],
+    [
+        "rt_token_hash",
+        "rt_family_id",
+        "rt_client_id",
+        "rt_user_id",
+        "rt_scope",
+        "rt_audience",
+        "rt_sid",
+        "rt_auth_time",
+        "rt_created_at",
+        "rt_expires_at",
+        "rt_rotated_at",
+        "rt_revoked_at",
+    ],
+];
 
 decoders!(sqlx::Sqlite => sqlx::sqlite::SqliteRow, sqlx::Postgres => sqlx::postgres::PgRow);
 
