@@ -168,6 +168,50 @@ test('code + PKCE through the hosted page, ID token checked against JWKS, userin
   await page.context().close();
 });
 
+test('the app\'s own page exchanges its code and reads userinfo across origins (CORS); another origin cannot read', async () => {
+  const page = await newPage();
+  const { url, checks } = await authorizationRequest();
+  const callback = await logIn(page, url);
+  // As a single-page app does: fetch from the callback page, a JSON body (so a preflight).
+  const exchange = ({ issuer, client_id, code, redirect_uri, code_verifier }) =>
+    fetch(`${issuer}oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'auth0-client': 'ZTJl' },
+      body: JSON.stringify({ grant_type: 'authorization_code', client_id, code, redirect_uri, code_verifier }),
+    }).then(async (r) => ({ status: r.status, body: await r.json() }), (e) => ({ blocked: String(e) }));
+  const request = {
+    issuer: fx.issuer,
+    client_id: fx.client_id,
+    code: callback.searchParams.get('code'),
+    redirect_uri: fx.callback,
+    code_verifier: checks.pkceCodeVerifier,
+  };
+  const tokens = await page.evaluate(exchange, request);
+  assert.equal(tokens.status, 200, JSON.stringify(tokens));
+  const info = await page.evaluate(
+    ({ issuer, token }) => fetch(`${issuer}userinfo`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.json()),
+    { issuer: fx.issuer, token: tokens.body.access_token },
+  );
+  assert.equal(info.sub, fx.user_id);
+  const discovered = await page.evaluate(
+    (issuer) => fetch(`${issuer}.well-known/openid-configuration`).then((r) => r.json()),
+    fx.issuer,
+  );
+  assert.equal(discovered.issuer, fx.issuer);
+
+  // The same app on an origin the client does not list: the browser withholds the answer.
+  const other = await newPage();
+  await other.goto(`${fx.app_origin.replace('127.0.0.1', 'localhost')}/elsewhere`);
+  const refused = await other.evaluate(exchange, { ...request, code: 'not-a-code' });
+  assert.ok(refused.blocked, JSON.stringify(refused));
+  // … while its own origin reads the refusal of that same bogus code.
+  const readable = await page.evaluate(exchange, { ...request, code: 'not-a-code' });
+  assert.equal(readable.status, 403);
+  assert.equal(readable.body.error, 'invalid_grant');
+  await page.context().close();
+  await other.context().close();
+});
+
 test('a wrong redirect_uri gets an error page, never a redirect', async () => {
   const page = await newPage();
   const { url } = await authorizationRequest({ redirect_uri: `${fx.app_origin}/evil` });

@@ -15,7 +15,7 @@ pub const GRANT_TYPES: &[&str] = &[
     "http://auth0.com/oauth/grant-type/password-realm",
 ];
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Client {
     pub client_id: String,
     pub name: String,

@@ -12,6 +12,7 @@ pub mod audit;
 mod auth;
 pub mod authz;
 pub mod bootstrap;
+pub mod cors;
 pub mod error;
 pub mod export;
 mod extract;
@@ -120,8 +121,8 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit::management_writes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::management));
     let authentication = Router::new()
-        .route("/oauth/token", post(auth::token::token))
-        .route("/oauth/revoke", post(auth::revoke::revoke))
+        .route("/oauth/token", post(auth::token::token).options(cors::preflight))
+        .route("/oauth/revoke", post(auth::revoke::revoke).options(cors::preflight))
         .route("/authorize", get(auth::authorize::authorize))
         .route("/u/login", get(pages::login::show).post(pages::login::submit))
         .route("/u/signup", get(pages::signup::show).post(pages::signup::submit))
@@ -134,15 +135,15 @@ pub fn app(state: AppState) -> Router {
         .route("/u/login/social", post(pages::social::start))
         .route("/u/link", get(pages::social::show_link).post(pages::social::submit_link))
         .route("/login/callback", get(social::flow::callback).post(social::flow::callback))
-        .route("/userinfo", get(auth::userinfo::userinfo).post(auth::userinfo::userinfo))
+        .route("/userinfo", get(auth::userinfo::userinfo).post(auth::userinfo::userinfo).options(cors::preflight))
         .route("/v2/logout", get(auth::logout::v2_logout))
         .route("/oidc/logout", get(auth::logout::oidc_logout).post(auth::logout::oidc_logout_post))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::authentication));
     Router::new()
         .nest("/api/v2", management)
         .merge(authentication)
-        .route("/.well-known/jwks.json", get(wellknown::jwks))
-        .route("/.well-known/openid-configuration", get(wellknown::openid_configuration))
+        .route("/.well-known/jwks.json", get(wellknown::jwks).options(cors::preflight))
+        .route("/.well-known/openid-configuration", get(wellknown::openid_configuration).options(cors::preflight))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::endpoint))

@@ -4,18 +4,20 @@ use crate::auth::issue::{SUPPORTED_CLAIMS, SUPPORTED_SCOPES};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    ([(CACHE_CONTROL, "public, max-age=300")], Json(state.keys.jwks()))
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let mut response = ([(CACHE_CONTROL, "public, max-age=300")], Json(state.keys.jwks())).into_response();
+    crate::cors::allow_any(&mut response);
+    response
 }
 
 /// The OpenID Provider metadata.
-pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn openid_configuration(State(state): State<AppState>) -> Response {
     let iss = &state.config.issuer;
-    Json(json!({
+    let mut response = Json(json!({
         "issuer": iss,
         "authorization_endpoint": format!("{iss}authorize"),
         "token_endpoint": format!("{iss}oauth/token"),
@@ -44,4 +46,7 @@ pub async fn openid_configuration(State(state): State<AppState>) -> impl IntoRes
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
     }))
+    .into_response();
+    crate::cors::allow_any(&mut response);
+    response
 }

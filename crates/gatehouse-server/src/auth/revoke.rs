@@ -4,7 +4,7 @@
 //! issued live out their (short) lifetime, as with Auth0.
 
 use crate::auth::secrets::hash_secret;
-use crate::auth::token::{authenticate, no_store, params};
+use crate::auth::token::{authenticate, let_client_origin_read, no_store, params};
 use crate::error::OAuthError;
 use crate::state::AppState;
 use axum::body::Body;
@@ -12,17 +12,23 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::log_event::codes;
+use std::collections::HashMap;
 
 pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match handle(&state, &headers, body).await {
+    let p = match params(&headers, body).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let mut response = match handle(&state, &headers, &p).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => e.into_response(),
-    }
+    };
+    let_client_origin_read(&state, &headers, &p, &mut response).await;
+    response
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(), OAuthError> {
-    let p = params(headers, body).await?;
-    let client = authenticate(state, headers, &p).await?;
+async fn handle(state: &AppState, headers: &HeaderMap, p: &HashMap<String, String>) -> Result<(), OAuthError> {
+    let client = authenticate(state, headers, p).await?;
     let presented = p
         .get("token")
         .filter(|t| !t.is_empty())

@@ -122,9 +122,32 @@ pub(crate) async fn authenticate(
 }
 
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, body: Body) -> Response {
-    match handle(&state, &headers, ip.0, body).await {
+    let p = match params(&headers, body).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let mut response = match handle(&state, &headers, ip.0, &p).await {
         Ok(v) => no_store((StatusCode::OK, Json(v)).into_response()),
         Err(e) => e.into_response(),
+    };
+    let_client_origin_read(&state, &headers, &p, &mut response).await;
+    response
+}
+
+/// Lets the page that sent the request read `response`, if the client the request names
+/// allows the page's origin (`crate::cors`).
+pub(crate) async fn let_client_origin_read(
+    state: &AppState,
+    headers: &HeaderMap,
+    p: &HashMap<String, String>,
+    response: &mut Response,
+) {
+    let Some(origin) = crate::cors::origin(headers) else { return };
+    let Ok((client_id, _, _)) = credentials(headers, p) else { return };
+    if let Ok(Some(client)) = state.store.client(&client_id).await {
+        if crate::cors::client_allows(&client, origin) {
+            crate::cors::allow(response, origin);
+        }
     }
 }
 
@@ -135,17 +158,21 @@ pub(crate) fn no_store(mut r: Response) -> Response {
     r
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, ip: Option<String>, body: Body) -> Result<Value, OAuthError> {
-    let p = params(headers, body).await?;
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<String>,
+    p: &HashMap<String, String>,
+) -> Result<Value, OAuthError> {
     let grant_type =
         p.get("grant_type").ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?;
     match grant_type.as_str() {
         "client_credentials" => {
-            let result = client_credentials(state, headers, &p).await;
+            let result = client_credentials(state, headers, p).await;
             let kind =
                 if result.is_ok() { codes::SUCCESS_CLIENT_CREDENTIALS } else { codes::FAILED_CLIENT_CREDENTIALS };
             let mut e = crate::audit::event(state, kind);
-            e.client_id = credentials(headers, &p).ok().map(|(id, _, _)| id);
+            e.client_id = credentials(headers, p).ok().map(|(id, _, _)| id);
             if let Err(err) = &result {
                 e.description = Some(err.description.clone());
             }
@@ -153,10 +180,10 @@ async fn handle(state: &AppState, headers: &HeaderMap, ip: Option<String>, body:
             crate::audit::record(state, e).await;
             result
         }
-        "authorization_code" => grants::authorization_code(state, &authenticate(state, headers, &p).await?, &p).await,
-        "refresh_token" => grants::refresh_token(state, &authenticate(state, headers, &p).await?, &p).await,
+        "authorization_code" => grants::authorization_code(state, &authenticate(state, headers, p).await?, p).await,
+        "refresh_token" => grants::refresh_token(state, &authenticate(state, headers, p).await?, p).await,
         "password" | grants::PASSWORD_REALM => {
-            let client = authenticate(state, headers, &p).await?;
+            let client = authenticate(state, headers, p).await?;
             // Auth0's `auth0-forwarded-for`: the end user's address, when a trusted
             // (confidential, authenticated) backend logs its user in.
             let forwarded = headers
@@ -164,7 +191,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, ip: Option<String>, body:
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.trim().to_string())
                 .filter(|v| client.is_confidential() && v.parse::<std::net::IpAddr>().is_ok());
-            grants::password(state, &client, grant_type, &p, forwarded.or(ip).as_deref()).await
+            grants::password(state, &client, grant_type, p, forwarded.or(ip).as_deref()).await
         }
         other => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,

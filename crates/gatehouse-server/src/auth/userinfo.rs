@@ -19,6 +19,12 @@ fn unauthorized(error: &str) -> Response {
 }
 
 pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let mut response = answer(&state, &headers).await;
+    crate::cors::allow_any(&mut response);
+    response
+}
+
+async fn answer(state: &AppState, headers: &HeaderMap) -> Response {
     let token = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|h| {
         let (scheme, token) = h.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())

@@ -390,6 +390,45 @@ async fn a_refresh_narrows_the_scope_and_a_refusal_spends_nothing() {
     assert_eq!(status, 200, "{body}");
 }
 
+/// A single-page app's page reads the token endpoint's answers only from an origin its
+/// client allows (here: its callback's); discovery, JWKS and userinfo any page may read.
+#[tokio::test]
+async fn a_browser_app_reads_token_answers_from_its_own_origin_only() {
+    let srv = start().await;
+    let url = format!("{}oauth/token", srv.base);
+    let allow_origin = |r: &reqwest::Response| {
+        r.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap_or("").to_string())
+    };
+    let preflight = srv
+        .http
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://elsewhere.test")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type,auth0-client")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 204);
+    assert_eq!(allow_origin(&preflight).as_deref(), Some("https://elsewhere.test"));
+    assert_eq!(preflight.headers()["access-control-allow-headers"], "content-type,auth0-client");
+    assert!(preflight.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+
+    let bogus_code = serde_json::json!({
+        "grant_type": "authorization_code", "client_id": SPA, "code": "nope",
+        "redirect_uri": CALLBACK, "code_verifier": VERIFIER,
+    });
+    for (origin, readable) in [("http://app.test", true), ("http://evil.test", false), ("http://app.test:8080", false)]
+    {
+        let r = srv.http.post(&url).header("origin", origin).json(&bogus_code).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 403);
+        assert_eq!(allow_origin(&r).as_deref(), readable.then_some(origin), "{origin}");
+    }
+    for path in [".well-known/openid-configuration", ".well-known/jwks.json", "userinfo"] {
+        let r = srv.http.get(format!("{}{path}", srv.base)).header("origin", "http://evil.test").send().await.unwrap();
+        assert_eq!(allow_origin(&r).as_deref(), Some("*"), "{path}");
+    }
+}
+
 #[tokio::test]
 async fn an_api_audience_gets_a_jwt_that_also_serves_userinfo() {
     const API: &str = "https://api.example.test/";
