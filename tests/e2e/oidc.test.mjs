@@ -98,7 +98,7 @@ test('discovery advertises the code flow with S256', () => {
   const m = config.serverMetadata();
   assert.equal(m.issuer, fx.issuer);
   assert.deepEqual(m.code_challenge_methods_supported, ['S256']);
-  assert.deepEqual(m.response_modes_supported, ['query', 'form_post']);
+  assert.deepEqual(m.response_modes_supported, ['query', 'form_post', 'web_message']);
   assert.ok(m.end_session_endpoint);
   assert.equal(m.revocation_endpoint, `${fx.issuer}oauth/revoke`);
 });
@@ -210,6 +210,48 @@ test('the app\'s own page exchanges its code and reads userinfo across origins (
   assert.equal(readable.body.error, 'invalid_grant');
   await page.context().close();
   await other.context().close();
+});
+
+test('silent authentication in a hidden iframe (response_mode=web_message), as auth0-spa-js does it', async () => {
+  const page = await newPage();
+  // From a page of the app: an iframe to /authorize with prompt=none, the answer by postMessage.
+  const silently = async () => {
+    const { url, checks } = await authorizationRequest({ prompt: 'none', response_mode: 'web_message' });
+    await page.goto(`${fx.app_origin}/silent`);
+    const response = await page.evaluate(
+      ({ href, issuerOrigin }) =>
+        new Promise((resolve, reject) => {
+          const frame = document.createElement('iframe');
+          frame.style.display = 'none';
+          const timer = setTimeout(() => reject(new Error('no authorization_response message')), 10000);
+          window.addEventListener('message', function listen(e) {
+            if (e.origin !== issuerOrigin || e.data?.type !== 'authorization_response') return;
+            window.removeEventListener('message', listen);
+            clearTimeout(timer);
+            resolve(e.data.response);
+          });
+          frame.src = href;
+          document.body.appendChild(frame);
+        }),
+      { href: url.href, issuerOrigin: new URL(fx.issuer).origin },
+    );
+    return { response, checks };
+  };
+  const before = await silently();
+  assert.equal(before.response.error, 'login_required', JSON.stringify(before.response));
+  assert.equal(before.response.state, before.checks.expectedState);
+
+  const { url } = await authorizationRequest();
+  await logIn(page, url);
+  const { response, checks } = await silently();
+  assert.ok(response.code, JSON.stringify(response));
+  const callback = new URL(fx.callback);
+  callback.searchParams.set('code', response.code);
+  callback.searchParams.set('state', response.state);
+  const tokens = await oidc.authorizationCodeGrant(config, callback, checks);
+  assert.equal(tokens.claims().sub, fx.user_id);
+  assert.equal(tokens.claims().nonce, checks.expectedNonce);
+  await page.context().close();
 });
 
 test('a wrong redirect_uri gets an error page, never a redirect', async () => {

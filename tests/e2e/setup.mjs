@@ -34,6 +34,7 @@ const app = await call('POST', 'api/v2/clients', mgmt, {
   grant_types: ['authorization_code', 'refresh_token'],
   callbacks: [CALLBACK],
   allowed_logout_urls: [LOGOUT],
+  web_origins: [app_origin],
 });
 const [connection] = await call('GET', 'api/v2/connections?name=Username-Password-Authentication', mgmt);
 await call('PATCH', `api/v2/connections/${connection.id}`, mgmt, {

@@ -28,6 +28,12 @@ pub fn client_allows(client: &Client, origin: &str) -> bool {
         || client.callbacks.iter().any(|callback| origin_of(callback).is_some_and(|o| o == origin))
 }
 
+/// Whether `origin` is among the client's Allowed Web Origins (`web_origins`), where a
+/// `web_message` response may be posted.
+pub fn web_origin_allowed(client: &Client, origin: &str) -> bool {
+    client.web_origins.iter().any(|pattern| origin_matches(pattern, origin))
+}
+
 /// `scheme://host[:port]` of `url`, as a browser writes it in `Origin`.
 fn origin_of(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;

@@ -112,6 +112,17 @@ pub async fn validate(
             state_param.as_deref(),
         ))
     })?;
+    // A web message goes to the redirect URI's origin, which the client must list among
+    // its Allowed Web Origins (Auth0's rule); else there is no one to tell.
+    if response_mode == ResponseMode::WebMessage {
+        let listed = AuthorizationResponse::web_message_origin(redirect_uri)
+            .is_some_and(|origin| crate::cors::web_origin_allowed(&client, &origin));
+        if !listed {
+            return Err(page(&format!(
+                "response_mode=web_message: the origin of {redirect_uri} is not in the list of allowed web origins."
+            )));
+        }
+    }
     let fail = |error: &'static str, description: String| {
         AuthorizeError::Redirect(AuthorizationResponse::error(
             redirect_uri,

@@ -6,6 +6,11 @@
 //!
 //! The form submits itself with one inline script, allowed by its hash in the page's
 //! CSP; without JavaScript the `<noscript>` button does it.
+//!
+//! Auth0's `web_message` mode (single-page apps' silent authentication in a hidden
+//! iframe, or a popup) answers with a page that posts the response to the window that
+//! opened or framed it, addressed to the redirect URI's origin only; the client must list
+//! that origin among its `web_origins`, and only that origin may frame the page.
 
 use crate::pages::{fill, Var};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -25,19 +30,21 @@ pub enum ResponseMode {
     #[default]
     Query,
     FormPost,
+    WebMessage,
 }
 
 /// What discovery advertises: exactly the modes [`ResponseMode::parse`] accepts.
-pub const SUPPORTED: &[&str] = &["query", "form_post"];
+pub const SUPPORTED: &[&str] = &["query", "form_post", "web_message"];
 
 impl ResponseMode {
     /// `response_mode` as requested; absent means the default for `code`, `query`.
-    /// `fragment` (legal for `code` in OAuth, useless to a server-side client) and
-    /// Auth0's `web_message` are refused rather than silently answered in the query.
+    /// `fragment` (legal for `code` in OAuth, useless to a server-side client) is refused
+    /// rather than silently answered in the query.
     pub fn parse(raw: Option<&str>) -> Result<Self, String> {
         match raw {
             None | Some("query") => Ok(Self::Query),
             Some("form_post") => Ok(Self::FormPost),
+            Some("web_message") => Ok(Self::WebMessage),
             Some(other) => Err(format!("Unsupported response_mode: {other}")),
         }
     }
@@ -55,8 +62,18 @@ const FORM_POST_TEMPLATE: &str = include_str!("../pages/templates/form_post.html
 /// The page's one script; its hash is in the CSP, so it must match the template byte for byte.
 const SUBMIT_SCRIPT: &str = "document.forms[0].submit()";
 
+const WEB_MESSAGE_TEMPLATE: &str = include_str!("../pages/templates/web_message.html");
+/// The web_message page's one script (hashed into its CSP): the response, read from the
+/// page's JSON block, to the opener or parent, at the redirect URI's origin only.
+const POST_MESSAGE_SCRIPT: &str = "var m=JSON.parse(document.getElementById('authorization-response').textContent);\
+(window.opener||window.parent).postMessage({type:'authorization_response',response:m.response},m.origin)";
+
+fn script_hash(script: &str) -> String {
+    STANDARD.encode(Sha256::digest(script.as_bytes()))
+}
+
 static FORM_POST_CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
-    let hash = STANDARD.encode(Sha256::digest(SUBMIT_SCRIPT.as_bytes()));
+    let hash = script_hash(SUBMIT_SCRIPT);
     let csp = format!(
         "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; frame-ancestors 'none'; \
          base-uri 'none'"
@@ -91,7 +108,53 @@ impl AuthorizationResponse {
                 r
             }
             ResponseMode::FormPost => self.form_post_page(),
+            ResponseMode::WebMessage => self.web_message_page(),
         }
+    }
+
+    /// The origin a web_message response is posted to: the redirect URI's.
+    pub fn web_message_origin(redirect_uri: &str) -> Option<String> {
+        let origin = url::Url::parse(redirect_uri).ok()?.origin();
+        origin.is_tuple().then(|| origin.ascii_serialization())
+    }
+
+    /// The web_message page's HTML: the response as JSON in a data block (with `<`, `>`
+    /// and `&` escaped, so no value can end the block), then the fixed script.
+    pub fn web_message_html(&self, origin: &str) -> String {
+        let response: serde_json::Map<String, serde_json::Value> =
+            self.params.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone()))).collect();
+        let message = serde_json::json!({"origin": origin, "response": response})
+            .to_string()
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026");
+        fill(
+            WEB_MESSAGE_TEMPLATE,
+            &[("message", Var::Html(message)), ("script", Var::Html(POST_MESSAGE_SCRIPT.to_string()))],
+        )
+    }
+
+    fn web_message_page(&self) -> Response {
+        // Checked when the request was validated; a redirect URI without an origin never
+        // gets this far, and gets nothing if it does.
+        let Some(origin) = Self::web_message_origin(&self.redirect_uri) else {
+            return StatusCode::BAD_REQUEST.into_response();
+        };
+        let csp = format!(
+            "default-src 'none'; script-src 'sha256-{}'; frame-ancestors {origin}; base-uri 'none'",
+            script_hash(POST_MESSAGE_SCRIPT)
+        );
+        let mut r = (StatusCode::OK, self.web_message_html(&origin)).into_response();
+        let h = r.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert("pragma", HeaderValue::from_static("no-cache"));
+        if let Ok(csp) = HeaderValue::from_str(&csp) {
+            h.insert(HeaderName::from_static("content-security-policy"), csp);
+        }
+        h.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+        h.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
+        r
     }
 
     /// The form's HTML: every value escaped, the action exactly the redirect URI.
@@ -141,7 +204,8 @@ mod tests {
         assert_eq!(ResponseMode::parse(None), Ok(ResponseMode::Query));
         assert_eq!(ResponseMode::parse(Some("query")), Ok(ResponseMode::Query));
         assert_eq!(ResponseMode::parse(Some("form_post")), Ok(ResponseMode::FormPost));
-        for bad in ["fragment", "web_message", "FORM_POST", "form_post "] {
+        assert_eq!(ResponseMode::parse(Some("web_message")), Ok(ResponseMode::WebMessage));
+        for bad in ["fragment", "FORM_POST", "form_post "] {
             assert_eq!(ResponseMode::parse(Some(bad)), Err(format!("Unsupported response_mode: {bad}")));
         }
         for m in SUPPORTED {
@@ -176,6 +240,30 @@ mod tests {
         // other script may run.
         let csp = FORM_POST_CSP.to_str().unwrap();
         assert!(csp.contains("; script-src 'sha256-ePniVEkSivX/c7XWBGafqh8tSpiRrKiqYeqbG7N1TOE='; "), "{csp}");
+    }
+
+    #[test]
+    fn web_message_posts_to_the_redirect_origin_only_and_nothing_escapes_its_data_block() {
+        let r = AuthorizationResponse::code(
+            "https://app.test:8443/cb?x=1",
+            ResponseMode::WebMessage,
+            "c0de".into(),
+            Some("</script><script>alert(1)</script>&"),
+        );
+        let resp = r.deliver(StatusCode::FOUND);
+        assert_eq!(resp.status(), StatusCode::OK);
+        let csp = resp.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors https://app.test:8443;"), "{csp}");
+        assert!(csp.contains(&format!("script-src 'sha256-{}'", script_hash(POST_MESSAGE_SCRIPT))), "{csp}");
+        assert!(resp.headers().get("x-frame-options").is_none());
+        let html = r.web_message_html("https://app.test:8443");
+        assert_eq!(html.matches("</script>").count(), 2, "{html}");
+        let data = html.split("id=\"authorization-response\">").nth(1).unwrap().split("</script>").next().unwrap();
+        let message: serde_json::Value = serde_json::from_str(data).unwrap();
+        assert_eq!(message["origin"], "https://app.test:8443");
+        assert_eq!(message["response"]["code"], "c0de");
+        assert_eq!(message["response"]["state"], "</script><script>alert(1)</script>&");
+        assert_eq!(AuthorizationResponse::web_message_origin("com.example.app:/callback"), None);
     }
 
     #[test]

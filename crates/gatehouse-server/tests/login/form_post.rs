@@ -52,7 +52,7 @@ fn posted_form(a: &Answer) -> PostedForm {
 }
 
 #[tokio::test]
-async fn discovery_advertises_query_and_form_post() {
+async fn discovery_advertises_query_form_post_and_web_message() {
     let srv = start().await;
     let d: Value = srv
         .http
@@ -63,7 +63,7 @@ async fn discovery_advertises_query_and_form_post() {
         .json()
         .await
         .unwrap();
-    assert_eq!(d["response_modes_supported"], serde_json::json!(["query", "form_post"]));
+    assert_eq!(d["response_modes_supported"], serde_json::json!(["query", "form_post", "web_message"]));
 }
 
 #[tokio::test]
@@ -165,7 +165,7 @@ async fn explicit_query_mode_redirects_and_unknown_modes_are_refused() {
     assert_eq!(status, 200);
 
     // A mode we do not support is answered in the query, never guessed at.
-    for mode in ["fragment", "web_message", "form-post"] {
+    for mode in ["fragment", "form-post"] {
         let a = Browser::default().get(&srv, &authorize_path(SPA, &[("response_mode", mode)])).await;
         assert_eq!(a.status, 302, "{mode}: {}", a.body);
         let loc = a.location.unwrap();
@@ -175,6 +175,13 @@ async fn explicit_query_mode_redirects_and_unknown_modes_are_refused() {
         assert_eq!(query_param(&loc, "state").as_deref(), Some("st-123"));
         assert_eq!(query_param(&loc, "code"), None);
     }
+    // A web message needs the redirect URI's origin among the client's web origins (this
+    // client lists none): a page, never a message or a redirect.
+    let a = Browser::default().get(&srv, &authorize_path(SPA, &[("response_mode", "web_message")])).await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.location.is_none());
+    assert!(a.body.contains("not in the list of allowed web origins"), "{}", a.body);
+    assert!(!a.body.contains("authorization_response"), "{}", a.body);
 }
 
 #[tokio::test]
