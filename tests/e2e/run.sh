@@ -12,7 +12,7 @@ if [[ ! -x /usr/bin/chromium ]]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-if [[ ! -d node_modules/openid-client || ! -d node_modules/playwright-core || ! -d node_modules/jose || ! -d node_modules/oidc-provider ]]; then
+if [[ ! -d node_modules/openid-client || ! -d node_modules/playwright-core || ! -d node_modules/jose || ! -d node_modules/oidc-provider || ! -d node_modules/@auth0/auth0-spa-js ]]; then
   npm ci --no-audit --no-fund
 fi
 
