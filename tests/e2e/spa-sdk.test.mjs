@@ -15,7 +15,8 @@ const sdk = readFileSync(createRequire(import.meta.url).resolve('@auth0/auth0-sp
 // `appClient` is the SDK's client as the app creates it on every page load.
 const PAGE = `<!DOCTYPE html><html><head><meta charset="utf-8"><script src="/auth0-spa-js.js"></script>
 <script>window.appClient = (o) => auth0.createAuth0Client({
-  domain: o.domain, clientId: o.clientId, authorizationParams: { redirect_uri: o.redirect_uri } });</script>
+  domain: o.domain, clientId: o.clientId, authorizationParams: { redirect_uri: o.redirect_uri },
+  useRefreshTokens: Boolean(o.useRefreshTokens) });</script>
 </head><body>app</body></html>`;
 let browser;
 let app;
@@ -61,6 +62,8 @@ test('auth0-spa-js: login with redirect, code exchange, user, silent token, logo
   await page.keyboard.type(fx.password);
   await Promise.all([page.waitForURL((u) => u.href.startsWith(fx.callback)), page.keyboard.press('Enter')]);
 
+  let frames = 0;
+  page.on('frameattached', () => (frames += 1));
   const session = await page.evaluate(
     async (o) => {
       const client = await window.appClient(o);
@@ -79,6 +82,7 @@ test('auth0-spa-js: login with redirect, code exchange, user, silent token, logo
   assert.equal(session.iss, fx.issuer);
   assert.equal(session.aud, fx.client_id);
   assert.ok(session.silent);
+  assert.ok(frames >= 1, 'the silent token came through an iframe');
 
   // logout: to /v2/logout, back to the app's allowed logout URL, the session gone.
   await Promise.all([
@@ -98,5 +102,38 @@ test('auth0-spa-js: login with redirect, code exchange, user, silent token, logo
     }
   }, options);
   assert.equal(after, 'login_required');
+  await context.close();
+});
+
+test('auth0-spa-js with refresh tokens: fresh tokens by the refresh grant from its worker, no iframe', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const options = { domain: fx.issuer.replace(/\/$/, ''), clientId: fx.client_id, redirect_uri: fx.callback, useRefreshTokens: true };
+  // The SDK's worker makes its token requests out of Playwright's sight; an iframe would
+  // be seen. With refresh tokens (and no iframe fallback, the SDK's default) a fresh token
+  // without any frame is the refresh grant's.
+  let frames = 0;
+  page.on('frameattached', () => (frames += 1));
+  await page.goto(`${fx.app_origin}/`);
+  await Promise.all([
+    page.waitForURL((u) => u.href.startsWith(fx.issuer)),
+    page.evaluate(async (o) => (await window.appClient(o)).loginWithRedirect(), options),
+  ]);
+  await page.getByLabel('Email address or username').waitFor();
+  await page.keyboard.type(fx.email);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(fx.password);
+  await Promise.all([page.waitForURL((u) => u.href.startsWith(fx.callback)), page.keyboard.press('Enter')]);
+  frames = 0;
+  const tokens = await page.evaluate(async (o) => {
+    const client = await window.appClient(o);
+    await client.handleRedirectCallback();
+    const first = await client.getTokenSilently({ cacheMode: 'off' });
+    const second = await client.getTokenSilently({ cacheMode: 'off' });
+    return { first, second, user: await client.getUser() };
+  }, options);
+  assert.equal(tokens.user.sub, fx.user_id);
+  assert.ok(tokens.first && tokens.second && tokens.first !== tokens.second);
+  assert.equal(frames, 0);
   await context.close();
 });
