@@ -137,3 +137,26 @@ test('auth0-spa-js with refresh tokens: fresh tokens by the refresh grant from i
   assert.equal(frames, 0);
   await context.close();
 });
+
+test('auth0-spa-js loginWithPopup: the hosted page in a popup answers its opener (web_message)', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const options = { domain: fx.issuer.replace(/\/$/, ''), clientId: fx.client_id, redirect_uri: fx.callback };
+  await page.goto(`${fx.app_origin}/`);
+  const popupOpened = page.waitForEvent('popup');
+  const loggedIn = page.evaluate(async (o) => {
+    window.popupClient = await window.appClient(o);
+    await window.popupClient.loginWithPopup();
+    return window.popupClient.getUser();
+  }, options);
+  const popup = await popupOpened;
+  await popup.getByLabel('Email address or username').waitFor();
+  await popup.keyboard.type(fx.email);
+  await popup.keyboard.press('Tab');
+  await popup.keyboard.type(fx.password);
+  await popup.keyboard.press('Enter');
+  const user = await loggedIn;
+  assert.equal(user.sub, fx.user_id);
+  assert.equal(user.email, fx.email);
+  await context.close();
+});
