@@ -42,6 +42,14 @@ after(async () => {
   app?.close();
 });
 
+/** Fills the hosted login page with the keyboard (the username field has focus on load). */
+async function typeCredentials(page) {
+  await page.getByLabel('Email address or username').waitFor();
+  await page.keyboard.type(fx.email);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(fx.password);
+}
+
 test('auth0-spa-js: login with redirect, code exchange, user, silent token, logout', async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -56,10 +64,7 @@ test('auth0-spa-js: login with redirect, code exchange, user, silent token, logo
     page.waitForURL((u) => u.href.startsWith(fx.issuer)),
     page.evaluate(async (o) => (await window.appClient(o)).loginWithRedirect(), options),
   ]);
-  await page.getByLabel('Email address or username').waitFor();
-  await page.keyboard.type(fx.email); // the username field has focus on load
-  await page.keyboard.press('Tab');
-  await page.keyboard.type(fx.password);
+  await typeCredentials(page);
   await Promise.all([page.waitForURL((u) => u.href.startsWith(fx.callback)), page.keyboard.press('Enter')]);
 
   let frames = 0;
@@ -119,10 +124,7 @@ test('auth0-spa-js with refresh tokens: fresh tokens by the refresh grant from i
     page.waitForURL((u) => u.href.startsWith(fx.issuer)),
     page.evaluate(async (o) => (await window.appClient(o)).loginWithRedirect(), options),
   ]);
-  await page.getByLabel('Email address or username').waitFor();
-  await page.keyboard.type(fx.email);
-  await page.keyboard.press('Tab');
-  await page.keyboard.type(fx.password);
+  await typeCredentials(page);
   await Promise.all([page.waitForURL((u) => u.href.startsWith(fx.callback)), page.keyboard.press('Enter')]);
   frames = 0;
   const tokens = await page.evaluate(async (o) => {
@@ -150,10 +152,7 @@ test('auth0-spa-js loginWithPopup: the hosted page in a popup answers its opener
     return window.popupClient.getUser();
   }, options);
   const popup = await popupOpened;
-  await popup.getByLabel('Email address or username').waitFor();
-  await popup.keyboard.type(fx.email);
-  await popup.keyboard.press('Tab');
-  await popup.keyboard.type(fx.password);
+  await typeCredentials(popup);
   await popup.keyboard.press('Enter');
   const user = await loggedIn;
   assert.equal(user.sub, fx.user_id);
