@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 
 const fx = JSON.parse(readFileSync(process.env.E2E_FIXTURE, 'utf8'));
 let config;
@@ -31,18 +31,7 @@ before(async () => {
   config = await oidc.discovery(new URL(fx.issuer), fx.client_id, undefined, oidc.None(), {
     execute: [oidc.allowInsecureRequests],
   });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

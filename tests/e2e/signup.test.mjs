@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import * as oidc from 'openid-client';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 
 const fx = JSON.parse(readFileSync(process.env.E2E_FIXTURE, 'utf8'));
 const outbox = process.env.E2E_OUTBOX;
@@ -22,10 +22,7 @@ before(async () => {
   config = await oidc.discovery(new URL(fx.issuer), fx.client_id, undefined, oidc.None(), {
     execute: [oidc.allowInsecureRequests],
   });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--no-first-run', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

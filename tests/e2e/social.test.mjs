@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import * as oidc from 'openid-client';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './browser.mjs';
 
 const fx = JSON.parse(readFileSync(process.env.E2E_FIXTURE, 'utf8'));
 let config;
@@ -29,11 +29,7 @@ before(async () => {
   config = await oidc.discovery(new URL(fx.issuer), fx.client_id, undefined, oidc.None(), {
     execute: [oidc.allowInsecureRequests],
   });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   const res = await fetch(new URL('oauth/token', fx.issuer), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
