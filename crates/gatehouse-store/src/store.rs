@@ -374,9 +374,21 @@ impl Store {
         Ok(())
     }
 
+    /// A user by id: what `/userinfo` and the code grant read, inline on a synchronous
+    /// connection on an SQLite file (see `crate::held`).
     pub async fn user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
-        on_reader!(self, |pool| {
-            let row = sqlx::query("SELECT * FROM users WHERE user_id = $1").bind(user_id).fetch_optional(pool).await?;
+        static BY_ID: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1"));
+        if let Some(held) = &self.held {
+            return held.sync_readers.read(|c| {
+                let mut statement = c.prepare_cached(&BY_ID)?;
+                let mut rows = statement.query(rusqlite::named_params! {"$1": user_id})?;
+                rows.next()?.map(crate::rows::user_from_sqlite_row).transpose()
+            });
+        }
+        // Held stores (SQLite files) took the synchronous path above.
+        on_pool!(self, |pool| {
+            let row = sqlx::query(&BY_ID).bind(user_id).fetch_optional(pool).await?;
             row.as_ref().map(User::from_row).transpose()
         })
     }

@@ -166,7 +166,7 @@ async fn point_reads_see_every_committed_write_and_run_concurrently() {
     }
 }
 
-/// A password login's own statements (on an SQLite file, synchronous connections beside
+/// A password login's own statements and the read by id (on an SQLite file, synchronous connections beside
 /// sqlx's): the user found by login is the user as stored, every column decoded alike;
 /// an email wins over another user's equal username; the success write returns the row.
 #[tokio::test]
@@ -200,10 +200,14 @@ async fn the_logins_own_reads_and_write_agree_with_the_store() {
         assert_eq!(s.user_by_login(&c.id, "carol").await.unwrap().as_ref(), Some(&full), "by username");
         assert_eq!(s.user_by_login(&c.id, "nobody").await.unwrap(), None);
         assert_eq!(s.user_by_login("con_another", &email).await.unwrap(), None, "another connection's");
+        assert_eq!(s.user(&full.user_id).await.unwrap().as_ref(), Some(&full), "by id");
+        assert_eq!(s.user("auth0|nobody").await.unwrap(), None);
 
         let record = LoginRecord { now: "2026-12-04T10:00:00.000Z", ip: Some("192.0.2.7"), upgrade: None };
         let written = s.record_login(&full.user_id, &record).await.unwrap().unwrap();
         assert_eq!(Some(&written), s.user(&full.user_id).await.unwrap().as_ref());
+        // Through sqlx (the pool), the same row.
+        assert_eq!(s.users_by_email(&email).await.unwrap(), vec![written.clone()]);
         assert_eq!((written.logins_count, written.last_ip.as_deref()), (42, Some("192.0.2.7")));
         assert_eq!(s.record_login("auth0|gone", &record).await.unwrap(), None);
         cleanup(db).await;
