@@ -34,8 +34,9 @@ pub fn web_origin_allowed(client: &Client, origin: &str) -> bool {
     client.web_origins.iter().any(|pattern| origin_matches(pattern, origin))
 }
 
-/// `scheme://host[:port]` of `url`, as a browser writes it in `Origin`.
-fn origin_of(url: &str) -> Option<String> {
+/// `scheme://host[:port]` of `url`, as a browser writes it in `Origin`; `None` for a URL
+/// without one (a custom scheme).
+pub fn origin_of(url: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;
     let origin = parsed.origin();
     origin.is_tuple().then(|| origin.ascii_serialization())

@@ -435,10 +435,11 @@ impl Store {
         successor: &Successor<'_>,
         now: i64,
     ) -> Result<Option<(RefreshToken, User)>, StoreError> {
-        let (token_hash, client_id) = (request.token_hash.to_owned(), request.client_id.to_owned());
-        let scopes: Vec<String> = request.scopes.iter().map(|s| s.to_string()).collect();
-        let (successor_hash, expires_at) = (successor.token_hash.to_owned(), successor.expires_at);
         if let Some(held) = &self.held {
+            // Owned, for the writer thread.
+            let (token_hash, client_id) = (request.token_hash.to_owned(), request.client_id.to_owned());
+            let scopes: Vec<String> = request.scopes.iter().map(|s| s.to_string()).collect();
+            let (successor_hash, expires_at) = (successor.token_hash.to_owned(), successor.expires_at);
             return held
                 .writer
                 .run_sync(move |c| {
@@ -469,12 +470,12 @@ impl Store {
         match &self.backend {
             Backend::Postgres(pool) => {
                 let row = sqlx::query(&ROTATE_IF_GRANTED_POSTGRES)
-                    .bind(&token_hash)
+                    .bind(request.token_hash)
                     .bind(now)
-                    .bind(&successor_hash)
-                    .bind(expires_at)
-                    .bind(&client_id)
-                    .bind(&scopes)
+                    .bind(successor.token_hash)
+                    .bind(successor.expires_at)
+                    .bind(request.client_id)
+                    .bind(request.scopes)
                     .fetch_optional(pool)
                     .await?;
                 let Some(row) = row else { return Ok(None) };
@@ -482,14 +483,12 @@ impl Store {
             }
             // An in-memory SQLite store (tests): the read, then the plain rotation.
             Backend::Sqlite(_) => {
-                let Some((token, user)) = self.refresh_token_and_user(&token_hash).await? else { return Ok(None) };
-                let Some(user) = user else { return Ok(None) };
-                let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
-                let request = RefreshRequest { token_hash: &token_hash, client_id: &client_id, scopes: &scopes };
+                let found = self.refresh_token_and_user(request.token_hash).await?;
+                let Some((token, Some(user))) = found else { return Ok(None) };
                 if !request.granted_by(&token, Some(&user)) {
                     return Ok(None);
                 }
-                match self.rotate_refresh_token(&token_hash, successor, now).await? {
+                match self.rotate_refresh_token(request.token_hash, successor, now).await? {
                     RefreshRedemption::Rotated(rotated) => Ok(Some((rotated, user))),
                     RefreshRedemption::Reused(_) | RefreshRedemption::Invalid => Ok(None),
                 }
@@ -656,7 +655,7 @@ fn rotate_in(
 /// A row of `REFRESH_AND_USER` on a synchronous SQLite connection.
 fn token_and_user_from_sqlite_row(row: &rusqlite::Row<'_>) -> Result<(RefreshToken, Option<User>), StoreError> {
     let token = crate::rows::refresh_token_from_sqlite_columns(row, 0)?;
-    let user_columns = REFRESH_COLUMNS.split(',').count();
+    let user_columns = crate::rows::REFRESH_TOKEN_NAMES[0].len();
     let user_id: Option<String> = row.get(user_columns)?;
     let user = user_id.map(|_| crate::rows::user_from_sqlite_columns(row, user_columns)).transpose()?;
     Ok((token, user))

@@ -115,7 +115,7 @@ pub async fn validate(
     // A web message goes to the redirect URI's origin, which the client must list among
     // its Allowed Web Origins (Auth0's rule); else there is no one to tell.
     if response_mode == ResponseMode::WebMessage {
-        let listed = AuthorizationResponse::web_message_origin(redirect_uri)
+        let listed = crate::cors::origin_of(redirect_uri)
             .is_some_and(|origin| crate::cors::web_origin_allowed(&client, &origin));
         if !listed {
             return Err(page(&format!(

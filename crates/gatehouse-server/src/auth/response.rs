@@ -112,12 +112,6 @@ impl AuthorizationResponse {
         }
     }
 
-    /// The origin a web_message response is posted to: the redirect URI's.
-    pub fn web_message_origin(redirect_uri: &str) -> Option<String> {
-        let origin = url::Url::parse(redirect_uri).ok()?.origin();
-        origin.is_tuple().then(|| origin.ascii_serialization())
-    }
-
     /// The web_message page's HTML: the response as JSON in a data block (with `<`, `>`
     /// and `&` escaped, so no value can end the block), then the fixed script.
     pub fn web_message_html(&self, origin: &str) -> String {
@@ -137,24 +131,16 @@ impl AuthorizationResponse {
     fn web_message_page(&self) -> Response {
         // Checked when the request was validated; a redirect URI without an origin never
         // gets this far, and gets nothing if it does.
-        let Some(origin) = Self::web_message_origin(&self.redirect_uri) else {
+        let Some(origin) = crate::cors::origin_of(&self.redirect_uri) else {
             return StatusCode::BAD_REQUEST.into_response();
         };
         let csp = format!(
             "default-src 'none'; script-src 'sha256-{}'; frame-ancestors {origin}; base-uri 'none'",
             script_hash(POST_MESSAGE_SCRIPT)
         );
-        let mut r = (StatusCode::OK, self.web_message_html(&origin)).into_response();
-        let h = r.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert("pragma", HeaderValue::from_static("no-cache"));
-        if let Ok(csp) = HeaderValue::from_str(&csp) {
-            h.insert(HeaderName::from_static("content-security-policy"), csp);
-        }
-        h.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
-        h.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
-        r
+        // The origin is a serialized URL origin: always a valid header value.
+        let csp = HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
+        response_page(self.web_message_html(&origin), csp)
     }
 
     /// The form's HTML: every value escaped, the action exactly the redirect URI.
@@ -181,17 +167,24 @@ impl AuthorizationResponse {
     }
 
     fn form_post_page(&self) -> Response {
-        let mut r = (StatusCode::OK, self.form_post_html()).into_response();
-        let h = r.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert("pragma", HeaderValue::from_static("no-cache"));
-        h.insert(HeaderName::from_static("content-security-policy"), FORM_POST_CSP.clone());
-        h.insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY"));
-        h.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
-        h.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
+        let mut r = response_page(self.form_post_html(), FORM_POST_CSP.clone());
+        r.headers_mut().insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY"));
         r
     }
+}
+
+/// A page carrying an authorization response: never cached, never leaking its URL, and
+/// running no script but what `csp` allows.
+fn response_page(html: String, csp: HeaderValue) -> Response {
+    let mut r = (StatusCode::OK, html).into_response();
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("pragma", HeaderValue::from_static("no-cache"));
+    h.insert(HeaderName::from_static("content-security-policy"), csp);
+    h.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+    h.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
+    r
 }
 
 #[cfg(test)]
@@ -263,7 +256,7 @@ mod tests {
         assert_eq!(message["origin"], "https://app.test:8443");
         assert_eq!(message["response"]["code"], "c0de");
         assert_eq!(message["response"]["state"], "</script><script>alert(1)</script>&");
-        assert_eq!(AuthorizationResponse::web_message_origin("com.example.app:/callback"), None);
+        assert_eq!(crate::cors::origin_of("com.example.app:/callback"), None);
     }
 
     #[test]
