@@ -4,6 +4,12 @@ The SDK parses every response into its pydantic models, so a field of the wrong 
 a missing envelope fails here even when our own tests are happy.
 """
 
+import base64
+import json
+import re
+import urllib.parse
+
+import httpx
 import pytest
 from auth0.authentication import GetToken
 from auth0.management import Auth0
@@ -200,3 +206,98 @@ def test_login_refresh_and_revoke(mgmt, gatehouse):
     with pytest.raises(Auth0Error) as e:
         RevokeToken(host, app.client_id, "wrong secret", protocol="http").revoke_refresh_token("not-a-token")
     assert (e.value.status_code, e.value.error_code) == (401, "invalid_client")
+
+
+def _hosted_login(gatehouse, client_id, redirect_uri, email, password, browser=None):
+    """A browser's way in: /authorize, the hosted login page, its form posted; returns the
+    code the callback gets and the browser (an httpx client holding the session cookie)."""
+    browser = browser or httpx.Client(
+        base_url=gatehouse.base, follow_redirects=False, headers={"user-agent": "sdk-test-browser/1.0"}
+    )
+    query = urllib.parse.urlencode(
+        {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": "openid offline_access",
+            "state": "s-1",
+        }
+    )
+    r = browser.get("/authorize?" + query)
+    assert r.status_code == 302, r.text
+    if r.headers["location"].startswith(redirect_uri):
+        return urllib.parse.parse_qs(urllib.parse.urlsplit(r.headers["location"]).query)["code"][0], browser
+    page = browser.get(r.headers["location"])
+    assert page.status_code == 200, page.text
+    hidden = dict(re.findall(r'name="(state|csrf_token)" value="([^"]*)"', page.text))
+    r = browser.post(
+        "/u/login?state=" + hidden["state"], data={**hidden, "username": email, "password": password}
+    )
+    assert r.status_code == 303, r.text
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(r.headers["location"]).query)["code"][0], browser
+
+
+def test_sessions_and_refresh_tokens(mgmt, gatehouse):
+    """The SDK's sessions and refresh-token clients: a hosted login's session and refresh
+    grant are listed as Auth0 shows them, and ending them signs the user out for real."""
+    from auth0.authentication.exceptions import Auth0Error
+
+    callback = "http://app.example/callback"
+    app = mgmt.clients.create(
+        name="Session app",
+        app_type="regular_web",
+        callbacks=[callback],
+        grant_types=["authorization_code", "refresh_token", "http://auth0.com/oauth/grant-type/password-realm"],
+    )
+    conn = next(c for c in mgmt.connections.list(strategy="auth0") if c.name == "Username-Password-Authentication")
+    mgmt.connections.update(conn.id, enabled_clients=[*(conn.enabled_clients or []), app.client_id])
+    user = mgmt.users.create(connection=conn.name, email="sessions@example.com", password="Analytical-Engine-1837")
+    host = gatehouse.base.removeprefix("http://")
+    tokens = GetToken(host, app.client_id, app.client_secret, protocol="http")
+
+    code, browser = _hosted_login(gatehouse, app.client_id, callback, "sessions@example.com", "Analytical-Engine-1837")
+    issued = tokens.authorization_code(code, callback)
+    claims = json.loads(base64.urlsafe_b64decode(issued["id_token"].split(".")[1] + "=="))
+    sessions = list(mgmt.users.sessions.list(user.user_id))
+    assert [s.id for s in sessions] == [claims["sid"]]
+    session = mgmt.sessions.get(claims["sid"])
+    assert session.user_id == user.user_id
+    assert [c.client_id for c in session.clients] == [app.client_id]
+    assert session.device.initial_user_agent == "sdk-test-browser/1.0"
+    assert session.device.initial_ip == "127.0.0.1"
+    assert [m.name for m in session.authentication.methods] == ["pwd"]
+    assert session.authenticated_at <= session.expires_at
+
+    grants = list(mgmt.users.refresh_token.list(user.user_id))
+    assert len(grants) == 1 and grants[0].session_id == claims["sid"] and grants[0].client_id == app.client_id
+    assert grants[0].rotating and grants[0].resource_servers[0].scopes == "openid offline_access"
+    rotated = tokens.refresh_token(issued["refresh_token"])
+    again = mgmt.refresh_tokens.get(grants[0].id)
+    assert again.id == grants[0].id and again.last_exchanged_at is not None, "one grant across its rotation"
+    assert [g.id for g in mgmt.refresh_tokens.list(user_id=user.user_id, client_id=app.client_id)] == [grants[0].id]
+
+    # Single sign-on needs no password while the session lives …
+    code, browser = _hosted_login(gatehouse, app.client_id, callback, "sessions@example.com", "", browser)
+    assert code
+    # … and ending it (with its refresh tokens) signs the user out everywhere.
+    mgmt.sessions.revoke(claims["sid"])
+    r = browser.get("/authorize?" + f"client_id={app.client_id}&redirect_uri={callback}&response_type=code&scope=openid")
+    assert r.status_code == 302 and r.headers["location"].startswith("/u/login"), r.headers
+    with pytest.raises(Auth0Error) as e:
+        tokens.refresh_token(rotated["refresh_token"])
+    assert (e.value.status_code, e.value.error_code) == (403, "invalid_grant")
+    assert list(mgmt.users.sessions.list(user.user_id)) == []
+    with pytest.raises(ApiError) as e:
+        mgmt.sessions.get(claims["sid"])
+    assert e.value.status_code == 404
+
+    # A password-realm grant (no session), then every grant of the user revoked at once.
+    direct = tokens.login(
+        "sessions@example.com", "Analytical-Engine-1837", scope="openid offline_access", realm=conn.name
+    )
+    assert [g.session_id for g in mgmt.users.refresh_token.list(user.user_id)] == [None]
+    mgmt.users.refresh_token.delete(user.user_id)
+    with pytest.raises(Auth0Error) as e:
+        tokens.refresh_token(direct["refresh_token"])
+    assert e.value.error_code == "invalid_grant"
+    assert list(mgmt.users.refresh_token.list(user.user_id)) == []

@@ -34,8 +34,11 @@ pub struct ServerConfig {
     pub access_token_ttl_secs: i64,
     /// Lifetime of ID tokens (Auth0's default: 10 hours).
     pub id_token_ttl_secs: i64,
-    /// Absolute lifetime of a refresh token family member (Auth0's default: 30 days).
+    /// Inactivity lifetime of a refresh grant: a token not exchanged within this lapses
+    /// (each rotation starts it afresh).
     pub refresh_token_ttl_secs: i64,
+    /// Absolute lifetime of a refresh grant: no rotation outlives its first token by more.
+    pub refresh_token_family_ttl_secs: i64,
     /// Lifetime of a single sign-on session (Auth0's default inactivity timeout: 3 days).
     pub session_ttl_secs: i64,
     /// Lifetime of an authorization code.
@@ -105,6 +108,7 @@ impl ServerConfig {
             access_token_ttl_secs: 86_400,
             id_token_ttl_secs: 36_000,
             refresh_token_ttl_secs: 30 * 86_400,
+            refresh_token_family_ttl_secs: 365 * 86_400,
             session_ttl_secs: 3 * 86_400,
             auth_code_ttl_secs: 60,
             login_transaction_ttl_secs: 3_600,

@@ -36,8 +36,8 @@ pub use identities::UpstreamTransaction;
 pub use jobs::JobProgress;
 pub use legacy::{MigrationProgress, MIGRATED_IN_BULK, MIGRATED_ON_LOGIN, MIGRATED_ON_RESET};
 pub use login::{
-    AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshRequest, RefreshToken,
-    Successor,
+    AuthCode, CodeRedemption, Device, GrantFilter, LoginSession, LoginTransaction, RefreshGrant, RefreshRedemption,
+    RefreshRequest, RefreshToken, SessionDetails, Successor,
 };
 pub use logs::{LogQuery, MAX_LOGS_PER_INSERT};
 pub use signup::{Ticket, TicketKind, PASSWORD_HISTORY_MAX};

@@ -8,7 +8,7 @@
 
 use crate::error::StoreError;
 use crate::rows::{FromJoinedRow, FromRow};
-use crate::sql::Dialect;
+use crate::sql::{Dialect, SqlValue};
 use crate::store::{Backend, Store, USER_COLUMNS};
 use gatehouse_core::user::User;
 use sqlx::{Acquire as _, Row as _};
@@ -25,6 +25,56 @@ pub struct LoginSession {
     pub auth_time: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    /// How the user proved who they are, in Auth0's words (`pwd`, `federated`); `None`
+    /// for sessions older than this record.
+    pub method: Option<String>,
+    /// Where the session began …
+    pub initial: Device,
+    /// … and where it was last used.
+    pub last: Device,
+    pub last_interacted_at: Option<i64>,
+}
+
+/// The device a session was used from, as its requests told it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Device {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A session as the Management API shows it: with the applications it signed in to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionDetails {
+    pub session: LoginSession,
+    pub clients: Vec<String>,
+}
+
+/// A refresh grant as the Management API shows it: a family of rotated tokens, known by
+/// its `family_id` (never by a token or a token's hash), with its live token's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshGrant {
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub audience: Option<String>,
+    pub sid: Option<String>,
+    /// When the family's first token was issued.
+    pub created_at: i64,
+    /// When its live token was issued, if that was by an exchange (a rotation).
+    pub last_exchanged_at: Option<i64>,
+    /// When the live token lapses unless exchanged before.
+    pub idle_expires_at: i64,
+    /// When the family ends whatever its use (`None`: families from before this record).
+    pub expires_at: Option<i64>,
+}
+
+/// Which of a user's refresh grants an operation concerns.
+#[derive(Debug, Clone, Copy)]
+pub struct GrantFilter<'a> {
+    pub user_id: &'a str,
+    pub client_id: Option<&'a str>,
+    pub audience: Option<&'a str>,
 }
 
 /// An `/authorize` request waiting for the user to log in.
@@ -141,15 +191,33 @@ macro_rules! redeemable {
     };
 }
 
-/// Columns a successor (`$3`, created `$2`, expiring `$4`) copies from the redeemed token.
+/// Columns a successor (`$3`, created `$2`) copies from the redeemed token. It expires at
+/// `$4` or at its family's deadline, whichever comes first: `$expiry`, in the dialect's
+/// words (families from before deadlines were recorded have none).
 macro_rules! successor_insert {
-    ($from:literal) => {
+    ($from:literal, $expiry:expr) => {
         concat!(
             "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, audience, sid, \
-             auth_time, created_at, expires_at) SELECT $3, family_id, client_id, user_id, scope, audience, sid, \
-             auth_time, $2, $4 FROM ",
+             auth_time, created_at, expires_at, family_created_at, family_expires_at) \
+             SELECT $3, family_id, client_id, user_id, scope, audience, sid, auth_time, $2, ",
+            $expiry,
+            ", family_created_at, family_expires_at FROM ",
             $from
         )
+    };
+}
+
+/// SQLite's `successor_insert!` expiry (its two-argument `MIN` is NULL if either is).
+macro_rules! successor_expiry_sqlite {
+    () => {
+        "MIN($4, COALESCE(family_expires_at, $4))"
+    };
+}
+
+/// PostgreSQL's (`LEAST` passes over a NULL).
+macro_rules! successor_expiry_postgres {
+    () => {
+        "LEAST($4, family_expires_at)"
     };
 }
 
@@ -166,7 +234,7 @@ macro_rules! refresh_columns {
 /// at `$2` …
 macro_rules! store_successor_sqlite {
     () => {
-        concat!(successor_insert!("refresh_tokens WHERE "), redeemable!())
+        concat!(successor_insert!("refresh_tokens WHERE ", successor_expiry_sqlite!()), redeemable!())
     };
 }
 
@@ -186,11 +254,36 @@ const ROTATE_POSTGRES: &str = concat!(
     "WITH old AS (UPDATE refresh_tokens SET rotated_at = $2 WHERE ",
     redeemable!(),
     " RETURNING *), successor AS (",
-    successor_insert!("old"),
+    successor_insert!("old", successor_expiry_postgres!()),
     ") SELECT * FROM old"
 );
 
 const REFRESH_TOKEN: &str = concat!("SELECT ", refresh_columns!(), " FROM refresh_tokens WHERE token_hash = $1");
+/// Live refresh grants at `$1`: each family's live token (neither rotated nor revoked,
+/// not lapsed, its family never revoked), with when the family began and whether the live
+/// token came from an exchange. Families from before `family_created_at` was recorded
+/// began, as far as can still be told, with their oldest token kept.
+const GRANT_SELECT: &str = "SELECT h.family_id, h.client_id, h.user_id, h.scope, h.audience, h.sid, h.created_at, \
+    h.expires_at, h.family_expires_at, COALESCE(h.family_created_at, \
+    (SELECT MIN(f.created_at) FROM refresh_tokens f WHERE f.family_id = h.family_id)) AS family_created_at, \
+    (h.created_at <> COALESCE(h.family_created_at, h.created_at) OR EXISTS (SELECT 1 FROM refresh_tokens f \
+    WHERE f.family_id = h.family_id AND f.rotated_at IS NOT NULL)) AS exchanged \
+    FROM refresh_tokens h WHERE h.rotated_at IS NULL AND h.revoked_at IS NULL AND h.expires_at > $1 \
+    AND NOT EXISTS (SELECT 1 FROM refresh_tokens f WHERE f.family_id = h.family_id AND f.revoked_at IS NOT NULL)";
+
+/// `filter` as conditions on `refresh_tokens h`, its values bound after `values`'.
+fn grant_filter(filter: &GrantFilter<'_>, values: &mut Vec<SqlValue>) -> String {
+    values.push(SqlValue::Text(filter.user_id.to_string()));
+    let mut sql = format!("h.user_id = ${}", values.len());
+    for (column, value) in [("client_id", filter.client_id), ("audience", filter.audience)] {
+        if let Some(value) = value {
+            values.push(SqlValue::Text(value.to_string()));
+            sql.push_str(&format!(" AND h.{column} = ${}", values.len()));
+        }
+    }
+    sql
+}
+
 const REVOKE_FAMILY: &str = "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL";
 
 /// PostgreSQL's whole refresh grant in one statement: `$1` rotated at `$2` into `$3`
@@ -204,7 +297,7 @@ static ROTATE_IF_GRANTED_POSTGRES: LazyLock<String> = LazyLock::new(|| {
          RETURNING *), successor AS ({successor}) \
          SELECT {token}, {user} FROM old t JOIN users u ON u.user_id = t.user_id",
         redeemable = redeemable!(),
-        successor = successor_insert!("old"),
+        successor = successor_insert!("old", successor_expiry_postgres!()),
         token = token_columns_prefixed(),
         user = user_columns_of("u"),
     )
@@ -231,13 +324,18 @@ static REFRESH_AND_USER: LazyLock<String> = LazyLock::new(|| {
 });
 const REFRESH_COLUMNS: &str = refresh_columns!();
 
-const SESSION_INSERT: &str =
-    "INSERT INTO login_sessions (id_hash, sid, user_id, auth_time, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6)";
+const SESSION_INSERT: &str = "INSERT INTO login_sessions (id_hash, sid, user_id, auth_time, created_at, expires_at, \
+    method, initial_ip, initial_user_agent, last_ip, last_user_agent, last_interacted_at) \
+    VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)";
+const SESSION_CLIENT_INSERT: &str =
+    "INSERT INTO login_session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 const CODE_INSERT: &str = "INSERT INTO authorization_codes (code_hash, family_id, client_id, redirect_uri, \
     code_challenge, code_challenge_method, nonce, scope, audience, user_id, auth_time, sid, created_at, expires_at) \
     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)";
+/// A family's first token: the family begins when it is created (`$9`) and ends at `$11`.
 const REFRESH_INSERT: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
-    audience, sid, auth_time, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)";
+    audience, sid, auth_time, created_at, expires_at, family_created_at, family_expires_at) \
+    VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$9,$11)";
 
 macro_rules! bind_refresh {
     ($query:expr, $t:expr) => {
@@ -258,18 +356,135 @@ macro_rules! bind_refresh {
 impl Store {
     // ---- sessions -------------------------------------------------------------------
 
-    pub async fn insert_login_session(&self, s: &LoginSession) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query(SESSION_INSERT)
-            .bind(&s.id_hash)
-            .bind(&s.sid)
-            .bind(&s.user_id)
-            .bind(s.auth_time)
-            .bind(s.created_at)
-            .bind(s.expires_at)
+    /// Stores a new session, signed in to `client_id`.
+    pub async fn insert_login_session(&self, s: &LoginSession, client_id: &str) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(SESSION_INSERT)
+                .bind(&s.id_hash)
+                .bind(&s.sid)
+                .bind(&s.user_id)
+                .bind(s.auth_time)
+                .bind(s.created_at)
+                .bind(s.expires_at)
+                .bind(&s.method)
+                .bind(&s.initial.ip)
+                .bind(&s.initial.user_agent)
+                .bind(&s.last.ip)
+                .bind(&s.last.user_agent)
+                .bind(s.last_interacted_at)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(SESSION_CLIENT_INSERT).bind(&s.sid).bind(client_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// Records that session `sid` signed in to `client_id` from `device` at `now`
+    /// (single sign-on). Returns whether the session still exists.
+    pub async fn session_used(
+        &self,
+        sid: &str,
+        client_id: &str,
+        device: &Device,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let found = sqlx::query(
+                "UPDATE login_sessions SET last_ip = $2, last_user_agent = $3, last_interacted_at = $4 WHERE sid = $1",
+            )
+            .bind(sid)
+            .bind(&device.ip)
+            .bind(&device.user_agent)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if found > 0 {
+                sqlx::query(SESSION_CLIENT_INSERT).bind(sid).bind(client_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(found > 0)
+        })
+    }
+
+    /// Session `sid`, if it has not expired by `now`, with its applications.
+    pub async fn session_details(&self, sid: &str, now: i64) -> Result<Option<SessionDetails>, StoreError> {
+        let sessions = on_pool!(self, |pool| {
+            let rows = sqlx::query("SELECT * FROM login_sessions WHERE sid = $1 AND expires_at > $2")
+                .bind(sid)
+                .bind(now)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(LoginSession::from_row).collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(self.with_clients(sessions).await?.pop())
+    }
+
+    /// `user_id`'s sessions that have not expired by `now`, by `sid`: at most `limit`,
+    /// from the first after `after`.
+    pub async fn sessions_of_user(
+        &self,
+        user_id: &str,
+        now: i64,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SessionDetails>, StoreError> {
+        let sessions = on_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT * FROM login_sessions WHERE user_id = $1 AND expires_at > $2 AND sid > $3 ORDER BY sid LIMIT $4",
+            )
+            .bind(user_id)
+            .bind(now)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(LoginSession::from_row).collect::<Result<Vec<_>, _>>()
+        })?;
+        self.with_clients(sessions).await
+    }
+
+    /// The sessions, each with the applications it signed in to.
+    async fn with_clients(&self, sessions: Vec<LoginSession>) -> Result<Vec<SessionDetails>, StoreError> {
+        let Some(first) = sessions.first() else { return Ok(Vec::new()) };
+        // All of one user's: their sessions are few, and this is one statement.
+        let user_id = first.user_id.clone();
+        let pairs: Vec<(String, String)> = on_pool!(self, |pool| sqlx::query_as(
+            "SELECT c.sid, c.client_id FROM login_session_clients c JOIN login_sessions s ON s.sid = c.sid \
+             WHERE s.user_id = $1 ORDER BY c.client_id"
+        )
+        .bind(&user_id)
+        .fetch_all(pool)
+        .await)?;
+        Ok(sessions
+            .into_iter()
+            .map(|session| {
+                let clients = pairs.iter().filter(|(sid, _)| *sid == session.sid).map(|(_, c)| c.clone()).collect();
+                SessionDetails { session, clients }
+            })
+            .collect())
+    }
+
+    /// Ends session `sid` (the Management API's way). Returns whether it existed.
+    pub async fn delete_session(&self, sid: &str) -> Result<bool, StoreError> {
+        let done = on_pool!(self, |pool| sqlx::query("DELETE FROM login_sessions WHERE sid = $1")
+            .bind(sid)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
-        Ok(())
+        Ok(done > 0)
+    }
+
+    /// Ends every session of `user_id`. Returns how many there were.
+    pub async fn delete_sessions_of_user(&self, user_id: &str) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query("DELETE FROM login_sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?)
     }
 
     /// The live session with this id hash, if it has not expired by `now`.
@@ -412,9 +627,16 @@ impl Store {
 
     // ---- refresh tokens --------------------------------------------------------------
 
-    pub async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
+    /// Stores the first token of a family, which ends at `family_expires_at` whatever its
+    /// rotations (`None`: never, beyond each token's own expiry).
+    pub async fn insert_refresh_token(
+        &self,
+        t: &RefreshToken,
+        family_expires_at: Option<i64>,
+    ) -> Result<(), StoreError> {
         let t = t.clone();
         on_writer!(self, |pool| bind_refresh!(sqlx::query(REFRESH_INSERT), t)
+            .bind(family_expires_at)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
@@ -589,6 +811,51 @@ impl Store {
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?)
+    }
+
+    /// `filter`'s live refresh grants at `now` (families whose live token has neither
+    /// lapsed nor been revoked), by family id: at most `limit`, from the first after `after`.
+    pub async fn refresh_grants(
+        &self,
+        filter: &GrantFilter<'_>,
+        now: i64,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RefreshGrant>, StoreError> {
+        let mut values = vec![SqlValue::Int(now)];
+        let mut sql = format!("{GRANT_SELECT} AND {}", grant_filter(filter, &mut values));
+        if let Some(after) = after {
+            values.push(SqlValue::Text(after.to_string()));
+            sql.push_str(&format!(" AND h.family_id > ${}", values.len()));
+        }
+        values.push(SqlValue::Int(i64::from(limit)));
+        sql.push_str(&format!(" ORDER BY h.family_id LIMIT ${}", values.len()));
+        on_pool!(self, |pool| {
+            let rows = bind_values!(sqlx::query(&sql), &values).fetch_all(pool).await?;
+            rows.iter().map(RefreshGrant::from_row).collect()
+        })
+    }
+
+    /// The live refresh grant of family `family_id` at `now`.
+    pub async fn refresh_grant(&self, family_id: &str, now: i64) -> Result<Option<RefreshGrant>, StoreError> {
+        let sql = format!("{GRANT_SELECT} AND h.family_id = $2");
+        on_pool!(self, |pool| {
+            let row = sqlx::query(&sql).bind(now).bind(family_id).fetch_optional(pool).await?;
+            row.as_ref().map(RefreshGrant::from_row).transpose()
+        })
+    }
+
+    /// Revokes every refresh grant `filter` names. Returns how many tokens that touched.
+    pub async fn revoke_refresh_grants(&self, filter: &GrantFilter<'_>, now: i64) -> Result<u64, StoreError> {
+        let mut values = vec![SqlValue::Int(now)];
+        let sql = format!(
+            "UPDATE refresh_tokens AS h SET revoked_at = $1 WHERE h.revoked_at IS NULL AND {}",
+            grant_filter(filter, &mut values)
+        );
+        Ok(on_pool!(self, |pool| bind_values!(sqlx::query(&sql), &values)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?)
     }
 
     /// A refresh token and its user (`None` if the user is gone), in one read: what a

@@ -169,6 +169,32 @@ macro_rules! decoders {
                     auth_time: get(r, "auth_time")?,
                     created_at: get(r, "created_at")?,
                     expires_at: get(r, "expires_at")?,
+                    method: get(r, "method")?,
+                    initial: crate::login::Device {
+                        ip: get(r, "initial_ip")?,
+                        user_agent: get(r, "initial_user_agent")?,
+                    },
+                    last: crate::login::Device { ip: get(r, "last_ip")?, user_agent: get(r, "last_user_agent")? },
+                    last_interacted_at: get(r, "last_interacted_at")?,
+                })
+            }
+        }
+
+        impl FromRow<$row> for crate::login::RefreshGrant {
+            fn from_row(r: &$row) -> Result<Self, StoreError> {
+                let created_at: i64 = get(r, "created_at")?;
+                let family_created_at: i64 = get(r, "family_created_at")?;
+                Ok(crate::login::RefreshGrant {
+                    family_id: get(r, "family_id")?,
+                    client_id: get(r, "client_id")?,
+                    user_id: get(r, "user_id")?,
+                    scope: get(r, "scope")?,
+                    audience: get(r, "audience")?,
+                    sid: get(r, "sid")?,
+                    created_at: family_created_at,
+                    last_exchanged_at: get::<_, bool>(r, "exchanged")?.then_some(created_at),
+                    idle_expires_at: get(r, "expires_at")?,
+                    expires_at: get(r, "family_expires_at")?,
                 })
             }
         }

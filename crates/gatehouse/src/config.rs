@@ -112,6 +112,7 @@ pub struct TokenSettings {
     pub access_token_ttl_secs: u64,
     pub id_token_ttl_secs: u64,
     pub refresh_token_ttl_secs: u64,
+    pub refresh_token_family_ttl_secs: u64,
     pub session_ttl_secs: u64,
 }
 
@@ -123,6 +124,7 @@ impl Default for TokenSettings {
             access_token_ttl_secs: secs(d.access_token_ttl_secs),
             id_token_ttl_secs: secs(d.id_token_ttl_secs),
             refresh_token_ttl_secs: secs(d.refresh_token_ttl_secs),
+            refresh_token_family_ttl_secs: secs(d.refresh_token_family_ttl_secs),
             session_ttl_secs: secs(d.session_ttl_secs),
         }
     }
@@ -520,6 +522,7 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         ("access_token_ttl_secs", t.access_token_ttl_secs, 30 * 86_400),
         ("id_token_ttl_secs", t.id_token_ttl_secs, 30 * 86_400),
         ("refresh_token_ttl_secs", t.refresh_token_ttl_secs, 365 * 86_400),
+        ("refresh_token_family_ttl_secs", t.refresh_token_family_ttl_secs, 10 * 365 * 86_400),
         ("session_ttl_secs", t.session_ttl_secs, 365 * 86_400),
     ] {
         if v == 0 || v > max {

@@ -66,6 +66,7 @@ fn server_config(config: &Config) -> ServerConfig {
     c.access_token_ttl_secs = secs(config.tokens.access_token_ttl_secs);
     c.id_token_ttl_secs = secs(config.tokens.id_token_ttl_secs);
     c.refresh_token_ttl_secs = secs(config.tokens.refresh_token_ttl_secs);
+    c.refresh_token_family_ttl_secs = secs(config.tokens.refresh_token_family_ttl_secs);
     c.session_ttl_secs = secs(config.tokens.session_ttl_secs);
     c
 }

@@ -9,6 +9,7 @@ mod identities;
 mod jobs;
 mod keys;
 mod logs;
+mod sessions;
 mod tickets;
 mod user_blocks;
 mod users;
@@ -50,6 +51,17 @@ pub fn router() -> Router<AppState> {
         .route("/users/{id}/logs", get(logs::for_user))
         .route("/user-blocks", get(user_blocks::for_identifier).delete(user_blocks::unblock_identifier))
         .route("/user-blocks/{id}", get(user_blocks::for_user).delete(user_blocks::unblock_user))
+        .route("/sessions/{id}", get(sessions::get_session).delete(sessions::delete_session))
+        .route("/sessions/{id}/revoke", post(sessions::revoke_session))
+        .route("/users/{id}/sessions", get(sessions::user_sessions).delete(sessions::delete_user_sessions))
+        .route("/users/{id}/revoke-access", post(sessions::revoke_user_access))
+        .route("/refresh-tokens", get(sessions::list_refresh_tokens))
+        .route("/refresh-tokens/revoke", post(sessions::revoke_refresh_tokens))
+        .route("/refresh-tokens/{id}", get(sessions::get_refresh_token).delete(sessions::delete_refresh_token))
+        .route(
+            "/users/{id}/refresh-tokens",
+            get(sessions::user_refresh_tokens).delete(sessions::delete_user_refresh_tokens),
+        )
         .route(
             "/attack-protection/brute-force-protection",
             get(attack_protection::get_brute_force).patch(attack_protection::patch_brute_force),

@@ -9,6 +9,7 @@ use crate::auth::issue::granted_scopes;
 use crate::auth::login::{connection_for, user_may_use, ConnectionError};
 use crate::auth::response::{AuthorizationResponse, ResponseMode};
 use crate::auth::secrets::{hash_secret, is_pkce_value, random_token};
+use crate::auth::{device, ClientIp};
 use crate::error::PageError;
 use crate::pages::{cookies, error_page};
 use crate::state::AppState;
@@ -312,11 +313,18 @@ pub fn redirect(location: &str) -> Response {
     r
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Response, AuthorizeError> {
+async fn handle(state: &AppState, headers: &HeaderMap, ip: &ClientIp, uri: &Uri) -> Result<Response, AuthorizeError> {
     let p = query_map(uri.query()).map_err(|e| AuthorizeError::Page(PageError::bad_request("invalid_request", e)))?;
     let (client, req) = validate(state, &p).await?;
-    let session = current_session(state, headers, &client, req.connection.as_deref()).await?;
+    let mut session = current_session(state, headers, &client, req.connection.as_deref()).await?;
     let now = state.clock.now().unix_timestamp();
+    if let Some(s) = session.as_ref().filter(|s| decide(&req, Some(s), now) == Next::IssueCode) {
+        // The session signs in to this client; if it ended since it was read (logout, the
+        // Management API), there is none.
+        if !state.store.session_used(&s.sid, &req.client_id, &device(headers, ip.0.as_deref()), now).await? {
+            session = None;
+        }
+    }
     match decide(&req, session.as_ref(), now) {
         Next::IssueCode => {
             let Some(s) = session else { return Err(PageError::internal("session vanished").into()) };
@@ -379,8 +387,8 @@ impl From<PageError> for AuthorizeError {
     }
 }
 
-pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    match handle(&state, &headers, &uri).await {
+pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, uri: Uri) -> Response {
+    match handle(&state, &headers, &ip, &uri).await {
         Ok(r) => r,
         Err(AuthorizeError::Page(e)) => error_page(&state, &e).await.into_response(),
         Err(AuthorizeError::Redirect(response)) => response.deliver(StatusCode::FOUND),
@@ -418,6 +426,10 @@ mod tests {
             auth_time: 1000,
             created_at: 1000,
             expires_at: 9999,
+            method: Some("pwd".into()),
+            initial: Default::default(),
+            last: Default::default(),
+            last_interacted_at: None,
         };
         assert_eq!(decide(&req(None, None), Some(&s), 2000), Next::IssueCode);
         assert_eq!(decide(&req(Some("login"), None), Some(&s), 2000), Next::ShowLogin);

@@ -125,7 +125,7 @@ pub fn new_refresh_token(state: &AppState, grant: &Grant<'_>, family_id: &str) -
         sid: grant.sid.clone(),
         auth_time: grant.auth_time,
         created_at: now,
-        expires_at: now + state.config.refresh_token_ttl_secs,
+        expires_at: now + state.config.refresh_token_ttl_secs.min(state.config.refresh_token_family_ttl_secs),
         rotated_at: None,
         revoked_at: None,
     };
@@ -149,7 +149,8 @@ impl Signed {
     /// Stores the new refresh token, if there is one, and gives the response.
     pub async fn hand_out(self, state: &AppState) -> Result<Value, OAuthError> {
         if let Some(row) = &self.refresh {
-            state.store.insert_refresh_token(row).await?;
+            let family_expires_at = row.created_at + state.config.refresh_token_family_ttl_secs;
+            state.store.insert_refresh_token(row, Some(family_expires_at)).await?;
         }
         Ok(Value::Object(self.body))
     }

@@ -9,7 +9,7 @@ use super::{cookies, error_page, render, Page, Var};
 use crate::auth::authorize::{issue_code, AuthorizeRequest};
 use crate::auth::login::{connection_for, password_login, LoginError};
 use crate::auth::secrets::{csrf_token, ct_eq, hash_secret, random_token};
-use crate::auth::ClientIp;
+use crate::auth::{device, ClientIp};
 use crate::error::PageError;
 use crate::extract::read_body;
 use crate::state::AppState;
@@ -197,7 +197,7 @@ async fn handle_submit(
             return Ok(login_form(state, status, &tx, &browser, &req, &client, f).await.into_response());
         }
     };
-    complete(state, headers, &tx, &req, &user.user_id).await
+    complete(state, headers, &tx, &req, &user.user_id, ip).await
 }
 
 /// Finishes a transaction for a user who just proved who they are (logged in or signed
@@ -208,12 +208,31 @@ pub(super) async fn complete(
     tx: &str,
     req: &AuthorizeRequest,
     user_id: &str,
+    ip: Option<&str>,
 ) -> Result<Response, PageError> {
     // One submission finishes the transaction; a double submit gets the expired page.
     if !state.store.delete_login_transaction(&hash_secret(tx)).await? {
         return Err(expired());
     }
-    complete_login(state, headers, req, user_id).await
+    complete_login(state, headers, req, user_id, SignInMethod::Password, ip).await
+}
+
+/// How the user proved who they are, as a session records it (Auth0's method names).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SignInMethod {
+    /// A password: the hosted login or sign-up page.
+    Password,
+    /// An upstream identity provider (social or OpenID Connect), linking included.
+    Federated,
+}
+
+impl SignInMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::Federated => "federated",
+        }
+    }
 }
 
 /// Ends a successful login (password, upstream provider, or linking): replaces the
@@ -224,11 +243,14 @@ pub(crate) async fn complete_login(
     headers: &HeaderMap,
     req: &AuthorizeRequest,
     user_id: &str,
+    method: SignInMethod,
+    ip: Option<&str>,
 ) -> Result<Response, PageError> {
     if let Some(old) = cookies::get(headers, cookies::SESSION) {
         state.store.delete_login_session(&hash_secret(&old)).await?;
     }
     let now = state.clock.now().unix_timestamp();
+    let device = device(headers, ip);
     let session_id = random_token();
     let session = LoginSession {
         id_hash: hash_secret(&session_id),
@@ -237,8 +259,12 @@ pub(crate) async fn complete_login(
         auth_time: now,
         created_at: now,
         expires_at: now + state.config.session_ttl_secs,
+        method: Some(method.as_str().to_string()),
+        initial: device.clone(),
+        last: device,
+        last_interacted_at: Some(now),
     };
-    state.store.insert_login_session(&session).await?;
+    state.store.insert_login_session(&session, &req.client_id).await?;
     let mut r = issue_code(state, req, user_id, now, &session.sid).await?.deliver(StatusCode::SEE_OTHER);
     let cookie = cookies::set(&state.config, cookies::SESSION, &session_id, Some(state.config.session_ttl_secs));
     if let Ok(v) = HeaderValue::from_str(&cookie) {

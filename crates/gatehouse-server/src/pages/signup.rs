@@ -162,7 +162,7 @@ async fn handle_submit(
         fields.insert("username".into(), Value::String(f.username.clone()));
     }
     match sign_up(state, &connection, &Value::Object(fields), Some(&client.client_id), ip).await {
-        Ok(user) => complete(state, headers, &tx, &req, &user.user_id).await,
+        Ok(user) => complete(state, headers, &tx, &req, &user.user_id, ip).await,
         Err(DbConnectionsError::Internal(e)) => Err(PageError::internal(e)),
         Err(e) => {
             match e {

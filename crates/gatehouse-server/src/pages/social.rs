@@ -11,6 +11,7 @@ use crate::auth::secrets::{csrf_token, ct_eq, hash_secret};
 use crate::auth::ClientIp;
 use crate::error::PageError;
 use crate::extract::read_body;
+use crate::pages::login::SignInMethod;
 use crate::social::flow::{self, enabled_upstream, identity_for, profile_from_json};
 use crate::social::SocialError;
 use crate::state::AppState;
@@ -255,5 +256,5 @@ async fn handle_link(
     e.ip = ip.map(str::to_string);
     e.description = Some(format!("linked {}", identity.full_user_id()));
     crate::audit::record(state, e).await;
-    super::login::complete_login(state, headers, &req, &user.user_id).await
+    super::login::complete_login(state, headers, &req, &user.user_id, SignInMethod::Federated, ip).await
 }

@@ -12,6 +12,7 @@ use crate::auth::secrets::{ct_eq, hash_secret, pkce_s256, random_token};
 use crate::auth::ClientIp;
 use crate::error::PageError;
 use crate::extract::read_body;
+use crate::pages::login::{complete_login, SignInMethod};
 use crate::pages::{cookies, error_page};
 use crate::state::AppState;
 use axum::body::Body;
@@ -329,7 +330,7 @@ pub async fn create_and_sign_in(
     }
     event(state, codes::SUCCESS_SIGNUP, c, &user, ip).await;
     event(state, codes::SUCCESS_LOGIN, c, &user, ip).await;
-    Ok(crate::pages::login::complete_login(state, headers, req, &user.user_id).await?)
+    Ok(complete_login(state, headers, req, &user.user_id, SignInMethod::Federated, ip).await?)
 }
 
 /// A returning user (the identity's own user, or the user it is linked to), signed in;
@@ -373,7 +374,7 @@ async fn sign_in(
         })
         .await??;
     event(state, codes::SUCCESS_LOGIN, c, &updated, ip).await;
-    Ok(crate::pages::login::complete_login(state, headers, req, &updated.user_id).await?)
+    Ok(complete_login(state, headers, req, &updated.user_id, SignInMethod::Federated, ip).await?)
 }
 
 async fn event(state: &AppState, kind: &str, c: &Connection, u: &User, ip: Option<&str>) {

@@ -1,7 +1,7 @@
 use crate::helpers::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn discovery_describes_the_provider() {
@@ -535,4 +535,85 @@ async fn rp_initiated_logout_by_form_post() {
     assert!(a.set_cookies.iter().any(|c| c.starts_with("gh_session=;") && c.contains("Max-Age=0")));
     let a = b.get(&srv, &authorize_path(SPA, &[("prompt", "none")])).await;
     assert_eq!(query_param(&a.location.unwrap(), "error").as_deref(), Some("login_required"));
+}
+
+#[tokio::test]
+async fn an_administrator_sees_sessions_and_signs_a_user_out_everywhere() {
+    let srv = start().await;
+    let admin =
+        management_token(&srv, &["read:sessions", "delete:sessions", "read:refresh_tokens", "delete:refresh_tokens"])
+            .await;
+    let mut b = Browser::default();
+    let (_, tokens) = redeem(&srv, &login_code(&srv, &mut b, SPA).await).await;
+    let sid = jwt_claims(tokens["id_token"].as_str().unwrap())["sid"].as_str().unwrap().to_string();
+    // Single sign-on into the second application from the same browser.
+    let a = b.get(&srv, &authorize_path(WEB, &[])).await;
+    assert!(query_param(&a.location.unwrap(), "code").is_some());
+    let mut other = Browser::default();
+    login_code(&srv, &mut other, SPA).await;
+
+    let (status, page) = management(&srv, &admin, "GET", "users/auth0%7Calice/sessions?take=1", None).await;
+    assert_eq!(status, 200, "{page}");
+    let next = page["next"].as_str().unwrap().to_string();
+    let (_, rest) =
+        management(&srv, &admin, "GET", &format!("users/auth0%7Calice/sessions?take=1&from={next}"), None).await;
+    assert!(rest.get("next").is_none(), "{rest}");
+    let both: Vec<Value> = [&page, &rest].iter().flat_map(|p| p["sessions"].as_array().unwrap().clone()).collect();
+    let mine = both.iter().find(|s| s["id"] == sid.as_str()).unwrap();
+    assert_eq!(mine["clients"], json!([{"client_id": SPA}, {"client_id": WEB}]));
+    assert_eq!(mine["authentication"]["methods"][0]["name"], "pwd");
+    assert_eq!(both.len(), 2);
+    let (_, grants) = management(&srv, &admin, "GET", "users/auth0%7Calice/refresh-tokens", None).await;
+    assert_eq!(grants["tokens"][0]["session_id"], sid.as_str(), "{grants}");
+
+    // Reading is not ending: a token that may only read is refused.
+    let reader = management_token(&srv, &["read:sessions"]).await;
+    let (status, _) = management(&srv, &reader, "POST", "users/auth0%7Calice/revoke-access", Some(json!({}))).await;
+    assert_eq!(status, 403);
+    // Someone else's session is not this user's to end.
+    let (status, _) = management(
+        &srv,
+        &admin,
+        "POST",
+        "users/auth0%7Clegacy/revoke-access",
+        Some(json!({"session_id": sid, "preserve_refresh_tokens": true})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, body) = management(&srv, &admin, "GET", "users/auth0%7Cnobody/sessions", None).await;
+    assert_eq!((status, body["errorCode"].as_str()), (404, Some("inexistent_user")));
+
+    let (status, _) = management(&srv, &admin, "POST", "users/auth0%7Calice/revoke-access", Some(json!({}))).await;
+    assert_eq!(status, 202);
+    for browser in [&mut b, &mut other] {
+        let a = browser.get(&srv, &authorize_path(SPA, &[("prompt", "none")])).await;
+        assert_eq!(query_param(&a.location.unwrap(), "error").as_deref(), Some("login_required"));
+    }
+    let (status, body) = refresh(&srv, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("invalid_grant")));
+    let (_, page) = management(&srv, &admin, "GET", "users/auth0%7Calice/sessions", None).await;
+    assert_eq!(page, json!({"sessions": []}));
+}
+
+#[tokio::test]
+async fn a_refresh_grant_ends_at_its_absolute_lifetime_however_often_it_rotates() {
+    let srv = start_with(|c| {
+        c.refresh_token_ttl_secs = 1_000;
+        c.refresh_token_family_ttl_secs = 2_500;
+    })
+    .await;
+    let mut b = Browser::default();
+    let (_, tokens) = redeem(&srv, &login_code(&srv, &mut b, SPA).await).await;
+    let mut rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    // Each exchange within the inactivity lifetime keeps the grant alive …
+    for _ in 0..2 {
+        srv.clock.advance_secs(900);
+        let (status, body) = refresh(&srv, &rt).await;
+        assert_eq!(status, 200, "{body}");
+        rt = body["refresh_token"].as_str().unwrap().to_string();
+    }
+    // … but not past 2,500 s from the first token, however recent the last exchange.
+    srv.clock.advance_secs(701);
+    let (status, body) = refresh(&srv, &rt).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("invalid_grant")), "{body}");
 }

@@ -296,6 +296,46 @@ pub async fn redeem(srv: &TestServer, code: &str) -> (u16, Value) {
     .await
 }
 
+/// A Management API token holding `scopes`, from a machine client made for it.
+pub async fn management_token(srv: &TestServer, scopes: &[&str]) -> String {
+    let now = iso8601(srv.clock.now());
+    let id = format!("mgmt-{}", scopes.join("-").replace(':', "_"));
+    let mut machine = client(&id, false, &["client_credentials"], &now);
+    machine.app_type = Some("non_interactive".into());
+    srv.state.store.insert_client(&machine).await.unwrap();
+    let grant = gatehouse_core::client::ClientGrant {
+        id: format!("cgr_{id}"),
+        client_id: id.clone(),
+        audience: srv.state.config.management_audience(),
+        scope: scopes.iter().map(|s| s.to_string()).collect(),
+    };
+    srv.state.store.upsert_client_grant(&grant, &now).await.unwrap();
+    let (status, body) = token(
+        srv,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", WEB_SECRET),
+            ("audience", &srv.state.config.management_audience()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+/// A Management API call with `token`: the status and the JSON body (`Null` if none).
+pub async fn management(srv: &TestServer, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut r = srv.http.request(method, format!("{}api/v2/{path}", srv.base)).bearer_auth(token);
+    if let Some(body) = body {
+        r = r.json(&body);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
 pub async fn refresh(srv: &TestServer, rt: &str) -> (u16, Value) {
     token(srv, &[("grant_type", "refresh_token"), ("client_id", SPA), ("refresh_token", rt)]).await
 }

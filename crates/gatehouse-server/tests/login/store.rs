@@ -7,8 +7,8 @@ use gatehouse_core::clock::{iso8601, Clock, SystemClock};
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_server::bootstrap::ensure_default_connection;
 use gatehouse_store::{
-    AuthCode, CodeRedemption, LoginSession, LoginTransaction, RefreshRedemption, RefreshRequest, RefreshToken, Store,
-    Successor,
+    AuthCode, CodeRedemption, Device, GrantFilter, LoginSession, LoginTransaction, RefreshGrant, RefreshRedemption,
+    RefreshRequest, RefreshToken, SessionDetails, Store, Successor,
 };
 use rand::Rng;
 
@@ -85,6 +85,10 @@ fn session_at(t: i64) -> LoginSession {
         auth_time: t,
         created_at: t,
         expires_at: t,
+        method: None,
+        initial: Device::default(),
+        last: Device::default(),
+        last_interacted_at: None,
     }
 }
 
@@ -140,7 +144,7 @@ fn successor(token_hash: &str) -> Successor<'_> {
 async fn refresh_rotation_and_reuse_revoke_the_family() {
     for db in databases().await {
         let s = &db.store;
-        s.insert_refresh_token(&refresh("r1", "fam")).await.unwrap();
+        s.insert_refresh_token(&refresh("r1", "fam"), None).await.unwrap();
         let out = s.rotate_refresh_token("r1", &successor("r2"), 200).await.unwrap();
         assert!(matches!(out, RefreshRedemption::Rotated(t) if t.token_hash == "r1"));
         // The successor inherits the grant; only its own hash and times are new.
@@ -167,11 +171,11 @@ async fn refresh_rotation_and_reuse_revoke_the_family() {
         assert_eq!(out, RefreshRedemption::Invalid);
         assert!(s.refresh_token("r3").await.unwrap().unwrap().revoked_at.is_some());
         // Expired and unknown tokens.
-        s.insert_refresh_token(&refresh("old", "fam2")).await.unwrap();
+        s.insert_refresh_token(&refresh("old", "fam2"), None).await.unwrap();
         assert_eq!(s.rotate_refresh_token("old", &successor("x"), 20_000).await.unwrap(), RefreshRedemption::Invalid);
         assert_eq!(s.rotate_refresh_token("zzz", &successor("y"), 1).await.unwrap(), RefreshRedemption::Invalid);
         // A family revoked explicitly (code replay).
-        s.insert_refresh_token(&refresh("c1", "fam-code")).await.unwrap();
+        s.insert_refresh_token(&refresh("c1", "fam-code"), None).await.unwrap();
         assert_eq!(s.revoke_refresh_family("fam-code", 300).await.unwrap(), 1);
         assert_eq!(s.rotate_refresh_token("c1", &successor("c2"), 301).await.unwrap(), RefreshRedemption::Invalid);
         cleanup(db).await;
@@ -188,8 +192,10 @@ async fn a_rotation_if_granted_checks_client_user_scope_and_state_together() {
         let mut blocked = user("u2", "u2@example.com", None, &conn.id, &iso8601(SystemClock.now()));
         blocked.blocked = true;
         s.insert_user(&blocked).await.unwrap();
-        s.insert_refresh_token(&refresh("g1", "fam-g")).await.unwrap();
-        s.insert_refresh_token(&RefreshToken { user_id: "auth0|u2".into(), ..refresh("b1", "fam-b") }).await.unwrap();
+        s.insert_refresh_token(&refresh("g1", "fam-g"), None).await.unwrap();
+        s.insert_refresh_token(&RefreshToken { user_id: "auth0|u2".into(), ..refresh("b1", "fam-b") }, None)
+            .await
+            .unwrap();
         let ask = |token_hash: &'static str, client_id: &'static str, scopes: &'static [&'static str]| RefreshRequest {
             token_hash,
             client_id,
@@ -236,7 +242,7 @@ async fn a_rotation_if_granted_checks_client_user_scope_and_state_together() {
         ));
         assert!(untouched("g2").await.1.is_some());
         // Expired.
-        s.insert_refresh_token(&refresh("e1", "fam-e")).await.unwrap();
+        s.insert_refresh_token(&refresh("e1", "fam-e"), None).await.unwrap();
         assert!(s
             .rotate_refresh_token_if_granted(&ask("e1", "c", &[]), &successor("e2"), 10_000)
             .await
@@ -250,8 +256,8 @@ async fn a_rotation_if_granted_checks_client_user_scope_and_state_together() {
 async fn a_rotation_that_fails_midway_changes_nothing_and_the_writer_goes_on() {
     for db in databases().await {
         let s = &db.store;
-        s.insert_refresh_token(&refresh("live", "fam-a")).await.unwrap();
-        s.insert_refresh_token(&refresh("taken", "fam-b")).await.unwrap();
+        s.insert_refresh_token(&refresh("live", "fam-a"), None).await.unwrap();
+        s.insert_refresh_token(&refresh("taken", "fam-b"), None).await.unwrap();
         // The successor's hash collides: the insert fails after the transaction began.
         assert!(s.rotate_refresh_token("live", &successor("taken"), 150).await.is_err());
         assert_eq!(s.refresh_token("live").await.unwrap().unwrap().rotated_at, None, "{:?}", s.dialect());
@@ -259,7 +265,7 @@ async fn a_rotation_that_fails_midway_changes_nothing_and_the_writer_goes_on() {
         // A write that fails on a constraint (no such user) does not stop the next ones.
         let mut orphan = refresh("orphan", "fam-c");
         orphan.user_id = "auth0|nobody".into();
-        assert!(s.insert_refresh_token(&orphan).await.is_err());
+        assert!(s.insert_refresh_token(&orphan, None).await.is_err());
         let out = s.rotate_refresh_token("live", &successor("live-2"), 160).await.unwrap();
         assert!(matches!(out, RefreshRedemption::Rotated(_)));
         assert_eq!(s.refresh_token("live-2").await.unwrap().unwrap().family_id, "fam-a");
@@ -273,7 +279,7 @@ async fn one_concurrent_rotation_wins_and_stores_one_successor() {
         let mut r = refresh("race", "fam-race");
         r.audience = Some("https://api.test/".into());
         r.sid = Some("sid-1".into());
-        db.store.insert_refresh_token(&r).await.unwrap();
+        db.store.insert_refresh_token(&r, None).await.unwrap();
         let tries: Vec<_> = (0..8)
             .map(|i| {
                 let store = db.store.clone();
@@ -308,12 +314,14 @@ async fn sessions_expire_and_transactions_finish_once() {
         let session = LoginSession {
             id_hash: "sh".into(),
             sid: "sid1".into(),
-            user_id: "auth0|u1".into(),
-            auth_time: 100,
-            created_at: 100,
+            method: Some("pwd".into()),
+            initial: Device { ip: Some("192.0.2.1".into()), user_agent: Some("first agent".into()) },
+            last: Device { ip: Some("192.0.2.2".into()), user_agent: Some("last agent".into()) },
+            last_interacted_at: Some(120),
             expires_at: 200,
+            ..session_at(100)
         };
-        s.insert_login_session(&session).await.unwrap();
+        s.insert_login_session(&session, "c").await.unwrap();
         assert_eq!(s.login_session("sh", 150).await.unwrap(), Some(session.clone()));
         assert_eq!(s.login_session("sh", 200).await.unwrap(), None);
         assert_eq!(s.login_session_by_sid("sid1").await.unwrap(), Some(session));
@@ -333,24 +341,20 @@ async fn sessions_expire_and_transactions_finish_once() {
         assert!(!s.delete_login_transaction("th").await.unwrap());
         assert_eq!(s.purge_auth_codes(1_000).await.unwrap(), 0);
         // Housekeeping removes only what has expired.
-        s.insert_login_session(&LoginSession {
-            id_hash: "live".into(),
-            sid: "s-live".into(),
-            expires_at: 5_000,
-            ..session_at(100)
-        })
+        s.insert_login_session(
+            &LoginSession { id_hash: "live".into(), sid: "s-live".into(), expires_at: 5_000, ..session_at(100) },
+            "c",
+        )
         .await
         .unwrap();
-        s.insert_login_session(&LoginSession {
-            id_hash: "dead".into(),
-            sid: "s-dead".into(),
-            expires_at: 150,
-            ..session_at(100)
-        })
+        s.insert_login_session(
+            &LoginSession { id_hash: "dead".into(), sid: "s-dead".into(), expires_at: 150, ..session_at(100) },
+            "c",
+        )
         .await
         .unwrap();
         s.insert_auth_code(&code("old-code")).await.unwrap();
-        s.insert_refresh_token(&refresh("old-rt", "f")).await.unwrap();
+        s.insert_refresh_token(&refresh("old-rt", "f"), None).await.unwrap();
         assert_eq!(s.purge_expired_login_state(1_000, 600).await.unwrap(), 2);
         assert!(s.login_session("live", 1_000).await.unwrap().is_some());
         assert_eq!(s.purge_expired_login_state(20_000, 600).await.unwrap(), 2);
@@ -364,7 +368,7 @@ async fn a_refresh_token_comes_with_its_user_in_one_read() {
         let s = &db.store;
         let mut t = refresh("joined", "fam-j");
         t.created_at = 123;
-        s.insert_refresh_token(&t).await.unwrap();
+        s.insert_refresh_token(&t, None).await.unwrap();
         let (token, user) = s.refresh_token_and_user("joined").await.unwrap().unwrap();
         // The token's own columns, never the user's of the same name (`created_at`).
         assert_eq!(token, t, "{:?}", s.dialect());
@@ -375,6 +379,115 @@ async fn a_refresh_token_comes_with_its_user_in_one_read() {
         // A deleted user takes its tokens along (foreign key), so no token is left without one.
         assert!(s.delete_user("auth0|u1").await.unwrap());
         assert!(s.refresh_token_and_user("joined").await.unwrap().is_none());
+        cleanup(db).await;
+    }
+}
+
+fn sids(sessions: Vec<SessionDetails>) -> Vec<String> {
+    sessions.into_iter().map(|d| d.session.sid).collect()
+}
+
+fn families(grants: Vec<RefreshGrant>) -> Vec<String> {
+    grants.into_iter().map(|g| g.family_id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_as_the_management_api_lists_and_ends_them() {
+    for db in databases().await {
+        let s = &db.store;
+        let device = |ip: &str| Device { ip: Some(ip.into()), user_agent: Some(format!("agent at {ip}")) };
+        for sid in ["s-b", "s-a", "s-c"] {
+            let session = LoginSession {
+                id_hash: format!("h-{sid}"),
+                sid: sid.into(),
+                expires_at: 500,
+                method: Some("pwd".into()),
+                initial: device("192.0.2.1"),
+                last: device("192.0.2.1"),
+                last_interacted_at: Some(100),
+                ..session_at(100)
+            };
+            s.insert_login_session(&session, "c").await.unwrap();
+        }
+        let expired = LoginSession { id_hash: "h-old".into(), sid: "s-old".into(), expires_at: 150, ..session_at(100) };
+        s.insert_login_session(&expired, "c").await.unwrap();
+        // Single sign-on into another application, twice: it is listed once.
+        assert!(s.session_used("s-a", "web", &device("192.0.2.9"), 120).await.unwrap());
+        assert!(s.session_used("s-a", "web", &device("192.0.2.9"), 130).await.unwrap());
+        assert!(!s.session_used("s-gone", "web", &device("192.0.2.9"), 130).await.unwrap());
+        let a = s.session_details("s-a", 200).await.unwrap().unwrap();
+        assert_eq!(a.clients, ["c", "web"], "{:?}", s.dialect());
+        assert_eq!((a.session.initial, a.session.last), (device("192.0.2.1"), device("192.0.2.9")));
+        assert_eq!((a.session.method.as_deref(), a.session.last_interacted_at), (Some("pwd"), Some(130)));
+        assert_eq!(s.session_details("s-b", 200).await.unwrap().unwrap().clients, ["c"]);
+        assert!(s.session_details("s-old", 200).await.unwrap().is_none(), "expired");
+        assert_eq!(sids(s.sessions_of_user("auth0|u1", 200, None, 2).await.unwrap()), ["s-a", "s-b"]);
+        assert_eq!(sids(s.sessions_of_user("auth0|u1", 200, Some("s-b"), 2).await.unwrap()), ["s-c"]);
+        assert!(s.delete_session("s-b").await.unwrap());
+        assert!(!s.delete_session("s-b").await.unwrap());
+        assert!(s.login_session("h-s-b", 200).await.unwrap().is_none(), "the cookie no longer finds it");
+        assert_eq!(s.delete_sessions_of_user("auth0|u1").await.unwrap(), 3);
+        assert!(s.sessions_of_user("auth0|u1", 100, None, 10).await.unwrap().is_empty());
+        cleanup(db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_grants_are_listed_by_family_and_end_at_their_deadline() {
+    for db in databases().await {
+        let s = &db.store;
+        let token = |hash: &str, family: &str, client: &str, at: i64| RefreshToken {
+            client_id: client.into(),
+            created_at: at,
+            expires_at: at + 1_000,
+            ..refresh(hash, family)
+        };
+        s.insert_refresh_token(&token("f1-a", "fam-1", "c", 100), Some(400)).await.unwrap();
+        s.insert_refresh_token(&token("f2-a", "fam-2", "web", 110), Some(5_000)).await.unwrap();
+        s.insert_refresh_token(&token("f3-a", "fam-3", "c", 120), None).await.unwrap();
+        s.revoke_refresh_family("fam-3", 130).await.unwrap();
+        // A rotation asks for 1,150 but the family ends at 400.
+        let rotated = s.rotate_refresh_token("f1-a", &Successor { token_hash: "f1-b", expires_at: 1_150 }, 150);
+        assert!(matches!(rotated.await.unwrap(), RefreshRedemption::Rotated(_)));
+        let all = GrantFilter { user_id: "auth0|u1", client_id: None, audience: None };
+        let grants = s.refresh_grants(&all, 200, None, 10).await.unwrap();
+        let first = RefreshGrant {
+            family_id: "fam-1".into(),
+            client_id: "c".into(),
+            user_id: "auth0|u1".into(),
+            scope: "openid offline_access".into(),
+            audience: Some("https://api.example/".into()),
+            sid: Some("sid-fam-1".into()),
+            created_at: 100,
+            last_exchanged_at: Some(150),
+            idle_expires_at: 400,
+            expires_at: Some(400),
+        };
+        assert_eq!(grants.first(), Some(&first), "{:?}", s.dialect());
+        assert_eq!(s.refresh_grant("fam-1", 200).await.unwrap(), Some(first));
+        let second = &grants[1];
+        assert_eq!(
+            (grants.len(), second.family_id.as_str(), second.last_exchanged_at, second.idle_expires_at),
+            (2, "fam-2", None, 1_110)
+        );
+        // Revoked families are not listed; paging goes by family id.
+        assert_eq!(families(s.refresh_grants(&all, 200, Some("fam-1"), 10).await.unwrap()), ["fam-2"]);
+        assert_eq!(families(s.refresh_grants(&all, 200, None, 1).await.unwrap()), ["fam-1"]);
+        let of_web = GrantFilter { client_id: Some("web"), ..all };
+        assert_eq!(families(s.refresh_grants(&of_web, 200, None, 10).await.unwrap()), ["fam-2"]);
+        let elsewhere = GrantFilter { audience: Some("https://other.example/"), ..of_web };
+        assert!(s.refresh_grants(&elsewhere, 200, None, 10).await.unwrap().is_empty());
+        // At its deadline the family is over, whatever its last rotation asked for.
+        assert!(s.refresh_grant("fam-1", 400).await.unwrap().is_none());
+        let late = s.rotate_refresh_token("f1-b", &Successor { token_hash: "f1-c", expires_at: 1_400 }, 400);
+        assert!(matches!(late.await.unwrap(), RefreshRedemption::Invalid));
+        // Revoking by client leaves the other client's grants alone.
+        assert_eq!(s.revoke_refresh_grants(&elsewhere, 210).await.unwrap(), 0);
+        assert_eq!(s.revoke_refresh_grants(&of_web, 210).await.unwrap(), 1);
+        assert!(s.refresh_grant("fam-2", 220).await.unwrap().is_none());
+        assert!(s.refresh_grant("fam-1", 220).await.unwrap().is_some());
+        let rotated = s.rotate_refresh_token("f2-a", &Successor { token_hash: "f2-b", expires_at: 1_300 }, 230);
+        assert!(matches!(rotated.await.unwrap(), RefreshRedemption::Invalid), "a revoked grant does not rotate");
         cleanup(db).await;
     }
 }
