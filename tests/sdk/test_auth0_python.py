@@ -5,13 +5,17 @@ a missing envelope fails here even when our own tests are happy.
 """
 
 import base64
+import http.server
 import json
 import re
+import threading
+import time
 import urllib.parse
 
 import httpx
 import pytest
 from auth0.authentication import GetToken
+from auth0.authentication.token_verifier import AsymmetricSignatureVerifier
 from auth0.management import Auth0
 from auth0.management.core.api_error import ApiError
 
@@ -237,6 +241,21 @@ def _hosted_login(gatehouse, client_id, redirect_uri, email, password, browser=N
     return urllib.parse.parse_qs(urllib.parse.urlsplit(r.headers["location"]).query)["code"][0], browser
 
 
+class _BackChannel(http.server.BaseHTTPRequestHandler):
+    """An application's back-channel logout endpoint: keeps every logout token posted."""
+
+    received: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"])).decode()
+        self.received.append(urllib.parse.parse_qs(body)["logout_token"][0])
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 def test_sessions_and_refresh_tokens(mgmt, gatehouse):
     """The SDK's sessions and refresh-token clients: a hosted login's session and refresh
     grant are listed as Auth0 shows them, and ending them signs the user out for real."""
@@ -252,6 +271,16 @@ def test_sessions_and_refresh_tokens(mgmt, gatehouse):
     conn = next(c for c in mgmt.connections.list(strategy="auth0") if c.name == "Username-Password-Authentication")
     mgmt.connections.update(conn.id, enabled_clients=[*(conn.enabled_clients or []), app.client_id])
     user = mgmt.users.create(connection=conn.name, email="sessions@example.com", password="Analytical-Engine-1837")
+    # The application hears of every ending of its users' sessions on its back channel.
+    _BackChannel.received.clear()
+    back_channel = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BackChannel)
+    threading.Thread(target=back_channel.serve_forever, daemon=True).start()
+    back_channel_url = f"http://127.0.0.1:{back_channel.server_address[1]}/logout"
+    updated = mgmt.clients.update(
+        app.client_id,
+        oidc_logout={"backchannel_logout_urls": [back_channel_url], "backchannel_logout_initiators": {"mode": "all"}},
+    )
+    assert updated.oidc_logout.backchannel_logout_urls == [back_channel_url]
     host = gatehouse.base.removeprefix("http://")
     tokens = GetToken(host, app.client_id, app.client_secret, protocol="http")
 
@@ -279,8 +308,22 @@ def test_sessions_and_refresh_tokens(mgmt, gatehouse):
     # Single sign-on needs no password while the session lives …
     code, browser = _hosted_login(gatehouse, app.client_id, callback, "sessions@example.com", "", browser)
     assert code
-    # … and ending it (with its refresh tokens) signs the user out everywhere.
+    # … and ending it (with its refresh tokens) signs the user out everywhere, the
+    # application told by a logout token that Auth0's own verifier accepts.
     mgmt.sessions.revoke(claims["sid"])
+    deadline = time.monotonic() + 10
+    while not _BackChannel.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    back_channel.shutdown()
+    verifier = AsymmetricSignatureVerifier(gatehouse.issuer + ".well-known/jwks.json")
+    logout = verifier.verify_signature(_BackChannel.received[0])
+    assert (logout["iss"], logout["aud"], logout["sid"], logout["sub"]) == (
+        gatehouse.issuer,
+        app.client_id,
+        claims["sid"],
+        user.user_id,
+    )
+    assert "http://schemas.openid.net/event/backchannel-logout" in logout["events"] and "nonce" not in logout
     r = browser.get("/authorize?" + f"client_id={app.client_id}&redirect_uri={callback}&response_type=code&scope=openid")
     assert r.status_code == 302 and r.headers["location"].startswith("/u/login"), r.headers
     with pytest.raises(Auth0Error) as e:

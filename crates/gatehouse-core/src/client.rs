@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::validate::{Body, Patch};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 pub const APP_TYPES: &[&str] = &["native", "spa", "regular_web", "non_interactive"];
@@ -14,6 +15,55 @@ pub const GRANT_TYPES: &[&str] = &[
     "password",
     "http://auth0.com/oauth/grant-type/password-realm",
 ];
+
+/// The ways a session can end that Auth0 names; an application with a back-channel
+/// logout URL hears of those its initiators select.
+pub const LOGOUT_INITIATORS: &[&str] = &[
+    "rp-logout",
+    "idp-logout",
+    "password-changed",
+    "session-expired",
+    "session-revoked",
+    "account-deleted",
+    "email-identifier-changed",
+];
+
+/// OpenID Connect Back-Channel Logout settings, Auth0's `oidc_logout`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OidcLogout {
+    /// Where logout tokens are posted; Auth0 allows one.
+    pub backchannel_logout_urls: Vec<String>,
+    #[serde(default)]
+    pub backchannel_logout_initiators: LogoutInitiators,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogoutInitiators {
+    /// `all` (every initiator, those to come included) or `custom` (the selected ones).
+    pub mode: String,
+    #[serde(default)]
+    pub selected_initiators: Vec<String>,
+}
+
+impl Default for LogoutInitiators {
+    fn default() -> Self {
+        Self { mode: "custom".into(), selected_initiators: Vec::new() }
+    }
+}
+
+impl OidcLogout {
+    /// The URL to post a logout token to for a session ended by `initiator`, if the
+    /// application listens for that. Logouts (`rp-logout`, `idp-logout`) always count,
+    /// as in Auth0.
+    pub fn url_for(&self, initiator: &str) -> Option<&str> {
+        let url = self.backchannel_logout_urls.first()?;
+        let i = &self.backchannel_logout_initiators;
+        let wanted = i.mode == "all"
+            || matches!(initiator, "rp-logout" | "idp-logout")
+            || i.selected_initiators.iter().any(|s| s == initiator);
+        wanted.then_some(url.as_str())
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Client {
@@ -32,6 +82,7 @@ pub struct Client {
     /// once, at creation or rotation.
     pub client_secret_hash: Option<String>,
     pub client_metadata: Map<String, Value>,
+    pub oidc_logout: Option<OidcLogout>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -54,6 +105,9 @@ impl Client {
         });
         if let (Some(d), Value::Object(m)) = (&self.description, &mut v) {
             m.insert("description".into(), json!(d));
+        }
+        if let (Some(o), Value::Object(m)) = (&self.oidc_logout, &mut v) {
+            m.insert("oidc_logout".into(), json!(o));
         }
         v
     }
@@ -89,6 +143,7 @@ const FIELDS: &[&str] = &[
     "allowed_origins",
     "token_endpoint_auth_method",
     "client_metadata",
+    "oidc_logout",
 ];
 
 fn invalid(field: &str, reason: &str) -> Error {
@@ -118,6 +173,7 @@ pub fn new_client(body: &Value, client_id: String, now: &str) -> Result<Client, 
         token_endpoint_auth_method: "client_secret_post".into(),
         client_secret_hash: None,
         client_metadata: Map::new(),
+        oidc_logout: None,
         created_at: now.to_string(),
         updated_at: now.to_string(),
     };
@@ -162,6 +218,33 @@ fn urls(b: &Body, field: &str) -> Result<Option<Vec<String>>, Error> {
     Ok(Some(list))
 }
 
+/// `oidc_logout` over what the client had: one http(s) URL at most, known initiators.
+fn oidc_logout(b: &Body, mut o: OidcLogout) -> Result<OidcLogout, Error> {
+    if let Some(list) = urls(b, "backchannel_logout_urls")? {
+        if list.len() > 1 {
+            return Err(invalid("oidc_logout.backchannel_logout_urls", "at most one URL"));
+        }
+        if let Some(u) = list.iter().find(|u| !(u.starts_with("https://") || u.starts_with("http://"))) {
+            return Err(invalid("oidc_logout.backchannel_logout_urls", &format!("{u} is not an http(s) URL")));
+        }
+        o.backchannel_logout_urls = list;
+    }
+    if let Some(i) = b.object("backchannel_logout_initiators", &["mode", "selected_initiators"])? {
+        let field = "oidc_logout.backchannel_logout_initiators";
+        let mode = i.required_string("mode", 1, 16)?;
+        one_of(&format!("{field}.mode"), &mode, &["custom", "all"])?;
+        let selected = match i.string_array("selected_initiators", LOGOUT_INITIATORS.len())? {
+            Patch::Set(list) => list,
+            Patch::Absent | Patch::Null => Vec::new(),
+        };
+        for (n, s) in selected.iter().enumerate() {
+            one_of(&format!("{field}.selected_initiators[{n}]"), s, LOGOUT_INITIATORS)?;
+        }
+        o.backchannel_logout_initiators = LogoutInitiators { mode, selected_initiators: selected };
+    }
+    Ok(o)
+}
+
 fn apply(b: &Body, c: &mut Client) -> Result<(), Error> {
     b.string("description", 0, 140)?.apply_to(&mut c.description);
     match b.string("app_type", 1, 32)? {
@@ -203,6 +286,11 @@ fn apply(b: &Body, c: &mut Client) -> Result<(), Error> {
         }
         c.client_metadata = m;
     }
+    if b.raw("oidc_logout").is_some_and(Value::is_null) {
+        c.oidc_logout = None;
+    } else if let Some(o) = b.object("oidc_logout", &["backchannel_logout_urls", "backchannel_logout_initiators"])? {
+        c.oidc_logout = Some(oidc_logout(&o, c.oidc_logout.take().unwrap_or_default())?);
+    }
     let public_app = matches!(c.app_type.as_deref(), Some("spa" | "native"));
     if public_app && !b.has("token_endpoint_auth_method") {
         c.token_endpoint_auth_method = "none".into();
@@ -229,5 +317,33 @@ mod tests {
             Some("Payload validation error: 'must be an absolute URL without a fragment' on property callbacks[0].")
         );
         assert!(new_client(&json!({"name": "app", "app_type": "tv"}), "id".into(), "t").is_err());
+    }
+
+    #[test]
+    fn back_channel_logout_hears_the_initiators_it_selects() {
+        let body = json!({"name": "app", "oidc_logout": {"backchannel_logout_urls": ["https://app.example/bcl"]}});
+        let c = new_client(&body, "id".into(), "t").unwrap_or_else(|e| unreachable!("{e}"));
+        let o = c.oidc_logout.clone().unwrap_or_default();
+        assert_eq!(o.url_for("rp-logout"), Some("https://app.example/bcl"));
+        assert_eq!(o.url_for("session-revoked"), None, "custom with nothing selected: logouts only");
+        let mut c = c;
+        let patch = json!({"oidc_logout": {"backchannel_logout_initiators": {"mode": "custom", "selected_initiators": ["session-revoked"]}}});
+        patch_client(&patch, &mut c, "t2").unwrap_or_else(|e| unreachable!("{e}"));
+        let o = c.oidc_logout.clone().unwrap_or_default();
+        assert_eq!(o.url_for("session-revoked"), Some("https://app.example/bcl"), "the URL is kept");
+        assert_eq!(o.url_for("account-deleted"), None);
+        assert_eq!(c.to_auth0_json()["oidc_logout"]["backchannel_logout_initiators"]["mode"], "custom");
+        patch_client(&json!({"oidc_logout": null}), &mut c, "t3").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(c.oidc_logout, None);
+        for bad in [
+            json!({"backchannel_logout_urls": ["https://a.example/1", "https://a.example/2"]}),
+            json!({"backchannel_logout_urls": ["ftp://a.example/"]}),
+            json!({"backchannel_logout_initiators": {"mode": "some"}}),
+            json!({"backchannel_logout_initiators": {"mode": "custom", "selected_initiators": ["coffee-spilled"]}}),
+            json!({"frontchannel": true}),
+        ] {
+            let body = json!({"name": "app", "oidc_logout": bad});
+            assert!(new_client(&body, "id".into(), "t").is_err(), "{body}");
+        }
     }
 }

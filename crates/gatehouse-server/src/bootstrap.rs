@@ -70,6 +70,7 @@ pub async fn ensure_admin_client(
             token_endpoint_auth_method: "client_secret_post".into(),
             client_secret_hash: Some(hash_client_secret(&secret)),
             client_metadata: metadata,
+            oidc_logout: None,
             created_at: now.to_string(),
             updated_at: now.to_string(),
         };

@@ -25,6 +25,8 @@ pub async fn openid_configuration(State(state): State<AppState>) -> Response {
         "revocation_endpoint": format!("{iss}oauth/revoke"),
         "jwks_uri": format!("{iss}.well-known/jwks.json"),
         "end_session_endpoint": format!("{iss}oidc/logout"),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "scopes_supported": SUPPORTED_SCOPES,
         "claims_supported": SUPPORTED_CLAIMS,
         "response_types_supported": ["code"],

@@ -105,6 +105,8 @@ macro_rules! decoders {
                     token_endpoint_auth_method: get(r, "token_endpoint_auth_method")?,
                     client_secret_hash: get(r, "client_secret_hash")?,
                     client_metadata: get::<_, Json<Map<String, Value>>>(r, "client_metadata")?.0,
+                    oidc_logout: get::<_, Option<Json<gatehouse_core::client::OidcLogout>>>(r, "oidc_logout")?
+                        .map(|j| j.0),
                     created_at: get(r, "created_at")?,
                     updated_at: get(r, "updated_at")?,
                 })

@@ -550,7 +550,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO clients (client_id, name, description, app_type, is_first_party, grant_types, callbacks, \
                  allowed_logout_urls, web_origins, allowed_origins, token_endpoint_auth_method, client_secret_hash, \
-                 client_metadata, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
+                 client_metadata, created_at, updated_at, oidc_logout) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
             )
             .bind(&c.client_id)
             .bind(&c.name)
@@ -567,6 +568,7 @@ impl Store {
             .bind(Json(&c.client_metadata))
             .bind(&c.created_at)
             .bind(&c.updated_at)
+            .bind(c.oidc_logout.as_ref().map(Json))
             .execute(pool)
             .await
             .map(|r| r.rows_affected())
@@ -580,8 +582,8 @@ impl Store {
             sqlx::query(
                 "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, grant_types = $6, \
                  callbacks = $7, allowed_logout_urls = $8, web_origins = $9, allowed_origins = $10, \
-                 token_endpoint_auth_method = $11, client_secret_hash = $12, client_metadata = $13, updated_at = $14 \
-                 WHERE client_id = $1",
+                 token_endpoint_auth_method = $11, client_secret_hash = $12, client_metadata = $13, updated_at = $14, \
+                 oidc_logout = $15 WHERE client_id = $1",
             )
             .bind(&c.client_id)
             .bind(&c.name)
@@ -597,6 +599,7 @@ impl Store {
             .bind(&c.client_secret_hash)
             .bind(Json(&c.client_metadata))
             .bind(&c.updated_at)
+            .bind(c.oidc_logout.as_ref().map(Json))
             .execute(pool)
             .await
             .map(|r| r.rows_affected())

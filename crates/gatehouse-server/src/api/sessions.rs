@@ -8,8 +8,10 @@
 //! `/users/{id}/revoke-access` signs a user out of everything at once.
 //!
 //! Ending takes effect at once: the next `/authorize` finds no session, the next refresh
-//! of a revoked family gets `invalid_grant`.
+//! of a revoked family gets `invalid_grant`, and applications listening on a back-channel
+//! logout URL are told (`session-revoked`).
 
+use crate::auth::session_end::{end_session, end_sessions_of_user, Initiator};
 use crate::authz::{DeleteRefreshTokens, DeleteSessions, ReadRefreshTokens, ReadSessions, Scoped};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
@@ -143,7 +145,7 @@ pub async fn delete_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_session(&id).await?;
+    end_session(&state, &id, Initiator::SessionRevoked).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -153,7 +155,7 @@ pub async fn revoke_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.store.delete_session(&id).await?;
+    end_session(&state, &id, Initiator::SessionRevoked).await?;
     state.store.revoke_refresh_tokens_of_session(&id, now(&state)).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -180,7 +182,7 @@ pub async fn delete_user_sessions(
     Path(user_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     existing_user(&state, &user_id).await?;
-    state.store.delete_sessions_of_user(&user_id).await?;
+    end_sessions_of_user(&state, &user_id, Initiator::SessionRevoked).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -210,13 +212,13 @@ pub async fn revoke_user_access(
             if details.is_none_or(|d| d.session.user_id != user_id) {
                 return Err(not_found_session());
             }
-            state.store.delete_session(&sid).await?;
+            end_session(&state, &sid, Initiator::SessionRevoked).await?;
             if !preserve {
                 state.store.revoke_refresh_tokens_of_session(&sid, now).await?;
             }
         }
         None => {
-            state.store.delete_sessions_of_user(&user_id).await?;
+            end_sessions_of_user(&state, &user_id, Initiator::SessionRevoked).await?;
             if !preserve {
                 let filter = GrantFilter { user_id: &user_id, client_id: None, audience: None };
                 state.store.revoke_refresh_grants(&filter, now).await?;

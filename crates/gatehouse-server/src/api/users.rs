@@ -1,4 +1,5 @@
 use super::{page, paging};
+use crate::auth::session_end::{end_sessions_of_user, Initiator};
 use crate::authz::{CreateUsers, DeleteUsers, ReadUsers, Scoped, UpdateUsers};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
@@ -249,6 +250,8 @@ pub async fn delete(
             }
         }
     }
+    // Its sessions end first, so that their applications hear of it.
+    end_sessions_of_user(&state, &id, Initiator::AccountDeleted).await?;
     // Auth0 answers 204 whether or not the user existed.
     state.store.delete_user(&id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -4,6 +4,7 @@
 
 use crate::auth::authorize::{query_map, redirect, with_query};
 use crate::auth::secrets::hash_secret;
+use crate::auth::session_end::{self, Initiator};
 use crate::error::PageError;
 use crate::extract::read_body;
 use crate::pages::{cookies, error_page, message_page};
@@ -16,10 +17,19 @@ use gatehouse_core::client::Client;
 use serde::Deserialize;
 use std::collections::HashMap;
 
-/// Ends the browser's session, if any.
+/// Ends the browser's session, if any, telling its applications.
 async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
-    if let Some(cookie) = cookies::get(headers, cookies::SESSION) {
-        state.store.delete_login_session(&hash_secret(&cookie)).await?;
+    let Some(cookie) = cookies::get(headers, cookies::SESSION) else { return Ok(()) };
+    let id_hash = hash_secret(&cookie);
+    let now = state.clock.now().unix_timestamp();
+    match state.store.login_session(&id_hash, now).await? {
+        Some(live) => {
+            session_end::end_session(state, &live.sid, Initiator::RpLogout).await?;
+        }
+        // Expired: nobody is signed in by it any more.
+        None => {
+            state.store.delete_login_session(&id_hash).await?;
+        }
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod logout;
 pub mod response;
 pub mod revoke;
 pub mod secrets;
+pub mod session_end;
 pub mod token;
 pub mod userinfo;
 

@@ -617,3 +617,57 @@ async fn a_refresh_grant_ends_at_its_absolute_lifetime_however_often_it_rotates(
     let (status, body) = refresh(&srv, &rt).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("invalid_grant")), "{body}");
 }
+
+#[tokio::test]
+async fn applications_hear_of_ended_sessions_on_their_back_channel() {
+    let apps = LogoutReceiver::start().await;
+    let srv = start().await;
+    let admin = management_token(&srv, &["update:clients", "delete:sessions", "delete:users"]).await;
+    // The web app listens for logouts only (Auth0's default); the SPA for every ending.
+    let web = json!({"oidc_logout": {"backchannel_logout_urls": [apps.url("web")]}});
+    let spa = json!({"oidc_logout": {"backchannel_logout_urls": [apps.url("spa")],
+        "backchannel_logout_initiators": {"mode": "all"}}});
+    for (id, body) in [(WEB, web), (SPA, spa)] {
+        let (status, client) = management(&srv, &admin, "PATCH", &format!("clients/{id}"), Some(body)).await;
+        assert_eq!(status, 200, "{client}");
+    }
+    // The user logs out: both applications are told, each by a token for it alone.
+    let mut b = Browser::default();
+    let first = sign_in_to_both(&srv, &mut b).await;
+    b.get(&srv, &format!("v2/logout?client_id={SPA}")).await;
+    for (app, client_id) in [("spa", SPA), ("web", WEB)] {
+        let token = &apps.tokens(app, 1).await[0];
+        let claims = verified_logout_token(&srv, token, client_id).await;
+        assert_eq!((claims["sid"].as_str(), claims["sub"].as_str()), (Some(&*first), Some("auth0|alice")));
+        assert_eq!(claims["events"], json!({"http://schemas.openid.net/event/backchannel-logout": {}}));
+        assert!(claims.get("nonce").is_none() && claims["jti"].is_string());
+        assert!(claims["exp"].as_i64().unwrap() > claims["iat"].as_i64().unwrap());
+    }
+
+    // An administrator ends the next session: only the application listening for that hears.
+    let second = sign_in_to_both(&srv, &mut b).await;
+    let (status, _) = management(&srv, &admin, "DELETE", &format!("sessions/{second}"), None).await;
+    assert_eq!(status, 202);
+    let spa_tokens = apps.tokens("spa", 2).await;
+    assert_eq!(verified_logout_token(&srv, &spa_tokens[1], SPA).await["sid"], second.as_str());
+
+    // Deleting the user ends the third: the SPA hears; the web app has heard only the logout.
+    let third = sign_in_to_both(&srv, &mut b).await;
+    let (status, _) = management(&srv, &admin, "DELETE", "users/auth0%7Calice", None).await;
+    assert_eq!(status, 204);
+    let spa_tokens = apps.tokens("spa", 3).await;
+    assert_eq!(verified_logout_token(&srv, &spa_tokens[2], SPA).await["sid"], third.as_str());
+    let mut web_sids = Vec::new();
+    for token in apps.tokens("web", 1).await {
+        web_sids.push(verified_logout_token(&srv, &token, WEB).await["sid"].clone());
+    }
+    assert_eq!(web_sids, [json!(first)]);
+}
+
+/// Logs in to the SPA and signs in to the web app by single sign-on: the session's `sid`.
+async fn sign_in_to_both(srv: &TestServer, b: &mut Browser) -> String {
+    let (_, tokens) = redeem(srv, &login_code(srv, b, SPA).await).await;
+    let a = b.get(srv, &authorize_path(WEB, &[])).await;
+    assert!(query_param(&a.location.unwrap(), "code").is_some());
+    jwt_claims(tokens["id_token"].as_str().unwrap())["sid"].as_str().unwrap().to_string()
+}

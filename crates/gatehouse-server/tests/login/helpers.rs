@@ -58,6 +58,7 @@ fn client(id: &str, public: bool, grants: &[&str], now: &str) -> Client {
         token_endpoint_auth_method: if public { "none" } else { "client_secret_post" }.into(),
         client_secret_hash: (!public).then(|| hash_client_secret(WEB_SECRET)),
         client_metadata: Map::new(),
+        oidc_logout: None,
         created_at: now.into(),
         updated_at: now.into(),
     }
@@ -347,4 +348,73 @@ pub fn jwt_claims(jwt: &str) -> Value {
 
 pub fn s256(v: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()))
+}
+
+/// Applications' back-channel logout endpoints (`/bcl/{app}`): every logout token posted.
+pub struct LogoutReceiver {
+    pub base: String,
+    received: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl LogoutReceiver {
+    pub async fn start() -> Self {
+        use axum::extract::{Form, Path};
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = received.clone();
+        let app = axum::Router::new().route(
+            "/bcl/{app}",
+            axum::routing::post(move |Path(app): Path<String>, Form(form): Form<HashMap<String, String>>| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock().unwrap().push((app, form.get("logout_token").cloned().unwrap_or_default()));
+                    axum::http::StatusCode::OK
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self { base, received, _shutdown: tx }
+    }
+
+    pub fn url(&self, app: &str) -> String {
+        format!("{}/bcl/{app}", self.base)
+    }
+
+    /// The tokens `app` has received so far, once it has `count` (delivery runs in the
+    /// background; a test that waits too long fails rather than hangs).
+    pub async fn tokens(&self, app: &str, count: usize) -> Vec<String> {
+        for _ in 0..200 {
+            let got: Vec<String> =
+                self.received.lock().unwrap().iter().filter(|(a, _)| a == app).map(|(_, t)| t.clone()).collect();
+            if got.len() >= count {
+                return got;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{app} got fewer than {count} logout tokens");
+    }
+}
+
+/// A logout token's claims, its signature checked against the server's JWKS.
+pub async fn verified_logout_token(srv: &TestServer, token: &str, audience: &str) -> Value {
+    use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+    let header = decode_header(token).unwrap();
+    let jwks: Value =
+        srv.http.get(format!("{}.well-known/jwks.json", srv.base)).send().await.unwrap().json().await.unwrap();
+    let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"].as_str() == header.kid.as_deref()).unwrap();
+    let key = DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap()).unwrap();
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_audience(&[audience]);
+    v.set_issuer(&[&srv.base]);
+    decode::<Value>(token, &key, &v).unwrap().claims
 }
