@@ -160,6 +160,7 @@ pub async fn store_new_password(
     if let Some(h) = &hash {
         state.store.record_password(&user.user_id, h, &now).await?;
     }
+    crate::auth::session_end::end_access_after_password_change(state, &user.user_id).await?;
     // A new password lifts brute-force blocks, as in Auth0.
     let identifiers = crate::attack::login_identifiers(&user);
     crate::attack::release_blocks(state, &identifiers, Some(&user.user_id), connection.as_ref()).await?;

@@ -1,5 +1,6 @@
 //! Ending single sign-on sessions, and telling the applications they signed in to
-//! (OpenID Connect Back-Channel Logout 1.0, with Auth0's initiators).
+//! (OpenID Connect Back-Channel Logout 1.0, with Auth0's initiators). A new password
+//! ends them all, and the user's refresh grants with them.
 //!
 //! Whoever deletes a session's row tells its applications, so two endings of one session
 //! never tell twice. Each application whose `oidc_logout` listens for the ending gets a
@@ -9,7 +10,7 @@
 
 use crate::auth::secrets::random_token;
 use crate::state::AppState;
-use gatehouse_store::{SessionDetails, StoreError};
+use gatehouse_store::{GrantFilter, SessionDetails, StoreError};
 use serde_json::json;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -23,6 +24,8 @@ pub enum Initiator {
     SessionRevoked,
     /// The user was deleted.
     AccountDeleted,
+    /// The user's password changed (a reset, or an administrator's).
+    PasswordChanged,
 }
 
 impl Initiator {
@@ -31,6 +34,7 @@ impl Initiator {
             Self::RpLogout => "rp-logout",
             Self::SessionRevoked => "session-revoked",
             Self::AccountDeleted => "account-deleted",
+            Self::PasswordChanged => "password-changed",
         }
     }
 }
@@ -75,6 +79,15 @@ pub async fn end_sessions_of_user(state: &AppState, user_id: &str, initiator: In
     }
     // Expired sessions no application needs to hear of.
     Ok(ended + state.store.delete_sessions_of_user(user_id).await?)
+}
+
+/// A new password signs the user out of everything: whoever knew the old one may hold a
+/// session or a refresh token. Both end before the change is answered.
+pub async fn end_access_after_password_change(state: &AppState, user_id: &str) -> Result<(), StoreError> {
+    end_sessions_of_user(state, user_id, Initiator::PasswordChanged).await?;
+    let everything = GrantFilter { user_id, client_id: None, audience: None };
+    state.store.revoke_refresh_grants(&everything, state.clock.now().unix_timestamp()).await?;
+    Ok(())
 }
 
 /// Posts a logout token to every application of `ended` that listens for `initiator`.

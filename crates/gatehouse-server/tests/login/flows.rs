@@ -671,3 +671,36 @@ async fn sign_in_to_both(srv: &TestServer, b: &mut Browser) -> String {
     assert!(query_param(&a.location.unwrap(), "code").is_some());
     jwt_claims(tokens["id_token"].as_str().unwrap())["sid"].as_str().unwrap().to_string()
 }
+
+#[tokio::test]
+async fn a_new_password_signs_the_user_out_of_everything() {
+    let apps = LogoutReceiver::start().await;
+    let srv = start().await;
+    let admin = management_token(&srv, &["update:users", "update:clients"]).await;
+    let listen = json!({"oidc_logout": {"backchannel_logout_urls": [apps.url("spa")],
+        "backchannel_logout_initiators": {"mode": "custom", "selected_initiators": ["password-changed"]}}});
+    assert_eq!(management(&srv, &admin, "PATCH", &format!("clients/{SPA}"), Some(listen)).await.0, 200);
+    let mut b = Browser::default();
+    let (_, browser_tokens) = redeem(&srv, &login_code(&srv, &mut b, SPA).await).await;
+    let (_, direct) = password_grant(&srv, "alice@example.com", PASSWORD, &[("scope", "openid offline_access")]).await;
+    let new_password = "A-new-Passphrase-for-2027";
+    let (status, body) =
+        management(&srv, &admin, "PATCH", "users/auth0%7Calice", Some(json!({ "password": new_password }))).await;
+    assert_eq!(status, 200, "{body}");
+    // The browser's session is over, and the application was told why it ended.
+    let a = b.get(&srv, &authorize_path(SPA, &[("prompt", "none")])).await;
+    assert_eq!(query_param(&a.location.unwrap(), "error").as_deref(), Some("login_required"));
+    let sid = jwt_claims(browser_tokens["id_token"].as_str().unwrap())["sid"].clone();
+    assert_eq!(verified_logout_token(&srv, &apps.tokens("spa", 1).await[0], SPA).await["sid"], sid);
+    // Every refresh token, from the browser or from the password grant, is dead.
+    let (status, body) = refresh(&srv, browser_tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("invalid_grant")));
+    let rt = direct["refresh_token"].as_str().unwrap();
+    let form =
+        [("grant_type", "refresh_token"), ("client_id", WEB), ("client_secret", WEB_SECRET), ("refresh_token", rt)];
+    let (status, body) = token(&srv, &form).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("invalid_grant")));
+    // The new password starts afresh.
+    let (status, body) = password_grant(&srv, "alice@example.com", new_password, &[]).await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -133,6 +133,37 @@ async fn reset_request_page_end_to_end(b: Backend) {
     assert_eq!(bodies[0], bodies[1], "the same page for a known and an unknown address");
     let mail = emails_to(&s, "r@example.com", 1).await;
     let url = link(&mail[0], "/u/reset-password?ticket=");
+    // Someone signed in with the old password: a session and a refresh token.
+    let id = user["user_id"].as_str().unwrap();
+    let far = i64::MAX / 2;
+    let session = gatehouse_store::LoginSession {
+        id_hash: "old-session".into(),
+        sid: "old-sid".into(),
+        user_id: id.into(),
+        auth_time: 1,
+        created_at: 1,
+        expires_at: far,
+        method: Some("pwd".into()),
+        initial: Default::default(),
+        last: Default::default(),
+        last_interacted_at: None,
+    };
+    s.store.insert_login_session(&session, "some-app").await.unwrap();
+    let token = gatehouse_store::RefreshToken {
+        token_hash: "old-token".into(),
+        family_id: "old-family".into(),
+        client_id: "some-app".into(),
+        user_id: id.into(),
+        scope: "openid offline_access".into(),
+        audience: None,
+        sid: Some("old-sid".into()),
+        auth_time: 1,
+        created_at: 1,
+        expires_at: far,
+        rotated_at: None,
+        revoked_at: None,
+    };
+    s.store.insert_refresh_token(&token, None).await.unwrap();
     let mut other = Browser::new();
     let page = other.get(&s, &url).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -152,8 +183,11 @@ async fn reset_request_page_end_to_end(b: Backend) {
         .await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert!(done.body.contains("Your password has been changed"));
-    let id = user["user_id"].as_str().unwrap();
     assert!(crate::helpers::password_is(&s, id, "New-pass-456").await);
+    // … and whoever held the old password is signed out of everything.
+    assert!(s.store.session_details("old-sid", 0).await.unwrap().is_none());
+    let everything = gatehouse_store::GrantFilter { user_id: id, client_id: None, audience: None };
+    assert!(s.store.refresh_grants(&everything, 0, None, 10).await.unwrap().is_empty());
     assert!(s.store.user(id).await.unwrap().unwrap().email_verified, "an emailed link proves the mailbox");
     assert!(crate::helpers::log_types(&s).await.contains(&"scp".to_string()));
     s.stop().await;
