@@ -344,3 +344,15 @@ def test_sessions_and_refresh_tokens(mgmt, gatehouse):
         tokens.refresh_token(direct["refresh_token"])
     assert e.value.error_code == "invalid_grant"
     assert list(mgmt.users.refresh_token.list(user.user_id)) == []
+
+    # Bulk revocation by user and client, and "sign out of everything".
+    again = tokens.login("sessions@example.com", "Analytical-Engine-1837", scope="openid offline_access", realm=conn.name)
+    mgmt.refresh_tokens.revoke(user_id=user.user_id, client_id=app.client_id)
+    with pytest.raises(Auth0Error):
+        tokens.refresh_token(again["refresh_token"])
+    code, browser = _hosted_login(gatehouse, app.client_id, callback, "sessions@example.com", "Analytical-Engine-1837")
+    last = tokens.authorization_code(code, callback)
+    mgmt.users.revoke_access(user.user_id)
+    assert list(mgmt.users.sessions.list(user.user_id)) == []
+    with pytest.raises(Auth0Error):
+        tokens.refresh_token(last["refresh_token"])
