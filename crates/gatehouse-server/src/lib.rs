@@ -46,6 +46,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use auth::login::{password_login, LoginError};
+pub use auth::purge_expired;
 pub use state::AppState as State;
 
 /// Why the server could not be prepared.

@@ -449,16 +449,18 @@ impl Store {
 
     /// The sessions, each with the applications it signed in to.
     async fn with_clients(&self, sessions: Vec<LoginSession>) -> Result<Vec<SessionDetails>, StoreError> {
-        let Some(first) = sessions.first() else { return Ok(Vec::new()) };
-        // All of one user's: their sessions are few, and this is one statement.
-        let user_id = first.user_id.clone();
-        let pairs: Vec<(String, String)> = on_pool!(self, |pool| sqlx::query_as(
-            "SELECT c.sid, c.client_id FROM login_session_clients c JOIN login_sessions s ON s.sid = c.sid \
-             WHERE s.user_id = $1 ORDER BY c.client_id"
-        )
-        .bind(&user_id)
-        .fetch_all(pool)
-        .await)?;
+        if sessions.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement for the page (callers read at most a few hundred sessions at once).
+        let sids: Vec<SqlValue> = sessions.iter().map(|s| SqlValue::Text(s.sid.clone())).collect();
+        let placeholders: Vec<String> = (1..=sids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT sid, client_id FROM login_session_clients WHERE sid IN ({}) ORDER BY client_id",
+            placeholders.join(", ")
+        );
+        let pairs: Vec<(String, String)> =
+            on_pool!(self, |pool| bind_values!(sqlx::query_as(&sql), &sids).fetch_all(pool).await)?;
         Ok(sessions
             .into_iter()
             .map(|session| {
@@ -466,6 +468,24 @@ impl Store {
                 SessionDetails { session, clients }
             })
             .collect())
+    }
+
+    /// Up to `limit` sessions that expired by `now` and signed in to some application, the
+    /// longest expired first, with their applications: the ones housekeeping tells of
+    /// before it purges the rest.
+    pub async fn expired_sessions(&self, now: i64, limit: u32) -> Result<Vec<SessionDetails>, StoreError> {
+        let sessions = on_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT * FROM login_sessions s WHERE s.expires_at <= $1 \
+                 AND EXISTS (SELECT 1 FROM login_session_clients c WHERE c.sid = s.sid) ORDER BY s.expires_at LIMIT $2",
+            )
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(LoginSession::from_row).collect::<Result<Vec<_>, _>>()
+        })?;
+        self.with_clients(sessions).await
     }
 
     /// Ends session `sid` (the Management API's way). Returns whether it existed.

@@ -29,7 +29,9 @@ const CODE_REPLAY_MEMORY_SECS: i64 = 86_400;
 /// refresh tokens. Called periodically by the background worker.
 pub async fn purge_expired(state: &crate::state::AppState) -> Result<u64, gatehouse_store::StoreError> {
     let now = state.clock.now().unix_timestamp();
-    state.store.purge_expired_login_state(now, CODE_REPLAY_MEMORY_SECS).await
+    // First the expired sessions whose applications may want to hear of it, then the rest.
+    let told = session_end::end_expired_sessions(state, now).await?;
+    Ok(told + state.store.purge_expired_login_state(now, CODE_REPLAY_MEMORY_SECS).await?)
 }
 
 /// The peer address, when the server was started with connect info (in-process tests

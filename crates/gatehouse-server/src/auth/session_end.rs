@@ -26,6 +26,8 @@ pub enum Initiator {
     AccountDeleted,
     /// The user's password changed (a reset, or an administrator's).
     PasswordChanged,
+    /// It reached its lifetime (housekeeping ends it).
+    SessionExpired,
 }
 
 impl Initiator {
@@ -35,6 +37,7 @@ impl Initiator {
             Self::SessionRevoked => "session-revoked",
             Self::AccountDeleted => "account-deleted",
             Self::PasswordChanged => "password-changed",
+            Self::SessionExpired => "session-expired",
         }
     }
 }
@@ -79,6 +82,28 @@ pub async fn end_sessions_of_user(state: &AppState, user_id: &str, initiator: In
     }
     // Expired sessions no application needs to hear of.
     Ok(ended + state.store.delete_sessions_of_user(user_id).await?)
+}
+
+/// How many expired sessions housekeeping reads at once.
+const EXPIRED_PAGE: u32 = 500;
+
+/// Ends the sessions that expired by `now` and signed in to some application, telling
+/// those applications (`session-expired`). Returns how many ended.
+pub async fn end_expired_sessions(state: &AppState, now: i64) -> Result<u64, StoreError> {
+    let mut ended = 0;
+    loop {
+        let page = state.store.expired_sessions(now, EXPIRED_PAGE).await?;
+        let last_page = page.len() < EXPIRED_PAGE as usize;
+        for d in page {
+            if state.store.delete_session(&d.session.sid).await? {
+                ended += 1;
+                tell_applications(state, &d, Initiator::SessionExpired).await;
+            }
+        }
+        if last_page {
+            return Ok(ended);
+        }
+    }
 }
 
 /// A new password signs the user out of everything: whoever knew the old one may hold a

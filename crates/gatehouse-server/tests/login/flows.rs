@@ -651,12 +651,19 @@ async fn applications_hear_of_ended_sessions_on_their_back_channel() {
     let spa_tokens = apps.tokens("spa", 2).await;
     assert_eq!(verified_logout_token(&srv, &spa_tokens[1], SPA).await["sid"], second.as_str());
 
-    // Deleting the user ends the third: the SPA hears; the web app has heard only the logout.
-    let third = sign_in_to_both(&srv, &mut b).await;
+    // The next reaches its lifetime: housekeeping ends it, and the SPA hears.
+    let expiring = sign_in_to_both(&srv, &mut b).await;
+    srv.clock.advance_secs(srv.state.config.session_ttl_secs);
+    gatehouse_server::purge_expired(&srv.state).await.unwrap();
+    let spa_tokens = apps.tokens("spa", 3).await;
+    assert_eq!(verified_logout_token(&srv, &spa_tokens[2], SPA).await["sid"], expiring.as_str());
+
+    // Deleting the user ends the last: the SPA hears; the web app has heard only the logout.
+    let last = sign_in_to_both(&srv, &mut b).await;
     let (status, _) = management(&srv, &admin, "DELETE", "users/auth0%7Calice", None).await;
     assert_eq!(status, 204);
-    let spa_tokens = apps.tokens("spa", 3).await;
-    assert_eq!(verified_logout_token(&srv, &spa_tokens[2], SPA).await["sid"], third.as_str());
+    let spa_tokens = apps.tokens("spa", 4).await;
+    assert_eq!(verified_logout_token(&srv, &spa_tokens[3], SPA).await["sid"], last.as_str());
     let mut web_sids = Vec::new();
     for token in apps.tokens("web", 1).await {
         web_sids.push(verified_logout_token(&srv, &token, WEB).await["sid"].clone());

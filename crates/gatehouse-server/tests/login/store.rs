@@ -421,6 +421,9 @@ async fn sessions_as_the_management_api_lists_and_ends_them() {
         assert_eq!((a.session.method.as_deref(), a.session.last_interacted_at), (Some("pwd"), Some(130)));
         assert_eq!(s.session_details("s-b", 200).await.unwrap().unwrap().clients, ["c"]);
         assert!(s.session_details("s-old", 200).await.unwrap().is_none(), "expired");
+        let expired = s.expired_sessions(200, 10).await.unwrap();
+        assert_eq!((sids(expired.clone()), expired[0].clients.clone()), (vec!["s-old".to_string()], vec!["c".into()]));
+        assert!(s.expired_sessions(149, 10).await.unwrap().is_empty());
         assert_eq!(sids(s.sessions_of_user("auth0|u1", 200, None, 2).await.unwrap()), ["s-a", "s-b"]);
         assert_eq!(sids(s.sessions_of_user("auth0|u1", 200, Some("s-b"), 2).await.unwrap()), ["s-c"]);
         assert!(s.delete_session("s-b").await.unwrap());
