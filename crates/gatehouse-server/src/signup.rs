@@ -9,6 +9,7 @@
 //!   exists: the lookup and the email happen on a task of their own.
 
 use crate::auth::secrets::{hash_secret, random_token};
+use crate::auth::session_end::Initiator;
 use crate::error::DbConnectionsError;
 use crate::mail::{self, OnFailure};
 use crate::state::AppState;
@@ -160,7 +161,7 @@ pub async fn store_new_password(
     if let Some(h) = &hash {
         state.store.record_password(&user.user_id, h, &now).await?;
     }
-    crate::auth::session_end::end_access_after_password_change(state, &user.user_id).await?;
+    crate::auth::session_end::sign_out_everywhere(state, &user.user_id, Initiator::PasswordChanged).await?;
     // A new password lifts brute-force blocks, as in Auth0.
     let identifiers = crate::attack::login_identifiers(&user);
     crate::attack::release_blocks(state, &identifiers, Some(&user.user_id), connection.as_ref()).await?;

@@ -77,6 +77,13 @@ pub struct GrantFilter<'a> {
     pub audience: Option<&'a str>,
 }
 
+impl<'a> GrantFilter<'a> {
+    /// Every grant of `user_id`.
+    pub fn all_of(user_id: &'a str) -> Self {
+        Self { user_id, client_id: None, audience: None }
+    }
+}
+
 /// An `/authorize` request waiting for the user to log in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoginTransaction {
@@ -412,15 +419,8 @@ impl Store {
 
     /// Session `sid`, if it has not expired by `now`, with its applications.
     pub async fn session_details(&self, sid: &str, now: i64) -> Result<Option<SessionDetails>, StoreError> {
-        let sessions = on_pool!(self, |pool| {
-            let rows = sqlx::query("SELECT * FROM login_sessions WHERE sid = $1 AND expires_at > $2")
-                .bind(sid)
-                .bind(now)
-                .fetch_all(pool)
-                .await?;
-            rows.iter().map(LoginSession::from_row).collect::<Result<Vec<_>, _>>()
-        })?;
-        Ok(self.with_clients(sessions).await?.pop())
+        let values = [SqlValue::Text(sid.into()), SqlValue::Int(now)];
+        Ok(self.sessions_where("s.sid = $1 AND s.expires_at > $2", &values).await?.pop())
     }
 
     /// `user_id`'s sessions that have not expired by `now`, by `sid`: at most `limit`,
@@ -432,23 +432,26 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<SessionDetails>, StoreError> {
-        let sessions = on_pool!(self, |pool| {
-            let rows = sqlx::query(
-                "SELECT * FROM login_sessions WHERE user_id = $1 AND expires_at > $2 AND sid > $3 ORDER BY sid LIMIT $4",
-            )
-            .bind(user_id)
-            .bind(now)
-            .bind(after.unwrap_or(""))
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
-            rows.iter().map(LoginSession::from_row).collect::<Result<Vec<_>, _>>()
-        })?;
-        self.with_clients(sessions).await
+        self.sessions_where(
+            "s.user_id = $1 AND s.expires_at > $2 AND s.sid > $3 ORDER BY s.sid LIMIT $4",
+            &[
+                SqlValue::Text(user_id.into()),
+                SqlValue::Int(now),
+                SqlValue::Text(after.unwrap_or("").into()),
+                SqlValue::Int(i64::from(limit)),
+            ],
+        )
+        .await
     }
 
-    /// The sessions, each with the applications it signed in to.
-    async fn with_clients(&self, sessions: Vec<LoginSession>) -> Result<Vec<SessionDetails>, StoreError> {
+    /// The sessions of `login_sessions s` that `clause` selects (a condition, and any order
+    /// and limit, bound to `values`), each with the applications it signed in to.
+    async fn sessions_where(&self, clause: &str, values: &[SqlValue]) -> Result<Vec<SessionDetails>, StoreError> {
+        let sql = format!("SELECT s.* FROM login_sessions s WHERE {clause}");
+        let sessions = on_pool!(self, |pool| {
+            let rows = bind_values!(sqlx::query(&sql), values).fetch_all(pool).await?;
+            rows.iter().map(LoginSession::from_row).collect::<Result<Vec<_>, _>>()
+        })?;
         if sessions.is_empty() {
             return Ok(Vec::new());
         }
@@ -474,18 +477,12 @@ impl Store {
     /// longest expired first, with their applications: the ones housekeeping tells of
     /// before it purges the rest.
     pub async fn expired_sessions(&self, now: i64, limit: u32) -> Result<Vec<SessionDetails>, StoreError> {
-        let sessions = on_pool!(self, |pool| {
-            let rows = sqlx::query(
-                "SELECT * FROM login_sessions s WHERE s.expires_at <= $1 \
-                 AND EXISTS (SELECT 1 FROM login_session_clients c WHERE c.sid = s.sid) ORDER BY s.expires_at LIMIT $2",
-            )
-            .bind(now)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
-            rows.iter().map(LoginSession::from_row).collect::<Result<Vec<_>, _>>()
-        })?;
-        self.with_clients(sessions).await
+        self.sessions_where(
+            "s.expires_at <= $1 AND EXISTS (SELECT 1 FROM login_session_clients c WHERE c.sid = s.sid) \
+             ORDER BY s.expires_at LIMIT $2",
+            &[SqlValue::Int(now), SqlValue::Int(i64::from(limit))],
+        )
+        .await
     }
 
     /// Ends session `sid` (the Management API's way). Returns whether it existed.

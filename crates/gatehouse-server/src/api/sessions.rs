@@ -11,7 +11,7 @@
 //! of a revoked family gets `invalid_grant`, and applications listening on a back-channel
 //! logout URL are told (`session-revoked`).
 
-use crate::auth::session_end::{end_session, end_sessions_of_user, Initiator};
+use crate::auth::session_end::{end_session, end_sessions_of_user, sign_out_everywhere, Initiator};
 use crate::authz::{DeleteRefreshTokens, DeleteSessions, ReadRefreshTokens, ReadSessions, Scoped};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
@@ -217,13 +217,10 @@ pub async fn revoke_user_access(
                 state.store.revoke_refresh_tokens_of_session(&sid, now).await?;
             }
         }
-        None => {
+        None if preserve => {
             end_sessions_of_user(&state, &user_id, Initiator::SessionRevoked).await?;
-            if !preserve {
-                let filter = GrantFilter { user_id: &user_id, client_id: None, audience: None };
-                state.store.revoke_refresh_grants(&filter, now).await?;
-            }
         }
+        None => sign_out_everywhere(&state, &user_id, Initiator::SessionRevoked).await?,
     }
     Ok(StatusCode::ACCEPTED)
 }
@@ -250,8 +247,7 @@ pub async fn user_refresh_tokens(
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&["from", "take", "include_totals"])?;
     q.bool("include_totals")?;
-    let filter = GrantFilter { user_id: &user_id, client_id: None, audience: None };
-    let (tokens, next) = grants_page(&state, &filter, &q).await?;
+    let (tokens, next) = grants_page(&state, &GrantFilter::all_of(&user_id), &q).await?;
     Ok(Json(with_next(json!({ "tokens": tokens }), next)))
 }
 
@@ -261,8 +257,7 @@ pub async fn delete_user_refresh_tokens(
     Path(user_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     existing_user(&state, &user_id).await?;
-    let filter = GrantFilter { user_id: &user_id, client_id: None, audience: None };
-    state.store.revoke_refresh_grants(&filter, now(&state)).await?;
+    state.store.revoke_refresh_grants(&GrantFilter::all_of(&user_id), now(&state)).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

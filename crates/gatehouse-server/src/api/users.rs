@@ -1,5 +1,5 @@
 use super::{page, paging};
-use crate::auth::session_end::{end_access_after_password_change, end_sessions_of_user, Initiator};
+use crate::auth::session_end::{end_sessions_of_user, sign_out_everywhere, Initiator};
 use crate::authz::{CreateUsers, DeleteUsers, ReadUsers, Scoped, UpdateUsers};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
@@ -229,7 +229,7 @@ pub async fn update(
         state.store.record_password(&updated.user_id, &hash, &updated.updated_at).await?;
     }
     if password_changed {
-        end_access_after_password_change(&state, &updated.user_id).await?;
+        sign_out_everywhere(&state, &updated.user_id, Initiator::PasswordChanged).await?;
         // A new password lifts brute-force blocks, as in Auth0.
         let identifiers = crate::attack::login_identifiers(&updated);
         crate::attack::release_blocks(&state, &identifiers, Some(&updated.user_id), Some(&connection)).await?;

@@ -50,17 +50,23 @@ const LOGOUT_TOKEN_TTL_SECS: i64 = 120;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(5);
 const DELIVERY_ATTEMPTS: u32 = 3;
 
+/// Ends the sessions read (with their applications, which the delete takes along), each
+/// told of only by whoever deleted it. Returns how many this call ended.
+async fn end_read(state: &AppState, read: Vec<SessionDetails>, initiator: Initiator) -> Result<u64, StoreError> {
+    let mut ended = 0;
+    for d in read {
+        if state.store.delete_session(&d.session.sid).await? {
+            ended += 1;
+            tell_applications(state, &d, initiator).await;
+        }
+    }
+    Ok(ended)
+}
+
 /// Ends session `sid` and tells its applications. Returns whether it existed.
 pub async fn end_session(state: &AppState, sid: &str, initiator: Initiator) -> Result<bool, StoreError> {
-    // Read before the delete, which takes the session's applications along.
-    let details = state.store.session_details(sid, i64::MIN).await?;
-    if !state.store.delete_session(sid).await? {
-        return Ok(false);
-    }
-    if let Some(d) = details {
-        tell_applications(state, &d, initiator).await;
-    }
-    Ok(true)
+    let read = state.store.session_details(sid, i64::MIN).await?;
+    Ok(end_read(state, read.into_iter().collect(), initiator).await? > 0)
 }
 
 /// Ends every session of `user_id` and tells their applications. Returns how many ended.
@@ -73,12 +79,7 @@ pub async fn end_sessions_of_user(state: &AppState, user_id: &str, initiator: In
         if live.is_empty() {
             break;
         }
-        for d in live {
-            if state.store.delete_session(&d.session.sid).await? {
-                ended += 1;
-                tell_applications(state, &d, initiator).await;
-            }
-        }
+        ended += end_read(state, live, initiator).await?;
     }
     // Expired sessions no application needs to hear of.
     Ok(ended + state.store.delete_sessions_of_user(user_id).await?)
@@ -94,24 +95,20 @@ pub async fn end_expired_sessions(state: &AppState, now: i64) -> Result<u64, Sto
     loop {
         let page = state.store.expired_sessions(now, EXPIRED_PAGE).await?;
         let last_page = page.len() < EXPIRED_PAGE as usize;
-        for d in page {
-            if state.store.delete_session(&d.session.sid).await? {
-                ended += 1;
-                tell_applications(state, &d, Initiator::SessionExpired).await;
-            }
-        }
+        ended += end_read(state, page, Initiator::SessionExpired).await?;
         if last_page {
             return Ok(ended);
         }
     }
 }
 
-/// A new password signs the user out of everything: whoever knew the old one may hold a
-/// session or a refresh token. Both end before the change is answered.
-pub async fn end_access_after_password_change(state: &AppState, user_id: &str) -> Result<(), StoreError> {
-    end_sessions_of_user(state, user_id, Initiator::PasswordChanged).await?;
-    let everything = GrantFilter { user_id, client_id: None, audience: None };
-    state.store.revoke_refresh_grants(&everything, state.clock.now().unix_timestamp()).await?;
+/// Signs the user out of everything: every session ends (its applications told why) and
+/// every refresh grant is revoked. A new password does this before the change is
+/// answered, since whoever knew the old one may hold either; so does the Management
+/// API's `revoke-access`.
+pub async fn sign_out_everywhere(state: &AppState, user_id: &str, initiator: Initiator) -> Result<(), StoreError> {
+    end_sessions_of_user(state, user_id, initiator).await?;
+    state.store.revoke_refresh_grants(&GrantFilter::all_of(user_id), state.clock.now().unix_timestamp()).await?;
     Ok(())
 }
 

@@ -452,7 +452,7 @@ async fn refresh_grants_are_listed_by_family_and_end_at_their_deadline() {
         // A rotation asks for 1,150 but the family ends at 400.
         let rotated = s.rotate_refresh_token("f1-a", &Successor { token_hash: "f1-b", expires_at: 1_150 }, 150);
         assert!(matches!(rotated.await.unwrap(), RefreshRedemption::Rotated(_)));
-        let all = GrantFilter { user_id: "auth0|u1", client_id: None, audience: None };
+        let all = GrantFilter::all_of("auth0|u1");
         let grants = s.refresh_grants(&all, 200, None, 10).await.unwrap();
         let first = RefreshGrant {
             family_id: "fam-1".into(),

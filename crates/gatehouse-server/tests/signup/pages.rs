@@ -186,7 +186,7 @@ async fn reset_request_page_end_to_end(b: Backend) {
     assert!(crate::helpers::password_is(&s, id, "New-pass-456").await);
     // … and whoever held the old password is signed out of everything.
     assert!(s.store.session_details("old-sid", 0).await.unwrap().is_none());
-    let everything = gatehouse_store::GrantFilter { user_id: id, client_id: None, audience: None };
+    let everything = gatehouse_store::GrantFilter::all_of(id);
     assert!(s.store.refresh_grants(&everything, 0, None, 10).await.unwrap().is_empty());
     assert!(s.store.user(id).await.unwrap().unwrap().email_verified, "an emailed link proves the mailbox");
     assert!(crate::helpers::log_types(&s).await.contains(&"scp".to_string()));
