@@ -91,11 +91,7 @@ impl BruteForceProtection {
         match b.string("mode", 1, 64)? {
             Patch::Set(m) if m == "count_per_identifier_and_ip" => next.mode = CountMode::PerIdentifierAndIp,
             Patch::Set(m) if m == "count_per_identifier" => next.mode = CountMode::PerIdentifier,
-            Patch::Set(m) => {
-                return Err(Error::body(format!(
-                    "Payload validation error: 'No enum match for: \"{m}\"' on property mode."
-                )))
-            }
+            Patch::Set(m) => return Err(Error::invalid_field("mode", format!("No enum match for: \"{m}\""))),
             _ => {}
         }
         if let Patch::Set(n) = b.integer("max_attempts", 1, 100)? {
@@ -194,9 +190,7 @@ impl SuspiciousIpThrottling {
 
 fn check_shields(shields: &[String], allowed: &[&str], field: &str) -> Result<(), Error> {
     match shields.iter().find(|s| !allowed.contains(&s.as_str())) {
-        Some(bad) => {
-            Err(Error::body(format!("Payload validation error: 'No enum match for: \"{bad}\"' on property {field}.")))
-        }
+        Some(bad) => Err(Error::invalid_field(field, format!("No enum match for: \"{bad}\""))),
         None => Ok(()),
     }
 }
@@ -207,10 +201,13 @@ fn parse_allowlist(items: &[String]) -> Result<Vec<IpRange>, Error> {
         .enumerate()
         .map(|(i, s)| {
             IpRange::parse(s).ok_or_else(|| {
-                Error::body(format!(
-                    "Payload validation error: 'Object didn't pass validation for format ipv4, cidr, ipv6 or \
-                     ipv6_cidr: {s}' on property allowlist[{i}]."
-                ))
+                Error::invalid_field(
+                    format!("allowlist[{i}]"),
+                    format!(
+                        "Object didn't pass validation for format ipv4, cidr, ipv6 or \
+                     ipv6_cidr: {s}"
+                    ),
+                )
             })
         })
         .collect()

@@ -147,7 +147,7 @@ const FIELDS: &[&str] = &[
 ];
 
 fn invalid(field: &str, reason: &str) -> Error {
-    Error::body(format!("Payload validation error: '{reason}' on property {field}."))
+    Error::invalid_field(field, reason)
 }
 
 /// Validates a `POST /api/v2/clients` body.

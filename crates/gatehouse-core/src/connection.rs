@@ -130,8 +130,7 @@ const PATCH_FIELDS: &[&str] =
 pub fn new_connection(body: &Value, id: String, now: &str) -> Result<Connection, Error> {
     let b = Body::new(body, CREATE_FIELDS)?;
     let name = b.required_string("name", 1, 128)?;
-    validate_connection_name(&name)
-        .map_err(|r| Error::body(format!("Payload validation error: '{r}' on property name.")))?;
+    validate_connection_name(&name).map_err(|r| Error::invalid_field("name", r))?;
     let strategy = b.required_string("strategy", 1, 64)?;
     if strategy != "auth0" && !crate::social::is_upstream_strategy(&strategy) {
         return Err(Error::body(format!(
@@ -198,8 +197,9 @@ fn apply_common(b: &Body, c: &mut Connection) -> Result<(), Error> {
     }
     if let Patch::Set(m) = b.json_object("metadata")? {
         if m.len() > 10 || m.values().any(|v| v.as_str().is_none_or(|s| s.len() > 255)) {
-            return Err(Error::body(
-                "Payload validation error: 'metadata may have at most 10 keys with string values of at most 255 characters' on property metadata.",
+            return Err(Error::invalid_field(
+                "metadata",
+                "metadata may have at most 10 keys with string values of at most 255 characters",
             ));
         }
         c.metadata = m;
@@ -210,9 +210,7 @@ fn apply_common(b: &Body, c: &mut Connection) -> Result<(), Error> {
 /// Type checks for the `auth0` strategy options Gatehouse understands. Unknown options
 /// are kept (Auth0 has many), known ones must have the right shape.
 fn validate_database_options(o: &Map<String, Value>) -> Result<(), Error> {
-    let bad = |field: &str, reason: &str| {
-        Error::body(format!("Payload validation error: '{reason}' on property options.{field}."))
-    };
+    let bad = |field: &str, reason: &str| Error::invalid_field(format!("options.{field}"), reason);
     if let Some(p) = o.get("passwordPolicy") {
         let ok = p.is_null() || p.as_str().is_some_and(|s| ["none", "low", "fair", "good", "excellent"].contains(&s));
         if !ok {

@@ -6,6 +6,13 @@ pub enum Error {
     /// The request body or a field in it is invalid. The message names the field.
     #[error("{0}")]
     InvalidBody(String),
+    /// A field of the body is invalid: `field` is its path (`email`, `options.foo`,
+    /// `fields[2].name`), `reason` says why in Auth0's words.
+    #[error("Payload validation error: '{reason}' on property {field}.")]
+    InvalidField { field: String, reason: String },
+    /// A field the body must have is missing.
+    #[error("Payload validation error: 'Missing required property: {field}'.")]
+    MissingField { field: String },
     /// A query-string parameter is invalid.
     #[error("{0}")]
     InvalidQuery(String),
@@ -26,6 +33,19 @@ pub enum Error {
 impl Error {
     pub fn body(message: impl Into<String>) -> Self {
         Self::InvalidBody(message.into())
+    }
+    pub fn invalid_field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidField { field: field.into(), reason: reason.into() }
+    }
+    pub fn missing_field(field: impl Into<String>) -> Self {
+        Self::MissingField { field: field.into() }
+    }
+    /// The body field this error is about, if it is about one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::InvalidField { field, .. } | Self::MissingField { field } => Some(field),
+            _ => None,
+        }
     }
     pub fn query(message: impl Into<String>) -> Self {
         Self::InvalidQuery(message.into())

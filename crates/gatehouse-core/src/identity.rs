@@ -137,32 +137,25 @@ pub fn link_request(body: &Value) -> Result<LinkRequest, Error> {
     let b = crate::validate::Body::new(body, &["provider", "user_id", "connection_id", "link_with"])?;
     if let crate::validate::Patch::Set(token) = b.string("link_with", 1, 16_384)? {
         if b.has("provider") || b.has("user_id") || b.has("connection_id") {
-            return Err(Error::body(
-                "Payload validation error: 'give either link_with or provider and user_id, not both' on property link_with.",
-            ));
+            return Err(Error::invalid_field("link_with", "give either link_with or provider and user_id, not both"));
         }
         return Ok(LinkRequest::Token(token));
     }
     let provider = match b.string("provider", 1, 64)? {
         crate::validate::Patch::Set(p) => p,
-        _ => return Err(Error::body("Payload validation error: 'Missing required property: provider'.")),
+        _ => return Err(Error::missing_field("provider")),
     };
     // Auth0 accepts the id as a string or a number (GitHub and Facebook ids are numbers).
-    let user_id =
-        match b.raw("user_id") {
-            Some(Value::String(s)) if !s.is_empty() && s.len() <= 255 => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(_) => return Err(Error::body(
-                "Payload validation error: 'Expected a string of 1 to 255 characters or a number' on property user_id.",
-            )),
-            None => return Err(Error::body("Payload validation error: 'Missing required property: user_id'.")),
-        };
+    let user_id = match b.raw("user_id") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 255 => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(_) => return Err(Error::invalid_field("user_id", "Expected a string of 1 to 255 characters or a number")),
+        None => return Err(Error::missing_field("user_id")),
+    };
     let connection_id = match b.string("connection_id", 1, 64)? {
         crate::validate::Patch::Set(c) if crate::ids::is_connection_id(&c) => Some(c),
         crate::validate::Patch::Set(_) => {
-            return Err(Error::body(
-                "Payload validation error: 'String does not match pattern ^con_[A-Za-z0-9]{16}$' on property connection_id.",
-            ))
+            return Err(Error::invalid_field("connection_id", "String does not match pattern ^con_[A-Za-z0-9]{16}$"))
         }
         _ => None,
     };

@@ -155,35 +155,27 @@ pub fn export_request(body: &Value) -> Result<ExportRequest, Error> {
     let connection_id = match b.string("connection_id", 1, 64)? {
         Patch::Set(id) if crate::ids::is_connection_id(&id) => Some(id),
         Patch::Set(_) => {
-            return Err(Error::body(
-                "Payload validation error: 'String does not match pattern ^con_[A-Za-z0-9]{16}$' on property connection_id.",
-            ))
+            return Err(Error::invalid_field("connection_id", "String does not match pattern ^con_[A-Za-z0-9]{16}$"))
         }
         _ => None,
     };
     let format = match b.string("format", 1, 8)? {
         Patch::Set(f) if f == "json" || f == "csv" => f,
-        Patch::Set(_) => {
-            return Err(Error::body(
-                "Payload validation error: 'No enum match for: format (json, csv)' on property format.",
-            ))
-        }
+        Patch::Set(_) => return Err(Error::invalid_field("format", "No enum match for: format (json, csv)")),
         _ => "csv".to_string(),
     };
     let limit = match body.get("limit") {
         None | Some(Value::Null) => None,
         Some(v) => match v.as_u64() {
             Some(n) if n >= 1 => Some(n),
-            _ => return Err(Error::body("Payload validation error: 'Expected a positive integer' on property limit.")),
+            _ => return Err(Error::invalid_field("limit", "Expected a positive integer")),
         },
     };
     let fields = match body.get("fields") {
         None | Some(Value::Null) => None,
         Some(Value::Array(items)) => {
             if items.is_empty() || items.len() > 100 {
-                return Err(Error::body(
-                    "Payload validation error: 'fields must have 1 to 100 items' on property fields.",
-                ));
+                return Err(Error::invalid_field("fields", "fields must have 1 to 100 items"));
             }
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
@@ -197,13 +189,11 @@ pub fn export_request(body: &Value) -> Result<ExportRequest, Error> {
                 out.push(ExportFieldSpec { name, export_as });
             }
             if format == "csv" && out.len() > 30 {
-                return Err(Error::body(
-                    "Payload validation error: 'a CSV export has at most 30 fields' on property fields.",
-                ));
+                return Err(Error::invalid_field("fields", "a CSV export has at most 30 fields"));
             }
             Some(out)
         }
-        Some(_) => return Err(Error::body("Payload validation error: 'Expected type array' on property fields.")),
+        Some(_) => return Err(Error::invalid_field("fields", "Expected type array")),
     };
     let mut echo = Map::new();
     echo.insert("format".into(), json!(format));
@@ -226,9 +216,8 @@ pub fn export_request(body: &Value) -> Result<ExportRequest, Error> {
 /// Points a nested field's error at `fields[i].…`.
 fn rename(e: Error, at: &str) -> Error {
     match e {
-        Error::InvalidBody(m) if m.contains("on property ") => {
-            Error::InvalidBody(m.replacen("on property ", &format!("on property {at}."), 1))
-        }
+        Error::InvalidField { field, reason } => Error::InvalidField { field: format!("{at}.{field}"), reason },
+        Error::MissingField { field } => Error::MissingField { field: format!("{at}.{field}") },
         Error::InvalidBody(m) => Error::InvalidBody(format!("{} on property {at}.", m.trim_end_matches('.'))),
         other => other,
     }

@@ -170,7 +170,8 @@ impl PasswordRejection {
         }
     }
 
-    /// The Authentication API's error body (`/dbconnections/signup`, ...).
+    /// Auth0's description of the refusal (`name`, `code`, `message`, `description`,
+    /// `policy`); the HTTP surface adds the status.
     pub fn to_auth0_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("name".into(), json!(self.name()));
@@ -191,7 +192,6 @@ impl PasswordRejection {
                 m.insert("description".into(), json!(other.message()));
             }
         }
-        m.insert("statusCode".into(), json!(400));
         Value::Object(m)
     }
 }
@@ -510,7 +510,6 @@ mod tests {
             body["policy"],
             "* At least 8 characters in length\n* Contain at least 3 of the following 4 types of characters:\n * lower case letters (a-z)\n * upper case letters (A-Z)\n * numbers (i.e. 0-9)\n * special characters (e.g. !@#$%^&*)"
         );
-        assert_eq!(body["statusCode"], 400);
     }
 
     #[test]

@@ -176,7 +176,7 @@ const PROFILE_FIELDS: &[&str] =
     &["email", "email_verified", "name", "given_name", "family_name", "nickname", "picture"];
 
 fn bad(field: &str, reason: &str) -> Error {
-    Error::body(format!("Payload validation error: '{reason}' on property options.{field}."))
+    Error::invalid_field(format!("options.{field}"), reason)
 }
 
 fn opt_string(o: &Map<String, Value>, key: &str, max: usize) -> Result<Option<String>, Error> {

@@ -184,13 +184,11 @@ pub fn new_user(body: &Value, connection: &Connection, local_id: String, now: &s
             return Err(Error::body("Cannot set username for connection without requires_username."))
         }
         Patch::Set(u) => Some(Username::parse(&u, umin, umax).map_err(|r| invalid("username", &r))?.into_string()),
-        _ if requires_username => {
-            return Err(Error::body("Payload validation error: 'Missing required property: username'."))
-        }
+        _ if requires_username => return Err(Error::missing_field("username")),
         _ => None,
     };
     if email.is_none() {
-        return Err(Error::body("Payload validation error: 'Missing required property: email'."));
+        return Err(Error::missing_field("email"));
     }
     let password = match b.string("password", 1, 1024)? {
         Patch::Set(p) => Some(p),
@@ -287,7 +285,7 @@ fn set<T>(p: Patch<T>) -> Option<T> {
 }
 
 fn invalid(field: &str, reason: &str) -> Error {
-    Error::body(format!("Payload validation error: '{reason}' on property {field}."))
+    Error::invalid_field(field, reason)
 }
 
 fn metadata(b: &Body, field: &str) -> Result<Map<String, Value>, Error> {

@@ -53,10 +53,7 @@ pub fn type_name(v: &Value) -> &'static str {
 }
 
 fn wrong_type(expected: &str, found: &Value, field: &str) -> Error {
-    Error::body(format!(
-        "Payload validation error: 'Expected type {expected} but found type {}' on property {field}.",
-        type_name(found)
-    ))
+    Error::invalid_field(field, format!("Expected type {expected} but found type {}", type_name(found)))
 }
 
 /// A field of a PATCH body: left out, explicitly `null` (unset), or given.
@@ -141,14 +138,10 @@ impl<'a> Body<'a> {
                 let n = s.chars().count();
                 let field = self.field(key);
                 if n < min {
-                    return Err(Error::body(format!(
-                        "Payload validation error: 'String is too short ({n} chars), minimum {min}' on property {field}."
-                    )));
+                    return Err(Error::invalid_field(field, format!("String is too short ({n} chars), minimum {min}")));
                 }
                 if n > max {
-                    return Err(Error::body(format!(
-                        "Payload validation error: 'String is too long ({n} chars), maximum {max}' on property {field}."
-                    )));
+                    return Err(Error::invalid_field(field, format!("String is too long ({n} chars), maximum {max}")));
                 }
                 Ok(Patch::Set(s.clone()))
             }
@@ -160,9 +153,7 @@ impl<'a> Body<'a> {
     pub fn required_string(&self, key: &str, min: usize, max: usize) -> Result<String, Error> {
         match self.string(key, min, max)? {
             Patch::Set(s) => Ok(s),
-            Patch::Absent => {
-                Err(Error::body(format!("Payload validation error: 'Missing required property: {}'.", self.field(key))))
-            }
+            Patch::Absent => Err(Error::missing_field(self.field(key))),
             Patch::Null => Err(wrong_type("string", &Value::Null, &self.field(key))),
         }
     }
@@ -182,10 +173,9 @@ impl<'a> Body<'a> {
             Some(Value::Null) => Ok(Patch::Null),
             Some(v @ Value::Number(n)) => match n.as_i64() {
                 Some(i) if (min..=max).contains(&i) => Ok(Patch::Set(i)),
-                Some(i) => Err(Error::body(format!(
-                    "Payload validation error: 'Value {i} is outside the range {min}..{max}' on property {}.",
-                    self.field(key)
-                ))),
+                Some(i) => {
+                    Err(Error::invalid_field(self.field(key), format!("Value {i} is outside the range {min}..{max}")))
+                }
                 None => Err(wrong_type("integer", v, &self.field(key))),
             },
             Some(other) => Err(wrong_type("integer", other, &self.field(key))),
@@ -208,11 +198,10 @@ impl<'a> Body<'a> {
             Some(Value::Null) => Ok(Patch::Null),
             Some(Value::Array(items)) => {
                 if items.len() > max_len {
-                    return Err(Error::body(format!(
-                        "Payload validation error: 'Array is too long ({}), maximum {max_len}' on property {}.",
-                        items.len(),
-                        self.field(key)
-                    )));
+                    return Err(Error::invalid_field(
+                        self.field(key),
+                        format!("Array is too long ({}), maximum {max_len}", items.len()),
+                    ));
                 }
                 items
                     .iter()
@@ -232,6 +221,18 @@ impl<'a> Body<'a> {
 /// An email address: syntactically valid, within Auth0's length limits, lowercased.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
+
+/// A login (email or username) as users are looked up by it: emails are matched case-insensitively after trimming, as they are stored.
+pub fn normalize_login(raw: &str) -> String {
+    // No user has a NUL in their login; such a login is nobody's (an unknown user).
+    if raw.contains('\0') {
+        return String::new();
+    }
+    match Email::parse(raw) {
+        Ok(email) => email.into_string(),
+        Err(_) => raw.trim().to_ascii_lowercase(),
+    }
+}
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -345,9 +346,10 @@ pub fn validate_metadata(field: &str, m: &Map<String, Value>) -> Result<(), Erro
         }
         for (k, v) in m {
             if k.is_empty() || k.contains('.') || k.contains('$') {
-                return Err(Error::body(format!(
-                    "Payload validation error: 'Metadata keys may not be empty or contain \".\" or \"$\"' on property {path}.{k}."
-                )));
+                return Err(Error::invalid_field(
+                    format!("{path}.{k}"),
+                    "Metadata keys may not be empty or contain \".\" or \"$\"",
+                ));
             }
             if let Value::Object(inner) = v {
                 walk(&format!("{path}.{k}"), inner, depth + 1)?;

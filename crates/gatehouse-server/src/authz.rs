@@ -2,34 +2,12 @@
 //! cannot run unless the bearer token is valid and carries one of `ReadUsers`'s scopes.
 
 use crate::error::ApiError;
-use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use serde::{Deserialize, Serialize};
+pub use gatehouse_services::grants::AccessClaims;
+use gatehouse_services::Services;
 use std::marker::PhantomData;
-
-/// Claims of a Gatehouse access token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
-    #[serde(default)]
-    pub scope: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gty: Option<String>,
-}
-
-impl AccessClaims {
-    pub fn has_any(&self, wanted: &[&str]) -> bool {
-        self.scope.split(' ').any(|s| wanted.contains(&s))
-    }
-}
 
 /// A set of scopes any one of which allows an operation.
 pub trait Permission {
@@ -82,7 +60,7 @@ permissions! {
 }
 
 /// The client (`azp`) of a valid Management API token in `headers`, for audit events.
-pub fn token_client_id(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+pub fn token_client_id(state: &Services, headers: &axum::http::HeaderMap) -> Option<String> {
     let header = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = header.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
@@ -105,10 +83,10 @@ impl<P: Permission> Scoped<P> {
     }
 }
 
-impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Scoped<P> {
+impl<P: Permission + Send + Sync> FromRequestParts<Services> for Scoped<P> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &Services) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
         let Some(header) = header else {
             return Err(ApiError::Unauthorized("Missing authentication".into()));

@@ -8,6 +8,10 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_core::Error as DomainError;
+use gatehouse_services::grants::GrantError;
+use gatehouse_services::login::LoginError;
+use gatehouse_services::signup::{SignupError, SIGNUPS_THROTTLED};
+use gatehouse_services::social::SocialError;
 use gatehouse_store::{ConflictOn, StoreError};
 use serde_json::json;
 
@@ -84,6 +88,9 @@ impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         match e {
             DomainError::InvalidBody(m) => Self::body(m),
+            field @ (DomainError::InvalidField { .. } | DomainError::MissingField { .. }) => {
+                Self::body(field.to_string())
+            }
             DomainError::InvalidQuery(m) => Self::query(m),
             DomainError::NotFound { code, message } => Self::NotFound { code, message },
             DomainError::Conflict { code, message } => Self::Conflict { code, message },
@@ -194,6 +201,10 @@ impl OAuthError {
             "The identity store of this connection is unavailable. Try again later.",
         )
     }
+    /// A blocked user's grant: Auth0 answers 401 `unauthorized`.
+    pub fn blocked() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "user is blocked")
+    }
     pub fn server_error(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "token endpoint internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Internal error")
@@ -202,6 +213,52 @@ impl OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
+        Self::server_error(e)
+    }
+}
+
+impl From<LoginError> for OAuthError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::WrongCredentials => Self::invalid_grant(e.to_string()),
+            LoginError::Blocked => Self::blocked(),
+            LoginError::Unavailable => Self::temporarily_unavailable(),
+            LoginError::TooManyAttempts | LoginError::SuspiciousIp => {
+                Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
+            }
+            LoginError::Internal(e) => Self::server_error(e),
+        }
+    }
+}
+
+impl From<GrantError> for OAuthError {
+    fn from(e: GrantError) -> Self {
+        use GrantError as G;
+        match e {
+            G::MissingParameter(_) => Self::invalid_request(e.to_string()),
+            G::GrantTypeNotAllowed(_) | G::PublicClient | G::Connection(_) => {
+                Self::new(StatusCode::FORBIDDEN, "unauthorized_client", e.to_string())
+            }
+            G::NoAudience | G::UnknownAudience(_) | G::NoClientGrant(_) | G::ScopesNotGranted(_) => {
+                Self::access_denied(e.to_string())
+            }
+            G::InvalidCode
+            | G::RedirectMismatch
+            | G::CodeVerifierMismatch
+            | G::UnexpectedCodeVerifier
+            | G::UnknownRefreshToken
+            | G::UserGone => Self::invalid_grant(e.to_string()),
+            G::ScopeExceeded => Self::new(StatusCode::FORBIDDEN, "invalid_scope", e.to_string()),
+            G::Blocked => Self::blocked(),
+            G::Login(e) => e.into(),
+            G::Issue(e) => e.into(),
+            G::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<gatehouse_services::issue::IssueError> for OAuthError {
+    fn from(e: gatehouse_services::issue::IssueError) -> Self {
         Self::server_error(e)
     }
 }
@@ -262,6 +319,9 @@ impl From<DomainError> for DbConnectionsError {
             DomainError::InvalidBody(m) | DomainError::InvalidQuery(m) => {
                 Self::BadRequest { code: "invalid_body", description: m }
             }
+            field @ (DomainError::InvalidField { .. } | DomainError::MissingField { .. }) => {
+                Self::BadRequest { code: "invalid_body", description: field.to_string() }
+            }
             DomainError::NotFound { code, message }
             | DomainError::Conflict { code, message }
             | DomainError::Rejected { code, message } => Self::BadRequest { code, description: message },
@@ -269,8 +329,19 @@ impl From<DomainError> for DbConnectionsError {
     }
 }
 
-pub const SIGNUPS_THROTTLED: &str =
-    "We have detected suspicious sign-up behavior from your address and further attempts will be blocked for a while.";
+impl From<SignupError> for DbConnectionsError {
+    fn from(e: SignupError) -> Self {
+        match e {
+            SignupError::Invalid(e) => e.into(),
+            SignupError::Disabled => Self::bad("invalid_signup", e.to_string()),
+            SignupError::Password(r) => Self::Password(r),
+            SignupError::UserExists => Self::bad("user_exists", e.to_string()),
+            SignupError::UsernameExists => Self::bad("username_exists", e.to_string()),
+            SignupError::TooManyAttempts => Self::TooManyAttempts,
+            SignupError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
 
 impl IntoResponse for DbConnectionsError {
     fn into_response(self) -> Response {
@@ -278,7 +349,11 @@ impl IntoResponse for DbConnectionsError {
             Self::BadRequest { code, description } => {
                 json!({"name": "BadRequestError", "code": code, "description": description, "statusCode": 400})
             }
-            Self::Password(r) => r.to_auth0_json(),
+            Self::Password(r) => {
+                let mut body = r.to_auth0_json();
+                body["statusCode"] = json!(400);
+                body
+            }
             Self::TooManyAttempts => {
                 let body = json!({"name": "TooManyAttemptsError", "code": "too_many_attempts",
                     "description": SIGNUPS_THROTTLED, "statusCode": 429});
@@ -315,6 +390,27 @@ impl PageError {
     }
 }
 
+/// A page that failed in the middle of a social sign-in ends it as an internal failure.
+impl From<PageError> for SocialError {
+    fn from(e: PageError) -> Self {
+        Self::Internal(e.description)
+    }
+}
+
+/// How a hosted page tells a refused login: the status and the sentence shown above
+/// its form. An internal failure is an error page instead.
+pub fn login_refusal(e: LoginError) -> Result<(StatusCode, String), PageError> {
+    match e {
+        LoginError::Internal(detail) => Err(PageError::internal(detail)),
+        LoginError::Blocked => {
+            Ok((StatusCode::BAD_REQUEST, "Your account is blocked. Contact the administrator.".into()))
+        }
+        LoginError::Unavailable => Ok((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+        LoginError::TooManyAttempts | LoginError::SuspiciousIp => Ok((StatusCode::TOO_MANY_REQUESTS, e.to_string())),
+        LoginError::WrongCredentials => Ok((StatusCode::BAD_REQUEST, e.to_string())),
+    }
+}
+
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
         Self::internal(e)
@@ -332,9 +428,9 @@ impl From<gatehouse_legacy::LegacyError> for PageError {
     }
 }
 
-impl From<crate::social::SocialError> for PageError {
-    fn from(e: crate::social::SocialError) -> Self {
-        use crate::social::SocialError as S;
+impl From<SocialError> for PageError {
+    fn from(e: SocialError) -> Self {
+        use SocialError as S;
         let page = |status, error, description: &str| Self { status, error, description: description.to_string() };
         match e {
             S::InvalidState(_) => page(

@@ -1,13 +1,13 @@
 //! The OpenAPI document of the Management and Authentication APIs that exist.
 
-use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
+use gatehouse_services::Services;
 use serde_json::Value;
 
 const DOCUMENT: &str = include_str!("openapi.json");
 
-pub async fn document(State(state): State<AppState>) -> Json<Value> {
+pub async fn document(State(state): State<Services>) -> Json<Value> {
     let mut doc: Value = serde_json::from_str(DOCUMENT).unwrap_or(Value::Null);
     if let Some(servers) = doc.get_mut("servers") {
         *servers = serde_json::json!([{"url": state.config.issuer.trim_end_matches('/')}]);

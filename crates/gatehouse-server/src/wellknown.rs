@@ -1,21 +1,21 @@
 //! Discovery documents.
 
-use crate::auth::issue::{SUPPORTED_CLAIMS, SUPPORTED_SCOPES};
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use gatehouse_services::issue::{SUPPORTED_CLAIMS, SUPPORTED_SCOPES};
+use gatehouse_services::Services;
 use serde_json::json;
 
-pub async fn jwks(State(state): State<AppState>) -> Response {
+pub async fn jwks(State(state): State<Services>) -> Response {
     let mut response = ([(CACHE_CONTROL, "public, max-age=300")], Json(state.keys.jwks())).into_response();
     crate::cors::allow_any(&mut response);
     response
 }
 
 /// The OpenID Provider metadata.
-pub async fn openid_configuration(State(state): State<AppState>) -> Response {
+pub async fn openid_configuration(State(state): State<Services>) -> Response {
     let iss = &state.config.issuer;
     let mut response = Json(json!({
         "issuer": iss,

@@ -73,7 +73,7 @@ pub struct MailSettings {
 
 impl Default for MailSettings {
     fn default() -> Self {
-        let d = gatehouse_server::mail::MailConfig::default();
+        let d = gatehouse_services::mail::MailConfig::default();
         Self {
             from: d.from,
             transport: "outbox".into(),
@@ -100,7 +100,7 @@ pub struct BrandingSettings {
 
 impl Default for BrandingSettings {
     fn default() -> Self {
-        let b = gatehouse_server::state::Branding::default();
+        let b = gatehouse_services::state::Branding::default();
         Self { name: b.name, logo_url: b.logo_url, primary_color: b.primary_color }
     }
 }
@@ -118,7 +118,7 @@ pub struct TokenSettings {
 
 impl Default for TokenSettings {
     fn default() -> Self {
-        let d = gatehouse_server::state::ServerConfig::new("http://localhost/");
+        let d = gatehouse_services::state::ServerConfig::new("http://localhost/");
         let secs = |v: i64| u64::try_from(v).unwrap_or(0);
         Self {
             access_token_ttl_secs: secs(d.access_token_ttl_secs),
@@ -157,7 +157,7 @@ pub struct RateLimitSettings {
 
 impl Default for RateLimitSettings {
     fn default() -> Self {
-        let d = gatehouse_server::ratelimit::RateLimitConfig::default();
+        let d = gatehouse_services::ratelimit::RateLimitConfig::default();
         Self {
             authentication_per_ip_per_minute: d.authentication_per_ip.limit,
             management_per_token_per_minute: d.management_per_token.limit,
@@ -178,7 +178,7 @@ pub struct JobSettings {
 
 impl Default for JobSettings {
     fn default() -> Self {
-        let d = gatehouse_server::state::JobsConfig::default();
+        let d = gatehouse_services::state::JobsConfig::default();
         Self {
             concurrency: d.concurrency as u64,
             max_import_bytes: d.max_import_bytes,
@@ -309,14 +309,14 @@ pub struct Config {
     pub hashing_threads: usize,
     pub server_timing: bool,
     pub data_dir: PathBuf,
-    pub jobs: gatehouse_server::state::JobsConfig,
-    pub rate_limits: gatehouse_server::ratelimit::RateLimitConfig,
-    pub log_stream: Option<gatehouse_server::audit::LogStreamConfig>,
-    pub branding: gatehouse_server::state::Branding,
+    pub jobs: gatehouse_services::state::JobsConfig,
+    pub rate_limits: gatehouse_services::ratelimit::RateLimitConfig,
+    pub log_stream: Option<gatehouse_services::audit::LogStreamConfig>,
+    pub branding: gatehouse_services::state::Branding,
     pub template_dir: Option<PathBuf>,
     pub api_audiences: Vec<String>,
     pub tokens: TokenSettings,
-    pub mail: gatehouse_server::mail::MailConfig,
+    pub mail: gatehouse_services::mail::MailConfig,
     pub breached_password_detection: bool,
 }
 
@@ -459,7 +459,7 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
     if !(1..=64).contains(&j.concurrency) || j.download_link_ttl_secs == 0 || j.download_link_ttl_secs > 7 * 86_400 {
         bail!("jobs: concurrency must be 1..64 and download_link_ttl_secs 1..604800");
     }
-    let jobs = gatehouse_server::state::JobsConfig {
+    let jobs = gatehouse_services::state::JobsConfig {
         concurrency: usize::try_from(j.concurrency).unwrap_or(1),
         max_import_bytes: j.max_import_bytes,
         download_link_ttl_secs: i64::try_from(j.download_link_ttl_secs).unwrap_or(600),
@@ -477,8 +477,8 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
     if r.redis_prefix.is_empty() || r.redis_prefix.len() > 64 || r.redis_prefix.chars().any(char::is_whitespace) {
         bail!("rate_limits.redis_prefix: 1 to 64 characters, no spaces");
     }
-    let minute = |limit| gatehouse_server::ratelimit::Quota { limit, window_secs: 60 };
-    let rate_limits = gatehouse_server::ratelimit::RateLimitConfig {
+    let minute = |limit| gatehouse_services::ratelimit::Quota { limit, window_secs: 60 };
+    let rate_limits = gatehouse_services::ratelimit::RateLimitConfig {
         authentication_per_ip: minute(r.authentication_per_ip_per_minute),
         management_per_token: minute(r.management_per_token_per_minute),
         redis_url: r.redis_url.clone(),
@@ -491,7 +491,7 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
             if !matches!(u.scheme(), "http" | "https") || !(1..=10_000).contains(&l.batch_size) {
                 bail!("log_stream: url must be http(s) and batch_size 1..10000");
             }
-            Some(gatehouse_server::audit::LogStreamConfig {
+            Some(gatehouse_services::audit::LogStreamConfig {
                 url: l.url,
                 token: l.token.map(gatehouse_core::secret::Secret::new),
                 batch_size: l.batch_size,
@@ -533,7 +533,7 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
     Ok(Config {
         mail,
         breached_password_detection: raw.breached_password_detection,
-        branding: gatehouse_server::state::Branding {
+        branding: gatehouse_services::state::Branding {
             name: b.name.clone(),
             logo_url: b.logo_url.clone(),
             primary_color: b.primary_color.clone(),
@@ -558,8 +558,8 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
     })
 }
 
-fn mail_config(m: &MailSettings) -> anyhow::Result<gatehouse_server::mail::MailConfig> {
-    use gatehouse_server::mail::{MailConfig, MailTransport, SmtpSecurity};
+fn mail_config(m: &MailSettings) -> anyhow::Result<gatehouse_services::mail::MailConfig> {
+    use gatehouse_services::mail::{MailConfig, MailTransport, SmtpSecurity};
     if !(1..=300).contains(&m.timeout_secs) {
         bail!("mail.timeout_secs: 1 to 300 seconds");
     }
@@ -727,7 +727,7 @@ mod tests {
     #[test]
     fn mail_settings() {
         let (c, _) = load_from(&Overrides::default(), &[]).unwrap();
-        assert!(matches!(c.mail.transport, gatehouse_server::mail::MailTransport::Outbox { dir: None }));
+        assert!(matches!(c.mail.transport, gatehouse_services::mail::MailTransport::Outbox { dir: None }));
         assert!(c.breached_password_detection);
         let (c, _) = load_from(
             &Overrides::default(),
@@ -742,7 +742,7 @@ mod tests {
             ]),
         )
         .unwrap();
-        let gatehouse_server::mail::MailTransport::Smtp { port, username, .. } = &c.mail.transport else {
+        let gatehouse_services::mail::MailTransport::Smtp { port, username, .. } = &c.mail.transport else {
             panic!("{:?}", c.mail.transport)
         };
         assert_eq!((*port, username.as_deref()), (465, Some("mailer")));

@@ -6,7 +6,7 @@ use crate::import::Failure;
 use flate2::write::GzEncoder;
 use gatehouse_hash::Hasher;
 use gatehouse_migrate::{ExportField, ExportFormat};
-use gatehouse_server::export::{export_users, ExportFailure, ExportRequest};
+use gatehouse_services::export::{export_users, ExportFailure, ExportRequest};
 use gatehouse_store::Store;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

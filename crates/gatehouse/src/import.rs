@@ -2,21 +2,21 @@
 //! summary at the end and, with `--report FILE`, every per-record error as JSON.
 //!
 //! [`run`] is the plain core the tests call; the pipeline itself is
-//! `gatehouse_server::import::import_file`, shared with the `users-imports` job.
+//! `gatehouse_services::import::import_file`, shared with the `users-imports` job.
 
 use crate::progress::Progress;
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_core::connection::Connection;
 use gatehouse_hash::Hasher;
 use gatehouse_migrate::{FirebaseHashConfig, Format, ReadOptions, RecordError};
-use gatehouse_server::import::{error_json, import_file, BatchReport, ImportError, ImportRequest, ImportSink};
+use gatehouse_services::import::{error_json, import_file, BatchReport, ImportError, ImportRequest, ImportSink};
 use gatehouse_store::Store;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use gatehouse_server::import::ImportSummary;
+pub use gatehouse_services::import::ImportSummary;
 
 /// Per-record errors kept for the summary on the terminal; the report file has them all.
 pub const SHOWN_ERRORS: usize = 20;

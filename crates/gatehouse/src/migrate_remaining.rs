@@ -1,15 +1,15 @@
 //! `gatehouse migrate-remaining --connection NAME`: the second phase of a migration.
 //! Bulk-imports the users of the connection's legacy store that never logged in, with
 //! their legacy hashes, leaving alone those already migrated. A thin caller of
-//! `gatehouse_server::legacy::migrate_remaining` (shared with the
+//! `gatehouse_services::legacy::migrate_remaining` (shared with the
 //! `users-migrate-remaining` job).
 
 use crate::progress::Progress;
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_hash::Hasher;
 use gatehouse_legacy::LegacyStore;
-use gatehouse_server::import::error_json;
-use gatehouse_server::legacy::{migrate_remaining, RemainingSummary};
+use gatehouse_services::import::error_json;
+use gatehouse_services::legacy::{migrate_remaining, RemainingSummary};
 use gatehouse_store::Store;
 use std::sync::{Arc, Mutex};
 

@@ -4,7 +4,7 @@ use crate::config::Config;
 use anyhow::Context;
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_hash::Hasher;
-use gatehouse_server::state::ServerConfig;
+use gatehouse_services::state::ServerConfig;
 use gatehouse_store::Store;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -32,7 +32,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 pub async fn open_store_with_defaults(config: &Config) -> anyhow::Result<Store> {
     let store = open_store(config).await?;
     let now = gatehouse_core::clock::iso8601(SystemClock.now());
-    gatehouse_server::bootstrap::ensure_default_connection(&store, &now)
+    gatehouse_services::bootstrap::ensure_default_connection(&store, &now)
         .await
         .context("cannot create the default connection")?;
     Ok(store)
@@ -76,7 +76,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let hasher = Hasher::new(config.argon2, config.limits.clone());
     let admin = config.admin.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
-    let (state, created) = gatehouse_server::prepare(store.clone(), server_config(&config), hasher, clock, admin)
+    let (state, created) = gatehouse_services::prepare(store.clone(), server_config(&config), hasher, clock, admin)
         .await
         .context("cannot prepare the server")?;
     if let Some(c) = created {
@@ -98,7 +98,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 pub async fn rotate_keys(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let ring = gatehouse_server::keys::KeyRing::load_or_create(&store, clock.clone()).await?;
+    let ring = gatehouse_services::keys::KeyRing::load_or_create(&store, clock.clone()).await?;
     let kid = ring.rotate(&store, clock).await?;
     println!("new signing key: {kid} (running servers publish it within a minute)");
     Ok(())

@@ -1,7 +1,6 @@
 use crate::authz::{CreateClientGrants, DeleteClientGrants, ReadClientGrants, Scoped, UpdateClientGrants};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
-use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -11,6 +10,7 @@ use gatehouse_core::ids::new_client_grant_id;
 use gatehouse_core::scope::is_management_scope;
 use gatehouse_core::validate::{Body, Patch};
 use gatehouse_core::Error;
+use gatehouse_services::Services;
 use serde_json::Value;
 
 fn not_found() -> ApiError {
@@ -18,7 +18,7 @@ fn not_found() -> ApiError {
 }
 
 /// Only the Management API exists as an audience so far; its scopes must be real ones.
-fn check_scopes(state: &AppState, audience: &str, scope: &[String]) -> Result<(), ApiError> {
+fn check_scopes(state: &Services, audience: &str, scope: &[String]) -> Result<(), ApiError> {
     if audience != state.config.management_audience() {
         return Err(ApiError::NotFound {
             code: "inexistent_resource_server",
@@ -33,7 +33,7 @@ fn check_scopes(state: &AppState, audience: &str, scope: &[String]) -> Result<()
 
 pub async fn list(
     _: Scoped<ReadClientGrants>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&["client_id", "audience", "per_page", "page", "include_totals"])?;
@@ -43,7 +43,7 @@ pub async fn list(
 
 pub async fn create(
     _: Scoped<CreateClientGrants>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let b = Body::new(&body, &["client_id", "audience", "scope"])?;
@@ -69,7 +69,7 @@ pub async fn create(
 
 pub async fn update(
     _: Scoped<UpdateClientGrants>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
@@ -85,7 +85,7 @@ pub async fn update(
 
 pub async fn delete(
     _: Scoped<DeleteClientGrants>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_client_grant(&id).await? {

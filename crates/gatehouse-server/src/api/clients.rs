@@ -2,8 +2,6 @@ use super::{page, paging};
 use crate::authz::{CreateClients, DeleteClients, ReadClients, Scoped, UpdateClientKeys, UpdateClients};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
-use crate::hashing::hash_client_secret;
-use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -12,6 +10,8 @@ use gatehouse_core::client::{new_client, patch_client, Client};
 use gatehouse_core::ids::{new_client_id, new_client_secret};
 use gatehouse_core::user::select_fields;
 use gatehouse_core::Error;
+use gatehouse_services::hashing::hash_client_secret;
+use gatehouse_services::Services;
 use serde_json::{json, Value};
 
 const FIELDS: &[&str] = &[
@@ -42,7 +42,7 @@ fn with_secret(c: &Client, secret: Option<&str>) -> Value {
 
 pub async fn list(
     _: Scoped<ReadClients>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&[
@@ -64,7 +64,7 @@ pub async fn list(
 
 pub async fn get_one(
     _: Scoped<ReadClients>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
@@ -76,7 +76,7 @@ pub async fn get_one(
 
 pub async fn create(
     _: Scoped<CreateClients>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut c = new_client(&body, new_client_id(), &state.now())?;
@@ -88,7 +88,7 @@ pub async fn create(
 
 pub async fn update(
     _: Scoped<UpdateClients>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
@@ -111,7 +111,7 @@ pub async fn update(
 
 pub async fn rotate_secret(
     _: Scoped<UpdateClientKeys>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let mut c = state.store.client(&id).await?.ok_or_else(Error::client_not_found)?;
@@ -124,7 +124,7 @@ pub async fn rotate_secret(
 
 pub async fn delete(
     _: Scoped<DeleteClients>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_client(&id).await? {

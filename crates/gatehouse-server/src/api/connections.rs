@@ -2,7 +2,6 @@ use super::{page, paging};
 use crate::authz::{CreateConnections, DeleteConnections, ReadConnections, Scoped, UpdateConnections};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
-use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -13,6 +12,7 @@ use gatehouse_core::connection::{new_connection, patch_connection, Connection};
 use gatehouse_core::ids::new_connection_id;
 use gatehouse_core::user::select_fields;
 use gatehouse_core::Error;
+use gatehouse_services::Services;
 use serde_json::{json, Value};
 
 const FIELDS: &[&str] = &[
@@ -51,7 +51,7 @@ fn may_read_options<P: crate::authz::Permission>(s: &Scoped<P>) -> bool {
 /// `{"connections": [...], "next": "<checkpoint>"}`, `next` present while more remain.
 pub async fn list(
     s: Scoped<ReadConnections>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&["per_page", "page", "include_totals", "strategy", "name", "fields", "include_fields", "from", "take"])?;
@@ -90,7 +90,7 @@ fn decode_checkpoint(from: &str) -> Result<String, ApiError> {
 
 pub async fn get_one(
     s: Scoped<ReadConnections>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
@@ -101,7 +101,7 @@ pub async fn get_one(
 
 pub async fn create(
     _: Scoped<CreateConnections>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let c = new_connection(&body, new_connection_id(), &state.now())?;
@@ -118,7 +118,7 @@ pub async fn create(
 
 pub async fn update(
     _: Scoped<UpdateConnections>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
@@ -142,7 +142,7 @@ pub async fn update(
 
 pub async fn delete(
     _: Scoped<DeleteConnections>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if state.store.delete_connection(&id).await? {
@@ -156,11 +156,11 @@ pub async fn delete(
 /// migration from the connection's legacy store has come.
 pub async fn migration(
     _: Scoped<ReadConnections>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let c = state.store.connection(&id).await?.ok_or_else(Error::connection_not_found)?;
-    let legacy = crate::legacy::store_for(&state, &c)?;
+    let legacy = gatehouse_services::legacy::store_for(&state, &c)?;
     let p = state.store.migration_progress(&c.id).await?;
     Ok(Json(json!({
         "connection_id": c.id,

@@ -5,12 +5,12 @@
 use crate::authz::{LinkUsers, Scoped};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use gatehouse_core::identity::{check_link, identities_json, link_request, Identity, LinkRequest};
 use gatehouse_core::Error;
+use gatehouse_services::Services;
 use gatehouse_store::StoreError;
 use serde::Deserialize;
 use serde_json::Value;
@@ -23,7 +23,7 @@ struct LinkWithClaims {
 
 pub async fn link(
     s: Scoped<LinkUsers>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -66,7 +66,7 @@ pub async fn link(
 
 pub async fn unlink(
     _: Scoped<LinkUsers>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path((id, provider, user_id)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let primary = state.store.user(&id).await?.ok_or_else(Error::user_not_found)?;

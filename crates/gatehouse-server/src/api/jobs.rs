@@ -1,11 +1,9 @@
 //! `/api/v2/jobs`: Auth0's bulk import and export jobs. Uploads are streamed to disk and
-//! checked before a job exists; the work itself is the job worker's (`crate::jobs`).
+//! checked before a job exists; the work itself is the job worker's (`gatehouse_services::jobs`).
 
 use crate::authz::{CreateUsers, ReadJobs, ReadUsers, Scoped};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
-use crate::jobs::{download_location, job_file, verify_download};
-use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -15,6 +13,8 @@ use axum::Json;
 use gatehouse_core::ids::{is_connection_id, is_job_id, new_job_id};
 use gatehouse_core::job::{export_request, Job, JobKind, JobStatus};
 use gatehouse_migrate::{Format, ReadOptions};
+use gatehouse_services::jobs::{download_location, job_file, verify_download};
+use gatehouse_services::Services;
 use serde_json::{json, Map, Value};
 use tokio::io::AsyncWriteExt;
 
@@ -23,7 +23,7 @@ fn job_not_found() -> ApiError {
 }
 
 pub(super) fn new_job(
-    state: &AppState,
+    state: &Services,
     kind: JobKind,
     connection_id: Option<String>,
     params: Map<String, Value>,
@@ -74,7 +74,7 @@ fn multipart_bool(name: &str, v: Option<&str>, default: bool) -> Result<bool, Ap
 /// `external_id`, `send_completion_email`, and Gatehouse's `format` (default `auth0`).
 pub async fn create_import(
     _: Scoped<CreateUsers>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     req: Request,
 ) -> Result<Response, ApiError> {
     let mut multipart = Multipart::from_request(req, &())
@@ -99,7 +99,7 @@ pub async fn create_import(
 
 /// Reads and checks the upload, then stores the job. Any error means no job.
 async fn accept_import(
-    state: &AppState,
+    state: &Services,
     multipart: &mut Multipart,
     id: String,
     upload_name: &str,
@@ -128,7 +128,7 @@ async fn accept_import(
 }
 
 async fn read_import_parts(
-    state: &AppState,
+    state: &Services,
     multipart: &mut Multipart,
     upload_path: &std::path::Path,
     parts: &mut ImportParts,
@@ -180,7 +180,7 @@ async fn read_import_parts(
 
 /// Auth0's checks, in Auth0's order, then the file's syntax: a bad file never becomes a job.
 async fn check_import(
-    state: &AppState,
+    state: &Services,
     parts: &ImportParts,
     upload: &std::path::Path,
 ) -> Result<(String, Format), ApiError> {
@@ -215,17 +215,19 @@ async fn check_import(
             ApiError::body("Payload validation error: 'format must be one of auth0, ndjson, csv, firebase, keycloak, kratos' on property format.")
         })?,
     };
-    crate::import::check(upload, format, &ReadOptions::for_connection(&connection)).await.map_err(|e| match e {
-        crate::import::ImportError::UnusableFile(m) => ApiError::body(m),
-        other => ApiError::internal(other),
-    })?;
+    gatehouse_services::import::check(upload, format, &ReadOptions::for_connection(&connection)).await.map_err(
+        |e| match e {
+            gatehouse_services::import::ImportError::UnusableFile(m) => ApiError::body(m),
+            other => ApiError::internal(other),
+        },
+    )?;
     Ok((connection_id, format))
 }
 
 /// `POST /api/v2/jobs/users-exports`.
 pub async fn create_export(
     _: Scoped<ReadUsers>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let req = export_request(&body)?;
@@ -244,10 +246,10 @@ pub async fn create_export(
 
 /// `POST /api/v2/jobs/users-migrate-remaining` (a Gatehouse extension): `{"connection_id"}`.
 /// Bulk-imports the legacy store's users that have not migrated yet (see
-/// `crate::legacy::migrate_remaining`).
+/// `gatehouse_services::legacy::migrate_remaining`).
 pub async fn create_migrate_remaining(
     _: Scoped<CreateUsers>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let Value::Object(m) = &body else {
@@ -270,7 +272,7 @@ pub async fn create_migrate_remaining(
         .connection(&connection_id)
         .await?
         .ok_or_else(|| ApiError::body("The connection does not exist."))?;
-    let Some(legacy) = crate::legacy::store_for(&state, &connection)? else {
+    let Some(legacy) = gatehouse_services::legacy::store_for(&state, &connection)? else {
         return Err(ApiError::body(
             "The connection has no legacy store: set options.enabledDatabaseCustomization and options.legacy_store.",
         ));
@@ -288,7 +290,7 @@ pub async fn create_migrate_remaining(
     Ok((StatusCode::CREATED, Json(job.to_auth0_json(None))).into_response())
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Job, ApiError> {
+async fn load(state: &Services, id: &str) -> Result<Job, ApiError> {
     if !is_job_id(id) {
         return Err(ApiError::body(
             "Path validation error: 'String does not match pattern ^job_[A-Za-z0-9]{16}$' on property id.",
@@ -300,7 +302,7 @@ async fn load(state: &AppState, id: &str) -> Result<Job, ApiError> {
 /// `GET /api/v2/jobs/{id}`: a finished export carries a fresh signed `location`.
 pub async fn get_one(
     _: Scoped<ReadJobs>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let job = load(&state, &id).await?;
@@ -311,7 +313,7 @@ pub async fn get_one(
 /// there are none. Gatehouse pages with `from` (a record index) and `take`.
 pub async fn errors(
     _: Scoped<ReadJobs>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {
@@ -335,7 +337,7 @@ pub async fn errors(
 /// `GET /api/v2/jobs/{id}/download?expires=…&signature=…`: the export file, to whoever
 /// holds an unexpired signed link (no other credentials, like Auth0's signed URLs).
 pub async fn download(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<Response, ApiError> {

@@ -4,15 +4,15 @@
 
 use crate::authz::{ReadSigningKeys, RotateSigningKeys, Scoped};
 use crate::error::ApiError;
-use crate::keys::RETIRED_KEY_GRACE_SECS;
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use gatehouse_core::clock::iso8601;
+use gatehouse_services::keys::RETIRED_KEY_GRACE_SECS;
+use gatehouse_services::Services;
 use serde_json::{json, Value};
 
-pub async fn list(_: Scoped<ReadSigningKeys>, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn list(_: Scoped<ReadSigningKeys>, State(state): State<Services>) -> Result<Json<Value>, ApiError> {
     let cutoff = iso8601(state.clock.now() - time::Duration::seconds(RETIRED_KEY_GRACE_SECS));
     let keys = state.store.signing_keys(&cutoff).await?;
     // Newest first: the first retired key is the previous one.
@@ -41,7 +41,7 @@ pub async fn list(_: Scoped<ReadSigningKeys>, State(state): State<AppState>) -> 
 
 pub async fn rotate(
     _: Scoped<RotateSigningKeys>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let kid = state.keys.rotate(&state.store, state.clock.clone()).await.map_err(ApiError::internal)?;
     Ok((StatusCode::CREATED, Json(json!({"kid": kid}))))

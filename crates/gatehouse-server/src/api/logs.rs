@@ -7,13 +7,13 @@ use super::{page, paging};
 use crate::authz::{ReadLogs, ReadUserLogs, Scoped};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
+use gatehouse_services::Services;
 use gatehouse_store::LogQuery;
 use serde_json::Value;
 
-async fn search(state: &AppState, q: &QueryParams, mut query: LogQuery, key: &str) -> Result<Json<Value>, ApiError> {
+async fn search(state: &Services, q: &QueryParams, mut query: LogQuery, key: &str) -> Result<Json<Value>, ApiError> {
     state.audit.flush().await;
     if let Some(text) = q.str("q") {
         query
@@ -34,7 +34,7 @@ async fn search(state: &AppState, q: &QueryParams, mut query: LogQuery, key: &st
     Ok(Json(page(key, list, page_no, per_page, total, q.bool("include_totals")?.unwrap_or(false))))
 }
 
-pub async fn list(_: Scoped<ReadLogs>, State(state): State<AppState>, q: QueryParams) -> Result<Json<Value>, ApiError> {
+pub async fn list(_: Scoped<ReadLogs>, State(state): State<Services>, q: QueryParams) -> Result<Json<Value>, ApiError> {
     q.allow(&["q", "page", "per_page", "include_totals", "sort", "from", "take", "fields", "include_fields"])?;
     if let Some(sort) = q.str("sort") {
         if sort != "date:1" && sort != "date:-1" {
@@ -46,7 +46,7 @@ pub async fn list(_: Scoped<ReadLogs>, State(state): State<AppState>, q: QueryPa
 
 pub async fn get_one(
     _: Scoped<ReadLogs>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     state.audit.flush().await;
@@ -60,7 +60,7 @@ pub async fn get_one(
 
 pub async fn for_user(
     _: Scoped<ReadUserLogs>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {

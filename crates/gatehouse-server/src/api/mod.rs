@@ -2,6 +2,7 @@
 //! scope (by type), validate with `gatehouse-core`, and call the store.
 
 mod attack_protection;
+pub mod audit;
 mod client_grants;
 mod clients;
 mod connections;
@@ -15,12 +16,12 @@ mod user_blocks;
 mod users;
 
 use crate::error::ApiError;
-use crate::state::AppState;
 use axum::routing::{get, post};
 use axum::Router;
+use gatehouse_services::Services;
 use serde_json::{json, Value};
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<Services> {
     Router::new()
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::get_one).patch(users::update).delete(users::delete))

@@ -11,17 +11,17 @@
 //! of a revoked family gets `invalid_grant`, and applications listening on a back-channel
 //! logout URL are told (`session-revoked`).
 
-use crate::auth::session_end::{end_session, end_sessions_of_user, sign_out_everywhere, Initiator};
 use crate::authz::{DeleteRefreshTokens, DeleteSessions, ReadRefreshTokens, ReadSessions, Scoped};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
-use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use gatehouse_core::clock::iso8601;
 use gatehouse_core::validate::{Body, Patch};
 use gatehouse_core::Error;
+use gatehouse_services::session_end::{end_session, end_sessions_of_user, sign_out_everywhere, Initiator};
+use gatehouse_services::Services;
 use gatehouse_store::{GrantFilter, RefreshGrant, SessionDetails};
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
@@ -44,7 +44,7 @@ fn date(unix: i64) -> Value {
     OffsetDateTime::from_unix_timestamp(unix).map_or(Value::Null, |t| Value::String(iso8601(t)))
 }
 
-fn now(state: &AppState) -> i64 {
+fn now(state: &Services) -> i64 {
     state.clock.now().unix_timestamp()
 }
 
@@ -103,7 +103,7 @@ fn session_json(d: &SessionDetails) -> Value {
 }
 
 /// Auth0's refresh token resource. A grant without an API audience serves `/userinfo`.
-fn refresh_token_json(state: &AppState, g: &RefreshGrant) -> Value {
+fn refresh_token_json(state: &Services, g: &RefreshGrant) -> Value {
     let audience = g.audience.clone().unwrap_or_else(|| state.config.userinfo_audience());
     let mut out = json!({
         "id": g.family_id,
@@ -124,7 +124,7 @@ fn refresh_token_json(state: &AppState, g: &RefreshGrant) -> Value {
     out
 }
 
-async fn existing_user(state: &AppState, id: &str) -> Result<(), ApiError> {
+async fn existing_user(state: &Services, id: &str) -> Result<(), ApiError> {
     state.store.user(id).await?.ok_or_else(Error::user_not_found)?;
     Ok(())
 }
@@ -133,7 +133,7 @@ async fn existing_user(state: &AppState, id: &str) -> Result<(), ApiError> {
 
 pub async fn get_session(
     _: Scoped<ReadSessions>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let session = state.store.session_details(&id, now(&state)).await?.ok_or_else(not_found_session)?;
@@ -142,7 +142,7 @@ pub async fn get_session(
 
 pub async fn delete_session(
     _: Scoped<DeleteSessions>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     end_session(&state, &id, Initiator::SessionRevoked).await?;
@@ -152,7 +152,7 @@ pub async fn delete_session(
 /// Ends the session and revokes the refresh tokens issued under it.
 pub async fn revoke_session(
     _: Scoped<DeleteSessions>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     end_session(&state, &id, Initiator::SessionRevoked).await?;
@@ -162,7 +162,7 @@ pub async fn revoke_session(
 
 pub async fn user_sessions(
     _: Scoped<ReadSessions>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(user_id): Path<String>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
@@ -178,7 +178,7 @@ pub async fn user_sessions(
 
 pub async fn delete_user_sessions(
     _: Scoped<DeleteSessions>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(user_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     existing_user(&state, &user_id).await?;
@@ -191,7 +191,7 @@ pub async fn delete_user_sessions(
 /// `preserve_refresh_tokens` (revoking them takes `delete:refresh_tokens` too).
 pub async fn revoke_user_access(
     scoped: Scoped<DeleteSessions>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(user_id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<StatusCode, ApiError> {
@@ -228,7 +228,7 @@ pub async fn revoke_user_access(
 // ---- refresh tokens ------------------------------------------------------------------
 
 async fn grants_page(
-    state: &AppState,
+    state: &Services,
     filter: &GrantFilter<'_>,
     q: &QueryParams,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
@@ -241,7 +241,7 @@ async fn grants_page(
 
 pub async fn user_refresh_tokens(
     _: Scoped<ReadRefreshTokens>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(user_id): Path<String>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
@@ -253,7 +253,7 @@ pub async fn user_refresh_tokens(
 
 pub async fn delete_user_refresh_tokens(
     _: Scoped<DeleteRefreshTokens>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(user_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     existing_user(&state, &user_id).await?;
@@ -264,7 +264,7 @@ pub async fn delete_user_refresh_tokens(
 /// `GET /refresh-tokens?user_id=…[&client_id=…]`.
 pub async fn list_refresh_tokens(
     _: Scoped<ReadRefreshTokens>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&["user_id", "client_id", "from", "take", "fields", "include_fields"])?;
@@ -298,7 +298,7 @@ fn select_fields(items: Vec<Value>, fields: &str, include: bool) -> Vec<Value> {
 
 pub async fn get_refresh_token(
     _: Scoped<ReadRefreshTokens>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let grant = state.store.refresh_grant(&id, now(&state)).await?.ok_or_else(not_found_refresh_token)?;
@@ -307,7 +307,7 @@ pub async fn get_refresh_token(
 
 pub async fn delete_refresh_token(
     _: Scoped<DeleteRefreshTokens>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.store.revoke_refresh_family(&id, now(&state)).await?;
@@ -354,7 +354,7 @@ fn revocation(body: &Value) -> Result<Revocation, Error> {
 
 pub async fn revoke_refresh_tokens(
     _: Scoped<DeleteRefreshTokens>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<StatusCode, ApiError> {
     let now = now(&state);

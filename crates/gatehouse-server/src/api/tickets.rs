@@ -4,8 +4,6 @@
 use crate::authz::{CreateUserTickets, Scoped, SendVerificationEmail};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::signup::{issue_ticket, TicketRequest};
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -13,6 +11,8 @@ use axum::Json;
 use gatehouse_core::error::Error;
 use gatehouse_core::ids::is_connection_id;
 use gatehouse_core::validate::{Body, Email, Patch};
+use gatehouse_services::tickets::{issue_ticket, TicketRequest};
+use gatehouse_services::Services;
 use gatehouse_store::TicketKind;
 use serde_json::{json, Map, Value};
 
@@ -49,7 +49,7 @@ fn flag(b: &Body, key: &str, params: &mut Map<String, Value>) -> Result<(), ApiE
     Ok(())
 }
 
-async fn client_id(state: &AppState, b: &Body<'_>) -> Result<Option<String>, ApiError> {
+async fn client_id(state: &Services, b: &Body<'_>) -> Result<Option<String>, ApiError> {
     match b.string("client_id", 1, 128)? {
         Patch::Set(id) => {
             state.store.client(&id).await?.ok_or_else(Error::client_not_found)?;
@@ -62,7 +62,7 @@ async fn client_id(state: &AppState, b: &Body<'_>) -> Result<Option<String>, Api
 /// `POST /api/v2/tickets/email-verification` → 201 `{"ticket": "<url>"}`.
 pub async fn email_verification(
     _: Scoped<CreateUserTickets>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let b = Body::new(
@@ -100,7 +100,7 @@ pub async fn email_verification(
 /// → 201 `{"ticket": "<url>"}`.
 pub async fn password_change(
     _: Scoped<CreateUserTickets>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let b = Body::new(
@@ -140,7 +140,7 @@ pub async fn password_change(
                 .map_err(|r| ApiError::body(format!("Payload validation error: '{r}' on property email.")))?;
             let connection = state.store.connection(&connection_id).await?.ok_or_else(Error::connection_not_found)?;
             // A legacy user not migrated yet is brought in, as a reset request does.
-            crate::signup::user_for_password_reset(&state, &connection, email.as_str())
+            gatehouse_services::signup::user_for_password_reset(&state, &connection, email.as_str())
                 .await?
                 .ok_or_else(Error::user_not_found)?
         }
@@ -172,7 +172,7 @@ pub async fn password_change(
 /// `verification_email` job the worker runs; 201 with the job.
 pub async fn verification_email_job(
     _: Scoped<SendVerificationEmail>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let b = Body::new(&body, &["user_id", "client_id", "identity", "organization_id"])?;

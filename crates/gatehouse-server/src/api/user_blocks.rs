@@ -1,20 +1,20 @@
 //! `/api/v2/user-blocks`: the brute-force blocks on a user (by id) or on an identifier,
 //! listed and lifted in Auth0's shapes. Lifting logs `ublkdu`.
 
-use crate::attack::{login_identifiers, release_blocks};
-use crate::auth::login::normalize_login;
 use crate::authz::{ReadUserBlocks, Scoped, UpdateUserBlocks};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use gatehouse_core::error::Error;
+use gatehouse_core::validate::normalize_login;
+use gatehouse_services::attack::{login_identifiers, release_blocks};
+use gatehouse_services::Services;
 use gatehouse_store::LoginBlock;
 use serde_json::{json, Value};
 
-async fn render(state: &AppState, blocks: Vec<LoginBlock>) -> Result<Json<Value>, ApiError> {
+async fn render(state: &Services, blocks: Vec<LoginBlock>) -> Result<Json<Value>, ApiError> {
     let mut out = Vec::with_capacity(blocks.len());
     for b in blocks {
         let connection = state.store.connection(&b.connection_id).await?.map(|c| c.name);
@@ -27,7 +27,7 @@ async fn render(state: &AppState, blocks: Vec<LoginBlock>) -> Result<Json<Value>
     Ok(Json(json!({ "blocked_for": out })))
 }
 
-fn lapsed_before(state: &AppState) -> String {
+fn lapsed_before(state: &Services) -> String {
     gatehouse_core::clock::iso8601(state.clock.now() - time::Duration::days(30))
 }
 
@@ -43,7 +43,7 @@ fn identifier_param(q: &QueryParams) -> Result<String, ApiError> {
 
 pub async fn for_user(
     _: Scoped<ReadUserBlocks>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
@@ -57,7 +57,7 @@ pub async fn for_user(
 
 pub async fn for_identifier(
     _: Scoped<ReadUserBlocks>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let identifier = identifier_param(&q)?;
@@ -67,7 +67,7 @@ pub async fn for_identifier(
 
 pub async fn unblock_user(
     _: Scoped<UpdateUserBlocks>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = state.store.user(&id).await?.ok_or_else(Error::user_not_found)?;
@@ -78,7 +78,7 @@ pub async fn unblock_user(
 
 pub async fn unblock_identifier(
     _: Scoped<UpdateUserBlocks>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     q: QueryParams,
 ) -> Result<StatusCode, ApiError> {
     let identifier = identifier_param(&q)?;

@@ -1,10 +1,7 @@
 use super::{page, paging};
-use crate::auth::session_end::{end_sessions_of_user, sign_out_everywhere, Initiator};
 use crate::authz::{CreateUsers, DeleteUsers, ReadUsers, Scoped, UpdateUsers};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
-use crate::signup::{check_new_password, send_verification_email, PasswordError, Setter};
-use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -14,6 +11,9 @@ use gatehouse_core::ids::new_user_local_id;
 use gatehouse_core::user::{new_user, select_fields, user_patch, User, USER_FIELDS};
 use gatehouse_core::validate::Email;
 use gatehouse_core::Error;
+use gatehouse_services::session_end::{end_sessions_of_user, sign_out_everywhere, Initiator};
+use gatehouse_services::signup::{check_new_password, send_verification_email, PasswordError, Setter};
+use gatehouse_services::Services;
 use gatehouse_store::UserQuery;
 use serde_json::Value;
 
@@ -34,7 +34,7 @@ fn render(user: &User, linked: &[Identity], q: &QueryParams) -> Result<Value, Ap
 }
 
 /// Each user's profile with its linked identities (one query for the whole page).
-async fn render_all(state: &AppState, users: &[User], q: &QueryParams) -> Result<Vec<Value>, ApiError> {
+async fn render_all(state: &Services, users: &[User], q: &QueryParams) -> Result<Vec<Value>, ApiError> {
     let ids: Vec<&str> = users.iter().map(|u| u.user_id.as_str()).collect();
     let linked = state.store.linked_identities_of(&ids).await?;
     users.iter().map(|u| render(u, linked.get(&u.user_id).map_or(&[][..], Vec::as_slice), q)).collect()
@@ -42,7 +42,7 @@ async fn render_all(state: &AppState, users: &[User], q: &QueryParams) -> Result
 
 pub async fn list(
     _: Scoped<ReadUsers>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&[
@@ -83,7 +83,7 @@ pub async fn list(
 
 pub async fn get_one(
     _: Scoped<ReadUsers>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
@@ -95,7 +95,7 @@ pub async fn get_one(
 
 pub async fn by_email(
     _: Scoped<ReadUsers>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&["email", "fields", "include_fields"])?;
@@ -110,7 +110,7 @@ pub async fn by_email(
 
 pub async fn create(
     _: Scoped<CreateUsers>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
     let connection_name = match body.get("connection") {
@@ -126,7 +126,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| ApiError::body("Connection does not exist."))?;
     let created = new_user(&body, &connection, new_user_local_id(), &state.now())?;
-    if let Some(legacy) = crate::legacy::store_for(&state, &connection)? {
+    if let Some(legacy) = gatehouse_services::legacy::store_for(&state, &connection)? {
         let login = created.user.email.clone().or(created.user.username.clone()).unwrap_or_default();
         if legacy.import_mode() {
             // A user still waiting in the legacy store must not get a duplicate here.
@@ -139,7 +139,7 @@ pub async fn create(
                 .password
                 .as_deref()
                 .ok_or_else(|| ApiError::body("Payload validation error: 'Missing required property: password'."))?;
-            let user = crate::legacy::delegated_create(
+            let user = gatehouse_services::legacy::delegated_create(
                 &state,
                 &connection,
                 &legacy,
@@ -172,7 +172,7 @@ pub async fn create(
 
 pub async fn update(
     scoped: Scoped<UpdateUsers>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
@@ -187,7 +187,7 @@ pub async fn update(
         }
     }
     let mut patch = patch;
-    let delegated = crate::legacy::store_for(&state, &connection)?.filter(|l| !l.import_mode());
+    let delegated = gatehouse_services::legacy::store_for(&state, &connection)?.filter(|l| !l.import_mode());
     if let Some(p) = &patch.password {
         check_new_password(&state, &connection, p, &existing, true, Setter::Admin).await.map_err(password_error)?;
     }
@@ -195,7 +195,7 @@ pub async fn update(
     let new_hash = match (patch.password.take(), &delegated) {
         // Delegated: the password lives in the legacy store only.
         (Some(p), Some(legacy)) => {
-            if !crate::legacy::delegated_change_password(&state, legacy, &existing, &p).await? {
+            if !gatehouse_services::legacy::delegated_change_password(&state, legacy, &existing, &p).await? {
                 return Err(Error::user_not_found().into());
             }
             None
@@ -231,8 +231,9 @@ pub async fn update(
     if password_changed {
         sign_out_everywhere(&state, &updated.user_id, Initiator::PasswordChanged).await?;
         // A new password lifts brute-force blocks, as in Auth0.
-        let identifiers = crate::attack::login_identifiers(&updated);
-        crate::attack::release_blocks(&state, &identifiers, Some(&updated.user_id), Some(&connection)).await?;
+        let identifiers = gatehouse_services::attack::login_identifiers(&updated);
+        gatehouse_services::attack::release_blocks(&state, &identifiers, Some(&updated.user_id), Some(&connection))
+            .await?;
     }
     let linked = state.store.linked_identities(&id).await?;
     Ok(Json(profile_with_identities(&updated, &linked)))
@@ -240,13 +241,15 @@ pub async fn update(
 
 pub async fn delete(
     _: Scoped<DeleteUsers>,
-    State(state): State<AppState>,
+    State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     // Delegated: the legacy store deletes the user first (by its own id).
     if let Some(user) = state.store.user(&id).await? {
         if let Some(connection) = state.store.connection(&user.connection_id).await? {
-            if let Some(legacy) = crate::legacy::store_for(&state, &connection)?.filter(|l| !l.import_mode()) {
+            if let Some(legacy) =
+                gatehouse_services::legacy::store_for(&state, &connection)?.filter(|l| !l.import_mode())
+            {
                 legacy.delete(user.local_id()).await?;
             }
         }

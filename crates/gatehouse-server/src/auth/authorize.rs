@@ -5,19 +5,19 @@
 //! application as `error`/`error_description`/`state`, by the requested `response_mode`
 //! once it is known to be one we support (see `auth::response`).
 
-use crate::auth::issue::granted_scopes;
-use crate::auth::login::{connection_for, user_may_use, ConnectionError};
 use crate::auth::response::{AuthorizationResponse, ResponseMode};
-use crate::auth::secrets::{hash_secret, is_pkce_value, random_token};
 use crate::auth::{device, ClientIp};
 use crate::error::PageError;
 use crate::pages::{cookies, error_page};
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::client::Client;
+use gatehouse_services::issue::granted_scopes;
+use gatehouse_services::login::{connection_for, user_may_use, ConnectionError};
+use gatehouse_services::secrets::{hash_secret, is_pkce_value, random_token};
+use gatehouse_services::Services;
 use gatehouse_store::{AuthCode, LoginSession, LoginTransaction, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -88,7 +88,7 @@ pub fn query_map(query: Option<&str>) -> Result<HashMap<String, String>, String>
 /// Validates an authorization request against its client. Pure apart from the
 /// connection lookup.
 pub async fn validate(
-    state: &AppState,
+    state: &Services,
     p: &HashMap<String, String>,
 ) -> Result<(Client, AuthorizeRequest), AuthorizeError> {
     let page = |d: &str| AuthorizeError::Page(PageError::bad_request("invalid_request", d));
@@ -255,7 +255,7 @@ pub fn decide(req: &AuthorizeRequest, session: Option<&LoginSession>, now: i64) 
 
 /// Stores a new code for the request and returns the response that delivers it.
 pub async fn issue_code(
-    state: &AppState,
+    state: &Services,
     req: &AuthorizeRequest,
     user_id: &str,
     auth_time: i64,
@@ -286,7 +286,7 @@ pub async fn issue_code(
 
 /// The browser's live session whose user may still sign in to `client`.
 pub async fn current_session(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     client: &Client,
     connection: Option<&str>,
@@ -313,7 +313,7 @@ pub fn redirect(location: &str) -> Response {
     r
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, ip: &ClientIp, uri: &Uri) -> Result<Response, AuthorizeError> {
+async fn handle(state: &Services, headers: &HeaderMap, ip: &ClientIp, uri: &Uri) -> Result<Response, AuthorizeError> {
     let p = query_map(uri.query()).map_err(|e| AuthorizeError::Page(PageError::bad_request("invalid_request", e)))?;
     let (client, req) = validate(state, &p).await?;
     let mut session = current_session(state, headers, &client, req.connection.as_deref()).await?;
@@ -387,7 +387,7 @@ impl From<PageError> for AuthorizeError {
     }
 }
 
-pub async fn authorize(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, uri: Uri) -> Response {
+pub async fn authorize(State(state): State<Services>, headers: HeaderMap, ip: ClientIp, uri: Uri) -> Response {
     match handle(&state, &headers, &ip, &uri).await {
         Ok(r) => r,
         Err(AuthorizeError::Page(e)) => error_page(&state, &e).await.into_response(),

@@ -1,13 +1,9 @@
 //! `POST /dbconnections/signup` and `POST /dbconnections/change_password`, in Auth0's
-//! request and response shapes. The rules are `crate::signup`'s.
+//! request and response shapes. The rules are `gatehouse_services::signup`'s.
 
-use crate::auth::login::{connection_for, ConnectionError};
 use crate::auth::ClientIp;
 use crate::error::{ApiError, DbConnectionsError};
 use crate::extract::read_body;
-use crate::ratelimit::Quota;
-use crate::signup::{request_password_reset, sign_up, signup_response, CHANGE_PASSWORD_MESSAGE};
-use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -16,6 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_core::connection::Connection;
 use gatehouse_core::validate::Email;
+use gatehouse_services::login::{connection_for, ConnectionError};
+use gatehouse_services::ratelimit::Quota;
+use gatehouse_services::signup::{request_password_reset, sign_up, signup_response, CHANGE_PASSWORD_MESSAGE};
+use gatehouse_services::Services;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -92,7 +92,7 @@ fn connection_error(e: ConnectionError) -> DbConnectionsError {
 
 /// The database connection named in the body, checked against the client when one is
 /// given (without a client, any database connection).
-async fn connection(state: &AppState, body: &Value) -> Result<(Connection, Option<String>), DbConnectionsError> {
+async fn connection(state: &Services, body: &Value) -> Result<(Connection, Option<String>), DbConnectionsError> {
     let name = required(body, "connection")?;
     match optional(body, "client_id")? {
         Some(id) => {
@@ -118,7 +118,7 @@ async fn connection(state: &AppState, body: &Value) -> Result<(Connection, Optio
 
 /// `POST /dbconnections/signup`.
 pub async fn signup(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ip: ClientIp,
     headers: HeaderMap,
     body: Body,
@@ -133,7 +133,7 @@ pub async fn signup(
 /// `POST /dbconnections/change_password`: the same 200 text whether or not the user
 /// exists; the email goes out from a task of its own.
 pub async fn change_password(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     ip: ClientIp,
     headers: HeaderMap,
     body: Body,

@@ -3,22 +3,22 @@
 //! client's `allowed_logout_urls` (exact match), otherwise a page is shown.
 
 use crate::auth::authorize::{query_map, redirect, with_query};
-use crate::auth::secrets::hash_secret;
-use crate::auth::session_end::{self, Initiator};
 use crate::error::PageError;
 use crate::extract::read_body;
 use crate::pages::{cookies, error_page, message_page};
-use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::client::Client;
+use gatehouse_services::secrets::hash_secret;
+use gatehouse_services::session_end::{self, Initiator};
+use gatehouse_services::Services;
 use serde::Deserialize;
 use std::collections::HashMap;
 
 /// Ends the browser's session, if any, telling its applications.
-async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<(), PageError> {
+async fn end_session(state: &Services, headers: &HeaderMap) -> Result<(), PageError> {
     let Some(cookie) = cookies::get(headers, cookies::SESSION) else { return Ok(()) };
     let id_hash = hash_secret(&cookie);
     let now = state.clock.now().unix_timestamp();
@@ -38,19 +38,19 @@ fn allowed(client: &Client, url: &str) -> bool {
     client.allowed_logout_urls.iter().any(|u| u == url)
 }
 
-fn with_cleared_cookie(state: &AppState, mut r: Response) -> Response {
+fn with_cleared_cookie(state: &Services, mut r: Response) -> Response {
     if let Ok(v) = HeaderValue::from_str(&cookies::clear(&state.config, cookies::SESSION)) {
         r.headers_mut().append("set-cookie", v);
     }
     r
 }
 
-async fn logged_out(state: &AppState) -> Response {
+async fn logged_out(state: &Services) -> Response {
     message_page(state, "Logged out", "You have been logged out.").await.into_response()
 }
 
 /// Where `/v2/logout` sends the browser: `None` shows the logged-out page.
-async fn v2_target(state: &AppState, p: &HashMap<String, String>) -> Result<Option<String>, PageError> {
+async fn v2_target(state: &Services, p: &HashMap<String, String>) -> Result<Option<String>, PageError> {
     let Some(return_to) = p.get("returnTo").filter(|r| !r.is_empty()) else { return Ok(None) };
     let client = match p.get("client_id").filter(|c| !c.is_empty()) {
         Some(id) => state.store.client(id).await?,
@@ -67,7 +67,7 @@ async fn v2_target(state: &AppState, p: &HashMap<String, String>) -> Result<Opti
     }
 }
 
-pub async fn v2_logout(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn v2_logout(State(state): State<Services>, headers: HeaderMap, uri: Uri) -> Response {
     let result = async {
         let p = query_map(uri.query()).map_err(|e| PageError::bad_request("invalid_request", e))?;
         // The session ends even when the return URL is refused.
@@ -89,7 +89,7 @@ struct HintClaims {
 }
 
 /// Where `/oidc/logout` sends the browser: `None` shows the logged-out page.
-async fn oidc_target(state: &AppState, p: &HashMap<String, String>) -> Result<Option<String>, PageError> {
+async fn oidc_target(state: &Services, p: &HashMap<String, String>) -> Result<Option<String>, PageError> {
     let bad = |d: &str| PageError::bad_request("invalid_request", d);
     let get = |k: &str| p.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let hinted = match get("id_token_hint") {
@@ -125,13 +125,13 @@ async fn oidc_target(state: &AppState, p: &HashMap<String, String>) -> Result<Op
     }
 }
 
-pub async fn oidc_logout(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn oidc_logout(State(state): State<Services>, headers: HeaderMap, uri: Uri) -> Response {
     let p = query_map(uri.query()).map_err(|e| PageError::bad_request("invalid_request", e));
     oidc_logout_with(&state, &headers, p).await
 }
 
 /// The same, with the parameters in a form body (the spec allows both).
-pub async fn oidc_logout_post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn oidc_logout_post(State(state): State<Services>, headers: HeaderMap, body: Body) -> Response {
     let p = match read_body(body, 16 * 1024).await {
         Ok(bytes) => {
             let mut map = HashMap::new();
@@ -154,7 +154,7 @@ pub async fn oidc_logout_post(State(state): State<AppState>, headers: HeaderMap,
 }
 
 async fn oidc_logout_with(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     params: Result<HashMap<String, String>, PageError>,
 ) -> Response {

@@ -1,16 +1,11 @@
-//! The Authentication API: `/authorize`, `/oauth/token`, `/oauth/revoke`, `/userinfo`, logout, and the
-//! login rules the hosted pages share with the password grants.
+//! The Authentication API: `/authorize`, `/oauth/token`, `/oauth/revoke`, `/userinfo`,
+//! `/dbconnections/*` and logout.
 
 pub mod authorize;
 pub mod dbconnections;
-pub mod grants;
-pub mod issue;
-pub mod login;
 pub mod logout;
 pub mod response;
 pub mod revoke;
-pub mod secrets;
-pub mod session_end;
 pub mod token;
 pub mod userinfo;
 
@@ -20,19 +15,6 @@ use axum::http::{header, HeaderMap};
 use gatehouse_store::Device;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-
-/// Used authorization codes are kept this long past their expiry, so that a late replay
-/// is still recognised (and revokes the tokens issued from the code).
-const CODE_REPLAY_MEMORY_SECS: i64 = 86_400;
-
-/// One housekeeping step: deletes expired sessions, login transactions, codes and
-/// refresh tokens. Called periodically by the background worker.
-pub async fn purge_expired(state: &crate::state::AppState) -> Result<u64, gatehouse_store::StoreError> {
-    let now = state.clock.now().unix_timestamp();
-    // First the expired sessions whose applications may want to hear of it, then the rest.
-    let told = session_end::end_expired_sessions(state, now).await?;
-    Ok(told + state.store.purge_expired_login_state(now, CODE_REPLAY_MEMORY_SECS).await?)
-}
 
 /// The peer address, when the server was started with connect info (in-process tests
 /// are not).

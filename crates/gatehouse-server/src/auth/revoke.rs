@@ -3,18 +3,18 @@
 //! neither it nor what it was rotated into can be redeemed again; access tokens already
 //! issued live out their (short) lifetime, as with Auth0.
 
-use crate::auth::secrets::hash_secret;
 use crate::auth::token::{authenticate, let_client_origin_read, no_store, params};
 use crate::error::OAuthError;
-use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::log_event::codes;
+use gatehouse_services::secrets::hash_secret;
+use gatehouse_services::Services;
 use std::collections::HashMap;
 
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn revoke(State(state): State<Services>, headers: HeaderMap, body: Body) -> Response {
     let p = match params(&headers, body).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -27,7 +27,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bod
     response
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, p: &HashMap<String, String>) -> Result<(), OAuthError> {
+async fn handle(state: &Services, headers: &HeaderMap, p: &HashMap<String, String>) -> Result<(), OAuthError> {
     let client = authenticate(state, headers, p).await?;
     let presented = p
         .get("token")
@@ -44,11 +44,11 @@ async fn handle(state: &AppState, headers: &HeaderMap, p: &HashMap<String, Strin
     }
     let revoked = state.store.revoke_refresh_family(&token.family_id, state.clock.now().unix_timestamp()).await?;
     if revoked > 0 {
-        let mut e = crate::audit::event(state, codes::SUCCESS_REVOCATION);
+        let mut e = state.audit.event(codes::SUCCESS_REVOCATION);
         e.client_id = Some(client.client_id.clone());
         e.user_id = Some(token.user_id.clone());
         e.description = Some("Refresh token revoked".into());
-        crate::audit::record(state, e).await;
+        state.audit.record(e).await;
     }
     Ok(())
 }

@@ -1,11 +1,8 @@
 //! `POST /oauth/token`.
 
-use crate::auth::{grants, ClientIp};
-use crate::authz::AccessClaims;
+use crate::auth::ClientIp;
 use crate::error::OAuthError;
 use crate::extract::read_body;
-use crate::hashing::verify_client_secret;
-use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -16,6 +13,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use gatehouse_core::client::Client;
 use gatehouse_core::log_event::codes;
+use gatehouse_services::grants::{self, ClientCredentials, CodeExchange, PasswordExchange, RefreshExchange};
+use gatehouse_services::hashing::verify_client_secret;
+use gatehouse_services::Services;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -95,7 +95,7 @@ fn credentials(
 
 /// Authenticates the client. Unknown clients and wrong secrets get the same answer.
 pub(crate) async fn authenticate(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     p: &HashMap<String, String>,
 ) -> Result<Client, OAuthError> {
@@ -121,7 +121,7 @@ pub(crate) async fn authenticate(
     }
 }
 
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, body: Body) -> Response {
+pub async fn token(State(state): State<Services>, headers: HeaderMap, ip: ClientIp, body: Body) -> Response {
     let p = match params(&headers, body).await {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -137,7 +137,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, ip: Client
 /// Lets the page that sent the request read `response`, if the client the request names
 /// allows the page's origin (`crate::cors`).
 pub(crate) async fn let_client_origin_read(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     p: &HashMap<String, String>,
     response: &mut Response,
@@ -159,29 +159,46 @@ pub(crate) fn no_store(mut r: Response) -> Response {
 }
 
 async fn handle(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     ip: Option<String>,
     p: &HashMap<String, String>,
 ) -> Result<Value, OAuthError> {
     let grant_type =
         p.get("grant_type").ok_or_else(|| OAuthError::invalid_request("Missing required parameter: grant_type"))?;
+    let param = |name: &str| p.get(name).map(String::as_str);
     match grant_type.as_str() {
         "client_credentials" => {
-            let result = client_credentials(state, headers, p).await;
+            let request = ClientCredentials { audience: param("audience"), scope: param("scope") };
+            let result = match authenticate(state, headers, p).await {
+                Ok(client) => grants::client_credentials(state, &client, request).await.map_err(OAuthError::from),
+                Err(refused) => Err(refused),
+            };
             let kind =
                 if result.is_ok() { codes::SUCCESS_CLIENT_CREDENTIALS } else { codes::FAILED_CLIENT_CREDENTIALS };
-            let mut e = crate::audit::event(state, kind);
+            let mut e = state.audit.event(kind);
             e.client_id = credentials(headers, p).ok().map(|(id, _, _)| id);
             if let Err(err) = &result {
                 e.description = Some(err.description.clone());
             }
             e.details.insert("audience".into(), json!(p.get("audience")));
-            crate::audit::record(state, e).await;
+            state.audit.record(e).await;
             result
         }
-        "authorization_code" => grants::authorization_code(state, &authenticate(state, headers, p).await?, p).await,
-        "refresh_token" => grants::refresh_token(state, &authenticate(state, headers, p).await?, p).await,
+        "authorization_code" => {
+            let client = authenticate(state, headers, p).await?;
+            let exchange = CodeExchange {
+                code: param("code"),
+                redirect_uri: param("redirect_uri"),
+                code_verifier: param("code_verifier"),
+            };
+            Ok(grants::authorization_code(state, &client, exchange).await?)
+        }
+        "refresh_token" => {
+            let client = authenticate(state, headers, p).await?;
+            let exchange = RefreshExchange { refresh_token: param("refresh_token"), scope: param("scope") };
+            Ok(grants::refresh_token(state, &client, exchange).await?)
+        }
         "password" | grants::PASSWORD_REALM => {
             let client = authenticate(state, headers, p).await?;
             // Auth0's `auth0-forwarded-for`: the end user's address, when a trusted
@@ -191,7 +208,15 @@ async fn handle(
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.trim().to_string())
                 .filter(|v| client.is_confidential() && v.parse::<std::net::IpAddr>().is_ok());
-            grants::password(state, &client, grant_type, p, forwarded.or(ip).as_deref()).await
+            let exchange = PasswordExchange {
+                grant_type,
+                realm: param("realm"),
+                username: param("username"),
+                password: param("password"),
+                audience: param("audience"),
+                scope: param("scope"),
+            };
+            Ok(grants::password(state, &client, exchange, forwarded.or(ip).as_deref()).await?)
         }
         other => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
@@ -199,66 +224,4 @@ async fn handle(
             format!("Unsupported grant type: {other}"),
         )),
     }
-}
-
-async fn client_credentials(
-    state: &AppState,
-    headers: &HeaderMap,
-    p: &HashMap<String, String>,
-) -> Result<Value, OAuthError> {
-    let client = authenticate(state, headers, p).await?;
-    if !client.is_confidential() {
-        return Err(OAuthError::new(
-            StatusCode::FORBIDDEN,
-            "unauthorized_client",
-            "Public clients cannot use client_credentials",
-        ));
-    }
-    if !client.grant_types.iter().any(|g| g == "client_credentials") {
-        return Err(OAuthError::new(
-            StatusCode::FORBIDDEN,
-            "unauthorized_client",
-            "Grant type 'client_credentials' not allowed for the client.",
-        ));
-    }
-    let audience = p.get("audience").ok_or_else(|| {
-        OAuthError::access_denied("No audience parameter was provided, and no default audience has been configured")
-    })?;
-    if *audience != state.config.management_audience() {
-        return Err(OAuthError::access_denied(format!("Service not found: {audience}")));
-    }
-    let grant = state.store.client_grant(&client.client_id, audience).await?.ok_or_else(|| {
-        OAuthError::access_denied(format!(
-            "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."
-        ))
-    })?;
-    let scopes: Vec<&str> = match p.get("scope") {
-        Some(requested) => {
-            let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-            let missing: Vec<&str> =
-                requested.iter().copied().filter(|s| !grant.scope.iter().any(|g| g == s)).collect();
-            if !missing.is_empty() {
-                return Err(OAuthError::access_denied(format!(
-                    "Client has not been granted scopes: {}",
-                    missing.join(" ")
-                )));
-            }
-            requested
-        }
-        None => grant.scope.iter().map(String::as_str).collect(),
-    };
-    let now = state.clock.now().unix_timestamp();
-    let ttl = state.config.access_token_ttl_secs;
-    let claims = AccessClaims {
-        iss: state.config.issuer.clone(),
-        sub: format!("{}@clients", client.client_id),
-        aud: audience.clone(),
-        iat: now,
-        exp: now + ttl,
-        scope: scopes.join(" "),
-        azp: Some(client.client_id.clone()),
-        gty: Some("client-credentials".into()),
-    };
-    let access_token = state.keys.sign(&claims).map_err(OAuthError::server_error)?;
-    Ok(json!({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl, "scope": claims.scope}))
 }

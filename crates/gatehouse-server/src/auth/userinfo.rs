@@ -1,13 +1,13 @@
 //! `GET|POST /userinfo`: the standard claims of the access token's user.
 
-use crate::auth::issue::{has_scope, profile_claims, UserAccessClaims};
-use crate::keys::is_opaque_token;
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use gatehouse_services::issue::{has_scope, profile_claims, UserAccessClaims};
+use gatehouse_services::keys::is_opaque_token;
+use gatehouse_services::Services;
 use serde_json::Value;
 
 fn unauthorized(error: &str) -> Response {
@@ -18,13 +18,13 @@ fn unauthorized(error: &str) -> Response {
     r
 }
 
-pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn userinfo(State(state): State<Services>, headers: HeaderMap) -> Response {
     let mut response = answer(&state, &headers).await;
     crate::cors::allow_any(&mut response);
     response
 }
 
-async fn answer(state: &AppState, headers: &HeaderMap) -> Response {
+async fn answer(state: &Services, headers: &HeaderMap) -> Response {
     let token = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|h| {
         let (scheme, token) = h.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())

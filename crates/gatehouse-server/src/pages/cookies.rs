@@ -1,9 +1,9 @@
 //! The hosted pages' cookies. All are `HttpOnly` and `SameSite=Lax`, and `Secure`
 //! whenever the issuer is https.
 
-use crate::state::ServerConfig;
 use axum::http::header::COOKIE;
 use axum::http::HeaderMap;
+use gatehouse_services::state::ServerConfig;
 
 /// The single sign-on session.
 pub const SESSION: &str = "gh_session";

@@ -7,17 +7,17 @@
 
 use super::{cookies, error_page, render, Page, Var};
 use crate::auth::authorize::{issue_code, AuthorizeRequest};
-use crate::auth::login::{connection_for, password_login, LoginError};
-use crate::auth::secrets::{csrf_token, ct_eq, hash_secret, random_token};
 use crate::auth::{device, ClientIp};
-use crate::error::PageError;
+use crate::error::{login_refusal, PageError};
 use crate::extract::read_body;
-use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::client::Client;
+use gatehouse_services::login::{connection_for, password_login};
+use gatehouse_services::secrets::{csrf_token, ct_eq, hash_secret, random_token};
+use gatehouse_services::Services;
 use gatehouse_store::{LoginSession, LoginTransaction};
 use std::collections::HashMap;
 
@@ -39,7 +39,7 @@ pub(crate) fn csrf_refused() -> PageError {
 
 /// A live transaction for this handle, started by this browser.
 pub(crate) async fn transaction(
-    state: &AppState,
+    state: &Services,
     tx: &str,
     browser: &str,
 ) -> Result<(LoginTransaction, AuthorizeRequest, Client), PageError> {
@@ -73,7 +73,7 @@ pub(super) fn field(id: &str, error: Option<&str>) -> (String, String) {
 }
 
 async fn login_form(
-    state: &AppState,
+    state: &Services,
     status: StatusCode,
     tx: &str,
     browser: &str,
@@ -125,7 +125,7 @@ pub(super) fn query_state(uri: &Uri) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-pub async fn show(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn show(State(state): State<Services>, headers: HeaderMap, uri: Uri) -> Response {
     let result = async {
         let tx = query_state(&uri).ok_or_else(expired)?;
         let browser = cookies::get(&headers, cookies::BROWSER).ok_or_else(expired)?;
@@ -140,7 +140,7 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
     }
 }
 
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, uri: Uri, ip: ClientIp, body: Body) -> Response {
+pub async fn submit(State(state): State<Services>, headers: HeaderMap, uri: Uri, ip: ClientIp, body: Body) -> Response {
     match handle_submit(&state, &headers, &uri, ip.0.as_deref(), body).await {
         Ok(r) => r,
         Err(e) => error_page(&state, &e).await.into_response(),
@@ -148,7 +148,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, uri: Uri,
 }
 
 async fn handle_submit(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     uri: &Uri,
     ip: Option<&str>,
@@ -183,17 +183,9 @@ async fn handle_submit(
         .map_err(|e| PageError::bad_request("invalid_request", e.to_string()))?;
     let user = match password_login(state, &connection, &username, &password, ip).await {
         Ok(u) => u,
-        Err(LoginError::Internal(e)) => return Err(PageError::internal(e)),
         Err(e) => {
-            let status = match e {
-                LoginError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                LoginError::TooManyAttempts | LoginError::SuspiciousIp => StatusCode::TOO_MANY_REQUESTS,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            f.form_error = Some(match e {
-                LoginError::Blocked => "Your account is blocked. Contact the administrator.".to_string(),
-                other => other.to_string(),
-            });
+            let (status, message) = login_refusal(e)?;
+            f.form_error = Some(message);
             return Ok(login_form(state, status, &tx, &browser, &req, &client, f).await.into_response());
         }
     };
@@ -203,7 +195,7 @@ async fn handle_submit(
 /// Finishes a transaction for a user who just proved who they are (logged in or signed
 /// up): a new session, and a code back to the application.
 pub(super) async fn complete(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     tx: &str,
     req: &AuthorizeRequest,
@@ -239,7 +231,7 @@ impl SignInMethod {
 /// browser's session with a new one and sends the authorization code to the client
 /// (a 303 redirect, or the `form_post` page).
 pub(crate) async fn complete_login(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     req: &AuthorizeRequest,
     user_id: &str,

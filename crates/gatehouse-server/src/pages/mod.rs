@@ -1,7 +1,7 @@
 //! Hosted pages: server-rendered HTML that works without JavaScript and loads nothing
 //! from elsewhere (the one script, live password-rule feedback, is same-origin and
-//! optional). Templates, and the plain-text email templates, are embedded and may be
-//! replaced, file by file, from `ServerConfig::template_dir`.
+//! optional). Templates are embedded and may be replaced, file by file, from
+//! `ServerConfig::template_dir` (as the email texts of `gatehouse_services::mail` may).
 //!
 //! Template syntax: `{{name}}` inserts an HTML-escaped value, `{{{name}}}` a fragment the
 //! server built (already escaped). Substitution is one pass, so values can never inject
@@ -16,10 +16,10 @@ pub mod unblock;
 pub mod verify;
 
 use crate::error::PageError;
-use crate::state::AppState;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use gatehouse_services::Services;
 
 const EMBEDDED: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
@@ -29,10 +29,6 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("signup.html", include_str!("templates/signup.html")),
     ("reset-request.html", include_str!("templates/reset-request.html")),
     ("reset-password.html", include_str!("templates/reset-password.html")),
-    ("email-verification.txt", include_str!("templates/email-verification.txt")),
-    ("reset-password.txt", include_str!("templates/reset-password.txt")),
-    ("import-completed.txt", include_str!("templates/import-completed.txt")),
-    ("unblock.txt", include_str!("templates/unblock.txt")),
     ("social_buttons.html", include_str!("templates/social_buttons.html")),
     ("social_button.html", include_str!("templates/social_button.html")),
     ("link.html", include_str!("templates/link.html")),
@@ -87,15 +83,8 @@ pub fn fill(template: &str, vars: &[(&str, Var)]) -> String {
     out
 }
 
-pub(crate) async fn template(state: &AppState, name: &str) -> String {
-    if let Some(dir) = &state.config.template_dir {
-        match tokio::fs::read_to_string(dir.join(name)).await {
-            Ok(t) => return t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(error = %e, template = name, "cannot read template override; using the default"),
-        }
-    }
-    EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| (*t).to_string()).unwrap_or_default()
+pub(crate) async fn template(state: &Services, name: &str) -> String {
+    gatehouse_services::templates::load(state.config.template_dir.as_deref(), name, EMBEDDED).await
 }
 
 /// Only `#rgb`/`#rrggbb` reach the style sheet, so configuration cannot inject CSS.
@@ -104,7 +93,7 @@ fn safe_color(c: &str) -> String {
     if matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         c.to_string()
     } else {
-        crate::state::Branding::default().primary_color
+        gatehouse_services::state::Branding::default().primary_color
     }
 }
 
@@ -141,7 +130,7 @@ impl IntoResponse for Page {
 }
 
 /// Renders `name` inside the layout.
-pub async fn render(state: &AppState, status: StatusCode, title: &str, name: &str, vars: Vec<(&str, Var)>) -> Page {
+pub async fn render(state: &Services, status: StatusCode, title: &str, name: &str, vars: Vec<(&str, Var)>) -> Page {
     let b = &state.config.branding;
     let mut vars = vars;
     vars.push(("brand_name", Var::Text(b.name.clone())));
@@ -164,7 +153,7 @@ pub async fn render(state: &AppState, status: StatusCode, title: &str, name: &st
 }
 
 /// The one place page errors become responses.
-pub async fn error_page(state: &AppState, e: &PageError) -> Page {
+pub async fn error_page(state: &Services, e: &PageError) -> Page {
     // Only internal errors hide their detail (a provider's failure, 502, is explained).
     let internal = e.status == StatusCode::INTERNAL_SERVER_ERROR;
     if internal {
@@ -183,7 +172,7 @@ pub async fn error_page(state: &AppState, e: &PageError) -> Page {
 }
 
 /// A short message page (e.g. after logout).
-pub async fn message_page(state: &AppState, title: &str, message: &str) -> Page {
+pub async fn message_page(state: &Services, title: &str, message: &str) -> Page {
     render(state, StatusCode::OK, title, "message.html", vec![("message", Var::Text(message.to_string()))]).await
 }
 
@@ -244,11 +233,11 @@ pub async fn password_rules_script() -> Response {
 
 /// A new browser secret for a page reached without one (a link from an email), and
 /// the `Set-Cookie` that stores it.
-pub fn browser_secret(state: &AppState, headers: &axum::http::HeaderMap) -> (String, Option<String>) {
+pub fn browser_secret(state: &Services, headers: &axum::http::HeaderMap) -> (String, Option<String>) {
     match cookies::get(headers, cookies::BROWSER) {
         Some(b) => (b, None),
         None => {
-            let b = crate::auth::secrets::random_token();
+            let b = gatehouse_services::secrets::random_token();
             let c = cookies::set(&state.config, cookies::BROWSER, &b, None);
             (b, Some(c))
         }
@@ -262,7 +251,7 @@ pub(crate) fn link_invalid() -> PageError {
 /// Spends the `?ticket=` of an emailed link if it is live and of `kind`. The kind is
 /// checked before use, so a ticket of another kind is never spent by the wrong page.
 pub(crate) async fn use_ticket(
-    state: &AppState,
+    state: &Services,
     uri: &axum::http::Uri,
     kind: gatehouse_store::TicketKind,
 ) -> Result<gatehouse_store::Ticket, PageError> {
@@ -270,7 +259,7 @@ pub(crate) async fn use_ticket(
         .find(|(k, _)| k == "ticket")
         .map(|(_, v)| v.to_string())
         .ok_or_else(link_invalid)?;
-    let hash = crate::auth::secrets::hash_secret(&ticket);
+    let hash = gatehouse_services::secrets::hash_secret(&ticket);
     let now = state.clock.now().unix_timestamp();
     let live = state.store.live_ticket(&hash, now).await?;
     if !live.is_some_and(|t| t.kind == kind) {

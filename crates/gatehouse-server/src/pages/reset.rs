@@ -9,13 +9,9 @@
 use super::login::{csrf_refused, field};
 use super::{browser_secret, cookies, error_page, password_field, render, Page, Var};
 use crate::auth::authorize::{redirect, with_query, AuthorizeRequest};
-use crate::auth::login::connection_for;
-use crate::auth::secrets::{csrf_token, ct_eq, hash_secret};
 use crate::auth::ClientIp;
 use crate::error::PageError;
 use crate::extract::read_body;
-use crate::signup::{check_new_password, request_password_reset, store_new_password, PasswordError, Setter};
-use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
@@ -25,6 +21,12 @@ use gatehouse_core::log_event::codes;
 use gatehouse_core::password_policy::PasswordPolicy;
 use gatehouse_core::user::User;
 use gatehouse_core::validate::Email;
+use gatehouse_services::login::connection_for;
+use gatehouse_services::secrets::{csrf_token, ct_eq, hash_secret};
+use gatehouse_services::signup::{
+    check_new_password, request_password_reset, store_new_password, PasswordError, Setter,
+};
+use gatehouse_services::Services;
 use gatehouse_store::{Ticket, TicketKind};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -48,7 +50,7 @@ fn with_cookie(mut page: Page, cookie: Option<String>) -> Page {
     page
 }
 
-pub async fn show(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn show(State(state): State<Services>, headers: HeaderMap, uri: Uri) -> Response {
     let q = query(&uri);
     let (browser, cookie) = browser_secret(&state, &headers);
     let result = async {
@@ -73,7 +75,7 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
 }
 
 async fn request_form(
-    state: &AppState,
+    state: &Services,
     status: StatusCode,
     browser: &str,
     tx: &str,
@@ -113,7 +115,7 @@ struct Errors {
 }
 
 async fn new_password_form(
-    state: &AppState,
+    state: &Services,
     status: StatusCode,
     browser: &str,
     ticket: &str,
@@ -145,7 +147,7 @@ async fn new_password_form(
 }
 
 /// The unused, unexpired password-change ticket, its user and connection.
-async fn live_ticket(state: &AppState, ticket: &str) -> Result<(Ticket, User, Connection), PageError> {
+async fn live_ticket(state: &Services, ticket: &str) -> Result<(Ticket, User, Connection), PageError> {
     let now = state.clock.now().unix_timestamp();
     let t = state
         .store
@@ -158,7 +160,7 @@ async fn live_ticket(state: &AppState, ticket: &str) -> Result<(Ticket, User, Co
     Ok((t, user, connection))
 }
 
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, ip: ClientIp, body: Body) -> Response {
+pub async fn submit(State(state): State<Services>, headers: HeaderMap, ip: ClientIp, body: Body) -> Response {
     match handle_submit(&state, &headers, ip.0, body).await {
         Ok(r) => r,
         Err(e) => error_page(&state, &e).await.into_response(),
@@ -166,7 +168,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, ip: Clien
 }
 
 async fn handle_submit(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     ip: Option<String>,
     body: Body,
@@ -196,7 +198,7 @@ async fn handle_submit(
 /// The connection a request form is for: the login transaction's, the named one, or
 /// the default database connection.
 async fn request_connection(
-    state: &AppState,
+    state: &Services,
     form: &HashMap<String, String>,
 ) -> Result<(Connection, Option<String>), PageError> {
     let unknown = || PageError::bad_request("invalid_request", "Unknown connection.");
@@ -217,7 +219,7 @@ async fn request_connection(
 }
 
 async fn request(
-    state: &AppState,
+    state: &Services,
     browser: &str,
     form: &HashMap<String, String>,
     ip: Option<String>,
@@ -236,7 +238,9 @@ async fn request(
     };
     let (connection, client_id) = request_connection(state, form).await?;
     request_password_reset(state, connection, email, client_id, ip);
-    Ok(super::message_page(state, "Check your email", crate::signup::CHANGE_PASSWORD_MESSAGE).await.into_response())
+    Ok(super::message_page(state, "Check your email", gatehouse_services::signup::CHANGE_PASSWORD_MESSAGE)
+        .await
+        .into_response())
 }
 
 /// A password that could not be set, as an error page (a rejected one is explained on the
@@ -249,7 +253,7 @@ fn page_error(e: PasswordError) -> PageError {
 }
 
 async fn change_password(
-    state: &AppState,
+    state: &Services,
     browser: &str,
     ticket: &str,
     form: &HashMap<String, String>,
@@ -281,14 +285,14 @@ async fn change_password(
     }
     let verify = t.params.get("mark_email_as_verified").and_then(Value::as_bool).unwrap_or(false);
     let user = store_new_password(state, &user, password, verify).await.map_err(page_error)?;
-    let mut event = crate::audit::event(state, codes::SUCCESS_CHANGE_PASSWORD);
+    let mut event = state.audit.event(codes::SUCCESS_CHANGE_PASSWORD);
     event.user_id = Some(user.user_id.clone());
     event.user_name = user.email.clone();
     event.connection = Some(connection.name.clone());
     event.connection_id = Some(connection.id.clone());
     event.client_id = t.client_id.clone();
     event.ip = ip;
-    crate::audit::record(state, event).await;
+    state.audit.record(event).await;
     let message = "Your password has been changed. You can now log in with the new password.";
     match &t.result_url {
         Some(url) => {

@@ -5,13 +5,9 @@
 use super::login::{complete, csrf_refused, expired, field, query_state, transaction};
 use super::{cookies, error_page, password_field, render, Page, Var};
 use crate::auth::authorize::AuthorizeRequest;
-use crate::auth::login::connection_for;
-use crate::auth::secrets::{csrf_token, ct_eq};
 use crate::auth::ClientIp;
-use crate::error::{DbConnectionsError, PageError};
+use crate::error::PageError;
 use crate::extract::read_body;
-use crate::signup::sign_up;
-use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -19,6 +15,11 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_core::client::Client;
 use gatehouse_core::connection::Connection;
 use gatehouse_core::password_policy::PasswordPolicy;
+use gatehouse_core::Error as DomainError;
+use gatehouse_services::login::connection_for;
+use gatehouse_services::secrets::{csrf_token, ct_eq};
+use gatehouse_services::signup::{sign_up, SignupError};
+use gatehouse_services::Services;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -36,7 +37,7 @@ struct FormState {
 
 #[allow(clippy::too_many_arguments)]
 async fn signup_form(
-    state: &AppState,
+    state: &Services,
     status: StatusCode,
     tx: &str,
     browser: &str,
@@ -84,7 +85,7 @@ async fn signup_form(
     .await
 }
 
-async fn signup_connection(state: &AppState, client: &Client, req: &AuthorizeRequest) -> Result<Connection, PageError> {
+async fn signup_connection(state: &Services, client: &Client, req: &AuthorizeRequest) -> Result<Connection, PageError> {
     let c = connection_for(state, client, req.connection.as_deref())
         .await
         .map_err(|e| PageError::bad_request("invalid_request", e.to_string()))?;
@@ -94,7 +95,7 @@ async fn signup_connection(state: &AppState, client: &Client, req: &AuthorizeReq
     Ok(c)
 }
 
-pub async fn show(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn show(State(state): State<Services>, headers: HeaderMap, uri: Uri) -> Response {
     let result = async {
         let tx = query_state(&uri).ok_or_else(expired)?;
         let browser = cookies::get(&headers, cookies::BROWSER).ok_or_else(expired)?;
@@ -113,7 +114,7 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -
     }
 }
 
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, uri: Uri, ip: ClientIp, body: Body) -> Response {
+pub async fn submit(State(state): State<Services>, headers: HeaderMap, uri: Uri, ip: ClientIp, body: Body) -> Response {
     match handle_submit(&state, &headers, &uri, ip.0.as_deref(), body).await {
         Ok(r) => r,
         Err(e) => error_page(&state, &e).await.into_response(),
@@ -121,7 +122,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, uri: Uri,
 }
 
 async fn handle_submit(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     uri: &Uri,
     ip: Option<&str>,
@@ -163,28 +164,27 @@ async fn handle_submit(
     }
     match sign_up(state, &connection, &Value::Object(fields), Some(&client.client_id), ip).await {
         Ok(user) => complete(state, headers, &tx, &req, &user.user_id, ip).await,
-        Err(DbConnectionsError::Internal(e)) => Err(PageError::internal(e)),
+        Err(SignupError::Internal(e)) => Err(PageError::internal(e)),
         Err(e) => {
             match e {
-                DbConnectionsError::Password(r) => f.password_error = Some(r.explanation()),
-                DbConnectionsError::BadRequest { code, description } => {
-                    let message = match code {
-                        "user_exists" => {
-                            "This email address cannot be used to sign up. If you already have an account, log in or reset your password.".to_string()
-                        }
-                        "username_exists" => "This username is taken. Choose another one.".to_string(),
-                        _ => friendly(&description),
-                    };
-                    if description.contains("property email") {
-                        f.email_error = Some(message);
-                    } else if description.contains("property username") || code == "username_exists" {
-                        f.username_error = Some(message);
-                    } else {
-                        f.form_error = Some(message);
+                SignupError::Password(r) => f.password_error = Some(r.explanation()),
+                SignupError::UserExists => {
+                    f.form_error = Some(
+                        "This email address cannot be used to sign up. If you already have an account, log in or reset your password.".to_string(),
+                    )
+                }
+                SignupError::UsernameExists => f.username_error = Some("This username is taken. Choose another one.".to_string()),
+                SignupError::Invalid(e) => {
+                    let message = explain(&e);
+                    match e.field() {
+                        Some("email") => f.email_error = Some(message),
+                        Some("username") => f.username_error = Some(message),
+                        _ => f.form_error = Some(message),
                     }
                 }
-                DbConnectionsError::TooManyAttempts => f.form_error = Some(crate::error::SIGNUPS_THROTTLED.to_string()),
-                DbConnectionsError::Internal(_) => {}
+                refused @ (SignupError::Disabled | SignupError::TooManyAttempts | SignupError::Internal(_)) => {
+                    f.form_error = Some(refused.to_string())
+                }
             }
             let page = signup_form(state, StatusCode::BAD_REQUEST, &tx, &browser, &client, &connection, f).await;
             Ok(page.into_response())
@@ -192,14 +192,14 @@ async fn handle_submit(
     }
 }
 
-/// Auth0's validation messages read `Payload validation error: '<reason>' on property
-/// <field>.`; a page shows the reason.
-fn friendly(description: &str) -> String {
-    match description.split_once('\'').and_then(|(_, rest)| rest.rsplit_once('\'')) {
-        Some((reason, _)) => {
+/// What a page says of a refused field: the reason alone, as a sentence (the API's
+/// message also names the property, which the page shows by placing it).
+fn explain(e: &DomainError) -> String {
+    match e {
+        DomainError::InvalidField { reason, .. } => {
             let mut c = reason.chars();
             c.next().map(|first| first.to_uppercase().collect::<String>() + c.as_str() + ".").unwrap_or_default()
         }
-        None => description.to_string(),
+        other => other.to_string(),
     }
 }

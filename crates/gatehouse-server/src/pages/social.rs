@@ -6,21 +6,22 @@
 
 use super::login::{csrf_refused, expired, transaction};
 use super::{cookies, error_page, fill, render, template, Var};
-use crate::auth::login::{password_login, LoginError};
-use crate::auth::secrets::{csrf_token, ct_eq, hash_secret};
 use crate::auth::ClientIp;
-use crate::error::PageError;
+use crate::error::{login_refusal, PageError};
 use crate::extract::read_body;
-use crate::pages::login::SignInMethod;
-use crate::social::flow::{self, enabled_upstream, identity_for, profile_from_json};
-use crate::social::SocialError;
-use crate::state::AppState;
+use crate::pages::login::{complete_login, SignInMethod};
+use crate::social::flow::{self, enabled_upstream};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::client::Client;
 use gatehouse_core::social::button_label;
+use gatehouse_services::login::{password_login, LoginError};
+use gatehouse_services::secrets::{csrf_token, ct_eq, hash_secret};
+use gatehouse_services::social::signin::{self, identity_for, profile_from_json};
+use gatehouse_services::social::SocialError;
+use gatehouse_services::Services;
 use gatehouse_store::{StoreError, UpstreamTransaction};
 use std::collections::HashMap;
 
@@ -28,7 +29,7 @@ const MAX_FORM: usize = 16 * 1024;
 
 /// The buttons of the social and OIDC connections enabled for `client`, for the login
 /// transaction `tx`; empty when there are none.
-pub async fn buttons(state: &AppState, tx: &str, browser: &str, client: &Client) -> String {
+pub async fn buttons(state: &Services, tx: &str, browser: &str, client: &Client) -> String {
     let connections = match state.store.connections(None, None, None, 0, 100).await {
         Ok((list, _)) => list,
         Err(e) => {
@@ -65,7 +66,7 @@ fn form_of(bytes: &[u8]) -> HashMap<String, String> {
 }
 
 /// `POST /u/login/social`: a button on the login page was pressed.
-pub async fn start(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn start(State(state): State<Services>, headers: HeaderMap, body: Body) -> Response {
     let result = async {
         let bytes = read_body(body, MAX_FORM)
             .await
@@ -106,7 +107,7 @@ fn query_state(uri: &Uri) -> Option<String> {
 }
 
 /// A pending link started by this browser.
-async fn pending(state: &AppState, handle: &str, browser: &str) -> Result<UpstreamTransaction, PageError> {
+async fn pending(state: &Services, handle: &str, browser: &str) -> Result<UpstreamTransaction, PageError> {
     let now = state.clock.now().unix_timestamp();
     let t = state.store.upstream_transaction(&hash_secret(handle), now).await?.ok_or_else(expired)?;
     if t.profile.is_none() || t.link_user_id.is_none() || !ct_eq(&t.browser_hash, &hash_secret(browser)) {
@@ -116,7 +117,7 @@ async fn pending(state: &AppState, handle: &str, browser: &str) -> Result<Upstre
 }
 
 async fn link_page(
-    state: &AppState,
+    state: &Services,
     status: StatusCode,
     handle: &str,
     browser: &str,
@@ -151,7 +152,7 @@ async fn link_page(
 }
 
 /// `GET /u/link`.
-pub async fn show_link(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+pub async fn show_link(State(state): State<Services>, headers: HeaderMap, uri: Uri) -> Response {
     let result = async {
         let handle = query_state(&uri).ok_or_else(expired)?;
         let browser = cookies::get(&headers, cookies::BROWSER).ok_or_else(expired)?;
@@ -168,7 +169,7 @@ pub async fn show_link(State(state): State<AppState>, headers: HeaderMap, uri: U
 /// `POST /u/link`: the password of the existing account (then link and continue), or
 /// `action=separate` (a new account of the provider's connection instead).
 pub async fn submit_link(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     headers: HeaderMap,
     uri: Uri,
     ip: ClientIp,
@@ -181,7 +182,7 @@ pub async fn submit_link(
 }
 
 async fn handle_link(
-    state: &AppState,
+    state: &Services,
     headers: &HeaderMap,
     uri: &Uri,
     ip: Option<&str>,
@@ -205,10 +206,10 @@ async fn handle_link(
     let id_hash = hash_secret(&handle);
     if form.get("action").map(String::as_str) == Some("separate") {
         state.store.take_upstream_transaction(&id_hash, now).await?.ok_or_else(expired)?;
-        return Ok(match flow::create_and_sign_in(state, headers, &connection, &req, &profile, ip).await {
-            Ok(r) => r,
-            Err(e) => flow::fail(state, e, Some(&connection), ip).await,
-        });
+        return match signin::new_user(state, &connection, &profile, ip).await {
+            Ok(user) => complete_login(state, headers, &req, &user.user_id, SignInMethod::Federated, ip).await,
+            Err(e) => Ok(flow::fail(state, e, Some(&connection), ip).await),
+        };
     }
     let password = form.get("password").cloned().unwrap_or_default();
     if password.is_empty() {
@@ -224,15 +225,10 @@ async fn handle_link(
             return link_page(state, StatusCode::BAD_REQUEST, &handle, &browser, &t, Some("Wrong password.")).await;
         }
         Err(LoginError::Blocked) => return Ok(flow::fail(state, SocialError::Blocked, Some(&connection), ip).await),
-        Err(e @ (LoginError::TooManyAttempts | LoginError::SuspiciousIp)) => {
-            let message = e.to_string();
-            return link_page(state, StatusCode::TOO_MANY_REQUESTS, &handle, &browser, &t, Some(&message)).await;
+        Err(e) => {
+            let (status, message) = login_refusal(e)?;
+            return link_page(state, status, &handle, &browser, &t, Some(&message)).await;
         }
-        Err(LoginError::Unavailable) => {
-            let message = Some("The account store is unavailable. Try again in a moment.");
-            return link_page(state, StatusCode::SERVICE_UNAVAILABLE, &handle, &browser, &t, message).await;
-        }
-        Err(LoginError::Internal(e)) => return Err(PageError::internal(e)),
     };
     state.store.take_upstream_transaction(&id_hash, now).await?.ok_or_else(expired)?;
     let identity = identity_for(&connection, &profile, &state.now());
@@ -249,12 +245,12 @@ async fn handle_link(
         }
         Err(e) => return Err(e.into()),
     }
-    let mut e = crate::audit::event(state, gatehouse_core::log_event::codes::SUCCESS_LOGIN);
+    let mut e = state.audit.event(gatehouse_core::log_event::codes::SUCCESS_LOGIN);
     e.connection = Some(connection.name.clone());
     e.connection_id = Some(connection.id.clone());
     e.user_id = Some(user.user_id.clone());
     e.ip = ip.map(str::to_string);
     e.description = Some(format!("linked {}", identity.full_user_id()));
-    crate::audit::record(state, e).await;
-    super::login::complete_login(state, headers, &req, &user.user_id, SignInMethod::Federated, ip).await
+    state.audit.record(e).await;
+    complete_login(state, headers, &req, &user.user_id, SignInMethod::Federated, ip).await
 }

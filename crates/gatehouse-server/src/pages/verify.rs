@@ -5,25 +5,25 @@
 use super::{error_page, link_invalid, message_page, use_ticket};
 use crate::auth::authorize::{redirect, with_query};
 use crate::error::PageError;
-use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::log_event::codes;
+use gatehouse_services::Services;
 use gatehouse_store::{StoreError, TicketKind};
 use serde_json::Value;
 use std::convert::Infallible;
 
 const VERIFIED: &str = "Your email was verified. You can continue using the application.";
 
-pub async fn show(State(state): State<AppState>, uri: Uri) -> Response {
+pub async fn show(State(state): State<Services>, uri: Uri) -> Response {
     match verify(&state, &uri).await {
         Ok(r) => r,
         Err(e) => error_page(&state, &e).await.into_response(),
     }
 }
 
-async fn verify(state: &AppState, uri: &Uri) -> Result<Response, PageError> {
+async fn verify(state: &Services, uri: &Uri) -> Result<Response, PageError> {
     let t = use_ticket(state, uri, TicketKind::EmailVerification).await?;
     let stamp = state.now();
     let user = match state
@@ -39,13 +39,13 @@ async fn verify(state: &AppState, uri: &Uri) -> Result<Response, PageError> {
         Err(StoreError::NotFound) => return Err(link_invalid()),
         Err(e) => return Err(e.into()),
     };
-    let mut event = crate::audit::event(state, codes::SUCCESS_VERIFICATION_EMAIL);
+    let mut event = state.audit.event(codes::SUCCESS_VERIFICATION_EMAIL);
     event.user_id = Some(user.user_id.clone());
     event.user_name = user.email.clone();
     event.connection = Some(user.connection.clone());
     event.connection_id = Some(user.connection_id.clone());
     event.client_id = t.client_id.clone();
-    crate::audit::record(state, event).await;
+    state.audit.record(event).await;
     match &t.result_url {
         Some(url) => {
             let email = user.email.clone().unwrap_or_default();

@@ -220,7 +220,7 @@ async fn expired_tickets_are_purged(b: Backend) {
         s.create_user(json!({"email": "e@example.com", "password": "Purge-me-123", "verify_email": false})).await;
     let id = user["user_id"].as_str().unwrap();
     let (_, t) = s.api("POST", "/api/v2/tickets/email-verification", Some(json!({"user_id": id, "ttl_sec": 10}))).await;
-    let hash = gatehouse_server::signup::hash_ticket(&query_param(t["ticket"].as_str().unwrap(), "ticket").unwrap());
+    let hash = gatehouse_services::tickets::hash_ticket(&query_param(t["ticket"].as_str().unwrap(), "ticket").unwrap());
     let now = clock.now().unix_timestamp();
     assert!(s.store.live_ticket(&hash, now).await.unwrap().is_some());
     assert_eq!(s.store.delete_expired_tickets(now).await.unwrap(), 0);
@@ -245,7 +245,7 @@ async fn concurrent_uses_one_wins(b: Backend) {
     let user =
         s.create_user(json!({"email": "race@example.com", "password": "Race-pass-123", "verify_email": false})).await;
     let (_, t) = s.api("POST", "/api/v2/tickets/email-verification", Some(json!({"user_id": user["user_id"]}))).await;
-    let hash = gatehouse_server::signup::hash_ticket(&query_param(t["ticket"].as_str().unwrap(), "ticket").unwrap());
+    let hash = gatehouse_services::tickets::hash_ticket(&query_param(t["ticket"].as_str().unwrap(), "ticket").unwrap());
     let now = clock.now().unix_timestamp();
     let uses = (0..8).map(|_| {
         let store = s.store.clone();

@@ -4,7 +4,7 @@
 //! there are several audiences), `nonce`, and `exp`/`iat`/`nbf` against the server's
 //! clock with a small leeway.
 
-use crate::auth::secrets::ct_eq;
+use crate::secrets::ct_eq;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::{Jwk, KeyAlgorithm, PublicKeyUse};

@@ -2,12 +2,12 @@
 //! only serves `/userinfo`), the ID token (claims by scope) and, with `offline_access`,
 //! a refresh token.
 
-use crate::auth::secrets::{hash_secret, random_token};
-use crate::error::OAuthError;
-use crate::state::AppState;
+use crate::keys::KeyError;
+use crate::secrets::{hash_secret, random_token};
+use crate::Services;
 use gatehouse_core::client::Client;
 use gatehouse_core::user::User;
-use gatehouse_store::RefreshToken;
+use gatehouse_store::{RefreshToken, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -35,6 +35,16 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
     "email",
     "email_verified",
 ];
+
+/// Why tokens could not be issued: nothing the client did, so every surface answers it
+/// as an internal error.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("signing failed: {0}")]
+    Signing(#[from] KeyError),
+    #[error("storing the refresh token failed: {0}")]
+    Store(#[from] StoreError),
+}
 
 /// The requested scopes Gatehouse grants, in a canonical order.
 pub fn granted_scopes(requested: &str) -> Vec<String> {
@@ -112,7 +122,7 @@ pub fn profile_claims(user: &User, scope: &str) -> Map<String, Value> {
 }
 
 /// A stored refresh token for `grant` in `family_id`, and the secret to hand out.
-pub fn new_refresh_token(state: &AppState, grant: &Grant<'_>, family_id: &str) -> (String, RefreshToken) {
+pub fn new_refresh_token(state: &Services, grant: &Grant<'_>, family_id: &str) -> (String, RefreshToken) {
     let now = state.clock.now().unix_timestamp();
     let secret = random_token();
     let row = RefreshToken {
@@ -147,7 +157,7 @@ pub struct Signed {
 
 impl Signed {
     /// Stores the new refresh token, if there is one, and gives the response.
-    pub async fn hand_out(self, state: &AppState) -> Result<Value, OAuthError> {
+    pub async fn hand_out(self, state: &Services) -> Result<Value, IssueError> {
         if let Some(row) = &self.refresh {
             let family_expires_at = row.created_at + state.config.refresh_token_family_ttl_secs;
             state.store.insert_refresh_token(row, Some(family_expires_at)).await?;
@@ -157,12 +167,12 @@ impl Signed {
 }
 
 /// Signs the tokens and builds the token response.
-pub async fn issue(state: &AppState, grant: &Grant<'_>, refresh: Refresh) -> Result<Value, OAuthError> {
+pub async fn issue(state: &Services, grant: &Grant<'_>, refresh: Refresh) -> Result<Value, IssueError> {
     sign(state, grant, refresh)?.hand_out(state).await
 }
 
 /// The tokens of `grant`, signed: CPU work only, nothing is written.
-pub fn sign(state: &AppState, grant: &Grant<'_>, refresh: Refresh) -> Result<Signed, OAuthError> {
+pub fn sign(state: &Services, grant: &Grant<'_>, refresh: Refresh) -> Result<Signed, IssueError> {
     let cfg = &state.config;
     let now = state.clock.now().unix_timestamp();
     let userinfo = cfg.userinfo_audience();
@@ -188,8 +198,7 @@ pub fn sign(state: &AppState, grant: &Grant<'_>, refresh: Refresh) -> Result<Sig
     let access_token = match grant.audience {
         Some(_) => state.keys.sign(&access),
         None => state.keys.seal(&access),
-    }
-    .map_err(OAuthError::server_error)?;
+    }?;
     let mut body = Map::new();
     body.insert("access_token".into(), json!(access_token));
     if openid {
@@ -206,7 +215,7 @@ pub fn sign(state: &AppState, grant: &Grant<'_>, refresh: Refresh) -> Result<Sig
         if let Some(nonce) = &grant.nonce {
             claims.insert("nonce".into(), json!(nonce));
         }
-        let id_token = state.keys.sign(&Value::Object(claims)).map_err(OAuthError::server_error)?;
+        let id_token = state.keys.sign(&Value::Object(claims))?;
         body.insert("id_token".into(), json!(id_token));
     }
     let mut stored = None;

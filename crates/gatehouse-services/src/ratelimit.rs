@@ -1,20 +1,11 @@
-//! Rate limits: fixed windows counted in memory (one node) or in Redis (several nodes
-//! share one budget), answered with `X-RateLimit-*` headers and Auth0's 429 body.
+//! Rate limits: fixed windows and token buckets counted in memory (one node) or in Redis
+//! (several nodes share one budget). The server answers with them.
 //!
 //! Buckets: the Authentication API per client IP, the Management API per access token.
 //! When Redis is unreachable the limiter fails open and logs: an outage of the counter
 //! must not become an outage of every login.
 
-use crate::error::ApiError;
-use crate::state::AppState;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::http::HeaderValue;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// `limit` requests per `window_secs`.
@@ -234,60 +225,6 @@ impl RateLimiter {
 
 fn open(quota: Quota, reset: i64) -> Decision {
     Decision { allowed: true, limit: quota.limit, remaining: quota.limit, reset }
-}
-
-fn add_headers(response: &mut Response, d: &Decision) {
-    let h = response.headers_mut();
-    for (name, value) in [
-        ("x-ratelimit-limit", d.limit as i64),
-        ("x-ratelimit-remaining", d.remaining as i64),
-        ("x-ratelimit-reset", d.reset),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
-            h.insert(name, v);
-        }
-    }
-}
-
-async fn limited(state: &AppState, bucket: &str, key: &str, quota: Quota, req: Request, next: Next) -> Response {
-    let decision = state.rate_limiter.hit(bucket, key, quota, state.clock.now().unix_timestamp()).await;
-    let mut response = if decision.allowed { next.run(req).await } else { ApiError::TooManyRequests.into_response() };
-    add_headers(&mut response, &decision);
-    if !decision.allowed {
-        let wait = (decision.reset - state.clock.now().unix_timestamp()).max(1);
-        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-            response.headers_mut().insert("retry-after", v);
-        }
-    }
-    response
-}
-
-/// Per access token on the Management API. Requests without a token are counted per IP.
-pub async fn management(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let token = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(|t| hex::encode(&Sha256::digest(t.as_bytes())[..16]));
-    let key = match token {
-        Some(t) => t,
-        None => client_ip(&req),
-    };
-    let quota = state.config.rate_limits.management_per_token;
-    limited(&state, "mgmt", &key, quota, req, next).await
-}
-
-/// Per client IP on the Authentication API.
-pub async fn authentication(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let ip = client_ip(&req);
-    let quota = state.config.rate_limits.authentication_per_ip;
-    limited(&state, "auth", &ip, quota, req, next).await
-}
-
-/// The peer address. Deployments behind a proxy put the proxy's address here; trusting
-/// `X-Forwarded-For` would let any client pick its own bucket.
-fn client_ip(req: &Request) -> String {
-    req.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string())
 }
 
 #[cfg(test)]

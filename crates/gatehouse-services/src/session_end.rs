@@ -8,8 +8,8 @@
 //! `nonce`) posted to its back-channel URL. Delivery runs in the background with a short
 //! timeout and a few retries: an application that is down never holds up a logout.
 
-use crate::auth::secrets::random_token;
-use crate::state::AppState;
+use crate::secrets::random_token;
+use crate::Services;
 use gatehouse_store::{GrantFilter, SessionDetails, StoreError};
 use serde_json::json;
 use std::sync::OnceLock;
@@ -52,7 +52,7 @@ const DELIVERY_ATTEMPTS: u32 = 3;
 
 /// Ends the sessions read (with their applications, which the delete takes along), each
 /// told of only by whoever deleted it. Returns how many this call ended.
-async fn end_read(state: &AppState, read: Vec<SessionDetails>, initiator: Initiator) -> Result<u64, StoreError> {
+async fn end_read(state: &Services, read: Vec<SessionDetails>, initiator: Initiator) -> Result<u64, StoreError> {
     let mut ended = 0;
     for d in read {
         if state.store.delete_session(&d.session.sid).await? {
@@ -64,13 +64,13 @@ async fn end_read(state: &AppState, read: Vec<SessionDetails>, initiator: Initia
 }
 
 /// Ends session `sid` and tells its applications. Returns whether it existed.
-pub async fn end_session(state: &AppState, sid: &str, initiator: Initiator) -> Result<bool, StoreError> {
+pub async fn end_session(state: &Services, sid: &str, initiator: Initiator) -> Result<bool, StoreError> {
     let read = state.store.session_details(sid, i64::MIN).await?;
     Ok(end_read(state, read.into_iter().collect(), initiator).await? > 0)
 }
 
 /// Ends every session of `user_id` and tells their applications. Returns how many ended.
-pub async fn end_sessions_of_user(state: &AppState, user_id: &str, initiator: Initiator) -> Result<u64, StoreError> {
+pub async fn end_sessions_of_user(state: &Services, user_id: &str, initiator: Initiator) -> Result<u64, StoreError> {
     let now = state.clock.now().unix_timestamp();
     let mut ended = 0;
     loop {
@@ -90,7 +90,7 @@ const EXPIRED_PAGE: u32 = 500;
 
 /// Ends the sessions that expired by `now` and signed in to some application, telling
 /// those applications (`session-expired`). Returns how many ended.
-pub async fn end_expired_sessions(state: &AppState, now: i64) -> Result<u64, StoreError> {
+pub async fn end_expired_sessions(state: &Services, now: i64) -> Result<u64, StoreError> {
     let mut ended = 0;
     loop {
         let page = state.store.expired_sessions(now, EXPIRED_PAGE).await?;
@@ -106,14 +106,14 @@ pub async fn end_expired_sessions(state: &AppState, now: i64) -> Result<u64, Sto
 /// every refresh grant is revoked. A new password does this before the change is
 /// answered, since whoever knew the old one may hold either; so does the Management
 /// API's `revoke-access`.
-pub async fn sign_out_everywhere(state: &AppState, user_id: &str, initiator: Initiator) -> Result<(), StoreError> {
+pub async fn sign_out_everywhere(state: &Services, user_id: &str, initiator: Initiator) -> Result<(), StoreError> {
     end_sessions_of_user(state, user_id, initiator).await?;
     state.store.revoke_refresh_grants(&GrantFilter::all_of(user_id), state.clock.now().unix_timestamp()).await?;
     Ok(())
 }
 
 /// Posts a logout token to every application of `ended` that listens for `initiator`.
-async fn tell_applications(state: &AppState, ended: &SessionDetails, initiator: Initiator) {
+async fn tell_applications(state: &Services, ended: &SessionDetails, initiator: Initiator) {
     for client_id in &ended.clients {
         let client = match state.store.client(client_id).await {
             Ok(Some(c)) => c,
@@ -176,4 +176,17 @@ async fn deliver(url: String, client_id: String, token: String) {
             tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
         }
     }
+}
+
+/// Used authorization codes are kept this long past their expiry, so that a late replay
+/// is still recognised (and revokes the tokens issued from the code).
+const CODE_REPLAY_MEMORY_SECS: i64 = 86_400;
+
+/// One housekeeping step: deletes expired sessions, login transactions, codes and
+/// refresh tokens. Called periodically by the background worker.
+pub async fn purge_expired(state: &Services) -> Result<u64, gatehouse_store::StoreError> {
+    let now = state.clock.now().unix_timestamp();
+    // First the expired sessions whose applications may want to hear of it, then the rest.
+    let told = end_expired_sessions(state, now).await?;
+    Ok(told + state.store.purge_expired_login_state(now, CODE_REPLAY_MEMORY_SECS).await?)
 }

@@ -6,12 +6,12 @@
 //! The settings are Auth0's attack-protection documents, read from the store on use so
 //! a change made through any node applies on all of them at once.
 
-use crate::auth::login::normalize_login;
-use crate::state::AppState;
+use crate::Services;
 use gatehouse_core::attack_protection::{allowlisted, BruteForceProtection, CountMode, SuspiciousIpThrottling};
 use gatehouse_core::connection::Connection;
 use gatehouse_core::log_event::codes;
 use gatehouse_core::user::User;
+use gatehouse_core::validate::normalize_login;
 use gatehouse_store::StoreError;
 use serde_json::Value;
 
@@ -39,11 +39,11 @@ fn suspicious_ip_from(stored: Option<Value>) -> SuspiciousIpThrottling {
     stored.map(|v| SuspiciousIpThrottling::from_stored(&v)).unwrap_or_default()
 }
 
-pub async fn brute_force_settings(state: &AppState) -> Result<BruteForceProtection, StoreError> {
+pub async fn brute_force_settings(state: &Services) -> Result<BruteForceProtection, StoreError> {
     Ok(brute_force_from(state.store.setting(BRUTE_FORCE_SETTING).await?))
 }
 
-pub async fn suspicious_ip_settings(state: &AppState) -> Result<SuspiciousIpThrottling, StoreError> {
+pub async fn suspicious_ip_settings(state: &Services) -> Result<SuspiciousIpThrottling, StoreError> {
     Ok(suspicious_ip_from(state.store.setting(SUSPICIOUS_IP_SETTING).await?))
 }
 
@@ -65,7 +65,7 @@ impl LoginGuard {
     /// A connection can opt out of brute-force protection (`options.brute_force_protection`);
     /// allow-listed addresses are exempt.
     pub async fn new(
-        state: &AppState,
+        state: &Services,
         connection: &Connection,
         identifier: &str,
         ip: Option<&str>,
@@ -94,13 +94,13 @@ impl LoginGuard {
         })
     }
 
-    fn lapsed_before(state: &AppState) -> String {
+    fn lapsed_before(state: &Services) -> String {
         gatehouse_core::clock::iso8601(state.clock.now() - time::Duration::seconds(BLOCK_LIFETIME_SECS))
     }
 
     /// Checked before the password: a blocked pair or a throttled IP is refused without
     /// another verify (which would let the attacker keep guessing).
-    pub async fn check(&mut self, state: &AppState) -> Result<Option<Refusal>, StoreError> {
+    pub async fn check(&mut self, state: &Services) -> Result<Option<Refusal>, StoreError> {
         if let Some(t) = &self.throttling {
             let now_ms = now_ms(state);
             let s = t.pre_login;
@@ -130,7 +130,7 @@ impl LoginGuard {
 
     /// Counts a failed attempt. Returns true when this failure created a block (the
     /// caller notifies the user once).
-    pub async fn failed(&self, state: &AppState, user_id: Option<&str>) -> Result<bool, StoreError> {
+    pub async fn failed(&self, state: &Services, user_id: Option<&str>) -> Result<bool, StoreError> {
         if let Some(t) = &self.throttling {
             let s = t.pre_login;
             state.rate_limiter.bucket("sip-login", &self.ip, s.max_attempts, s.rate_ms, now_ms(state), true).await;
@@ -157,7 +157,7 @@ impl LoginGuard {
     }
 
     /// A success ends the run of consecutive failures.
-    pub async fn succeeded(&self, state: &AppState) -> Result<(), StoreError> {
+    pub async fn succeeded(&self, state: &Services) -> Result<(), StoreError> {
         // Most logins follow no failure: nothing to reset, no write.
         if self.brute_force.is_some() && self.counted {
             state.store.reset_login_failures(&self.connection_id, &self.identifier, &self.counter_ip).await?;
@@ -173,7 +173,7 @@ impl LoginGuard {
 
 /// Sign-ups per IP (the `pre-user-registration` stage): spends one attempt and says
 /// whether the sign-up may go ahead.
-pub async fn signup_allowed(state: &AppState, ip: Option<&str>) -> Result<bool, StoreError> {
+pub async fn signup_allowed(state: &Services, ip: Option<&str>) -> Result<bool, StoreError> {
     let Some(ip) = ip else { return Ok(true) };
     let t = suspicious_ip_settings(state).await?;
     if !t.blocks() || allowlisted(&t.allowlist, Some(ip)) {
@@ -183,7 +183,7 @@ pub async fn signup_allowed(state: &AppState, ip: Option<&str>) -> Result<bool, 
     Ok(state.rate_limiter.bucket("sip-signup", ip, s.max_attempts, s.rate_ms, now_ms(state), true).await)
 }
 
-fn now_ms(state: &AppState) -> i64 {
+fn now_ms(state: &Services) -> i64 {
     i64::try_from(state.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
@@ -196,14 +196,14 @@ pub fn login_identifiers(user: &User) -> Vec<String> {
 /// Lifts every block of a user (the admin's `DELETE /api/v2/user-blocks/{id}`, the
 /// unblock link, a password change) and logs `ublkdu` when there was one.
 pub async fn release_blocks(
-    state: &AppState,
+    state: &Services,
     identifiers: &[String],
     user_id: Option<&str>,
     connection: Option<&Connection>,
 ) -> Result<u64, StoreError> {
     let lifted = state.store.clear_login_blocks(identifiers, user_id).await?;
     if lifted > 0 {
-        let mut e = crate::audit::event(state, codes::USER_BLOCK_RELEASED);
+        let mut e = state.audit.event(codes::USER_BLOCK_RELEASED);
         e.user_id = user_id.map(str::to_string);
         e.user_name = identifiers.first().cloned();
         if let Some(c) = connection {
@@ -211,7 +211,7 @@ pub async fn release_blocks(
             e.connection_id = Some(c.id.clone());
         }
         e.description = Some(format!("{lifted} login block(s) released"));
-        crate::audit::record(state, e).await;
+        state.audit.record(e).await;
     }
     Ok(lifted)
 }
@@ -223,7 +223,7 @@ const UNBLOCK_TICKET_TTL_SECS: i64 = 5 * 24 * 3600;
 /// unblock link. Unknown identifiers and users without an email get nothing (there is
 /// nobody to tell). Sent in the background: the login's answer never waits for SMTP.
 pub async fn notify_blocked_user(
-    state: &AppState,
+    state: &Services,
     connection: &Connection,
     user_id: Option<&str>,
     _identifier: &str,
@@ -239,7 +239,7 @@ pub async fn notify_blocked_user(
         }
     };
     let Some(email) = user.email.clone() else { return };
-    let request = crate::signup::TicketRequest {
+    let request = crate::tickets::TicketRequest {
         kind: gatehouse_store::TicketKind::Unblock,
         user: &user,
         client_id: None,
@@ -247,7 +247,7 @@ pub async fn notify_blocked_user(
         ttl_secs: UNBLOCK_TICKET_TTL_SECS,
         params: serde_json::Map::new(),
     };
-    let link = match crate::signup::issue_ticket(state, request).await {
+    let link = match crate::tickets::issue_ticket(state, request).await {
         Ok(link) => link,
         Err(e) => {
             tracing::warn!(error = %e, "could not issue an unblock ticket");

@@ -3,7 +3,7 @@
 //! argon2id hash). DESIGN.md's target: ≤ 5 ms.
 //!
 //! ```sh
-//! cargo run --release -p gatehouse-server --example legacy_first_login [USERS]
+//! cargo run --release -p gatehouse-services --example legacy_first_login [USERS]
 //! ```
 //! `GATEHOUSE_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`) names the server;
 //! a database is created for the run and dropped after it. For each user, in turn: the two
@@ -14,7 +14,7 @@
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_core::connection::Connection;
 use gatehouse_hash::{Argon2Config, Hasher, Limits};
-use gatehouse_server::state::ServerConfig;
+use gatehouse_services::state::ServerConfig;
 use gatehouse_store::Store;
 use serde_json::json;
 use sqlx::Executor;
@@ -68,7 +68,7 @@ async fn main() {
     let mut config = ServerConfig::new("http://127.0.0.1:1/");
     config.data_dir = dir.join("data");
     let (state, _) =
-        gatehouse_server::prepare(store.clone(), config, hasher, clock, Some(("bench", "bench-secret-0123456789")))
+        gatehouse_services::prepare(store.clone(), config, hasher, clock, Some(("bench", "bench-secret-0123456789")))
             .await
             .unwrap();
     let mut c = Connection::new_database("con_bench00000000000".into(), "legacy-bench".into(), state.now());
@@ -93,7 +93,7 @@ async fn main() {
         hashes.push(t.elapsed().as_secs_f64() * 1000.0);
 
         let t = Instant::now();
-        let user = gatehouse_server::password_login(&state, &c, &format!("user{i}@legacy.test"), PASSWORD, None)
+        let user = gatehouse_services::login::password_login(&state, &c, &format!("user{i}@legacy.test"), PASSWORD, None)
             .await
             .unwrap();
         logins.push(t.elapsed().as_secs_f64() * 1000.0);

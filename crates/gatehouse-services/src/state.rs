@@ -136,6 +136,11 @@ impl ServerConfig {
         self.issuer.starts_with("https://")
     }
 
+    /// Where social and OpenID Connect providers send the browser back.
+    pub fn social_callback_url(&self) -> String {
+        format!("{}login/callback", self.issuer)
+    }
+
     /// The audience of Management API tokens: `<issuer>api/v2/`.
     pub fn management_audience(&self) -> String {
         format!("{}api/v2/", self.issuer)
@@ -143,7 +148,7 @@ impl ServerConfig {
 }
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct Services {
     pub store: Store,
     pub config: Arc<ServerConfig>,
     pub keys: KeyRing,
@@ -154,8 +159,7 @@ pub struct AppState {
     /// This process's name in job claims.
     pub node_id: Arc<str>,
     pub rate_limiter: crate::ratelimit::RateLimiter,
-    pub log_stream: crate::audit::LogStream,
-    pub audit: crate::audit::AuditWriter,
+    pub audit: crate::audit::AuditLog,
     pub mailer: crate::mail::Mailer,
     /// Wakes the job worker when a job is created.
     pub job_created: Arc<tokio::sync::Notify>,
@@ -166,7 +170,7 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
 }
 
-impl AppState {
+impl Services {
     pub fn now(&self) -> String {
         gatehouse_core::clock::iso8601(self.clock.now())
     }

@@ -5,19 +5,17 @@
 //! bulk import of the users who never logged in).
 //!
 //! The connectors themselves are `gatehouse-legacy`'s; this module decides what to do
-//! with their answers. Passwords are verified and hashed on the state's hashing pool.
+//! with their answers; logins through them are `crate::login`'s.
 
-use crate::auth::login::{local_login, login_event, LoginError};
-use crate::state::AppState;
+use crate::Services;
 use gatehouse_core::clock::Clock;
 use gatehouse_core::connection::Connection;
-use gatehouse_core::log_event::codes;
 use gatehouse_core::user::{default_display, User};
 use gatehouse_core::validate::{check_picture_url, Email, Username};
 use gatehouse_hash::Hasher;
-use gatehouse_legacy::{LegacyError, LegacyStore, Login, NewLegacyUser, Profile};
+use gatehouse_legacy::{LegacyError, LegacyStore, NewLegacyUser, Profile};
 use gatehouse_migrate::{validate, RawRecord, RecordError};
-use gatehouse_store::{BulkOutcome, Store, StoreError, MIGRATED_IN_BULK, MIGRATED_ON_LOGIN, MIGRATED_ON_RESET};
+use gatehouse_store::{BulkOutcome, Store, StoreError, MIGRATED_IN_BULK, MIGRATED_ON_RESET};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,58 +56,11 @@ impl Registry {
 }
 
 /// The connection's legacy store; a configuration that no longer parses is an outage.
-pub fn store_for(state: &AppState, connection: &Connection) -> Result<Option<LegacyStore>, LegacyError> {
+pub fn store_for(state: &Services, connection: &Connection) -> Result<Option<LegacyStore>, LegacyError> {
     state.legacy.for_connection(connection, state.clock.clone()).map_err(|e| {
         tracing::error!(connection = %connection.name, error = %e, "the connection's legacy_store is unusable");
         LegacyError::Unavailable(e.to_string())
     })
-}
-
-/// Records the outage and turns it into the login's answer. Nothing was created.
-async fn unavailable(
-    state: &AppState,
-    connection: &Connection,
-    login: &str,
-    ip: Option<&str>,
-    e: &LegacyError,
-) -> LoginError {
-    tracing::warn!(connection = %connection.name, error = %e, "legacy store unavailable during a login");
-    login_event(state, codes::FAILED_LOGIN, connection, None, login, ip, Some("legacy identity store unavailable"))
-        .await;
-    LoginError::Unavailable
-}
-
-/// Asks the legacy store about a login and verifies a returned hash: the profile when the
-/// password is right, `None` (after a verify's worth of work) when not.
-async fn ask(
-    state: &AppState,
-    connection: &Connection,
-    legacy: &LegacyStore,
-    login: &str,
-    password: &str,
-    ip: Option<&str>,
-) -> Result<Option<Profile>, LoginError> {
-    let pool = &state.hashing;
-    let internal = |e: crate::hashing::HashPoolError| LoginError::Internal(e.to_string());
-    let answer =
-        if login.is_empty() { Ok(Login::Rejected) } else { legacy.login(login, password, pool.hasher()).await };
-    let (profile, kind) = match answer {
-        Err(e) => return Err(unavailable(state, connection, login, ip, &e).await),
-        Ok(Login::Verified(p)) => (Some(p), codes::FAILED_LOGIN_PASSWORD),
-        Ok(Login::CheckHash(p, hash)) => {
-            let ok = pool.verify(Some(hash), password.to_string()).await.map_err(internal)?;
-            (ok.then_some(p), codes::FAILED_LOGIN_PASSWORD)
-        }
-        Ok(Login::Rejected) => {
-            // As long as a real verify, so the answer's timing says nothing.
-            pool.verify(None, password.to_string()).await.map_err(internal)?;
-            (None, codes::FAILED_LOGIN_USERNAME)
-        }
-    };
-    if profile.is_none() {
-        login_event(state, kind, connection, None, login, ip, Some("Wrong email or password.")).await;
-    }
-    Ok(profile)
 }
 
 /// A Gatehouse user from a legacy profile: `auth0|<legacy user_id>`, email normalized,
@@ -165,109 +116,6 @@ pub fn user_from_profile(connection: &Connection, p: &Profile, now: &str) -> Res
     Ok(user)
 }
 
-/// Automatic migration: the user is not in Gatehouse yet, so the legacy store decides;
-/// on success the user is created here with a fresh argon2id hash of `password`, and the
-/// legacy store is never asked about them again. A concurrent first login that created
-/// the user first wins: this one then logs in against the stored user.
-pub async fn migrating_login(
-    state: &AppState,
-    connection: &Connection,
-    legacy: &LegacyStore,
-    login: &str,
-    password: &str,
-    ip: Option<&str>,
-) -> Result<User, LoginError> {
-    let Some(profile) = ask(state, connection, legacy, login, password, ip).await? else {
-        return Err(LoginError::WrongCredentials);
-    };
-    let user = import_with_password(state, connection, &profile, password, ip).await?;
-    login_event(
-        state,
-        codes::SUCCESS_LOGIN,
-        connection,
-        Some(&user.user_id),
-        login,
-        ip,
-        Some("migrated from the legacy store"),
-    )
-    .await;
-    Ok(user)
-}
-
-/// Creates a not-yet-migrated legacy user in Gatehouse with `password` (just typed at a
-/// login, or chosen in a password reset), counting a login when `ip`-bearing logins call
-/// it. On a conflict (the user was migrated meanwhile) the stored user is checked
-/// against `password` instead.
-pub async fn import_with_password(
-    state: &AppState,
-    connection: &Connection,
-    profile: &Profile,
-    password: &str,
-    ip: Option<&str>,
-) -> Result<User, LoginError> {
-    let now = state.now();
-    let mut user = user_from_profile(connection, profile, &now).map_err(|e| {
-        tracing::warn!(connection = %connection.name, legacy_user_id = %profile.user_id, error = %e, "unusable legacy profile");
-        LoginError::Unavailable
-    })?;
-    user.password_hash =
-        Some(state.hashing.hash(password.to_string()).await.map_err(|e| LoginError::Internal(e.to_string()))?);
-    user.logins_count = 1;
-    user.last_login = Some(now.clone());
-    user.last_ip = ip.map(str::to_string);
-    match state.store.insert_migrated_user(&user, MIGRATED_ON_LOGIN, &now).await {
-        Ok(()) => Ok(user),
-        Err(StoreError::Conflict(_)) => {
-            let login = user.email.clone().or(user.username.clone()).unwrap_or_default();
-            let mut existing = state.store.user_by_login(&connection.id, &login).await?;
-            if existing.is_none() {
-                existing = state.store.user(&user.user_id).await?.filter(|u| u.connection_id == connection.id);
-            }
-            local_login::<()>(state, connection, &login, existing, password, ip, None).await.map(|a| a.user)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// A user moved in without a password (by `migrate-remaining` from a store that keeps no
-/// hashes, or by a password reset not finished yet) still has their legacy password: the
-/// legacy store checks it, and on success it becomes their password here. The legacy
-/// answer must be this very user (same legacy id), or it is a wrong password.
-pub async fn finish_migration_login(
-    state: &AppState,
-    connection: &Connection,
-    legacy: &LegacyStore,
-    user: User,
-    login: &str,
-    password: &str,
-    ip: Option<&str>,
-) -> Result<User, LoginError> {
-    let Some(profile) = ask(state, connection, legacy, login, password, ip).await? else {
-        return Err(LoginError::WrongCredentials);
-    };
-    let same_user = user_from_profile(connection, &profile, &state.now()).is_ok_and(|u| u.user_id == user.user_id);
-    if !same_user {
-        login_event(state, codes::FAILED_LOGIN_PASSWORD, connection, None, login, ip, Some("Wrong email or password."))
-            .await;
-        return Err(LoginError::WrongCredentials);
-    }
-    let hash = state.hashing.hash(password.to_string()).await.map_err(|e| LoginError::Internal(e.to_string()))?;
-    let now = state.now();
-    let user = state
-        .store
-        .modify_user(&user.user_id, |u| {
-            // A reset finished meanwhile wins.
-            if u.password_hash.is_none() {
-                u.password_hash = Some(hash);
-                u.updated_at = now.clone();
-            }
-            Ok::<_, LoginError>(())
-        })
-        .await??;
-    // The counters, the blocked check and the events are the ordinary login's.
-    local_login::<()>(state, connection, login, Some(user), password, ip, None).await.map(|a| a.user)
-}
-
 /// A password reset was asked for `email`, which Gatehouse does not hold: the user the
 /// connection's legacy store has under that email is brought in first, so the reset can
 /// go ahead. In import mode the user is migrated now without a password (their legacy
@@ -275,7 +123,7 @@ pub async fn finish_migration_login(
 /// delegated mode the profile copy is made. `None` when there is no legacy store, it does
 /// not know the email, or it is unavailable (logged).
 pub async fn user_for_reset(
-    state: &AppState,
+    state: &Services,
     connection: &Connection,
     email: &str,
 ) -> Result<Option<User>, StoreError> {
@@ -311,35 +159,6 @@ pub async fn user_for_reset(
     }
 }
 
-/// Delegated mode: every login asks the legacy store, and the profile copy here follows
-/// what it answers.
-pub async fn delegated_login(
-    state: &AppState,
-    connection: &Connection,
-    legacy: &LegacyStore,
-    login: &str,
-    password: &str,
-    ip: Option<&str>,
-) -> Result<User, LoginError> {
-    let Some(profile) = ask(state, connection, legacy, login, password, ip).await? else {
-        return Err(LoginError::WrongCredentials);
-    };
-    let user = sync_profile(state, connection, &profile, Some(ip)).await.map_err(|e| match e {
-        SyncError::Profile(m) => {
-            tracing::warn!(connection = %connection.name, error = %m, "unusable legacy profile");
-            LoginError::Unavailable
-        }
-        SyncError::Store(e) => e.into(),
-    })?;
-    if user.blocked {
-        login_event(state, codes::FAILED_LOGIN, connection, Some(&user.user_id), login, ip, Some("user is blocked"))
-            .await;
-        return Err(LoginError::Blocked);
-    }
-    login_event(state, codes::SUCCESS_LOGIN, connection, Some(&user.user_id), login, ip, None).await;
-    Ok(user)
-}
-
 #[derive(Debug)]
 pub enum SyncError {
     Profile(String),
@@ -349,7 +168,7 @@ pub enum SyncError {
 /// Writes the delegated profile copy (never a password hash); with `login = Some(ip)` the
 /// login counters move too.
 pub async fn sync_profile(
-    state: &AppState,
+    state: &Services,
     connection: &Connection,
     profile: &Profile,
     login: Option<Option<&str>>,
@@ -413,7 +232,7 @@ pub async fn sync_profile(
 /// must refuse such a login (`user_exists`), or a duplicate of a legacy user would be
 /// made; a password reset may continue with [`import_with_password`].
 pub async fn legacy_user(
-    state: &AppState,
+    state: &Services,
     connection: &Connection,
     login: &str,
 ) -> Result<Option<Profile>, LegacyError> {
@@ -431,14 +250,14 @@ async fn lookup(connection: &Connection, legacy: &LegacyStore, login: &str) -> R
 }
 
 /// Whether the connection's legacy store knows `login` (see [`legacy_user`]).
-pub async fn legacy_user_exists(state: &AppState, connection: &Connection, login: &str) -> Result<bool, LegacyError> {
+pub async fn legacy_user_exists(state: &Services, connection: &Connection, login: &str) -> Result<bool, LegacyError> {
     Ok(legacy_user(state, connection, login).await?.is_some())
 }
 
 /// Delegated sign-up (and Management API create): the legacy store creates the user,
 /// then its profile is copied here.
 pub async fn delegated_create(
-    state: &AppState,
+    state: &Services,
     connection: &Connection,
     legacy: &LegacyStore,
     email: &str,
@@ -463,7 +282,7 @@ pub async fn delegated_create(
 
 /// Delegated password change: the legacy store's password changes; nothing is stored here.
 pub async fn delegated_change_password(
-    state: &AppState,
+    state: &Services,
     legacy: &LegacyStore,
     user: &User,
     password: &str,

@@ -4,22 +4,21 @@
 //!
 //! - A new password passes the connection's policy, breached-password detection (at
 //!   sign-up and reset) and, for an existing user, `password_history`.
-//! - Tickets are 256-bit random values; the store keeps their SHA-256 only.
 //! - A reset request answers the same way, in the same time, whether or not the user
 //!   exists: the lookup and the email happen on a task of their own.
 
-use crate::auth::secrets::{hash_secret, random_token};
-use crate::auth::session_end::Initiator;
-use crate::error::DbConnectionsError;
 use crate::mail::{self, OnFailure};
-use crate::state::AppState;
+use crate::session_end::Initiator;
+use crate::tickets::{issue_ticket, TicketRequest};
+use crate::Services;
 use gatehouse_core::connection::Connection;
 use gatehouse_core::ids::new_user_local_id;
 use gatehouse_core::log_event::codes;
 use gatehouse_core::password_policy::{is_common_password, PasswordPolicy, PasswordRejection, PersonalInfo};
 use gatehouse_core::user::{signup_user, User};
+use gatehouse_core::Error as DomainError;
 use gatehouse_legacy::LegacyError;
-use gatehouse_store::{StoreError, Ticket, TicketKind};
+use gatehouse_store::{ConflictOn, StoreError, TicketKind};
 use serde_json::{json, Map, Value};
 use std::convert::Infallible;
 
@@ -30,11 +29,6 @@ pub const RESET_TTL_SECS: i64 = 86_400;
 /// The one answer of `POST /dbconnections/change_password`.
 pub const CHANGE_PASSWORD_MESSAGE: &str = "We've just sent you an email to reset your password.";
 
-/// The stored form of a ticket (SHA-256, hex).
-pub fn hash_ticket(ticket: &str) -> String {
-    hash_secret(ticket)
-}
-
 /// What a password may not contain, for `password_no_personal_info`.
 pub fn personal_info(u: &User) -> PersonalInfo {
     PersonalInfo::of(
@@ -43,6 +37,49 @@ pub fn personal_info(u: &User) -> PersonalInfo {
         &[u.name.as_deref(), u.nickname.as_deref(), u.given_name.as_deref(), u.family_name.as_deref()],
         &u.user_metadata,
     )
+}
+
+/// The answer to sign-ups refused by suspicious-IP throttling.
+pub const SIGNUPS_THROTTLED: &str =
+    "We have detected suspicious sign-up behavior from your address and further attempts will be blocked for a while.";
+
+/// Why a sign-up was refused. The messages are Auth0's, and what the audit log records.
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    /// The sign-up body breaks a rule of the domain (a field, or the connection's rules).
+    #[error("{0}")]
+    Invalid(#[from] DomainError),
+    /// The connection does not take sign-ups.
+    #[error("Invalid sign up")]
+    Disabled,
+    /// The password breaks the connection's policy (or was leaked).
+    #[error("{}", .0.message())]
+    Password(PasswordRejection),
+    #[error("The user already exists.")]
+    UserExists,
+    #[error("The username provided is in use already.")]
+    UsernameExists,
+    /// Suspicious-IP throttling: too many sign-ups from this address.
+    #[error("{SIGNUPS_THROTTLED}")]
+    TooManyAttempts,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SignupError {
+    fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<StoreError> for SignupError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(ConflictOn::Username) => Self::UsernameExists,
+            StoreError::Conflict(_) => Self::UserExists,
+            other => Self::internal(other),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +111,7 @@ pub enum Setter {
 /// Checks `password` as the new password of `user` (who may not be stored yet: then
 /// `existing` is false and there is no history to check).
 pub async fn check_new_password(
-    state: &AppState,
+    state: &Services,
     connection: &Connection,
     password: &str,
     user: &User,
@@ -85,13 +122,13 @@ pub async fn check_new_password(
     policy.check(password, &personal_info(user)).map_err(PasswordError::Rejected)?;
     if setter != Setter::Admin && state.config.breached_password_detection && is_common_password(password) {
         let kind = if setter == Setter::SignUp { codes::SIGNUP_PASSWORD_LEAK } else { codes::RESET_PASSWORD_LEAK };
-        let mut e = crate::audit::event(state, kind);
+        let mut e = state.audit.event(kind);
         e.user_id = existing.then(|| user.user_id.clone());
         e.user_name = user.email.clone();
         e.connection = Some(connection.name.clone());
         e.connection_id = Some(connection.id.clone());
         e.description = Some("A leaked password was refused.".into());
-        crate::audit::record(state, e).await;
+        state.audit.record(e).await;
         return Err(PasswordError::Rejected(PasswordRejection::Leaked));
     }
     if existing && policy.history_size > 0 {
@@ -120,7 +157,7 @@ pub async fn check_new_password(
 /// Hashes and stores a user's new password (remembered for `password_history`);
 /// optionally marks the email verified (a reset link proves the mailbox).
 pub async fn store_new_password(
-    state: &AppState,
+    state: &Services,
     user: &User,
     password: String,
     mark_email_verified: bool,
@@ -161,47 +198,11 @@ pub async fn store_new_password(
     if let Some(h) = &hash {
         state.store.record_password(&user.user_id, h, &now).await?;
     }
-    crate::auth::session_end::sign_out_everywhere(state, &user.user_id, Initiator::PasswordChanged).await?;
+    crate::session_end::sign_out_everywhere(state, &user.user_id, Initiator::PasswordChanged).await?;
     // A new password lifts brute-force blocks, as in Auth0.
     let identifiers = crate::attack::login_identifiers(&user);
     crate::attack::release_blocks(state, &identifiers, Some(&user.user_id), connection.as_ref()).await?;
     Ok(user)
-}
-
-/// What a new ticket is for.
-pub struct TicketRequest<'a> {
-    pub kind: TicketKind,
-    pub user: &'a User,
-    pub client_id: Option<String>,
-    pub result_url: Option<String>,
-    pub ttl_secs: i64,
-    pub params: Map<String, Value>,
-}
-
-/// Stores a new ticket and returns its link (the only place the ticket itself exists).
-pub async fn issue_ticket(state: &AppState, req: TicketRequest<'_>) -> Result<String, StoreError> {
-    let ticket = random_token();
-    let now = state.clock.now().unix_timestamp();
-    state
-        .store
-        .insert_ticket(&Ticket {
-            ticket_hash: hash_secret(&ticket),
-            kind: req.kind,
-            user_id: req.user.user_id.clone(),
-            client_id: req.client_id,
-            result_url: req.result_url,
-            params: req.params,
-            created_at: now,
-            expires_at: now + req.ttl_secs,
-            used_at: None,
-        })
-        .await?;
-    let path = match req.kind {
-        TicketKind::EmailVerification => "u/email-verification",
-        TicketKind::PasswordChange => "u/reset-password",
-        TicketKind::Unblock => "u/unblock",
-    };
-    Ok(format!("{}{path}?ticket={ticket}", state.config.issuer))
 }
 
 fn hours(secs: i64) -> String {
@@ -211,7 +212,7 @@ fn hours(secs: i64) -> String {
 /// Sends `user` a verification email (a new ticket). `background`: do not wait for
 /// the mail server. Returns whether it was sent (always `true` in the background).
 pub async fn send_verification_email(
-    state: &AppState,
+    state: &Services,
     user: &User,
     client_id: Option<String>,
     background: bool,
@@ -253,7 +254,7 @@ pub async fn send_verification_email(
 /// the ticket and the email happen on their own task, so the caller's answer (and its
 /// timing) is the same whether or not the user exists.
 pub fn request_password_reset(
-    state: &AppState,
+    state: &Services,
     connection: Connection,
     email: String,
     client_id: Option<String>,
@@ -271,7 +272,7 @@ pub fn request_password_reset(
 /// that email here, or else the one the connection's legacy store has, brought in for the
 /// reset ([`crate::legacy::user_for_reset`]).
 pub async fn user_for_password_reset(
-    state: &AppState,
+    state: &Services,
     connection: &Connection,
     email: &str,
 ) -> Result<Option<User>, StoreError> {
@@ -283,14 +284,14 @@ pub async fn user_for_password_reset(
 }
 
 async fn reset_request(
-    state: &AppState,
+    state: &Services,
     connection: &Connection,
     email: &str,
     client_id: Option<String>,
     ip: Option<String>,
 ) -> Result<(), StoreError> {
     let user = user_for_password_reset(state, connection, email).await?;
-    let mut event = crate::audit::event(state, codes::SUCCESS_CHANGE_PASSWORD_REQUEST);
+    let mut event = state.audit.event(codes::SUCCESS_CHANGE_PASSWORD_REQUEST);
     event.connection = Some(connection.name.clone());
     event.connection_id = Some(connection.id.clone());
     event.user_name = Some(email.to_string());
@@ -299,7 +300,7 @@ async fn reset_request(
     let Some(user) = user else {
         event.kind = codes::FAILED_CHANGE_PASSWORD_REQUEST.into();
         event.description = Some("The user does not exist.".into());
-        crate::audit::record(state, event).await;
+        state.audit.record(event).await;
         return Ok(());
     };
     event.user_id = Some(user.user_id.clone());
@@ -326,7 +327,7 @@ async fn reset_request(
         connection: Some((connection.id.clone(), connection.name.clone())),
     };
     if mail::deliver(state, &message, on_failure).await {
-        crate::audit::record(state, event).await;
+        state.audit.record(event).await;
     }
     Ok(())
 }
@@ -334,24 +335,24 @@ async fn reset_request(
 /// Signs a user up to `connection` from Auth0's sign-up body. Records `ss` or `fs`; on
 /// success, unless the email is verified, a verification email goes out.
 pub async fn sign_up(
-    state: &AppState,
+    state: &Services,
     connection: &Connection,
     body: &Value,
     client_id: Option<&str>,
     ip: Option<&str>,
-) -> Result<User, DbConnectionsError> {
-    if !crate::attack::signup_allowed(state, ip).await.map_err(DbConnectionsError::internal)? {
-        let mut e = crate::audit::event(state, codes::BLOCKED_IP);
+) -> Result<User, SignupError> {
+    if !crate::attack::signup_allowed(state, ip).await.map_err(SignupError::internal)? {
+        let mut e = state.audit.event(codes::BLOCKED_IP);
         e.connection = Some(connection.name.clone());
         e.connection_id = Some(connection.id.clone());
         e.client_id = client_id.map(str::to_string);
         e.ip = ip.map(str::to_string);
         e.description = Some("Too many sign-ups from this IP".into());
-        crate::audit::record(state, e).await;
-        return Err(DbConnectionsError::TooManyAttempts);
+        state.audit.record(e).await;
+        return Err(SignupError::TooManyAttempts);
     }
     let result = create_signed_up_user(state, connection, body).await;
-    let mut e = crate::audit::event(state, if result.is_ok() { codes::SUCCESS_SIGNUP } else { codes::FAILED_SIGNUP });
+    let mut e = state.audit.event(if result.is_ok() { codes::SUCCESS_SIGNUP } else { codes::FAILED_SIGNUP });
     e.connection = Some(connection.name.clone());
     e.connection_id = Some(connection.id.clone());
     e.client_id = client_id.map(str::to_string);
@@ -364,14 +365,12 @@ pub async fn sign_up(
         Err(err) => {
             e.user_name = body.get("email").and_then(Value::as_str).map(|s| s.chars().take(254).collect());
             e.description = Some(match err {
-                DbConnectionsError::BadRequest { description, .. } => description.clone(),
-                DbConnectionsError::Password(r) => r.message().to_string(),
-                DbConnectionsError::TooManyAttempts => crate::error::SIGNUPS_THROTTLED.into(),
-                DbConnectionsError::Internal(_) => "Internal error".into(),
+                SignupError::Internal(_) => "Internal error".into(),
+                refused => refused.to_string(),
             });
         }
     }
-    crate::audit::record(state, e).await;
+    state.audit.record(e).await;
     let user = result?;
     if !user.email_verified {
         send_verification_email(state, &user, client_id.map(str::to_string), true).await?;
@@ -379,35 +378,28 @@ pub async fn sign_up(
     Ok(user)
 }
 
-async fn create_signed_up_user(
-    state: &AppState,
-    connection: &Connection,
-    body: &Value,
-) -> Result<User, DbConnectionsError> {
+async fn create_signed_up_user(state: &Services, connection: &Connection, body: &Value) -> Result<User, SignupError> {
     if connection.options.get("disable_signup").and_then(Value::as_bool).unwrap_or(false) {
-        return Err(DbConnectionsError::bad("invalid_signup", "Invalid sign up"));
+        return Err(SignupError::Disabled);
     }
     let created = signup_user(body, connection, new_user_local_id(), &state.now())?;
     let mut user = created.user;
     let password = created.password.unwrap_or_default();
     check_new_password(state, connection, &password, &user, false, Setter::SignUp).await.map_err(|e| match e {
-        PasswordError::Rejected(r) => DbConnectionsError::Password(r),
-        PasswordError::Internal(m) => DbConnectionsError::Internal(m),
-        PasswordError::Legacy(e) => DbConnectionsError::internal(e),
+        PasswordError::Rejected(r) => SignupError::Password(r),
+        PasswordError::Internal(m) => SignupError::Internal(m),
+        PasswordError::Legacy(e) => SignupError::internal(e),
     })?;
     // A user still in the legacy store (automatic migration) must not get a duplicate here.
-    if crate::legacy::store_for(state, connection).map_err(DbConnectionsError::internal)?.is_some() {
+    if crate::legacy::store_for(state, connection).map_err(SignupError::internal)?.is_some() {
         for login in [user.email.as_deref(), user.username.as_deref()].into_iter().flatten() {
-            if crate::legacy::legacy_user_exists(state, connection, login)
-                .await
-                .map_err(DbConnectionsError::internal)?
-            {
-                return Err(DbConnectionsError::bad("user_exists", "The user already exists."));
+            if crate::legacy::legacy_user_exists(state, connection, login).await.map_err(SignupError::internal)? {
+                return Err(SignupError::UserExists);
             }
         }
     }
     // Hashed before the insert, so an existing user costs as long as a new one.
-    let hash = state.hashing.hash(password).await.map_err(DbConnectionsError::internal)?;
+    let hash = state.hashing.hash(password).await.map_err(SignupError::internal)?;
     user.password_hash = Some(hash.clone());
     state.store.insert_user(&user).await?;
     state.store.record_password(&user.user_id, &hash, &user.created_at).await?;

@@ -6,13 +6,22 @@
 //! [`send_in_background`], so a slow SMTP server never holds a request; failures are
 //! logged without the message body (it holds a ticket) and audited.
 
-use crate::state::AppState;
+use crate::Services;
 use gatehouse_core::secret::Secret;
 use lettre::message::{Body, Mailbox, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The email texts, each `Subject: …` then the body; replaceable from the template
+/// directory like the pages.
+const EMBEDDED: &[(&str, &str)] = &[
+    ("email-verification.txt", include_str!("../templates/email-verification.txt")),
+    ("reset-password.txt", include_str!("../templates/reset-password.txt")),
+    ("import-completed.txt", include_str!("../templates/import-completed.txt")),
+    ("unblock.txt", include_str!("../templates/unblock.txt")),
+];
 
 /// How SMTP connections are secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +170,7 @@ impl Mailer {
 /// Writes the message under a unique name, complete or not at all (temp file + rename).
 async fn write_outbox(dir: &std::path::Path, bytes: &[u8]) -> Result<(), MailError> {
     tokio::fs::create_dir_all(dir).await?;
-    let name = format!("{}.eml", crate::auth::secrets::random_token());
+    let name = format!("{}.eml", crate::secrets::random_token());
     let tmp = dir.join(format!(".{name}.tmp"));
     tokio::fs::write(&tmp, bytes).await?;
     tokio::fs::rename(&tmp, dir.join(name)).await?;
@@ -192,11 +201,11 @@ pub fn fill_text(template: &str, vars: &[(&str, &str)]) -> String {
 
 /// Builds an email from template `name` (`Subject: …` on its first line, a blank line,
 /// then the body), overridable in `template_dir` like the pages.
-pub async fn compose(state: &AppState, name: &str, to: &str, vars: &[(&str, &str)]) -> Email {
+pub async fn compose(state: &Services, name: &str, to: &str, vars: &[(&str, &str)]) -> Email {
     let brand = state.config.branding.name.clone();
     let mut all: Vec<(&str, &str)> = vars.to_vec();
     all.push(("brand_name", &brand));
-    let text = fill_text(&crate::pages::template(state, name).await, &all);
+    let text = fill_text(&crate::templates::load(state.config.template_dir.as_deref(), name, EMBEDDED).await, &all);
     let (subject, body) = match text.strip_prefix("Subject:").and_then(|t| t.split_once('\n')) {
         Some((subject, body)) => (subject.trim().to_string(), body.trim_start_matches(['\r', '\n']).to_string()),
         None => (brand, text),
@@ -214,7 +223,7 @@ pub struct OnFailure {
 
 /// Sends without holding the caller: the send runs on its own task; a failure is
 /// logged (without the body, which holds a ticket) and audited.
-pub fn send_in_background(state: &AppState, email: Email, on_failure: OnFailure) -> tokio::task::JoinHandle<()> {
+pub fn send_in_background(state: &Services, email: Email, on_failure: OnFailure) -> tokio::task::JoinHandle<()> {
     let state = state.clone();
     tokio::spawn(async move {
         deliver(&state, &email, on_failure).await;
@@ -222,17 +231,17 @@ pub fn send_in_background(state: &AppState, email: Email, on_failure: OnFailure)
 }
 
 /// Sends now; a failure is logged and audited, and reported as `false`.
-pub async fn deliver(state: &AppState, email: &Email, on_failure: OnFailure) -> bool {
+pub async fn deliver(state: &Services, email: &Email, on_failure: OnFailure) -> bool {
     let Err(e) = state.mailer.send(email).await else { return true };
     tracing::warn!(error = %e, subject = %email.subject, "sending an email failed");
-    let mut event = crate::audit::event(state, on_failure.kind);
+    let mut event = state.audit.event(on_failure.kind);
     event.user_id = on_failure.user_id;
     if let Some((id, name)) = on_failure.connection {
         event.connection_id = Some(id);
         event.connection = Some(name);
     }
     event.description = Some(format!("Sending the email failed: {e}"));
-    crate::audit::record(state, event).await;
+    state.audit.record(event).await;
     false
 }
 
@@ -248,7 +257,7 @@ mod tests {
 
     #[tokio::test]
     async fn outbox_writes_one_rfc5322_file_per_message() {
-        let dir = std::env::temp_dir().join(format!("gh-outbox-{}", crate::auth::secrets::random_token()));
+        let dir = std::env::temp_dir().join(format!("gh-outbox-{}", crate::secrets::random_token()));
         let config = MailConfig { transport: MailTransport::Outbox { dir: Some(dir.clone()) }, ..Default::default() };
         let mailer = Mailer::new(&config, std::path::Path::new("unused")).unwrap_or_else(|e| unreachable!("{e}"));
         let link = format!("http://127.0.0.1/u/email-verification?ticket={}", "x".repeat(120));

@@ -7,7 +7,7 @@
 
 use crate::export::{export_users, ExportRequest};
 use crate::import::{import_file, BatchReport, ImportError, ImportRequest, ImportSink, ImportSummary};
-use crate::state::AppState;
+use crate::Services;
 use gatehouse_core::clock::iso8601;
 use gatehouse_core::job::{Job, JobKind, JobStatus};
 use gatehouse_migrate::{ExportField, ExportFormat, Format, ReadOptions};
@@ -31,7 +31,7 @@ pub fn new_link_key() -> String {
 }
 
 /// Where a job's file lives, inside the data directory.
-pub fn job_file(state: &AppState, name: &str) -> PathBuf {
+pub fn job_file(state: &Services, name: &str) -> PathBuf {
     state.config.data_dir.join("jobs").join(name)
 }
 
@@ -43,7 +43,7 @@ fn link_signature(key: &str, job_id: &str, expires: i64) -> String {
 }
 
 /// The signed, expiring URL that downloads a finished export without other credentials.
-pub fn download_location(state: &AppState, job: &Job) -> Option<String> {
+pub fn download_location(state: &Services, job: &Job) -> Option<String> {
     if job.kind != JobKind::UsersExport || job.status != JobStatus::Completed {
         return None;
     }
@@ -53,7 +53,7 @@ pub fn download_location(state: &AppState, job: &Job) -> Option<String> {
 }
 
 /// Checks a download link's signature (constant time) and expiry.
-pub fn verify_download(state: &AppState, job_id: &str, expires: i64, signature: &str) -> bool {
+pub fn verify_download(state: &Services, job_id: &str, expires: i64, signature: &str) -> bool {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(state.link_key.expose().as_bytes()) else { return false };
     mac.update(format!("{job_id}:{expires}").as_bytes());
     let Ok(given) = hex::decode(signature) else { return false };
@@ -61,7 +61,7 @@ pub fn verify_download(state: &AppState, job_id: &str, expires: i64, signature: 
 }
 
 /// Runs the job worker until the task is dropped.
-pub async fn worker(state: AppState) {
+pub async fn worker(state: Services) {
     let permits = Arc::new(tokio::sync::Semaphore::new(state.config.jobs.concurrency.max(1)));
     let mut last_cleanup = Instant::now() - Duration::from_secs(3600);
     loop {
@@ -94,14 +94,14 @@ pub async fn worker(state: AppState) {
     }
 }
 
-async fn claim(state: &AppState) -> Result<Option<Job>, StoreError> {
+async fn claim(state: &Services) -> Result<Option<Job>, StoreError> {
     let now = state.clock.now();
     let stale = iso8601(now - time::Duration::seconds(state.config.jobs.stale_after_secs));
     state.store.claim_job(&state.node_id, &iso8601(now), &stale).await
 }
 
 /// Claims and runs one job; `false` when none was waiting.
-pub async fn run_once(state: &AppState) -> Result<bool, StoreError> {
+pub async fn run_once(state: &Services) -> Result<bool, StoreError> {
     match claim(state).await? {
         Some(job) => {
             run(state, job).await;
@@ -111,7 +111,7 @@ pub async fn run_once(state: &AppState) -> Result<bool, StoreError> {
     }
 }
 
-async fn run(state: &AppState, job: Job) {
+async fn run(state: &Services, job: Job) {
     tracing::info!(job = %job.id, kind = job.kind.as_str(), resume_at = job.resume_at, "job started");
     let heartbeat = tokio::spawn(heartbeat(state.clone(), job.id.clone()));
     let outcome = match job.kind {
@@ -151,7 +151,7 @@ async fn run(state: &AppState, job: Job) {
 }
 
 /// Proves the node is alive while a job runs, so no other node takes the job over.
-async fn heartbeat(state: AppState, job_id: String) {
+async fn heartbeat(state: Services, job_id: String) {
     let mut tick = tokio::time::interval(Duration::from_secs(state.config.jobs.heartbeat_secs.max(1)));
     loop {
         tick.tick().await;
@@ -177,7 +177,7 @@ fn param_bool(job: &Job, key: &str, default: bool) -> bool {
     job.params.get(key).and_then(Value::as_bool).unwrap_or(default)
 }
 
-async fn run_import(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
+async fn run_import(state: &Services, job: &Job) -> Result<Done, JobFailure> {
     let internal = |what: &str, e: &dyn std::fmt::Display| {
         tracing::error!(job = %job.id, error = %e, "{what}");
         JobFailure::Failed(format!("Internal error: {what}"))
@@ -235,7 +235,7 @@ async fn run_import(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
 
 /// Emails the import's outcome to the configured administrators (Auth0 emails the
 /// tenant's admins). Returns a note for `status_details` when it could not be sent.
-async fn completion_email(state: &AppState, job: &Job, connection: &str, summary: &Value) -> Option<String> {
+async fn completion_email(state: &Services, job: &Job, connection: &str, summary: &Value) -> Option<String> {
     let admins = &state.config.mail.admin_emails;
     if admins.is_empty() {
         return Some(
@@ -276,7 +276,7 @@ async fn completion_email(state: &AppState, job: &Job, connection: &str, summary
 }
 
 /// Sends the verification email a `verification_email` job asks for.
-async fn run_verification_email(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
+async fn run_verification_email(state: &Services, job: &Job) -> Result<Done, JobFailure> {
     let Some(user_id) = job.params.get("user_id").and_then(Value::as_str) else {
         return Err(JobFailure::Failed("The job has no user.".into()));
     };
@@ -303,7 +303,7 @@ const LOST_CLAIM: &str = "the job was claimed by another node";
 
 /// Bulk-imports the legacy users not migrated yet. A resumed job starts over: users it
 /// already wrote are skipped as already migrated.
-async fn run_migrate_remaining(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
+async fn run_migrate_remaining(state: &Services, job: &Job) -> Result<Done, JobFailure> {
     use crate::legacy::{migrate_remaining, store_for, RemainingError};
     let Some(connection_id) = &job.connection_id else {
         return Err(JobFailure::Failed("The job has no connection.".into()));
@@ -360,7 +360,7 @@ async fn run_migrate_remaining(state: &AppState, job: &Job) -> Result<Done, JobF
 }
 
 struct JobSink {
-    state: AppState,
+    state: Services,
     job_id: String,
     started: Instant,
     /// What earlier runs of a resumed job counted, up to their last checkpoint.
@@ -395,7 +395,7 @@ impl ImportSink for JobSink {
     }
 }
 
-async fn run_export(state: &AppState, job: &Job) -> Result<Done, JobFailure> {
+async fn run_export(state: &Services, job: &Job) -> Result<Done, JobFailure> {
     let format = match job.params.get("format").and_then(Value::as_str) {
         Some("json") => ExportFormat::Ndjson,
         _ => ExportFormat::Csv,
@@ -459,8 +459,8 @@ impl<W: std::io::Write> Drop for FinishOnDrop<W> {
 
 /// Deletes finished jobs past their retention, with their files, expired sign-in state
 /// (sessions, login transactions, codes, refresh tokens) and expired tickets.
-async fn delete_expired(state: &AppState) -> Result<(), StoreError> {
-    crate::auth::purge_expired(state).await?;
+async fn delete_expired(state: &Services) -> Result<(), StoreError> {
+    crate::session_end::purge_expired(state).await?;
     state.store.delete_expired_tickets(state.clock.now().unix_timestamp()).await?;
     let before = iso8601(state.clock.now() - time::Duration::seconds(state.config.jobs.retention_secs));
     for file in state.store.delete_jobs_finished_before(&before).await? {

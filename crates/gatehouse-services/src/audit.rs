@@ -5,17 +5,13 @@
 //! streaming task posts batches, retrying with backoff. Reads of the log flush the
 //! writer first, so a node always shows the events it has recorded.
 
-use crate::state::AppState;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::USER_AGENT;
-use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::Response;
+use crate::metrics::Metrics;
+use gatehouse_core::clock::Clock;
 use gatehouse_core::ids::new_log_id;
-use gatehouse_core::log_event::{codes, LogEvent};
+use gatehouse_core::log_event::LogEvent;
 use gatehouse_store::{Store, MAX_LOGS_PER_INSERT};
-use serde_json::{json, Value};
-use std::net::SocketAddr;
+use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -34,11 +30,11 @@ const STREAM_QUEUE: usize = 10_000;
 
 /// The sending side of the log stream, if one is configured.
 #[derive(Debug, Clone, Default)]
-pub struct LogStream(Option<mpsc::Sender<Value>>);
+struct LogStream(Option<mpsc::Sender<Value>>);
 
 impl LogStream {
     /// Starts the streaming task for `config`.
-    pub fn start(config: Option<LogStreamConfig>) -> Self {
+    fn start(config: Option<LogStreamConfig>) -> Self {
         let Some(config) = config else { return Self(None) };
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         tokio::spawn(stream_task(config, rx));
@@ -101,11 +97,11 @@ enum Write {
 
 /// The sending side of the task that stores events.
 #[derive(Debug, Clone)]
-pub struct AuditWriter(mpsc::Sender<Write>);
+struct AuditWriter(mpsc::Sender<Write>);
 
 impl AuditWriter {
     /// Starts the writer task; it ends once every sender is dropped and the queue is stored.
-    pub fn start(store: Store) -> Self {
+    fn start(store: Store) -> Self {
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         tokio::spawn(writer_task(store, rx));
         Self(tx)
@@ -117,8 +113,7 @@ impl AuditWriter {
         }
     }
 
-    /// Waits until every event recorded before this call is stored.
-    pub async fn flush(&self) {
+    async fn flush(&self) {
         let (done, stored) = oneshot::channel();
         if self.0.send(Write::Flush(done)).await.is_ok() {
             let _ = stored.await;
@@ -162,42 +157,39 @@ async fn store_events(store: &Store, events: &[LogEvent]) {
     }
 }
 
-/// A new event of `kind` stamped with the state's clock.
-pub fn event(state: &AppState, kind: &str) -> LogEvent {
-    let now = state.clock.now();
-    let millis = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    LogEvent::new(new_log_id(millis), gatehouse_core::clock::iso8601(now), kind)
+/// The audit log as the flows see it: new events stamped by the clock, recorded to the
+/// store (by the writer task), the log stream and the metrics.
+#[derive(Clone)]
+pub struct AuditLog {
+    writer: AuditWriter,
+    stream: LogStream,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
 }
 
-/// Queues `e` to be stored and streamed. A failure to store is logged, not returned:
-/// the operation the event describes has already happened.
-pub async fn record(state: &AppState, e: LogEvent) {
-    state.metrics.observe_event(&e.kind);
-    state.log_stream.push(e.to_auth0_json());
-    state.audit.write(e).await;
-}
-
-/// Records every Management API write (`sapi`, or `fapi` when it failed) with the
-/// method, path, status and the token's client. Reads are not logged.
-pub async fn management_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
-        return next.run(req).await;
+impl AuditLog {
+    /// Starts the writer task over `store` and, when configured, the streaming task.
+    pub fn start(store: Store, stream: Option<LogStreamConfig>, metrics: Metrics, clock: Arc<dyn Clock>) -> Self {
+        Self { writer: AuditWriter::start(store), stream: LogStream::start(stream), metrics, clock }
     }
-    let path = req.uri().path().to_string();
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let user_agent = req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let client_id = crate::authz::token_client_id(&state, req.headers());
-    let response = next.run(req).await;
-    let status = response.status();
-    let kind = if status.is_success() { codes::SUCCESS_API_OPERATION } else { codes::FAILED_API_OPERATION };
-    let mut e = event(&state, kind);
-    e.description = Some(format!("{method} /api/v2{path}"));
-    e.ip = ip;
-    e.user_agent = user_agent;
-    e.client_id = client_id;
-    e.details.insert("request".into(), json!({"method": method.as_str(), "path": format!("/api/v2{path}")}));
-    e.details.insert("response".into(), json!({"statusCode": status.as_u16()}));
-    record(&state, e).await;
-    response
+
+    /// A new event of `kind`, stamped now.
+    pub fn event(&self, kind: &str) -> LogEvent {
+        let now = self.clock.now();
+        let millis = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        LogEvent::new(new_log_id(millis), gatehouse_core::clock::iso8601(now), kind)
+    }
+
+    /// Queues `e` to be stored and streamed. A failure to store is logged, not returned:
+    /// the operation the event describes has already happened.
+    pub async fn record(&self, e: LogEvent) {
+        self.metrics.observe_event(&e.kind);
+        self.stream.push(e.to_auth0_json());
+        self.writer.write(e).await;
+    }
+
+    /// Waits until every event recorded before this call is stored.
+    pub async fn flush(&self) {
+        self.writer.flush().await;
+    }
 }

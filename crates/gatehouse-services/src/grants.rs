@@ -1,0 +1,358 @@
+//! The grants of the token endpoint: `authorization_code` (with PKCE and replay
+//! revocation), `refresh_token` (rotation, reuse detection, narrowing), `password` and
+//! Auth0's `password-realm`, and `client_credentials` for the Management API.
+//!
+//! Each takes what the request said (absent parameters as `None`, so the checks run in
+//! the order Auth0 answers them) and gives the token response, or a [`GrantError`] the
+//! HTTP surface words as OAuth errors.
+
+use crate::issue::{granted_scopes, issue, sign, Grant, IssueError, Refresh};
+use crate::keys::KeyError;
+use crate::login::{accept_password, connection_for, ConnectionError, LoginError};
+use crate::secrets::{hash_secret, pkce_matches, random_token};
+use crate::Services;
+use gatehouse_core::client::Client;
+use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
+use gatehouse_core::user::User;
+use gatehouse_store::{CodeRedemption, RefreshRedemption, RefreshRequest, RefreshToken, StoreError, Successor};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Auth0's grant type for a password login to a named connection (`realm`).
+pub const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
+
+/// Why a grant gave no tokens. The messages are Auth0's `error_description`s.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("Missing required parameter: {0}")]
+    MissingParameter(&'static str),
+    #[error("Grant type '{0}' not allowed for the client.")]
+    GrantTypeNotAllowed(String),
+    #[error("Public clients cannot use client_credentials")]
+    PublicClient,
+    #[error("No audience parameter was provided, and no default audience has been configured")]
+    NoAudience,
+    #[error("Service not found: {0}")]
+    UnknownAudience(String),
+    #[error(
+        "Client is not authorized to access \"{0}\". You need to create a \"client-grant\" associated to this API."
+    )]
+    NoClientGrant(String),
+    #[error("Client has not been granted scopes: {0}")]
+    ScopesNotGranted(String),
+    #[error("Invalid authorization code")]
+    InvalidCode,
+    #[error("The redirect_uri does not match the one used in the authorization request.")]
+    RedirectMismatch,
+    #[error("Failed to verify code verifier")]
+    CodeVerifierMismatch,
+    #[error("code_verifier given for a code issued without PKCE")]
+    UnexpectedCodeVerifier,
+    #[error("Unknown or invalid refresh token.")]
+    UnknownRefreshToken,
+    #[error("The requested scope exceeds the scope granted to the refresh token.")]
+    ScopeExceeded,
+    #[error("The user no longer exists.")]
+    UserGone,
+    #[error("user is blocked")]
+    Blocked,
+    /// The connection named by the grant cannot be used by the client.
+    #[error("{0}")]
+    Connection(ConnectionError),
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ConnectionError> for GrantError {
+    fn from(e: ConnectionError) -> Self {
+        match e {
+            ConnectionError::Store(e) => Self::Store(e),
+            refused => Self::Connection(refused),
+        }
+    }
+}
+
+impl From<KeyError> for GrantError {
+    fn from(e: KeyError) -> Self {
+        Self::Issue(IssueError::Signing(e))
+    }
+}
+
+fn required<'a>(value: Option<&'a str>, name: &'static str) -> Result<&'a str, GrantError> {
+    value.filter(|v| !v.is_empty()).ok_or(GrantError::MissingParameter(name))
+}
+
+/// The client must list the grant type.
+fn check_grant_allowed(client: &Client, grant_type: &str) -> Result<(), GrantError> {
+    if client.grant_types.iter().any(|g| g == grant_type) {
+        Ok(())
+    } else {
+        Err(GrantError::GrantTypeNotAllowed(grant_type.to_string()))
+    }
+}
+
+/// The user a grant was issued to, if it still exists and is not blocked.
+fn active(user: Option<User>) -> Result<User, GrantError> {
+    let user = user.ok_or(GrantError::UserGone)?;
+    if user.blocked {
+        return Err(GrantError::Blocked);
+    }
+    Ok(user)
+}
+
+/// The API a user token is for: none for `/userinfo` alone, else a configured audience.
+fn user_token_audience(state: &Services, audience: Option<&str>) -> Result<Option<String>, GrantError> {
+    match audience.filter(|a| !a.is_empty()) {
+        None => Ok(None),
+        Some(a) if a == state.config.userinfo_audience() => Ok(None),
+        Some(a) if state.config.api_audiences.iter().any(|known| known == a) => Ok(Some(a.to_string())),
+        Some(a) => Err(GrantError::UnknownAudience(a.to_string())),
+    }
+}
+
+/// What `authorization_code` was sent.
+pub struct CodeExchange<'a> {
+    pub code: Option<&'a str>,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+}
+
+pub async fn authorization_code(state: &Services, client: &Client, req: CodeExchange<'_>) -> Result<Value, GrantError> {
+    check_grant_allowed(client, "authorization_code")?;
+    let code = required(req.code, "code")?;
+    let now = state.clock.now().unix_timestamp();
+    let redeemed = match state.store.redeem_auth_code(&hash_secret(code), now).await? {
+        CodeRedemption::Redeemed(c) => c,
+        CodeRedemption::Replayed(c) => {
+            // RFC 6749 §4.1.2: a reused code revokes what was issued from it.
+            let revoked = state.store.revoke_refresh_family(&c.family_id, now).await?;
+            tracing::warn!(client_id = %c.client_id, revoked, "authorization code replayed; its tokens are revoked");
+            return Err(GrantError::InvalidCode);
+        }
+        CodeRedemption::Unknown => return Err(GrantError::InvalidCode),
+    };
+    if redeemed.client_id != client.client_id || redeemed.expires_at <= now {
+        return Err(GrantError::InvalidCode);
+    }
+    if req.redirect_uri != Some(redeemed.redirect_uri.as_str()) {
+        return Err(GrantError::RedirectMismatch);
+    }
+    match (&redeemed.code_challenge, req.code_verifier) {
+        (Some(challenge), Some(verifier)) if pkce_matches(verifier, challenge) => {}
+        (Some(_), _) => return Err(GrantError::CodeVerifierMismatch),
+        (None, Some(_)) => return Err(GrantError::UnexpectedCodeVerifier),
+        (None, None) => {}
+    }
+    let user = active(state.store.user(&redeemed.user_id).await?)?;
+    let grant = Grant {
+        client,
+        user: &user,
+        scope: redeemed.scope.clone(),
+        audience: redeemed.audience.clone(),
+        nonce: redeemed.nonce.clone(),
+        auth_time: redeemed.auth_time,
+        sid: redeemed.sid.clone(),
+        gty: None,
+    };
+    Ok(issue(state, &grant, Refresh::Mint { family_id: redeemed.family_id.clone() }).await?)
+}
+
+/// What `refresh_token` was sent.
+pub struct RefreshExchange<'a> {
+    pub refresh_token: Option<&'a str>,
+    /// A narrower scope than the family's, if asked for.
+    pub scope: Option<&'a str>,
+}
+
+pub async fn refresh_token(state: &Services, client: &Client, req: RefreshExchange<'_>) -> Result<Value, GrantError> {
+    check_grant_allowed(client, "refresh_token")?;
+    let presented = required(req.refresh_token, "refresh_token")?;
+    let token_hash = hash_secret(presented);
+    let requested = req.scope.filter(|s| !s.is_empty());
+    let scopes: Vec<&str> = requested.map(|r| r.split(' ').filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+    let request = RefreshRequest { token_hash: &token_hash, client_id: &client.client_id, scopes: &scopes };
+    let now = state.clock.now().unix_timestamp();
+    // The successor keeps the original grant (and scope) of the family.
+    let secret = random_token();
+    let successor_hash = hash_secret(&secret);
+    let successor = Successor { token_hash: &successor_hash, expires_at: now + state.config.refresh_token_ttl_secs };
+    // The usual case, one write: the token rotated because everything about it holds.
+    if let Some((existing, user)) = state.store.rotate_refresh_token_if_granted(&request, &successor, now).await? {
+        let scope = narrowed_scope(&existing, requested, &scopes)?;
+        return Ok(issue(state, &grant_of(client, &user, &existing, scope), Refresh::Rotated(secret)).await?);
+    }
+    // Otherwise a second look says why, each refusal as Auth0 words it; a token already
+    // rotated is a reuse, and revokes its family.
+    let (existing, user) =
+        state.store.refresh_token_and_user(&token_hash).await?.ok_or(GrantError::UnknownRefreshToken)?;
+    // A token is only ever redeemed by the client it was issued to.
+    if existing.client_id != client.client_id {
+        return Err(GrantError::UnknownRefreshToken);
+    }
+    let user = active(user)?;
+    let scope = narrowed_scope(&existing, requested, &scopes)?;
+    match state.store.rotate_refresh_token(&token_hash, &successor, now).await? {
+        // Only a race gets here (the token became redeemable in between): as above.
+        RefreshRedemption::Rotated(_) => {
+            Ok(issue(state, &grant_of(client, &user, &existing, scope), Refresh::Rotated(secret)).await?)
+        }
+        RefreshRedemption::Reused(t) => {
+            tracing::warn!(client_id = %t.client_id, family = %t.family_id, "refresh token reused; family revoked");
+            Err(GrantError::UnknownRefreshToken)
+        }
+        RefreshRedemption::Invalid => Err(GrantError::UnknownRefreshToken),
+    }
+}
+
+/// What a refreshed token carries: the grant of its family, at the scope asked for.
+fn grant_of<'a>(client: &'a Client, user: &'a User, existing: &RefreshToken, scope: String) -> Grant<'a> {
+    Grant {
+        client,
+        user,
+        scope,
+        audience: existing.audience.clone(),
+        nonce: None,
+        auth_time: existing.auth_time,
+        sid: existing.sid.clone(),
+        gty: None,
+    }
+}
+
+/// The scope of a refresh: the family's, or the part of it `requested` (split into
+/// `scopes`) names; asking for more than the family was granted is refused.
+fn narrowed_scope(existing: &RefreshToken, requested: Option<&str>, scopes: &[&str]) -> Result<String, GrantError> {
+    let Some(requested) = requested else { return Ok(existing.scope.clone()) };
+    if !existing.grants(scopes) {
+        return Err(GrantError::ScopeExceeded);
+    }
+    Ok(granted_scopes(requested).join(" "))
+}
+
+/// What `password` or `password-realm` was sent.
+pub struct PasswordExchange<'a> {
+    /// `password`, or [`PASSWORD_REALM`].
+    pub grant_type: &'a str,
+    pub realm: Option<&'a str>,
+    pub username: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub audience: Option<&'a str>,
+    pub scope: Option<&'a str>,
+}
+
+/// `password` (the default directory, `Username-Password-Authentication`) and
+/// `password-realm` (the connection named by `realm`). `ip` is the end user's.
+pub async fn password(
+    state: &Services,
+    client: &Client,
+    req: PasswordExchange<'_>,
+    ip: Option<&str>,
+) -> Result<Value, GrantError> {
+    check_grant_allowed(client, req.grant_type)?;
+    let realm =
+        if req.grant_type == PASSWORD_REALM { required(req.realm, "realm")? } else { DEFAULT_DATABASE_CONNECTION };
+    let username = required(req.username, "username")?;
+    let password = required(req.password, "password")?;
+    let audience = user_token_audience(state, req.audience)?;
+    let connection = connection_for(state, client, Some(realm)).await?;
+    let scope = granted_scopes(req.scope.unwrap_or("")).join(" ");
+    let family_id = random_token();
+    let sign_for = |user: &User| {
+        let grant = Grant {
+            client,
+            user,
+            scope: scope.clone(),
+            audience: audience.clone(),
+            nonce: None,
+            auth_time: state.clock.now().unix_timestamp(),
+            sid: None,
+            gty: Some("password"),
+        };
+        sign(state, &grant, Refresh::Mint { family_id: family_id.clone() })
+    };
+    // The tokens are signed while the password is verified if a core is free for it,
+    // else once the login has succeeded; either way they are handed out (and a refresh
+    // token stored) only then.
+    let accepted = accept_password(state, &connection, username, password, ip, Some(&sign_for)).await?;
+    Ok(accepted.early.unwrap_or_else(|| sign_for(&accepted.user))?.hand_out(state).await?)
+}
+
+/// The claims of a Management API (and client credentials) access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gty: Option<String>,
+}
+
+impl AccessClaims {
+    /// Whether the token carries any of `wanted`.
+    pub fn has_any(&self, wanted: &[&str]) -> bool {
+        self.scope.split(' ').any(|s| wanted.contains(&s))
+    }
+}
+
+/// What `client_credentials` was sent (the client already authenticated).
+pub struct ClientCredentials<'a> {
+    pub audience: Option<&'a str>,
+    pub scope: Option<&'a str>,
+}
+
+/// `client_credentials`: a confidential client's token for an API it has a client
+/// grant to, with the grant's scopes or the part of them asked for.
+pub async fn client_credentials(
+    state: &Services,
+    client: &Client,
+    req: ClientCredentials<'_>,
+) -> Result<Value, GrantError> {
+    if !client.is_confidential() {
+        return Err(GrantError::PublicClient);
+    }
+    check_grant_allowed(client, "client_credentials")?;
+    let audience = req.audience.ok_or(GrantError::NoAudience)?;
+    if audience != state.config.management_audience() {
+        return Err(GrantError::UnknownAudience(audience.to_string()));
+    }
+    let grant = state
+        .store
+        .client_grant(&client.client_id, audience)
+        .await?
+        .ok_or_else(|| GrantError::NoClientGrant(audience.to_string()))?;
+    let scopes: Vec<&str> = match req.scope {
+        Some(requested) => {
+            let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
+            let missing: Vec<&str> =
+                requested.iter().copied().filter(|s| !grant.scope.iter().any(|g| g == s)).collect();
+            if !missing.is_empty() {
+                return Err(GrantError::ScopesNotGranted(missing.join(" ")));
+            }
+            requested
+        }
+        None => grant.scope.iter().map(String::as_str).collect(),
+    };
+    let now = state.clock.now().unix_timestamp();
+    let ttl = state.config.access_token_ttl_secs;
+    let claims = AccessClaims {
+        iss: state.config.issuer.clone(),
+        sub: format!("{}@clients", client.client_id),
+        aud: audience.to_string(),
+        iat: now,
+        exp: now + ttl,
+        scope: scopes.join(" "),
+        azp: Some(client.client_id.clone()),
+        gty: Some("client-credentials".into()),
+    };
+    let access_token = state.keys.sign(&claims)?;
+    Ok(json!({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl, "scope": claims.scope}))
+}
