@@ -23,18 +23,26 @@ import select
 import subprocess
 import sys
 import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
 README_ADDRESS = "http://127.0.0.1:8080"
 TOUR_HEADING = re.compile(r"^## Five-minute tour\s*$", re.M)
 FENCED_BLOCK = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```\s*$", re.M | re.S)
-LOGIN_SENTENCE = re.compile(r"log in as `([^`]+)` with the password `([^`]+)`", re.I)
+LOGIN_SENTENCE = re.compile(r"log\s+in\s+as\s+`([^`]+)`\s+with\s+the\s+password\s+`([^`]+)`", re.I)
 STEP_TIMEOUT_SECS = 60
 DONE = "__tour_step_done__"
 
 
 class TourFailure(Exception):
     pass
+
+
+@dataclass
+class Step:
+    commands: str
+    prose_before: str  # the text between the previous block and this one
+    expected: str | None = None  # what it prints, when the README shows it
 
 
 def tour_section(readme):
@@ -46,14 +54,14 @@ def tour_section(readme):
 
 
 def parse(section):
-    """Steps as dicts: the commands, what they print, and the prose just before them."""
+    """The first start's output and the steps, in README order."""
     first_start_output, steps, prose_from = None, [], 0
     for block in FENCED_BLOCK.finditer(section):
         kind, body = block.group(1), block.group(2)
         if kind == "sh":
-            steps.append({"commands": body, "expected": None, "prose": section[prose_from : block.start()]})
+            steps.append(Step(commands=body, prose_before=section[prose_from : block.start()]))
         elif kind == "text" and steps:
-            steps[-1]["expected"] = body
+            steps[-1].expected = body
         elif kind == "text":
             first_start_output = body
         prose_from = block.end()
@@ -159,21 +167,26 @@ class Shell:
             self.bash.wait()
 
 
+def printed_value(first_start, name):
+    """`name:     VALUE` from the first start's output."""
+    found = re.search(rf"^\s*{name}:\s+(\S+)", first_start, re.M)
+    if not found:
+        raise TourFailure(f"the first start printed no {name}:\n{indent(first_start)}")
+    return found.group(1)
+
+
 def run_tour(readme_path, base_url, first_start_output_path, work):
     first_start_expected, steps = parse(tour_section(Path(readme_path).read_text(encoding="utf-8")))
     first_start = Path(first_start_output_path).read_text()
     check_output("the first start", first_start_expected, first_start)
-    filled = {
-        "<client_id>": re.search(r"client_id:\s+(\S+)", first_start).group(1),
-        "<client_secret>": re.search(r"client_secret:\s+(\S+)", first_start).group(1),
-    }
+    filled = {f"<{name}>": printed_value(first_start, name) for name in ("client_id", "client_secret")}
     shell, printed = Shell(work), ""
     try:
         for number, step in enumerate(steps, 1):
-            commands = step["commands"].replace(README_ADDRESS, base_url)
+            commands = step.commands.replace(README_ADDRESS, base_url)
             if "<code>" in commands:
                 authorize = [l for l in printed.split("\n") if l.startswith(base_url + "/authorize?")]
-                login = LOGIN_SENTENCE.search(step["prose"])
+                login = LOGIN_SENTENCE.search(step.prose_before)
                 if not authorize or not login:
                     raise TourFailure(f"step {number} needs a code, but the step before printed no /authorize "
                                       "URL or the prose names no 'log in as `EMAIL` with the password `PASSWORD`'")
@@ -182,8 +195,10 @@ def run_tour(readme_path, base_url, first_start_output_path, work):
             for placeholder, value in filled.items():
                 commands = commands.replace(placeholder, value)
             printed = shell.run(number, commands)
-            if step["expected"] is not None:
-                check_output(f"step {number}", step["expected"].replace(README_ADDRESS, base_url), printed)
+            if step.expected is None:
+                print(f"tour: step {number} of {len(steps)} ran")
+                continue
+            check_output(f"step {number}", step.expected.replace(README_ADDRESS, base_url), printed)
             print(f"tour: step {number} of {len(steps)} printed what the README says")
     finally:
         shell.close()
