@@ -1,6 +1,6 @@
 //! First login of a legacy user (automatic migration) against a local MariaDB: how much
 //! latency Gatehouse adds beyond the two hashes (the legacy hash verify and the new
-//! argon2id hash). DESIGN.md's target: ≤ 5 ms.
+//! argon2id hash). The target (docs/benchmarks.md): ≤ 5 ms.
 //!
 //! ```sh
 //! cargo run --release -p gatehouse-services --example legacy_first_login [USERS]
