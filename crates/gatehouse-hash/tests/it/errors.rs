@@ -1,8 +1,6 @@
 //! Malformed and out-of-bounds input is rejected at parse time with an error naming the
 //! field and the reason.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use gatehouse_hash::{Argon2Config, HashError, Hasher, Limits};
 use serde_json::{json, Value};
 

@@ -2,7 +2,6 @@
 //! exit codes 0/3/2, `--dry-run`, `--report`, upsert idempotence, and export → import
 //! reproducing the users, hashes included. SQLite always; PostgreSQL too when
 //! `GATEHOUSE_TEST_POSTGRES_URL` is set (a fresh database per test, dropped afterwards).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gatehouse_core::user::User;
 use gatehouse_hash::Hasher;
@@ -41,14 +40,8 @@ impl Env {
     }
 
     async fn postgres(base: &str) -> Env {
-        use sqlx::Connection;
-        let name = format!("gh_cli_{:016x}", rand::random::<u64>());
-        let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-        admin.close().await.unwrap();
-        let mut url = url::Url::parse(base).unwrap();
-        url.set_path(&name);
-        Env { dir: scratch(), url: url.to_string(), pg: Some((base.to_string(), name)) }
+        let (name, url) = crate::fresh_database(base, "gh_cli").await;
+        Env { dir: scratch(), url, pg: Some((base.to_string(), name)) }
     }
 
     /// Every backend the environment offers.
@@ -69,11 +62,8 @@ impl Env {
     }
 
     async fn finish(self) {
-        use sqlx::Connection;
         if let Some((base, name)) = &self.pg {
-            let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
-            admin.close().await.unwrap();
+            crate::drop_database(base, name).await;
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -6,8 +6,6 @@
 //! Needs `GATEHOUSE_TEST_POSTGRES_URL` and `GATEHOUSE_TEST_REDIS_URL` (set by
 //! `scripts/test`); skipped with a message otherwise.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use serde_json::{json, Value};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -144,24 +142,6 @@ impl App {
     }
 }
 
-async fn fresh_database(base: &str) -> (String, String) {
-    use sqlx::Connection;
-    let name = format!("gh_nodes_{:016x}", rand::random::<u64>());
-    let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    admin.close().await.unwrap();
-    let mut url = url::Url::parse(base).unwrap();
-    url.set_path(&name);
-    (name, url.to_string())
-}
-
-async fn drop_database(base: &str, name: &str) {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
-    admin.close().await.unwrap();
-}
-
 #[tokio::test]
 async fn two_processes_share_one_store_and_one_redis() {
     let (Ok(pg), Ok(redis)) = (std::env::var("GATEHOUSE_TEST_POSTGRES_URL"), std::env::var("GATEHOUSE_TEST_REDIS_URL"))
@@ -169,7 +149,7 @@ async fn two_processes_share_one_store_and_one_redis() {
         eprintln!("GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_REDIS_URL are needed; the two-node test is skipped");
         return;
     };
-    let (db_name, db_url) = fresh_database(&pg).await;
+    let (db_name, db_url) = crate::fresh_database(&pg, "gh_nodes").await;
     let dir = std::env::temp_dir().join(format!("gh-nodes-{:016x}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).unwrap();
     let prefix = format!("gh_nodes_{:016x}", rand::random::<u64>());
@@ -335,6 +315,6 @@ async fn two_processes_share_one_store_and_one_redis() {
 
     a.stop();
     b.stop();
-    drop_database(&pg, &db_name).await;
+    crate::drop_database(&pg, &db_name).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

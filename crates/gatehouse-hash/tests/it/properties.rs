@@ -2,8 +2,6 @@
 //! exported forms, and robustness of every parser against arbitrary input (the stable
 //! counterpart of the `fuzz/` targets).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use base64::Engine as _;
 use gatehouse_hash::{Argon2Config, Hasher, Limits};
 use proptest::prelude::*;
