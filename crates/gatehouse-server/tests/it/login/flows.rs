@@ -448,7 +448,7 @@ async fn logout_ends_the_session(backend: Backend) {
 async fn login_page_is_accessible_and_self_contained(backend: Backend) {
     let srv = start(backend).await;
     let mut b = srv.browser();
-    // (`screen_hint=signup` opens the sign-up page instead: tests/signup.)
+    // (`screen_hint=signup` opens the sign-up page instead: the signup module.)
     let a = b.get(&authorize_path(SPA, &[("login_hint", "alice@example.com")])).await;
     let page = b.get(&a.location.unwrap()).await;
     let html = &page.body;
