@@ -27,13 +27,6 @@ use std::future::Future;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-// The service layer's entry points, where callers of this crate have always found them.
-pub use gatehouse_services::login::{password_login, LoginError};
-pub use gatehouse_services::session_end::purge_expired;
-pub use gatehouse_services::{
-    attack, audit, bootstrap, build as build_state, export, hashing, import, jobs, keys, legacy, mail, prepare,
-    ratelimit, signup, state, Services as State, StartError,
-};
 
 /// The whole HTTP application, for `serve` and for in-process tests.
 pub fn app(state: Services) -> Router {
@@ -90,7 +83,7 @@ pub async fn serve(
     state: Services,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let worker = tokio::spawn(jobs::worker(state.clone()));
+    let worker = tokio::spawn(gatehouse_services::jobs::worker(state.clone()));
     let refresher = tokio::spawn(state.keys.clone().refresh_loop(
         state.store.clone(),
         state.clock.clone(),

@@ -3,7 +3,7 @@
 
 use crate::kit::{test_hasher, Backend, Server};
 use gatehouse_migrate::{Format, ReadOptions};
-use gatehouse_server::import::{import_file, BatchReport, ImportError, ImportRequest, ImportSink, ImportSummary};
+use gatehouse_services::import::{import_file, BatchReport, ImportError, ImportRequest, ImportSink, ImportSummary};
 use serde_json::{json, Value};
 use std::sync::Arc;
 

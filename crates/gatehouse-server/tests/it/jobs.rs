@@ -16,26 +16,6 @@ async fn connection_id(s: &Server) -> String {
     list[0]["id"].as_str().unwrap().to_string()
 }
 
-async fn upload(s: &Server, file: Vec<u8>, fields: &[(&str, &str)]) -> (u16, Value) {
-    let mut form = reqwest::multipart::Form::new().part(
-        "users",
-        reqwest::multipart::Part::bytes(file).file_name("users.json").mime_str("application/json").unwrap(),
-    );
-    for (k, v) in fields {
-        form = form.text(k.to_string(), v.to_string());
-    }
-    let r = s
-        .http
-        .post(format!("{}/api/v2/jobs/users-imports", s.base))
-        .bearer_auth(&s.admin_token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// Polls the job until it is finished (bounded; not a timing assertion).
 async fn finished(s: &Server, id: &str) -> Value {
     for _ in 0..600 {
@@ -57,12 +37,12 @@ async fn import_job_reports_summary_and_errors(b: Backend) {
         {"email": "nope", "custom_password_hash": {"algorithm": "sha256", "hash": {"value": "topsecretvalue", "encoding": "hex"}}},
         {"email": "j2@example.com"},
     ]);
-    let (status, job) = upload(
-        &s,
-        serde_json::to_vec(&users).unwrap(),
-        &[("connection_id", &con), ("external_id", "batch-7"), ("send_completion_email", "false")],
-    )
-    .await;
+    let (status, job) = s
+        .import_users(
+            serde_json::to_vec(&users).unwrap(),
+            &[("connection_id", &con), ("external_id", "batch-7"), ("send_completion_email", "false")],
+        )
+        .await;
     assert_eq!(status, 202, "{job}");
     assert_eq!(job["type"], "users_import");
     assert_eq!(job["status"], "pending");
@@ -89,12 +69,12 @@ async fn import_job_reports_summary_and_errors(b: Backend) {
     assert!(hasher.verify(&hasher.parse_stored(u.password_hash.as_deref().unwrap()).unwrap(), "password"));
 
     // A second job with no failures answers 204 on /errors; upsert updates.
-    let (_, job) = upload(
-        &s,
-        serde_json::to_vec(&json!([{"email": "j2@example.com", "given_name": "Jo"}])).unwrap(),
-        &[("connection_id", &con), ("upsert", "true")],
-    )
-    .await;
+    let (_, job) = s
+        .import_users(
+            serde_json::to_vec(&json!([{"email": "j2@example.com", "given_name": "Jo"}])).unwrap(),
+            &[("connection_id", &con), ("upsert", "true")],
+        )
+        .await;
     let id2 = job["id"].as_str().unwrap();
     let done = finished(&s, id2).await;
     assert_eq!(done["summary"], json!({"total": 1, "inserted": 0, "updated": 1, "failed": 0}));
@@ -130,7 +110,7 @@ async fn import_refuses_bad_requests_before_any_job(b: Backend) {
     ];
     for (file, fields, expected) in cases {
         let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (status, body) = upload(&s, file, &fields).await;
+        let (status, body) = s.import_users(file, &fields).await;
         assert_eq!(status, 400, "{expected}: {body}");
         assert!(auth0_error(400, &body, "invalid_body").contains(expected), "{expected}: {body}");
     }
@@ -205,7 +185,7 @@ async fn a_job_left_by_a_dead_node_is_taken_over(b: Backend) {
     // Hold the worker off by claiming the job as a node that then "dies": its heartbeat
     // is from 2001, so the live worker takes the job over and finishes it.
     let users: Vec<Value> = (0..30).map(|i| json!({"email": format!("t{i}@example.com")})).collect();
-    let (status, job) = upload(&s, serde_json::to_vec(&users).unwrap(), &[("connection_id", &con)]).await;
+    let (status, job) = s.import_users(serde_json::to_vec(&users).unwrap(), &[("connection_id", &con)]).await;
     assert_eq!(status, 202);
     let id = job["id"].as_str().unwrap();
     let _ = s.store.claim_job("node_dead", "2001-01-01T00:00:00.000Z", "2001-01-01T00:00:00.000Z").await.unwrap();

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 crate::on_both_backends!(
     events_are_recorded_searchable_and_secret_free,
-    events_of_concurrent_requests_are_all_stored_and_read_back_at_once
+    events_of_concurrent_requests_are_all_stored_and_read_back_at_once,
+    events_stream_to_an_http_endpoint_in_batches,
 );
 
 /// Events are stored in batches by one writer; none is lost or duplicated under
@@ -120,8 +121,7 @@ async fn events_are_recorded_searchable_and_secret_free(b: Backend) {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn events_stream_to_an_http_endpoint_in_batches() {
+async fn events_stream_to_an_http_endpoint_in_batches(b: Backend) {
     let received: Arc<Mutex<Vec<Value>>> = Arc::default();
     let sink = received.clone();
     let app = axum::Router::new().route(
@@ -138,8 +138,8 @@ async fn events_stream_to_an_http_endpoint_in_batches() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/ingest", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let s = Server::start_with(Backend::Sqlite, |c| {
-        c.log_stream = Some(gatehouse_server::audit::LogStreamConfig {
+    let s = Server::start_with(b, |c| {
+        c.log_stream = Some(gatehouse_services::audit::LogStreamConfig {
             url,
             token: Some(gatehouse_core::secret::Secret::new("stream-token")),
             batch_size: 50,

@@ -1,7 +1,10 @@
-//! The server in-process on a free port, driven over real HTTP. Every test runs on
-//! SQLite, and again on PostgreSQL when `GATEHOUSE_TEST_POSTGRES_URL` is set (the README's
-//! test command sets it), each on a fresh database or schema that is dropped afterwards.
+//! Gatehouse's server tests, one binary: the whole server in-process on a free port,
+//! started as production starts it and driven over real HTTP. Every test runs on SQLite
+//! (a temporary file), and again on PostgreSQL when `GATEHOUSE_TEST_POSTGRES_URL` is set
+//! (`scripts/test` sets it), each on a database of its own that is dropped afterwards:
+//! `feature::sqlite::name` and `feature::postgres::name`.
 
+// Test helpers outside #[test] functions unwrap too: a failure there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod kit;
@@ -13,8 +16,13 @@ mod connections;
 mod import;
 mod injection;
 mod jobs;
+mod legacy;
+mod login;
 mod logs;
 mod openapi;
 mod operations;
 mod ratelimit;
+mod shapes;
+mod signup;
+mod social;
 mod users;

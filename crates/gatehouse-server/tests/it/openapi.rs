@@ -3,9 +3,8 @@
 use crate::kit::{Backend, Server};
 use serde_json::Value;
 
-#[tokio::test]
-async fn every_documented_operation_is_routed() {
-    let s = Server::start(Backend::Sqlite).await;
+async fn every_documented_operation_is_routed(backend: Backend) {
+    let s = Server::start(backend).await;
     let doc: Value = s.http.get(format!("{}/api/v2/openapi.json", s.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["servers"][0]["url"], s.base);
     let paths = doc["paths"].as_object().unwrap();
@@ -21,3 +20,5 @@ async fn every_documented_operation_is_routed() {
     }
     s.stop().await;
 }
+
+crate::on_both_backends!(every_documented_operation_is_routed,);

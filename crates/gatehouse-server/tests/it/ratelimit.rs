@@ -2,7 +2,7 @@
 //! shared by two nodes through Redis.
 
 use crate::kit::{auth0_error, Backend, Server, ADMIN_ID, ADMIN_SECRET};
-use gatehouse_server::ratelimit::Quota;
+use gatehouse_services::ratelimit::Quota;
 use serde_json::Value;
 
 async fn token_request(s: &Server) -> reqwest::Response {
@@ -23,10 +23,9 @@ fn header(r: &reqwest::Response, name: &str) -> i64 {
     r.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(-1)
 }
 
-#[tokio::test]
-async fn authentication_api_is_limited_per_ip_with_headers() {
+async fn authentication_api_is_limited_per_ip_with_headers(backend: Backend) {
     // The kit itself spends one token request at start.
-    let s = Server::start_with(Backend::Sqlite, |c| {
+    let s = Server::start_with(backend, |c| {
         c.rate_limits.authentication_per_ip = Quota { limit: 4, window_secs: 3600 };
     })
     .await;
@@ -52,9 +51,8 @@ async fn authentication_api_is_limited_per_ip_with_headers() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn management_api_is_limited_per_token() {
-    let s = Server::start_with(Backend::Sqlite, |c| {
+async fn management_api_is_limited_per_token(backend: Backend) {
+    let s = Server::start_with(backend, |c| {
         c.rate_limits.management_per_token = Quota { limit: 3, window_secs: 3600 };
     })
     .await;
@@ -69,21 +67,20 @@ async fn management_api_is_limited_per_token() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn two_nodes_share_one_budget_through_redis() {
+async fn two_nodes_share_one_budget_through_redis(backend: Backend) {
     let Ok(url) = std::env::var("GATEHOUSE_TEST_REDIS_URL") else {
         eprintln!("GATEHOUSE_TEST_REDIS_URL is not set; the shared-budget test is skipped");
         return;
     };
     let prefix = format!("gh_it_rl_{}", rand::random::<u64>());
-    let configure = |c: &mut gatehouse_server::state::ServerConfig| {
+    let configure = |c: &mut gatehouse_services::state::ServerConfig| {
         c.rate_limits.authentication_per_ip = Quota { limit: 6, window_secs: 3600 };
         c.rate_limits.redis_url = Some(url.clone());
         c.rate_limits.redis_prefix = prefix.clone();
     };
     // Each node spends one request at start: 2 of 6 used.
-    let a = Server::start_with(Backend::Sqlite, configure).await;
-    let b = Server::start_with(Backend::Sqlite, configure).await;
+    let a = Server::start_with(backend.clone(), configure).await;
+    let b = Server::start_with(backend, configure).await;
     assert_eq!(token_request(&a).await.status(), 200);
     assert_eq!(token_request(&b).await.status(), 200);
     assert_eq!(token_request(&a).await.status(), 200);
@@ -95,3 +92,9 @@ async fn two_nodes_share_one_budget_through_redis() {
     a.stop().await;
     b.stop().await;
 }
+
+crate::on_both_backends!(
+    authentication_api_is_limited_per_ip_with_headers,
+    management_api_is_limited_per_token,
+    two_nodes_share_one_budget_through_redis,
+);

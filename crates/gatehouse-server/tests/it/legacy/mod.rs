@@ -1,0 +1,11 @@
+//! Legacy identity stores against real servers: MariaDB and PostgreSQL legacy
+//! databases, an HTTP legacy service (an axum app in the test: it plays the customer's
+//! service), and OpenLDAP (`scripts/slapd-test`). MariaDB, PostgreSQL and LDAP tests skip
+//! with a message when their `GATEHOUSE_TEST_*_URL` variable is unset (`scripts/test`
+//! sets them all).
+
+mod http;
+mod ldap;
+mod rules;
+mod sql;
+mod support;
