@@ -94,7 +94,7 @@ pub async fn upstream_profile(
 /// Where a verified profile leads.
 pub enum Outcome {
     /// The user it belongs to (returning, or new), signed in: counters and events written.
-    SignedIn(User),
+    SignedIn(Box<User>),
     /// An existing account has the provider-verified email: the user must prove it on the
     /// link page, under this handle, before the two are linked.
     ProveAccount { handle: String },
@@ -114,7 +114,7 @@ pub async fn resolve(
 ) -> Result<Outcome, SocialError> {
     let (_, local) = upstream_user_id(c, &p.sub);
     if let Some(owner) = state.store.identity_owner(&c.strategy, &local).await? {
-        return returning_user(state, c, owner, &p, ip).await.map(Outcome::SignedIn);
+        return returning_user(state, c, owner, &p, ip).await.map(|u| Outcome::SignedIn(Box::new(u)));
     }
     if let (true, Some(email)) = (p.email_verified, &p.email) {
         let existing = state.store.users_by_email(email).await?;
@@ -138,7 +138,7 @@ pub async fn resolve(
             return Ok(Outcome::ProveAccount { handle });
         }
     }
-    new_user(state, c, &p, ip).await.map(Outcome::SignedIn)
+    new_user(state, c, &p, ip).await.map(|u| Outcome::SignedIn(Box::new(u)))
 }
 
 /// A new user of the connection, signed in.
