@@ -1,0 +1,72 @@
+//! PostgreSQL through sqlx: the binding of [`SqlValue`]s and the three ways to run a
+//! statement, on the pool or on one connection.
+
+use super::{Row, RowSource};
+use crate::error::StoreError;
+use crate::sql::{SqlType, SqlValue};
+use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgTypeInfo};
+use sqlx::{PgExecutor, Postgres};
+
+type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+/// JSON text bound as `jsonb` as it is, without a round trip through `serde_json::Value`.
+struct JsonText<'a>(&'a str);
+
+impl sqlx::Type<Postgres> for JsonText<'_> {
+    fn type_info() -> PgTypeInfo {
+        <sqlx::types::Json<()> as sqlx::Type<Postgres>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, Postgres> for JsonText<'_> {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        // `jsonb`'s binary form: a version byte, then the text.
+        buf.push(1);
+        buf.extend_from_slice(self.0.as_bytes());
+        Ok(sqlx::encode::IsNull::No)
+    }
+}
+
+/// `sql` with `params` bound to `$1`, `$2`, … in order.
+fn query<'q>(sql: &'q str, params: &'q [SqlValue]) -> Query<'q> {
+    params.iter().fold(sqlx::query(sql), |q, value| match value {
+        SqlValue::Text(s) => q.bind(s.as_str()),
+        SqlValue::Int(i) => q.bind(*i),
+        SqlValue::Float(f) => q.bind(*f),
+        SqlValue::Bool(b) => q.bind(*b),
+        SqlValue::Json(text) => q.bind(JsonText(text)),
+        SqlValue::TextList(list) => q.bind(list.as_slice()),
+        SqlValue::Null(SqlType::Text) => q.bind(None::<&str>),
+        SqlValue::Null(SqlType::Int) => q.bind(None::<i64>),
+        SqlValue::Null(SqlType::Bool) => q.bind(None::<bool>),
+        SqlValue::Null(SqlType::Json) => q.bind(None::<JsonText<'q>>),
+    })
+}
+
+pub(super) async fn all<'c, T>(
+    executor: impl PgExecutor<'c>,
+    sql: &str,
+    params: &[SqlValue],
+    decode: &impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let rows = query(sql, params).fetch_all(executor).await?;
+    rows.iter().map(|r| decode(&Row::new(RowSource::Postgres(r)))).collect()
+}
+
+pub(super) async fn opt<'c, T>(
+    executor: impl PgExecutor<'c>,
+    sql: &str,
+    params: &[SqlValue],
+    decode: &impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let row = query(sql, params).fetch_optional(executor).await?;
+    row.as_ref().map(|r| decode(&Row::new(RowSource::Postgres(r)))).transpose()
+}
+
+pub(super) async fn execute<'c>(
+    executor: impl PgExecutor<'c>,
+    sql: &str,
+    params: &[SqlValue],
+) -> Result<u64, StoreError> {
+    Ok(query(sql, params).execute(executor).await?.rows_affected())
+}
