@@ -34,7 +34,7 @@ const IDENTITY_INSERT: &str = "INSERT INTO user_identities (provider, identity_u
 
 /// The values of [`IDENTITY_INSERT`]: `identity`, linked to `owner`.
 fn identity_values(owner: &str, i: &Identity) -> Vec<SqlValue> {
-    values![
+    Vec::from(values![
         &i.provider,
         &i.user_id,
         owner,
@@ -43,7 +43,7 @@ fn identity_values(owner: &str, i: &Identity) -> Vec<SqlValue> {
         i.is_social,
         SqlValue::json(&i.profile_data),
         &i.created_at,
-    ]
+    ])
 }
 
 const IDENTITY_ORDER: &str = "ORDER BY created_at, provider, identity_user_id";

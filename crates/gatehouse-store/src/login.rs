@@ -706,7 +706,7 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<RefreshGrant>, StoreError> {
-        let mut values = values![now];
+        let mut values = vec![SqlValue::from(now)];
         let mut sql = format!("{GRANT_SELECT} AND {}", grant_filter(filter, &mut values));
         if let Some(after) = after {
             values.push(SqlValue::from(after));
@@ -725,7 +725,7 @@ impl Store {
 
     /// Revokes every refresh grant `filter` names. Returns how many tokens that touched.
     pub async fn revoke_refresh_grants(&self, filter: &GrantFilter<'_>, now: i64) -> Result<u64, StoreError> {
-        let mut values = values![now];
+        let mut values = vec![SqlValue::from(now)];
         let sql = format!(
             "UPDATE refresh_tokens AS h SET revoked_at = $1 WHERE h.revoked_at IS NULL AND {}",
             grant_filter(filter, &mut values)

@@ -142,7 +142,7 @@ impl Store {
             "SELECT body FROM logs WHERE {filter} AND ($8 IS NULL OR log_id > $8) ORDER BY log_id {order} LIMIT $9 OFFSET $10"
         );
         let count_sql = format!("SELECT COUNT(*) FROM logs WHERE {filter}");
-        let mut params = values![
+        let params = values![
             &q.kind,
             &q.user_id,
             &q.client_id,
@@ -155,8 +155,7 @@ impl Store {
             q.offset
         ];
         let bodies = self.db.all(&list, &params, first_json).await?;
-        params.truncate(7);
-        Ok((bodies, self.db.one(&count_sql, &params, count).await?))
+        Ok((bodies, self.db.one(&count_sql, &params[..7], count).await?))
     }
 }
 

@@ -3,7 +3,10 @@
 
 use crate::db::Row;
 use crate::error::StoreError;
+use crate::identities::UpstreamTransaction;
+use crate::login::{AuthCode, LoginTransaction, RefreshToken};
 use crate::sql::SqlValue;
+use crate::store::SigningKey;
 use gatehouse_core::client::{Client, ClientGrant};
 use gatehouse_core::connection::Connection;
 use gatehouse_core::user::User;
@@ -14,33 +17,82 @@ pub(crate) trait FromRow: Sized {
     fn from_row(r: &Row<'_>) -> Result<Self, StoreError>;
 }
 
-/// The columns of `users`, in the order [`user_values`] gives their values.
-pub(crate) const USER_COLUMNS: [&str; 24] = [
-    "user_id",
-    "connection_id",
-    "connection",
-    "provider",
-    "email",
-    "email_verified",
-    "username",
-    "phone_number",
-    "phone_verified",
-    "name",
-    "nickname",
-    "given_name",
-    "family_name",
-    "picture",
-    "password_hash",
-    "user_metadata",
-    "app_metadata",
-    "blocked",
-    "logins_count",
-    "last_login",
-    "last_ip",
-    "last_password_reset",
-    "created_at",
-    "updated_at",
-];
+/// Implements [`FromRow`] for struct `$ty` whose fields are named like their columns:
+/// each read as it is, or `as json` (a JSON document), or `as json_opt` (one or NULL).
+macro_rules! from_row {
+    ($ty:ident { $($field:ident $(as $kind:ident)?),* $(,)? }) => {
+        impl FromRow for $ty {
+            fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
+                Ok($ty { $($field: read_column!(r, $field $(, $kind)?),)* })
+            }
+        }
+    };
+}
+
+macro_rules! read_column {
+    ($r:ident, $field:ident) => {
+        $r.get(stringify!($field))?
+    };
+    ($r:ident, $field:ident, json) => {
+        $r.json(stringify!($field))?
+    };
+    ($r:ident, $field:ident, json_opt) => {
+        $r.json_opt(stringify!($field))?
+    };
+}
+
+macro_rules! write_column {
+    ($u:ident, $field:ident) => {
+        SqlValue::from(&$u.$field)
+    };
+    ($u:ident, $field:ident, json) => {
+        SqlValue::json(&$u.$field)
+    };
+}
+
+/// The user's row codec, from one list of its columns (named like the fields): the
+/// column list [`USER_COLUMNS`], the encoder [`user_values`] and the decoder. A new user
+/// column is a line here (and one in each migration folder).
+macro_rules! user_codec {
+    ($($field:ident $(as $kind:ident)?),* $(,)?) => {
+        /// The columns of `users`, in the order [`user_values`] gives their values.
+        pub(crate) const USER_COLUMNS: &[&str] = &[$(stringify!($field)),*];
+
+        /// A user's values, in the order of [`USER_COLUMNS`].
+        pub(crate) fn user_values(u: &User) -> Vec<SqlValue> {
+            vec![$(write_column!(u, $field $(, $kind)?)),*]
+        }
+
+        from_row!(User { $($field $(as $kind)?),* });
+    };
+}
+
+user_codec!(
+    user_id,
+    connection_id,
+    connection,
+    provider,
+    email,
+    email_verified,
+    username,
+    phone_number,
+    phone_verified,
+    name,
+    nickname,
+    given_name,
+    family_name,
+    picture,
+    password_hash,
+    user_metadata as json,
+    app_metadata as json,
+    blocked,
+    logins_count,
+    last_login,
+    last_ip,
+    last_password_reset,
+    created_at,
+    updated_at,
+);
 
 /// `USER_COLUMNS` as a column list, each prefixed `{alias}.` unless `alias` is empty.
 pub(crate) fn user_columns(alias: &str) -> String {
@@ -67,118 +119,88 @@ pub(crate) static UPDATE_USER: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A user's values, in the order of [`USER_COLUMNS`].
-pub(crate) fn user_values(u: &User) -> Vec<SqlValue> {
-    values![
-        &u.user_id,
-        &u.connection_id,
-        &u.connection,
-        &u.provider,
-        &u.email,
-        u.email_verified,
-        &u.username,
-        &u.phone_number,
-        u.phone_verified,
-        &u.name,
-        &u.nickname,
-        &u.given_name,
-        &u.family_name,
-        &u.picture,
-        &u.password_hash,
-        SqlValue::json(&u.user_metadata),
-        SqlValue::json(&u.app_metadata),
-        u.blocked,
-        u.logins_count,
-        &u.last_login,
-        &u.last_ip,
-        &u.last_password_reset,
-        &u.created_at,
-        &u.updated_at,
-    ]
-}
+from_row!(Connection {
+    id,
+    name,
+    display_name,
+    strategy,
+    options as json,
+    enabled_clients as json,
+    realms as json,
+    is_domain_connection,
+    metadata as json,
+    created_at,
+    updated_at,
+});
 
-impl FromRow for User {
-    fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
-        Ok(User {
-            user_id: r.get("user_id")?,
-            connection_id: r.get("connection_id")?,
-            connection: r.get("connection")?,
-            provider: r.get("provider")?,
-            email: r.get("email")?,
-            email_verified: r.get("email_verified")?,
-            username: r.get("username")?,
-            phone_number: r.get("phone_number")?,
-            phone_verified: r.get("phone_verified")?,
-            name: r.get("name")?,
-            nickname: r.get("nickname")?,
-            given_name: r.get("given_name")?,
-            family_name: r.get("family_name")?,
-            picture: r.get("picture")?,
-            password_hash: r.get("password_hash")?,
-            user_metadata: r.json("user_metadata")?,
-            app_metadata: r.json("app_metadata")?,
-            blocked: r.get("blocked")?,
-            logins_count: r.get("logins_count")?,
-            last_login: r.get("last_login")?,
-            last_ip: r.get("last_ip")?,
-            last_password_reset: r.get("last_password_reset")?,
-            created_at: r.get("created_at")?,
-            updated_at: r.get("updated_at")?,
-        })
-    }
-}
+from_row!(Client {
+    client_id,
+    name,
+    description,
+    app_type,
+    is_first_party,
+    grant_types as json,
+    callbacks as json,
+    allowed_logout_urls as json,
+    web_origins as json,
+    allowed_origins as json,
+    token_endpoint_auth_method,
+    client_secret_hash,
+    client_metadata as json,
+    oidc_logout as json_opt,
+    created_at,
+    updated_at,
+});
 
-impl FromRow for Connection {
-    fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
-        Ok(Connection {
-            id: r.get("id")?,
-            name: r.get("name")?,
-            display_name: r.get("display_name")?,
-            strategy: r.get("strategy")?,
-            options: r.json("options")?,
-            enabled_clients: r.json("enabled_clients")?,
-            realms: r.json("realms")?,
-            is_domain_connection: r.get("is_domain_connection")?,
-            metadata: r.json("metadata")?,
-            created_at: r.get("created_at")?,
-            updated_at: r.get("updated_at")?,
-        })
-    }
-}
+from_row!(ClientGrant { id, client_id, audience, scope as json });
 
-impl FromRow for Client {
-    fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
-        Ok(Client {
-            client_id: r.get("client_id")?,
-            name: r.get("name")?,
-            description: r.get("description")?,
-            app_type: r.get("app_type")?,
-            is_first_party: r.get("is_first_party")?,
-            grant_types: r.json("grant_types")?,
-            callbacks: r.json("callbacks")?,
-            allowed_logout_urls: r.json("allowed_logout_urls")?,
-            web_origins: r.json("web_origins")?,
-            allowed_origins: r.json("allowed_origins")?,
-            token_endpoint_auth_method: r.get("token_endpoint_auth_method")?,
-            client_secret_hash: r.get("client_secret_hash")?,
-            client_metadata: r.json("client_metadata")?,
-            oidc_logout: r.json_opt("oidc_logout")?,
-            created_at: r.get("created_at")?,
-            updated_at: r.get("updated_at")?,
-        })
-    }
-}
+from_row!(SigningKey { kid, alg, private_pem, public_jwk as json, current, created_at, retired_at });
 
-impl FromRow for ClientGrant {
-    fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
-        Ok(ClientGrant {
-            id: r.get("id")?,
-            client_id: r.get("client_id")?,
-            audience: r.get("audience")?,
-            scope: r.json("scope")?,
-        })
-    }
-}
+from_row!(LoginTransaction { id_hash, browser_hash, params, created_at, expires_at });
+
+from_row!(UpstreamTransaction {
+    id_hash,
+    browser_hash,
+    connection_id,
+    params,
+    profile,
+    link_user_id,
+    created_at,
+    expires_at,
+});
+
+from_row!(AuthCode {
+    code_hash,
+    family_id,
+    client_id,
+    redirect_uri,
+    code_challenge,
+    code_challenge_method,
+    nonce,
+    scope,
+    audience,
+    user_id,
+    auth_time,
+    sid,
+    created_at,
+    expires_at,
+    used_at,
+});
+
+from_row!(RefreshToken {
+    token_hash,
+    family_id,
+    client_id,
+    user_id,
+    scope,
+    audience,
+    sid,
+    auth_time,
+    created_at,
+    expires_at,
+    rotated_at,
+    revoked_at,
+});
 
 impl FromRow for gatehouse_core::job::Job {
     fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
@@ -201,20 +223,6 @@ impl FromRow for gatehouse_core::job::Job {
             heartbeat_at: r.get("heartbeat_at")?,
             created_at: r.get("created_at")?,
             updated_at: r.get("updated_at")?,
-        })
-    }
-}
-
-impl FromRow for crate::store::SigningKey {
-    fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
-        Ok(crate::store::SigningKey {
-            kid: r.get("kid")?,
-            alg: r.get("alg")?,
-            private_pem: r.get("private_pem")?,
-            public_jwk: r.json("public_jwk")?,
-            current: r.get("current")?,
-            created_at: r.get("created_at")?,
-            retired_at: r.get("retired_at")?,
         })
     }
 }
@@ -254,18 +262,6 @@ impl FromRow for crate::login::RefreshGrant {
     }
 }
 
-impl FromRow for crate::login::LoginTransaction {
-    fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
-        Ok(crate::login::LoginTransaction {
-            id_hash: r.get("id_hash")?,
-            browser_hash: r.get("browser_hash")?,
-            params: r.get("params")?,
-            created_at: r.get("created_at")?,
-            expires_at: r.get("expires_at")?,
-        })
-    }
-}
-
 impl FromRow for gatehouse_core::identity::Identity {
     fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
         Ok(gatehouse_core::identity::Identity {
@@ -276,62 +272,6 @@ impl FromRow for gatehouse_core::identity::Identity {
             is_social: r.get("is_social")?,
             profile_data: r.json("profile_data")?,
             created_at: r.get("created_at")?,
-        })
-    }
-}
-
-impl FromRow for crate::identities::UpstreamTransaction {
-    fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
-        Ok(crate::identities::UpstreamTransaction {
-            id_hash: r.get("id_hash")?,
-            browser_hash: r.get("browser_hash")?,
-            connection_id: r.get("connection_id")?,
-            params: r.get("params")?,
-            profile: r.get("profile")?,
-            link_user_id: r.get("link_user_id")?,
-            created_at: r.get("created_at")?,
-            expires_at: r.get("expires_at")?,
-        })
-    }
-}
-
-impl FromRow for crate::login::AuthCode {
-    fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
-        Ok(crate::login::AuthCode {
-            code_hash: r.get("code_hash")?,
-            family_id: r.get("family_id")?,
-            client_id: r.get("client_id")?,
-            redirect_uri: r.get("redirect_uri")?,
-            code_challenge: r.get("code_challenge")?,
-            code_challenge_method: r.get("code_challenge_method")?,
-            nonce: r.get("nonce")?,
-            scope: r.get("scope")?,
-            audience: r.get("audience")?,
-            user_id: r.get("user_id")?,
-            auth_time: r.get("auth_time")?,
-            sid: r.get("sid")?,
-            created_at: r.get("created_at")?,
-            expires_at: r.get("expires_at")?,
-            used_at: r.get("used_at")?,
-        })
-    }
-}
-
-impl FromRow for crate::login::RefreshToken {
-    fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
-        Ok(crate::login::RefreshToken {
-            token_hash: r.get("token_hash")?,
-            family_id: r.get("family_id")?,
-            client_id: r.get("client_id")?,
-            user_id: r.get("user_id")?,
-            scope: r.get("scope")?,
-            audience: r.get("audience")?,
-            sid: r.get("sid")?,
-            auth_time: r.get("auth_time")?,
-            created_at: r.get("created_at")?,
-            expires_at: r.get("expires_at")?,
-            rotated_at: r.get("rotated_at")?,
-            revoked_at: r.get("revoked_at")?,
         })
     }
 }

@@ -95,6 +95,18 @@ macro_rules! optional_values {
 
 optional_values!(&str => Text, String => Text, &String => Text, i64 => Int, bool => Bool);
 
+impl From<&i64> for SqlValue {
+    fn from(v: &i64) -> Self {
+        SqlValue::Int(*v)
+    }
+}
+
+impl From<&bool> for SqlValue {
+    fn from(v: &bool) -> Self {
+        SqlValue::Bool(*v)
+    }
+}
+
 impl From<&Option<String>> for SqlValue {
     fn from(v: &Option<String>) -> Self {
         SqlValue::from(v.as_ref())
@@ -108,9 +120,9 @@ impl From<&Option<i64>> for SqlValue {
 }
 
 /// The values of a statement's `$1`, `$2`, … in order, each converted with
-/// `SqlValue::from`.
+/// `SqlValue::from`: an array (`&values![…]` is a slice, `values![…].into()` a `Vec`).
 macro_rules! values {
     ($($v:expr),* $(,)?) => {
-        vec![$($crate::sql::SqlValue::from($v)),*]
+        [$($crate::sql::SqlValue::from($v)),*]
     };
 }

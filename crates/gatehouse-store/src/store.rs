@@ -85,12 +85,12 @@ const INSERT_SIGNING_KEY: &str =
     "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, current, created_at) VALUES ($1,$2,$3,$4,$5,$6)";
 
 fn signing_key_values(key: &SigningKey) -> Vec<SqlValue> {
-    values![&key.kid, &key.alg, &key.private_pem, SqlValue::json(&key.public_jwk), true, &key.created_at]
+    Vec::from(values![&key.kid, &key.alg, &key.private_pem, SqlValue::json(&key.public_jwk), true, &key.created_at])
 }
 
 /// A client's values: `$1` its id, then the columns both its INSERT and its UPDATE write.
 fn client_values(c: &Client) -> Vec<SqlValue> {
-    values![
+    Vec::from(values![
         &c.client_id,
         &c.name,
         &c.description,
@@ -107,13 +107,13 @@ fn client_values(c: &Client) -> Vec<SqlValue> {
         &c.updated_at,
         SqlValue::json_or_null(c.oidc_logout.as_ref()),
         &c.created_at,
-    ]
+    ])
 }
 
 /// A connection's values: `$1` its id, then the columns its UPDATE writes, then the
 /// columns only its INSERT writes.
 fn connection_values(c: &Connection) -> Vec<SqlValue> {
-    values![
+    Vec::from(values![
         &c.id,
         &c.display_name,
         SqlValue::json(&c.options),
@@ -125,7 +125,7 @@ fn connection_values(c: &Connection) -> Vec<SqlValue> {
         &c.name,
         &c.strategy,
         &c.created_at,
-    ]
+    ])
 }
 
 impl Store {
@@ -197,8 +197,7 @@ impl Store {
 
     pub async fn update_connection(&self, c: &Connection) -> Result<(), StoreError> {
         let _forget = self.config.forget_after();
-        let mut values = connection_values(c);
-        values.truncate(8);
+        let values = &connection_values(c)[..8];
         let done = self
             .db
             .execute(
@@ -245,10 +244,9 @@ impl Store {
             "SELECT * FROM connections WHERE {filter} AND ($3 IS NULL OR name > $3) ORDER BY name LIMIT $4 OFFSET $5"
         );
         let count_sql = format!("SELECT COUNT(*) FROM connections WHERE {filter}");
-        let mut params = values![strategy, name, after, limit, offset];
+        let params = values![strategy, name, after, limit, offset];
         let list = self.db.all(&list, &params, Connection::from_row).await?;
-        params.truncate(2);
-        Ok((list, self.db.one(&count_sql, &params, count).await?))
+        Ok((list, self.db.one(&count_sql, &params[..2], count).await?))
     }
 
     /// Deletes a connection and, with it, its users.
@@ -416,8 +414,7 @@ impl Store {
 
     pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
         let _forget = self.config.forget_after();
-        let mut values = client_values(c);
-        values.truncate(15);
+        let values = &client_values(c)[..15];
         let done = self
             .db
             .execute(

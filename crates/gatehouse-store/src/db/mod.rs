@@ -147,8 +147,8 @@ impl Db {
     }
 
     /// One statement that writes: how many rows it changed.
-    pub(crate) async fn execute(&self, sql: &str, params: Vec<SqlValue>) -> Result<u64, StoreError> {
-        let sql = sql.to_owned();
+    pub(crate) async fn execute(&self, sql: &str, params: impl Into<Vec<SqlValue>>) -> Result<u64, StoreError> {
+        let (sql, params) = (sql.to_owned(), params.into());
         self.write(move |mut c| Box::pin(async move { c.execute(&sql, &params).await })).await
     }
 
@@ -156,10 +156,10 @@ impl Db {
     pub(crate) async fn write_opt<T: Send + 'static>(
         &self,
         sql: &str,
-        params: Vec<SqlValue>,
+        params: impl Into<Vec<SqlValue>>,
         decode: fn(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        let sql = sql.to_owned();
+        let (sql, params) = (sql.to_owned(), params.into());
         self.write(move |mut c| Box::pin(async move { c.opt(&sql, &params, decode).await })).await
     }
 
@@ -167,10 +167,10 @@ impl Db {
     pub(crate) async fn write_all<T: Send + 'static>(
         &self,
         sql: &str,
-        params: Vec<SqlValue>,
+        params: impl Into<Vec<SqlValue>>,
         decode: fn(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        let sql = sql.to_owned();
+        let (sql, params) = (sql.to_owned(), params.into());
         self.write(move |mut c| Box::pin(async move { c.all(&sql, &params, decode).await })).await
     }
 

@@ -72,8 +72,9 @@ impl Sqlite {
         // Persistent: set once, every later connection finds the file in WAL mode.
         c.pragma_update(None, "journal_mode", "WAL")?;
         crate::migrate::sqlite(&mut c)?;
-        // One reader per core: a runtime thread reading inline never waits for another.
-        let readers = std::thread::available_parallelism().map_or(4, |n| n.get());
+        // Two readers per core: a runtime thread reading inline never waits for another,
+        // nor for a read on a blocking thread.
+        let readers = std::thread::available_parallelism().map_or(4, |n| 2 * n.get()).max(4);
         Ok(Self {
             readers: Readers::new(path.clone(), readers),
             writer: WriterThread::new(path.clone(), c)?,

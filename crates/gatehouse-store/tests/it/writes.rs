@@ -4,7 +4,17 @@
 
 use crate::common::{cleanup, stores, user};
 use gatehouse_core::connection::Connection;
+use gatehouse_core::user::User;
 use gatehouse_store::{RefreshRedemption, RefreshRequest, RefreshToken, Store, StoreError, Successor};
+
+/// `change` applied to user `id`, which must exist.
+async fn change(s: &Store, id: &str, change: impl FnOnce(&mut User)) {
+    let changed = s.modify_user(id, |u| {
+        change(u);
+        Ok::<_, ()>(())
+    });
+    changed.await.unwrap().unwrap();
+}
 
 fn token(hash: &str, user_id: &str) -> RefreshToken {
     RefreshToken {
@@ -40,10 +50,10 @@ async fn a_refresh_grant_rotates_only_what_its_rule_grants_and_only_once() {
             assert_eq!(s.rotate_refresh_token_if_granted(&refused, &next, 200).await.unwrap(), None);
         }
         // A blocked user: refused.
-        s.modify_user(&u.user_id, |u| Ok::<_, ()>(u.blocked = true)).await.unwrap().unwrap();
+        change(s, &u.user_id, |u| u.blocked = true).await;
         assert_eq!(s.rotate_refresh_token_if_granted(&ask("client_a", &[]), &next, 200).await.unwrap(), None);
         assert_eq!(s.refresh_token("rt1").await.unwrap().unwrap().rotated_at, None, "nothing written");
-        s.modify_user(&u.user_id, |u| Ok::<_, ()>(u.blocked = false)).await.unwrap().unwrap();
+        change(s, &u.user_id, |u| u.blocked = false).await;
 
         // Granted: rotated, the successor inherits the grant and the family's deadline.
         let (rotated, who) =
@@ -89,11 +99,11 @@ async fn a_user_change_is_written_whole_or_not_at_all_and_none_is_lost() {
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let (s, id) = (s.clone(), u.user_id.clone());
-                tokio::spawn(async move { s.modify_user(&id, |u| Ok::<_, ()>(u.logins_count += 1)).await })
+                tokio::spawn(async move { change(&s, &id, |u| u.logins_count += 1).await })
             })
             .collect();
         for t in tasks {
-            t.await.unwrap().unwrap().unwrap();
+            t.await.unwrap();
         }
         assert_eq!(s.user(&u.user_id).await.unwrap().unwrap().logins_count, 8);
         cleanup(db).await;
