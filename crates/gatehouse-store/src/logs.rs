@@ -2,7 +2,7 @@
 //! offers (all values bound).
 
 use crate::error::StoreError;
-use crate::rows::{count, first_json};
+use crate::rows::first_json;
 use crate::sql::SqlValue;
 use crate::store::Store;
 use gatehouse_core::log_event::LogEvent;
@@ -154,8 +154,8 @@ impl Store {
             q.limit,
             q.offset
         ];
-        let bodies = self.db.all(&list, &params, first_json).await?;
-        Ok((bodies, self.db.one(&count_sql, &params[..7], count).await?))
+        let bodies = self.db.scan(&list, &params, first_json).await?;
+        Ok((bodies, self.db.scan_count(&count_sql, &params[..7]).await?))
     }
 }
 

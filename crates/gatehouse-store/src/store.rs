@@ -252,17 +252,9 @@ impl Store {
     /// Deletes a connection and, with it, its users.
     pub async fn delete_connection(&self, id: &str) -> Result<bool, StoreError> {
         let _forget = self.config.forget_after();
-        let id = values![id];
-        let done = self
-            .db
-            .transaction(move |mut c| {
-                Box::pin(async move {
-                    c.execute("DELETE FROM users WHERE connection_id = $1", &id).await?;
-                    c.execute("DELETE FROM connections WHERE id = $1", &id).await
-                })
-            })
-            .await?;
-        Ok(done > 0)
+        const DELETE: &[&str] =
+            &["DELETE FROM users WHERE connection_id = $1", "DELETE FROM connections WHERE id = $1"];
+        Ok(self.db.execute_in_turn(DELETE, values![id]).await? > 0)
     }
 
     pub async fn count_users_in_connection(&self, connection_id: &str) -> Result<u64, StoreError> {
@@ -327,8 +319,8 @@ impl Store {
             query.limit, query.offset
         );
         let count_sql = format!("SELECT COUNT(*) FROM users {where_clause}");
-        let users = self.db.all(&list, &params, User::from_row).await?;
-        Ok((users, self.db.one(&count_sql, &params, count).await?))
+        let users = self.db.scan(&list, &params, User::from_row).await?;
+        Ok((users, self.db.scan_count(&count_sql, &params).await?))
     }
 
     /// Reads a user, lets `change` modify it, and writes it back, all in one transaction
@@ -453,17 +445,9 @@ impl Store {
 
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let _forget = self.config.forget_after();
-        let id = values![client_id];
-        let done = self
-            .db
-            .transaction(move |mut c| {
-                Box::pin(async move {
-                    c.execute("DELETE FROM client_grants WHERE client_id = $1", &id).await?;
-                    c.execute("DELETE FROM clients WHERE client_id = $1", &id).await
-                })
-            })
-            .await?;
-        Ok(done > 0)
+        const DELETE: &[&str] =
+            &["DELETE FROM client_grants WHERE client_id = $1", "DELETE FROM clients WHERE client_id = $1"];
+        Ok(self.db.execute_in_turn(DELETE, values![client_id]).await? > 0)
     }
 
     /// Inserts a grant, or replaces the scopes of the client's existing grant for the

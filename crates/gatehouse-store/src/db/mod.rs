@@ -56,10 +56,7 @@ impl Db {
         params: &[SqlValue],
         decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        match self {
-            Db::Sqlite(db) => db.read(|c| sqlite::rows(c, sql, params, usize::MAX, &decode)),
-            Db::Postgres(pool) => postgres::all(pool, sql, params, &decode).await,
-        }
+        self.rows(sql, params, usize::MAX, decode).await
     }
 
     /// The first row `sql` reads, if any.
@@ -69,9 +66,47 @@ impl Db {
         params: &[SqlValue],
         decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
+        Ok(self.rows(sql, params, 1, decode).await?.pop())
+    }
+
+    /// Like [`Db::all`], for a read that may scan a large table (a user search, the logs):
+    /// on SQLite, on a multi-threaded runtime, the reading thread first hands its other
+    /// tasks to another thread, so the scan holds up nothing but itself.
+    pub(crate) async fn scan<T>(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+        decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
         match self {
-            Db::Sqlite(db) => db.read(|c| Ok(sqlite::rows(c, sql, params, 1, &decode)?.pop())),
-            Db::Postgres(pool) => postgres::opt(pool, sql, params, &decode).await,
+            Db::Sqlite(db) => {
+                let read = || db.read(|c| sqlite::rows(c, sql, params, usize::MAX, &decode));
+                match Handle::try_current().map(|h| h.runtime_flavor()) {
+                    Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(read),
+                    _ => read(),
+                }
+            }
+            Db::Postgres(_) => self.all(sql, params, decode).await,
+        }
+    }
+
+    /// A count [`Db::scan`] makes.
+    pub(crate) async fn scan_count(&self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+        self.scan(sql, params, crate::rows::count).await?.pop().ok_or_else(|| no_row(sql))
+    }
+
+    /// Up to `limit` rows of `sql`.
+    async fn rows<T>(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+        limit: usize,
+        decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            Db::Sqlite(db) => db.read(|c| sqlite::rows(c, sql, params, limit, &decode)),
+            Db::Postgres(pool) => postgres::rows(pool, sql, params, limit, &decode).await,
         }
     }
 
@@ -146,6 +181,26 @@ impl Db {
         tokio::join!(write, caller).0
     }
 
+    /// `statements` in one transaction, each bound to `params`: how many rows the last
+    /// changed. (A parent deleted after its children.)
+    pub(crate) async fn execute_in_turn(
+        &self,
+        statements: &'static [&'static str],
+        params: impl Into<Vec<SqlValue>>,
+    ) -> Result<u64, StoreError> {
+        let params = params.into();
+        self.transaction(move |mut c| {
+            Box::pin(async move {
+                let mut changed = 0;
+                for sql in statements {
+                    changed = c.execute(sql, &params).await?;
+                }
+                Ok(changed)
+            })
+        })
+        .await
+    }
+
     /// One statement that writes: how many rows it changed.
     pub(crate) async fn execute(&self, sql: &str, params: impl Into<Vec<SqlValue>>) -> Result<u64, StoreError> {
         let (sql, params) = (sql.to_owned(), params.into());
@@ -196,10 +251,7 @@ impl Conn<'_> {
         params: &[SqlValue],
         decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        match self {
-            Conn::Sqlite(c) => sqlite::rows(c, sql, params, usize::MAX, &decode),
-            Conn::Postgres(c) => postgres::all(&mut **c, sql, params, &decode).await,
-        }
+        self.rows(sql, params, usize::MAX, decode).await
     }
 
     pub(crate) async fn opt<T>(
@@ -208,9 +260,19 @@ impl Conn<'_> {
         params: &[SqlValue],
         decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
+        Ok(self.rows(sql, params, 1, decode).await?.pop())
+    }
+
+    async fn rows<T>(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+        limit: usize,
+        decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         match self {
-            Conn::Sqlite(c) => Ok(sqlite::rows(c, sql, params, 1, &decode)?.pop()),
-            Conn::Postgres(c) => postgres::opt(&mut **c, sql, params, &decode).await,
+            Conn::Sqlite(c) => sqlite::rows(c, sql, params, limit, &decode),
+            Conn::Postgres(c) => postgres::rows(&mut **c, sql, params, limit, &decode).await,
         }
     }
 

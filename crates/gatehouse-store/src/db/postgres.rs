@@ -43,24 +43,20 @@ fn query<'q>(sql: &'q str, params: &'q [SqlValue]) -> Query<'q> {
     })
 }
 
-pub(super) async fn all<'c, T>(
+/// Up to `limit` rows of `sql` (one is fetched as one: the rest are never sent).
+pub(super) async fn rows<'c, T>(
     executor: impl PgExecutor<'c>,
     sql: &str,
     params: &[SqlValue],
+    limit: usize,
     decode: &impl Fn(&Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
-    let rows = query(sql, params).fetch_all(executor).await?;
-    rows.iter().map(|r| decode(&Row::new(RowSource::Postgres(r)))).collect()
-}
-
-pub(super) async fn opt<'c, T>(
-    executor: impl PgExecutor<'c>,
-    sql: &str,
-    params: &[SqlValue],
-    decode: &impl Fn(&Row<'_>) -> Result<T, StoreError>,
-) -> Result<Option<T>, StoreError> {
-    let row = query(sql, params).fetch_optional(executor).await?;
-    row.as_ref().map(|r| decode(&Row::new(RowSource::Postgres(r)))).transpose()
+    let query = query(sql, params);
+    let rows = match limit {
+        1 => query.fetch_optional(executor).await?.into_iter().collect(),
+        _ => query.fetch_all(executor).await?,
+    };
+    rows.iter().take(limit).map(|r| decode(&Row::new(RowSource::Postgres(r)))).collect()
 }
 
 pub(super) async fn execute<'c>(
