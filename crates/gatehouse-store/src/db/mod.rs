@@ -3,13 +3,15 @@
 //! rusqlite (`sqlite`) or on PostgreSQL through sqlx (`postgres`).
 //!
 //! Reads ([`Db::all`], [`Db::opt`], [`Db::one`]) run on SQLite inline on a held
-//! connection, on PostgreSQL on the pool. Writes ([`Db::write`], and its one-statement
+//! connection, on PostgreSQL on the pool; a read that may scan a large table
+//! ([`Db::scan`]) first hands the runtime thread's other tasks on. Writes ([`Db::write`], and its one-statement
 //! forms [`Db::execute`], [`Db::write_opt`], [`Db::write_all`]) take an async body over a
 //! [`Conn`]: on SQLite it runs on the writer thread, in one `BEGIN IMMEDIATE` transaction,
 //! after the writes queued before it; on PostgreSQL on a pooled connection, each statement
 //! its own transaction, or all in one with [`Db::transaction`]. A body is written once for
 //! both: its SQLite statements complete without waiting, so the writer thread drives it
-//! to the end in one go.
+//! to the end in one go. A write that needs a step of its caller's in the middle (a user
+//! changed by the caller's closure) asks for it through [`Db::transaction_with_step`].
 
 mod postgres;
 mod sqlite;

@@ -72,3 +72,36 @@ async fn both_migration_folders_yield_the_same_tables_and_columns() {
         assert_eq!(sqlite, postgres, "the SQLite and PostgreSQL migrations disagree");
     }
 }
+
+/// A file the store migrated before it ran SQLite through rusqlite (sqlx's migrator) opens
+/// without migrating again, and the other way round: both keep the same history.
+#[tokio::test]
+async fn the_sqlite_migration_history_is_sqlx_s() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+    let dir = std::env::temp_dir();
+    let tag = rand::random::<u64>();
+    let (by_sqlx, by_store) = (dir.join(format!("gh_sqlx_{tag:016x}.db")), dir.join(format!("gh_own_{tag:016x}.db")));
+    let sqlx_pool = |file: &std::path::Path| {
+        SqlitePool::connect_with(SqliteConnectOptions::new().filename(file).create_if_missing(true))
+    };
+
+    let pool = sqlx_pool(&by_sqlx).await.unwrap();
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await.unwrap();
+    pool.close().await;
+    let store = gatehouse_store::Store::connect(&format!("sqlite://{}", by_sqlx.display())).await.unwrap();
+    store.ping().await.unwrap();
+    store.close().await;
+
+    let store = gatehouse_store::Store::connect(&format!("sqlite://{}", by_store.display())).await.unwrap();
+    store.close().await;
+    let pool = sqlx_pool(&by_store).await.unwrap();
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await.unwrap();
+    pool.close().await;
+
+    assert_eq!(sqlite_schema(&by_sqlx), sqlite_schema(&by_store));
+    for file in [by_sqlx, by_store] {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
+    }
+}
