@@ -2,7 +2,7 @@
 //! modules add the rest of what Gatehouse reads and writes.
 
 use crate::config_cache::{ConfigCache, ConfigKey};
-use crate::db::{Db, Sqlite};
+use crate::db::Db;
 use crate::error::StoreError;
 use crate::rows::{count, user_columns, user_values, FromRow, INSERT_USER, UPDATE_USER};
 use crate::search;
@@ -11,10 +11,7 @@ use gatehouse_core::client::{Client, ClientGrant};
 use gatehouse_core::connection::Connection;
 use gatehouse_core::user::User;
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
 /// The store handle. Cheap to clone; all clones share one database.
 #[derive(Debug, Clone)]
@@ -138,33 +135,7 @@ impl Store {
     /// Like [`Store::connect`]; on PostgreSQL, keeps every table in `schema` (created if
     /// missing). Lets several Gatehouse deployments, or test runs, share one database.
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
-        let db = if url.starts_with("sqlite:") {
-            let url = url.to_owned();
-            let sqlite = tokio::task::spawn_blocking(move || Sqlite::open(&url))
-                .await
-                .map_err(|e| StoreError::Unavailable(format!("opening the SQLite file: {e}")))??;
-            Db::Sqlite(Arc::new(sqlite))
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let mut options = PgConnectOptions::from_str(url)?;
-            if let Some(schema) = schema {
-                if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || schema.is_empty() {
-                    return Err(StoreError::UnsupportedUrl(format!("schema {schema:?} must be [A-Za-z0-9_]+")));
-                }
-                let admin = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(&admin).await?;
-                admin.close().await;
-                options = options.options([("search_path", schema)]);
-            }
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await?;
-            crate::migrate::postgres(&pool).await?;
-            Db::Postgres(pool)
-        } else {
-            return Err(StoreError::UnsupportedUrl(url.to_string()));
-        };
+        let db = Db::connect(url, schema).await?;
         Ok(Self { db, bulk: Default::default(), config: Default::default() })
     }
 

@@ -44,6 +44,22 @@ pub(crate) enum Conn<'c> {
 }
 
 impl Db {
+    /// Opens the database `url` names (see `Store::connect_in_schema`) and applies
+    /// pending migrations.
+    pub(crate) async fn connect(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            let url = url.to_owned();
+            let sqlite = tokio::task::spawn_blocking(move || Sqlite::open(&url))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("opening the SQLite file: {e}")))??;
+            Ok(Db::Sqlite(Arc::new(sqlite)))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Db::Postgres(postgres::connect(url, schema).await?))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_string()))
+        }
+    }
+
     pub(crate) fn dialect(&self) -> Dialect {
         match self {
             Db::Sqlite(_) => Dialect::Sqlite,

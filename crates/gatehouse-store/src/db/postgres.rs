@@ -1,13 +1,34 @@
-//! PostgreSQL through sqlx: the binding of [`SqlValue`]s and the three ways to run a
-//! statement, on the pool or on one connection.
+//! PostgreSQL through sqlx: the pool, the binding of [`SqlValue`]s, and running a
+//! statement on the pool or on one connection.
 
 use super::{Row, RowSource};
 use crate::error::StoreError;
 use crate::sql::{SqlType, SqlValue};
-use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgTypeInfo};
+use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgTypeInfo};
 use sqlx::{PgExecutor, Postgres};
+use std::str::FromStr;
+use std::time::Duration;
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+/// A pool on the database `url` names, its tables in `schema` (created if missing) if one
+/// is given, migrated.
+pub(super) async fn connect(url: &str, schema: Option<&str>) -> Result<PgPool, StoreError> {
+    let mut options = PgConnectOptions::from_str(url)?;
+    if let Some(schema) = schema {
+        if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || schema.is_empty() {
+            return Err(StoreError::UnsupportedUrl(format!("schema {schema:?} must be [A-Za-z0-9_]+")));
+        }
+        let admin = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(&admin).await?;
+        admin.close().await;
+        options = options.options([("search_path", schema)]);
+    }
+    let pool =
+        PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?;
+    crate::migrate::postgres(&pool).await?;
+    Ok(pool)
+}
 
 /// JSON text bound as `jsonb` as it is, without a round trip through `serde_json::Value`.
 struct JsonText<'a>(&'a str);
