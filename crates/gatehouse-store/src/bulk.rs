@@ -8,8 +8,11 @@
 //! conflicting user never stops the others. A first import into an empty table is a
 //! [`UsersLoad`] instead: one transaction for the whole file, cheaper per row.
 
+use crate::db::{sqlite_bind, sqlite_rows, Db};
 use crate::error::{ConflictOn, StoreError};
-use crate::store::{Backend, Store, USER_COLUMNS};
+use crate::rows::{user_columns, user_values, FromRow, INSERT_USER};
+use crate::sql::SqlValue;
+use crate::store::Store;
 use gatehouse_core::user::User;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -38,13 +41,9 @@ impl Store {
         if users.is_empty() {
             return Ok((users, Vec::new()));
         }
-        let outcomes = match &self.backend {
-            Backend::Sqlite(_) => {
-                let Some(path) = self.sqlite_file.clone() else {
-                    let outcomes = self.insert_users_one_by_one(&users).await?;
-                    return Ok((users, outcomes));
-                };
-                let conn = self.bulk.clone();
+        let outcomes = match &self.db {
+            Db::Sqlite(db) => {
+                let (conn, path) = (self.bulk.clone(), db.path.clone());
                 return tokio::task::spawn_blocking(move || {
                     let outcomes = sqlite_insert(&conn, &path, &users)?;
                     Ok((users, outcomes))
@@ -52,19 +51,17 @@ impl Store {
                 .await
                 .map_err(|e| StoreError::Bulk(e.to_string()))?;
             }
-            Backend::Postgres(pool) => postgres_insert(pool, &users).await?,
+            Db::Postgres(pool) => postgres_insert(pool, &users).await?,
         };
         Ok((users, outcomes))
     }
 
-    /// Starts a [`UsersLoad`] when this store can take one: its `users` table is empty
-    /// (and on SQLite, the store is a file). `None` otherwise: use
-    /// [`Store::write_users_bulk`].
+    /// Starts a [`UsersLoad`] when this store can take one: its `users` table is empty.
+    /// `None` otherwise: use [`Store::write_users_bulk`].
     pub async fn begin_users_load(&self) -> Result<Option<UsersLoad>, StoreError> {
-        let path = match (&self.backend, self.sqlite_file.clone()) {
-            (Backend::Postgres(pool), _) => return postgres_begin_load(pool).await,
-            (Backend::Sqlite(_), None) => return Ok(None),
-            (Backend::Sqlite(_), Some(path)) => path,
+        let path = match &self.db {
+            Db::Postgres(pool) => return postgres_begin_load(pool).await,
+            Db::Sqlite(db) => db.path.clone(),
         };
         let conn = self.bulk.clone();
         tokio::task::spawn_blocking(move || {
@@ -75,36 +72,24 @@ impl Store {
         .map_err(|e| StoreError::Bulk(e.to_string()))?
     }
 
-    /// [`Store::users_after`] for exports: on an SQLite file through the synchronous bulk
-    /// connection (sqlx copies every value of every row across a channel and reads about
-    /// 17k users/s, far from the export target), elsewhere `users_after` itself.
+    /// [`Store::users_after`] for exports: on SQLite on a blocking thread, through the bulk
+    /// connection (a long scan inline would hold up a runtime thread), elsewhere
+    /// `users_after` itself.
     pub async fn users_after_bulk(
         &self,
         connection_id: Option<&str>,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<User>, StoreError> {
-        let (Backend::Sqlite(_), Some(path)) = (&self.backend, self.sqlite_file.clone()) else {
+        let Db::Sqlite(db) = &self.db else {
             return self.users_after(connection_id, after, limit).await;
         };
+        let path = db.path.clone();
         let conn = self.bulk.clone();
         let (connection_id, after) = (connection_id.map(str::to_string), after.unwrap_or("").to_string());
         tokio::task::spawn_blocking(move || sqlite_users_after(&conn, &path, connection_id.as_deref(), &after, limit))
             .await
             .map_err(|e| StoreError::Bulk(e.to_string()))?
-    }
-
-    /// The fallback for in-memory SQLite stores, which a second connection cannot see.
-    async fn insert_users_one_by_one(&self, users: &[User]) -> Result<Vec<BulkOutcome>, StoreError> {
-        let mut outcomes = Vec::with_capacity(users.len());
-        for u in users {
-            outcomes.push(match self.insert_user(u).await {
-                Ok(()) => BulkOutcome::Inserted,
-                Err(StoreError::Conflict(on)) => BulkOutcome::Conflict(on),
-                Err(e) => return Err(e),
-            });
-        }
-        Ok(outcomes)
     }
 
     /// Replaces the stored rows of `users` (matched by `user_id`) in one transaction.
@@ -143,7 +128,7 @@ fn open_bulk<'a>(
     path: &std::path::Path,
 ) -> Result<&'a mut rusqlite::Connection, StoreError> {
     if guard.is_none() {
-        *guard = Some(crate::held::open_sqlite(path, SQLITE_BUSY_TIMEOUT, CACHE_KIB).map_err(sqlite_error)?);
+        *guard = Some(crate::db::open_sqlite(path, SQLITE_BUSY_TIMEOUT, CACHE_KIB).map_err(sqlite_error)?);
     }
     guard.as_mut().ok_or_else(|| StoreError::Bulk("bulk connection missing".into()))
 }
@@ -158,18 +143,8 @@ fn sqlite_users_after(
 ) -> Result<Vec<User>, StoreError> {
     let mut guard = conn.0.lock().map_err(|_| StoreError::Bulk("bulk connection poisoned".into()))?;
     let c = open_bulk(&mut guard, path)?;
-    let mut stmt = c
-        .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE user_id > ?1 AND (?2 IS NULL OR connection_id = ?2) \
-             ORDER BY user_id LIMIT ?3"
-        ))
-        .map_err(sqlite_error)?;
-    let mut rows = stmt.query(rusqlite::params![after, connection_id, limit]).map_err(sqlite_error)?;
-    let mut users = Vec::with_capacity(limit as usize);
-    while let Some(r) = rows.next().map_err(sqlite_error)? {
-        users.push(crate::rows::user_from_sqlite_row(r)?);
-    }
-    Ok(users)
+    let values = values![connection_id, after, limit];
+    sqlite_rows(c, crate::jobs::USERS_AFTER, &values, usize::MAX, &User::from_row)
 }
 
 fn sqlite_insert(
@@ -187,66 +162,17 @@ fn sqlite_insert(
 
 /// The rows of `users`, inside the caller's transaction.
 fn sqlite_insert_rows(tx: &rusqlite::Connection, users: &[User]) -> Result<Vec<BulkOutcome>, StoreError> {
+    let mut stmt = tx.prepare_cached(&INSERT_USER).map_err(sqlite_error)?;
     let mut outcomes = Vec::with_capacity(users.len());
-    {
-        let placeholders = (1..=24).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",");
-        let mut stmt = tx
-            .prepare_cached(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES ({placeholders})"))
-            .map_err(sqlite_error)?;
-        // The metadata's JSON text goes through two buffers reused for every row.
-        let (mut user_json, mut app_json) = (Vec::with_capacity(256), Vec::with_capacity(256));
-        for u in users {
-            let user_metadata = json_text(&mut user_json, &u.user_metadata)?;
-            let app_metadata = json_text(&mut app_json, &u.app_metadata)?;
-            let result = stmt.execute(rusqlite::params![
-                u.user_id,
-                u.connection_id,
-                u.connection,
-                u.provider,
-                u.email,
-                u.email_verified,
-                u.username,
-                u.phone_number,
-                u.phone_verified,
-                u.name,
-                u.nickname,
-                u.given_name,
-                u.family_name,
-                u.picture,
-                u.password_hash,
-                user_metadata,
-                app_metadata,
-                u.blocked,
-                u.logins_count,
-                u.last_login,
-                u.last_ip,
-                u.last_password_reset,
-                u.created_at,
-                u.updated_at,
-            ]);
-            outcomes.push(match result {
-                Ok(_) => BulkOutcome::Inserted,
-                Err(rusqlite::Error::SqliteFailure(f, Some(message)))
-                    if f.code == rusqlite::ErrorCode::ConstraintViolation
-                        && matches!(
-                            f.extended_code,
-                            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-                        ) =>
-                {
-                    BulkOutcome::Conflict(ConflictOn::from_key(&message))
-                }
-                Err(e) => return Err(sqlite_error(e)),
-            });
-        }
+    for u in users {
+        sqlite_bind(&mut stmt, &user_values(u))?;
+        outcomes.push(match stmt.raw_execute().map_err(StoreError::from) {
+            Ok(_) => BulkOutcome::Inserted,
+            Err(StoreError::Conflict(on)) => BulkOutcome::Conflict(on),
+            Err(e) => return Err(StoreError::Bulk(e.to_string())),
+        });
     }
     Ok(outcomes)
-}
-
-/// `m` as JSON text, written into `buf` (cleared first).
-fn json_text<'b>(buf: &'b mut Vec<u8>, m: &serde_json::Map<String, serde_json::Value>) -> Result<&'b str, StoreError> {
-    buf.clear();
-    serde_json::to_writer(&mut *buf, m).map_err(|e| StoreError::Bulk(e.to_string()))?;
-    std::str::from_utf8(buf).map_err(|e| StoreError::Bulk(e.to_string()))
 }
 
 /// A load of users into an empty `users` table as one transaction, meant for a first
@@ -411,44 +337,18 @@ fn copy_text(out: &mut String, v: Option<&str>) {
 }
 
 fn copy_row(out: &mut String, u: &User) -> Result<(), StoreError> {
-    let json = |m: &serde_json::Map<String, serde_json::Value>| {
-        serde_json::to_string(m).map_err(|e| StoreError::Bulk(e.to_string()))
-    };
-    let b = |v: bool| Some(if v { "t" } else { "f" });
-    let user_metadata = json(&u.user_metadata)?;
-    let app_metadata = json(&u.app_metadata)?;
-    let logins = u.logins_count.to_string();
-    let fields: [Option<&str>; 24] = [
-        Some(&u.user_id),
-        Some(&u.connection_id),
-        Some(&u.connection),
-        Some(&u.provider),
-        u.email.as_deref(),
-        b(u.email_verified),
-        u.username.as_deref(),
-        u.phone_number.as_deref(),
-        b(u.phone_verified),
-        u.name.as_deref(),
-        u.nickname.as_deref(),
-        u.given_name.as_deref(),
-        u.family_name.as_deref(),
-        u.picture.as_deref(),
-        u.password_hash.as_deref(),
-        Some(&user_metadata),
-        Some(&app_metadata),
-        b(u.blocked),
-        Some(&logins),
-        u.last_login.as_deref(),
-        u.last_ip.as_deref(),
-        u.last_password_reset.as_deref(),
-        Some(&u.created_at),
-        Some(&u.updated_at),
-    ];
-    for (i, f) in fields.iter().enumerate() {
+    for (i, value) in user_values(u).iter().enumerate() {
         if i > 0 {
             out.push('\t');
         }
-        copy_text(out, *f);
+        match value {
+            SqlValue::Text(s) | SqlValue::Json(s) => copy_text(out, Some(s)),
+            SqlValue::Int(n) => copy_text(out, Some(&n.to_string())),
+            SqlValue::Float(f) => copy_text(out, Some(&f.to_string())),
+            SqlValue::Bool(b) => copy_text(out, Some(if *b { "t" } else { "f" })),
+            SqlValue::Null(_) => copy_text(out, None),
+            SqlValue::TextList(_) => return Err(StoreError::Bulk("a user has no list columns".into())),
+        }
     }
     out.push('\n');
     Ok(())
@@ -489,7 +389,7 @@ async fn postgres_load_batch(tx: &mut sqlx::PgConnection, users: &[User]) -> Res
     let data = copy_rows(users)?;
     sqlx::query("SAVEPOINT load_batch").execute(&mut *tx).await?;
     let copied = async {
-        let mut copy = tx.copy_in_raw(&format!("COPY users ({USER_COLUMNS}) FROM STDIN")).await?;
+        let mut copy = tx.copy_in_raw(&format!("COPY users ({}) FROM STDIN", user_columns(""))).await?;
         copy.send(&data[..]).await?;
         copy.finish().await
     }
@@ -518,11 +418,12 @@ async fn postgres_insert_in(
     sqlx::query("CREATE TEMP TABLE import_batch (LIKE users INCLUDING DEFAULTS) ON COMMIT DROP")
         .execute(&mut *tx)
         .await?;
-    let mut copy = tx.copy_in_raw(&format!("COPY import_batch ({USER_COLUMNS}) FROM STDIN")).await?;
+    let mut copy = tx.copy_in_raw(&format!("COPY import_batch ({}) FROM STDIN", user_columns(""))).await?;
     copy.send(data).await?;
     copy.finish().await?;
     let inserted: Vec<String> = sqlx::query_scalar(&format!(
-        "INSERT INTO users ({USER_COLUMNS}) SELECT {USER_COLUMNS} FROM import_batch ON CONFLICT DO NOTHING RETURNING user_id"
+        "INSERT INTO users ({columns}) SELECT {columns} FROM import_batch ON CONFLICT DO NOTHING RETURNING user_id",
+        columns = user_columns("")
     ))
     .fetch_all(&mut *tx)
     .await?;

@@ -1,3 +1,6 @@
+//! What went wrong in the store, in terms its callers can act on: no driver's error type
+//! leaves this crate. Each driver's errors are mapped here, once.
+
 /// What went wrong in the store, in terms its callers can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -9,15 +12,18 @@ pub enum StoreError {
     InvalidQuery(String),
     #[error("unsupported database URL {0:?}: use sqlite://… or postgres://…")]
     UnsupportedUrl(String),
+    /// The database cannot be reached or used now: a connection that failed or timed out,
+    /// a closed pool, the SQLite writer thread gone. Worth retrying later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database refused a statement for a reason other than the ones above.
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(String),
     #[error("migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Migration(String),
     #[error("bulk write failed: {0}")]
     Bulk(String),
-    /// From the synchronous SQLite connections of the login's hot path (`crate::held`).
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// A stored value the store cannot read back (a column of the wrong type, bad JSON).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -50,22 +56,69 @@ impl ConflictOn {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+        use rusqlite::ErrorCode;
+        match &e {
+            rusqlite::Error::SqliteFailure(f, message)
+                if f.code == ErrorCode::ConstraintViolation
+                    && matches!(f.extended_code, SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY) =>
+            {
+                // SQLite names the columns in the message ("UNIQUE constraint failed: users.email").
+                StoreError::Conflict(ConflictOn::from_key(message.as_deref().unwrap_or_default()))
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    ErrorCode::DatabaseBusy
+                        | ErrorCode::DatabaseLocked
+                        | ErrorCode::CannotOpen
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::DiskFull
+                        | ErrorCode::OutOfMemory
+                ) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+            | rusqlite::Error::Utf8Error(..) => StoreError::Corrupt(e.to_string()),
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
-                // PostgreSQL names the index; SQLite names the columns in the message.
+                // PostgreSQL names the index.
                 let key = db.constraint().map(str::to_string).unwrap_or_else(|| db.message().to_string());
-                let on = ConflictOn::from_key(&key);
-                StoreError::Conflict(on)
+                StoreError::Conflict(ConflictOn::from_key(&key))
             }
             // A NUL character in text (22021) or JSON (22P05) that got past the input
             // checks: the caller's input is at fault, not the database.
             sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
                 StoreError::InvalidQuery("text must not contain NUL characters".into())
             }
-            _ => StoreError::Database(e),
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => {
+                StoreError::Corrupt(e.to_string())
+            }
+            _ => StoreError::Database(e.to_string()),
         }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migration(e.to_string())
     }
 }

@@ -6,11 +6,11 @@
 //! the one caller whose `DELETE` removes the row may continue.
 
 use crate::error::StoreError;
-use crate::rows::FromRow;
-use crate::store::{BeginWrite, Store, USER_COLUMNS};
+use crate::rows::{user_columns, user_values, FromRow, INSERT_USER};
+use crate::sql::SqlValue;
+use crate::store::Store;
 use gatehouse_core::identity::Identity;
 use gatehouse_core::user::User;
-use sqlx::types::Json;
 use std::collections::HashMap;
 
 /// A sign-in at an upstream provider (or a pending link) waiting to finish.
@@ -32,32 +32,27 @@ pub struct UpstreamTransaction {
 const IDENTITY_INSERT: &str = "INSERT INTO user_identities (provider, identity_user_id, user_id, connection_id, \
      connection, is_social, profile_data, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)";
 
-macro_rules! bind_identity {
-    ($query:expr, $owner:expr, $i:expr) => {
-        $query
-            .bind(&$i.provider)
-            .bind(&$i.user_id)
-            .bind($owner)
-            .bind(&$i.connection_id)
-            .bind(&$i.connection)
-            .bind($i.is_social)
-            .bind(Json(&$i.profile_data))
-            .bind(&$i.created_at)
-    };
+/// The values of [`IDENTITY_INSERT`]: `identity`, linked to `owner`.
+fn identity_values(owner: &str, i: &Identity) -> Vec<SqlValue> {
+    Vec::from(values![
+        &i.provider,
+        &i.user_id,
+        owner,
+        &i.connection_id,
+        &i.connection,
+        i.is_social,
+        SqlValue::json(&i.profile_data),
+        &i.created_at,
+    ])
 }
+
+const IDENTITY_ORDER: &str = "ORDER BY created_at, provider, identity_user_id";
 
 impl Store {
     /// The identities linked to `user_id`, oldest first.
     pub async fn linked_identities(&self, user_id: &str) -> Result<Vec<Identity>, StoreError> {
-        on_pool!(self, |pool| {
-            let rows = sqlx::query(
-                "SELECT * FROM user_identities WHERE user_id = $1 ORDER BY created_at, provider, identity_user_id",
-            )
-            .bind(user_id)
-            .fetch_all(pool)
-            .await?;
-            rows.iter().map(Identity::from_row).collect()
-        })
+        let sql = format!("SELECT * FROM user_identities WHERE user_id = $1 {IDENTITY_ORDER}");
+        self.db.all(&sql, &values![user_id], Identity::from_row).await
     }
 
     /// The linked identities of several users at once (a page of a list), by owner.
@@ -67,23 +62,10 @@ impl Store {
             return Ok(out);
         }
         let placeholders: Vec<String> = (1..=user_ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT * FROM user_identities WHERE user_id IN ({}) ORDER BY created_at, provider, identity_user_id",
-            placeholders.join(",")
-        );
-        let rows = on_pool!(self, |pool| {
-            let mut q = sqlx::query(&sql);
-            for id in user_ids {
-                q = q.bind(*id);
-            }
-            let rows = q.fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| {
-                    let owner: String = sqlx::Row::try_get(r, "user_id")?;
-                    Ok::<_, StoreError>((owner, Identity::from_row(r)?))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })?;
+        let sql =
+            format!("SELECT * FROM user_identities WHERE user_id IN ({}) {IDENTITY_ORDER}", placeholders.join(","));
+        let ids: Vec<SqlValue> = user_ids.iter().map(|id| SqlValue::from(*id)).collect();
+        let rows = self.db.all(&sql, &ids, |r| Ok((r.get::<String>("user_id")?, Identity::from_row(r)?))).await?;
         for (owner, identity) in rows {
             out.entry(owner).or_default().push(identity);
         }
@@ -96,15 +78,12 @@ impl Store {
         if let Some(u) = self.user(&format!("{provider}|{identity_user_id}")).await? {
             return Ok(Some(u));
         }
-        on_pool!(self, |pool| {
-            let sql = format!(
-                "SELECT {} FROM users u JOIN user_identities i ON i.user_id = u.user_id \
-                 WHERE i.provider = $1 AND i.identity_user_id = $2",
-                USER_COLUMNS.split(", ").map(|c| format!("u.{}", c.trim())).collect::<Vec<_>>().join(", ")
-            );
-            let row = sqlx::query(&sql).bind(provider).bind(identity_user_id).fetch_optional(pool).await?;
-            row.as_ref().map(User::from_row).transpose()
-        })
+        let sql = format!(
+            "SELECT {} FROM users u JOIN user_identities i ON i.user_id = u.user_id \
+             WHERE i.provider = $1 AND i.identity_user_id = $2",
+            user_columns("u")
+        );
+        self.db.opt(&sql, &values![provider, identity_user_id], User::from_row).await
     }
 
     /// Links `identity` to `primary_id`. When the identity is an existing user
@@ -117,45 +96,31 @@ impl Store {
         identity: &Identity,
         secondary_user_id: Option<&str>,
     ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let exists = sqlx::query("SELECT user_id FROM users WHERE user_id = $1")
-                .bind(primary_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            if !exists {
-                return Err(StoreError::NotFound);
-            }
-            if let Some(secondary) = secondary_user_id {
-                sqlx::query("UPDATE user_identities SET user_id = $1 WHERE user_id = $2")
-                    .bind(primary_id)
-                    .bind(secondary)
-                    .execute(&mut *tx)
-                    .await?;
-                let gone = sqlx::query("DELETE FROM users WHERE user_id = $1")
-                    .bind(secondary)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if gone == 0 {
-                    return Err(StoreError::NotFound);
-                }
-            } else {
-                // A new identity: it must not be a user of its own already.
-                let taken = sqlx::query("SELECT user_id FROM users WHERE user_id = $1")
-                    .bind(identity.full_user_id())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some();
-                if taken {
-                    return Err(StoreError::Conflict(crate::ConflictOn::Id));
-                }
-            }
-            bind_identity!(sqlx::query(IDENTITY_INSERT), primary_id, identity).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(())
-        })
+        const USER_EXISTS: &str = "SELECT user_id FROM users WHERE user_id = $1";
+        let primary = values![primary_id];
+        let linked = identity_values(primary_id, identity);
+        let moved = secondary_user_id.map(|secondary| (values![primary_id, secondary], values![secondary]));
+        let own_user = values![identity.full_user_id()];
+        self.db
+            .transaction(move |mut c| {
+                Box::pin(async move {
+                    if c.opt(USER_EXISTS, &primary, |_| Ok(())).await?.is_none() {
+                        return Err(StoreError::NotFound);
+                    }
+                    if let Some((both, secondary)) = moved {
+                        c.execute("UPDATE user_identities SET user_id = $1 WHERE user_id = $2", &both).await?;
+                        if c.execute("DELETE FROM users WHERE user_id = $1", &secondary).await? == 0 {
+                            return Err(StoreError::NotFound);
+                        }
+                    } else if c.opt(USER_EXISTS, &own_user, |_| Ok(())).await?.is_some() {
+                        // A new identity: it must not be a user of its own already.
+                        return Err(StoreError::Conflict(crate::ConflictOn::Id));
+                    }
+                    c.execute(IDENTITY_INSERT, &linked).await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     /// Unlinks `<provider>|<identity_user_id>` from `primary_id` and stores `restored`
@@ -168,47 +133,49 @@ impl Store {
         identity_user_id: &str,
         restore: impl FnOnce(&Identity) -> User,
     ) -> Result<(), StoreError> {
-        let insert = format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES \
-             ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)"
-        );
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let row = sqlx::query(
-                "DELETE FROM user_identities WHERE user_id = $1 AND provider = $2 AND identity_user_id = $3 RETURNING *",
+        let unlinked = values![primary_id, provider, identity_user_id];
+        self.db
+            .transaction_with_step(
+                move |mut c, step| {
+                    Box::pin(async move {
+                        let identity = c
+                            .opt(
+                                "DELETE FROM user_identities WHERE user_id = $1 AND provider = $2 \
+                                 AND identity_user_id = $3 RETURNING *",
+                                &unlinked,
+                                Identity::from_row,
+                            )
+                            .await?
+                            .ok_or(StoreError::NotFound)?;
+                        let user = step.ask(identity).await?;
+                        c.execute(&INSERT_USER, &user_values(&user)).await?;
+                        Ok(())
+                    })
+                },
+                |identity: Identity| restore(&identity),
             )
-            .bind(primary_id)
-            .bind(provider)
-            .bind(identity_user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(row) = row else { return Err(StoreError::NotFound) };
-            let identity = Identity::from_row(&row)?;
-            let user = restore(&identity);
-            bind_user!(sqlx::query(&insert), user).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(())
-        })
+            .await
     }
 
     // ---- upstream transactions -------------------------------------------------------
 
     pub async fn insert_upstream_transaction(&self, t: &UpstreamTransaction) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query(
-            "INSERT INTO upstream_transactions (id_hash, browser_hash, connection_id, params, profile, link_user_id, \
-             created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"
-        )
-        .bind(&t.id_hash)
-        .bind(&t.browser_hash)
-        .bind(&t.connection_id)
-        .bind(&t.params)
-        .bind(&t.profile)
-        .bind(&t.link_user_id)
-        .bind(t.created_at)
-        .bind(t.expires_at)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        self.db
+            .execute(
+                "INSERT INTO upstream_transactions (id_hash, browser_hash, connection_id, params, profile, \
+                 link_user_id, created_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                values![
+                    &t.id_hash,
+                    &t.browser_hash,
+                    &t.connection_id,
+                    &t.params,
+                    &t.profile,
+                    &t.link_user_id,
+                    t.created_at,
+                    t.expires_at,
+                ],
+            )
+            .await?;
         Ok(())
     }
 
@@ -218,14 +185,13 @@ impl Store {
         id_hash: &str,
         now: i64,
     ) -> Result<Option<UpstreamTransaction>, StoreError> {
-        on_pool!(self, |pool| {
-            let row = sqlx::query("SELECT * FROM upstream_transactions WHERE id_hash = $1 AND expires_at > $2")
-                .bind(id_hash)
-                .bind(now)
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(UpstreamTransaction::from_row).transpose()
-        })
+        self.db
+            .opt(
+                "SELECT * FROM upstream_transactions WHERE id_hash = $1 AND expires_at > $2",
+                &values![id_hash, now],
+                UpstreamTransaction::from_row,
+            )
+            .await
     }
 
     /// Takes a live transaction: of concurrent callers, only one gets it.
@@ -234,13 +200,14 @@ impl Store {
         id_hash: &str,
         now: i64,
     ) -> Result<Option<UpstreamTransaction>, StoreError> {
-        on_pool!(self, |pool| {
-            let row = sqlx::query("DELETE FROM upstream_transactions WHERE id_hash = $1 RETURNING *")
-                .bind(id_hash)
-                .fetch_optional(pool)
-                .await?;
-            let t = row.as_ref().map(UpstreamTransaction::from_row).transpose()?;
-            Ok(t.filter(|t| t.expires_at > now))
-        })
+        let taken = self
+            .db
+            .write_opt(
+                "DELETE FROM upstream_transactions WHERE id_hash = $1 RETURNING *",
+                values![id_hash],
+                UpstreamTransaction::from_row,
+            )
+            .await?;
+        Ok(taken.filter(|t| t.expires_at > now))
     }
 }

@@ -3,15 +3,21 @@
 //! transaction, and taken over from a node whose heartbeat stopped.
 
 use crate::error::StoreError;
-use crate::rows::FromRow;
-use crate::sql::Dialect;
-use crate::store::{BeginWrite, Store};
+use crate::rows::{first_json, first_string, FromRow};
+use crate::sql::{Dialect, SqlValue};
+use crate::store::Store;
 use gatehouse_core::job::{Job, JobStatus};
 use gatehouse_core::user::User;
 use serde_json::Value;
-use sqlx::types::Json;
 
 /// Progress of a running job, written with the errors found since the last checkpoint.
+/// A page of the keyset scan over users: at most `$3` users after id `$2`, of connection
+/// `$1` unless it is NULL. `user_id > $2` must stay a plain range so that every page is an
+/// index seek (an `OR` around it made SQLite rescan from the start: quadratic); every id
+/// sorts after ''.
+pub(crate) const USERS_AFTER: &str = "SELECT * FROM users WHERE user_id > $2 AND ($1 IS NULL OR connection_id = $1) \
+    ORDER BY user_id LIMIT $3";
+
 #[derive(Debug, Clone)]
 pub struct JobProgress {
     pub resume_at: i64,
@@ -24,43 +30,37 @@ pub struct JobProgress {
 
 impl Store {
     pub async fn insert_job(&self, j: &Job) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
+        self.db
+            .execute(
                 "INSERT INTO jobs (id, kind, status, connection_id, params, summary, resume_at, percentage_done, \
                  time_left_seconds, status_details, file, claimed_by, heartbeat_at, created_at, updated_at) \
                  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)",
+                values![
+                    &j.id,
+                    j.kind.as_str(),
+                    j.status.as_str(),
+                    &j.connection_id,
+                    SqlValue::json(&j.params),
+                    SqlValue::json_or_null(j.summary.as_ref()),
+                    j.resume_at,
+                    j.percentage_done,
+                    &j.time_left_seconds,
+                    &j.status_details,
+                    &j.file,
+                    &j.claimed_by,
+                    &j.heartbeat_at,
+                    &j.created_at,
+                    &j.updated_at,
+                ],
             )
-            .bind(&j.id)
-            .bind(j.kind.as_str())
-            .bind(j.status.as_str())
-            .bind(&j.connection_id)
-            .bind(Json(&j.params))
-            .bind(j.summary.as_ref().map(Json))
-            .bind(j.resume_at)
-            .bind(j.percentage_done)
-            .bind(j.time_left_seconds)
-            .bind(&j.status_details)
-            .bind(&j.file)
-            .bind(&j.claimed_by)
-            .bind(&j.heartbeat_at)
-            .bind(&j.created_at)
-            .bind(&j.updated_at)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+            .await?;
         Ok(())
     }
 
     pub async fn job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        on_pool!(self, |pool| {
-            let row = sqlx::query("SELECT * FROM jobs WHERE id = $1").bind(id).fetch_optional(pool).await?;
-            row.as_ref().map(Job::from_row).transpose()
-        })
+        self.db.opt("SELECT * FROM jobs WHERE id = $1", &values![id], Job::from_row).await
     }
 
-    /// Claims the oldest job waiting for a worker, or one whose worker stopped sending
-    /// heartbeats before `stale_before`, for `node`. At most one node wins each job.
     pub async fn claim_job(&self, node: &str, now: &str, stale_before: &str) -> Result<Option<Job>, StoreError> {
         let skip_locked = match self.dialect() {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -71,76 +71,59 @@ impl Store {
              (SELECT id FROM jobs WHERE status = $4 OR (status = $1 AND (heartbeat_at IS NULL OR heartbeat_at < $5)) \
              ORDER BY created_at, id LIMIT 1{skip_locked}) RETURNING *"
         );
-        on_pool!(self, |pool| {
-            let row = sqlx::query(&sql)
-                .bind(JobStatus::Processing.as_str())
-                .bind(node)
-                .bind(now)
-                .bind(JobStatus::Pending.as_str())
-                .bind(stale_before)
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(Job::from_row).transpose()
-        })
+        let claim = values![JobStatus::Processing.as_str(), node, now, JobStatus::Pending.as_str(), stale_before];
+        self.db.write_opt(&sql, claim, Job::from_row).await
     }
 
-    /// Records progress and the errors found since the last checkpoint, in one
-    /// transaction, if `node` still holds the job. Returns whether it does.
     pub async fn checkpoint_job(&self, id: &str, node: &str, p: &JobProgress, now: &str) -> Result<bool, StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            let held = sqlx::query(
-                "UPDATE jobs SET resume_at = $3, summary = $4, percentage_done = $5, time_left_seconds = $6, \
-                 heartbeat_at = $7, updated_at = $7 WHERE id = $1 AND claimed_by = $2 AND status = $8",
-            )
-            .bind(id)
-            .bind(node)
-            .bind(p.resume_at)
-            .bind(Json(&p.summary))
-            .bind(p.percentage_done)
-            .bind(p.time_left_seconds)
-            .bind(now)
-            .bind(JobStatus::Processing.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                > 0;
-            if !held {
-                tx.rollback().await?;
-                return Ok(false);
-            }
-            for (index, error) in &p.errors {
-                sqlx::query(
-                    "INSERT INTO job_errors (job_id, record_index, error) VALUES ($1, $2, $3) \
-                     ON CONFLICT (job_id, record_index) DO UPDATE SET error = excluded.error",
-                )
-                .bind(id)
-                .bind(index)
-                .bind(Json(error))
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(true)
-        })
+        let progress = values![
+            id,
+            node,
+            p.resume_at,
+            SqlValue::json(&p.summary),
+            p.percentage_done,
+            p.time_left_seconds,
+            now,
+            JobStatus::Processing.as_str(),
+        ];
+        let errors: Vec<_> = p.errors.iter().map(|(index, error)| values![id, *index, SqlValue::json(error)]).collect();
+        self.db
+            .transaction(move |mut c| {
+                Box::pin(async move {
+                    let held = c
+                        .execute(
+                            "UPDATE jobs SET resume_at = $3, summary = $4, percentage_done = $5, \
+                             time_left_seconds = $6, heartbeat_at = $7, updated_at = $7 \
+                             WHERE id = $1 AND claimed_by = $2 AND status = $8",
+                            &progress,
+                        )
+                        .await?
+                        > 0;
+                    // Another node took the job over: nothing of this checkpoint is written.
+                    if held {
+                        for error in &errors {
+                            c.execute(
+                                "INSERT INTO job_errors (job_id, record_index, error) VALUES ($1, $2, $3) \
+                                 ON CONFLICT (job_id, record_index) DO UPDATE SET error = excluded.error",
+                                error,
+                            )
+                            .await?;
+                        }
+                    }
+                    Ok(held)
+                })
+            })
+            .await
     }
 
-    /// Tells other nodes that `node` is still working on the job.
     pub async fn heartbeat_job(&self, id: &str, node: &str, now: &str) -> Result<bool, StoreError> {
-        let n = on_pool!(self, |pool| {
-            sqlx::query("UPDATE jobs SET heartbeat_at = $3 WHERE id = $1 AND claimed_by = $2 AND status = $4")
-                .bind(id)
-                .bind(node)
-                .bind(now)
-                .bind(JobStatus::Processing.as_str())
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        Ok(n > 0)
+        let beat = self.db.execute(
+            "UPDATE jobs SET heartbeat_at = $3 WHERE id = $1 AND claimed_by = $2 AND status = $4",
+            values![id, node, now, JobStatus::Processing.as_str()],
+        );
+        Ok(beat.await? > 0)
     }
 
-    /// Ends a job: `completed` or `failed`, with its summary, details and output file.
     pub async fn finish_job(
         &self,
         id: &str,
@@ -150,96 +133,53 @@ impl Store {
         file: Option<&str>,
         now: &str,
     ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
+        self.db
+            .execute(
                 "UPDATE jobs SET status = $2, summary = COALESCE($3, summary), status_details = $4, \
-                 file = COALESCE($5, file), percentage_done = 100, time_left_seconds = NULL, updated_at = $6 WHERE id = $1",
+                 file = COALESCE($5, file), percentage_done = 100, time_left_seconds = NULL, updated_at = $6 \
+                 WHERE id = $1",
+                values![id, status.as_str(), SqlValue::json_or_null(summary), status_details, file, now],
             )
-            .bind(id)
-            .bind(status.as_str())
-            .bind(summary.map(Json))
-            .bind(status_details)
-            .bind(file)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|_| ())
-        })?;
+            .await?;
         Ok(())
     }
 
-    /// The errors of a job, in record order, from `after` (exclusive), at most `limit`.
     pub async fn job_errors(&self, id: &str, after: Option<i64>, limit: u32) -> Result<Vec<Value>, StoreError> {
-        on_pool!(self, |pool| {
-            let rows: Vec<Json<Value>> = sqlx::query_scalar(
+        self.db
+            .all(
                 "SELECT error FROM job_errors WHERE job_id = $1 AND ($2 IS NULL OR record_index > $2) \
                  ORDER BY record_index LIMIT $3",
+                &values![id, after, limit],
+                first_json,
             )
-            .bind(id)
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
-            Ok(rows.into_iter().map(|j| j.0).collect())
-        })
+            .await
     }
 
-    /// Jobs whose data may be deleted (finished before `before`), with their files.
     pub async fn delete_jobs_finished_before(&self, before: &str) -> Result<Vec<String>, StoreError> {
-        on_pool!(self, |pool| {
-            let files: Vec<Option<String>> =
-                sqlx::query_scalar("DELETE FROM jobs WHERE status IN ($1, $2) AND updated_at < $3 RETURNING file")
-                    .bind(JobStatus::Completed.as_str())
-                    .bind(JobStatus::Failed.as_str())
-                    .bind(before)
-                    .fetch_all(pool)
-                    .await?;
-            Ok(files.into_iter().flatten().collect())
-        })
+        let files = self.db.write_all(
+            "DELETE FROM jobs WHERE status IN ($1, $2) AND updated_at < $3 RETURNING file",
+            values![JobStatus::Completed.as_str(), JobStatus::Failed.as_str(), before],
+            |r| r.get::<Option<String>>("file"),
+        );
+        Ok(files.await?.into_iter().flatten().collect())
     }
 
-    /// A secret the server generated for itself: the stored one, or `fresh` stored now
-    /// (the first node to store one wins; every node then reads the same value).
     pub async fn server_secret(&self, name: &str, fresh: &str, now: &str) -> Result<String, StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(
+        self.db
+            .execute(
                 "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+                values![name, fresh, now],
             )
-            .bind(name)
-            .bind(fresh)
-            .bind(now)
-            .execute(pool)
             .await?;
-            let v: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
-                .bind(name)
-                .fetch_one(pool)
-                .await?;
-            Ok(v)
-        })
+        self.db.one("SELECT value FROM server_secrets WHERE name = $1", &values![name], first_string).await
     }
 
-    /// Users in `user_id` order after `after`, optionally of one connection: the export's
-    /// keyset scan, constant memory whatever the number of users.
     pub async fn users_after(
         &self,
         connection_id: Option<&str>,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<User>, StoreError> {
-        on_pool!(self, |pool| {
-            let rows = sqlx::query(
-                // `user_id > $2` must stay a plain range so that every page is an index
-                // seek (an `OR` around it made SQLite rescan from the start: quadratic);
-                // every id sorts after ''.
-                "SELECT * FROM users WHERE user_id > $2 AND ($1 IS NULL OR connection_id = $1) \
-                 ORDER BY user_id LIMIT $3",
-            )
-            .bind(connection_id)
-            .bind(after.unwrap_or(""))
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
-            rows.iter().map(User::from_row).collect()
-        })
+        self.db.all(USERS_AFTER, &values![connection_id, after.unwrap_or(""), limit], User::from_row).await
     }
 }

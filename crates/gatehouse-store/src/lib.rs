@@ -1,31 +1,53 @@
 //! Gatehouse's store: one API ([`Store`]) over SQLite (embedded default) and
 //! PostgreSQL (scale-out), chosen once from the database URL.
 //!
-//! Every statement is written once, with `$N` placeholders both backends accept; the
-//! backend branches are the `on_pool!` dispatch (and `on_reader!` / `on_writer!` for
-//! the token endpoint's statements, on held connections and the writer thread), the
-//! refresh-token rotation (one statement on PostgreSQL, one batch on SQLite), the
-//! dialect-aware pieces of [`search`],
-//! and the bulk import path (`bulk`: rusqlite on SQLite, `COPY` on PostgreSQL), whose
-//! speed is the point. Values are always bound, never spliced into SQL text.
+//! # One driver per backend
+//!
+//! SQLite runs on rusqlite, PostgreSQL on sqlx; the branch between them is in one place,
+//! `db`. A statement is SQL text with `$N` placeholders (which both backends accept),
+//! its values as [`SqlValue`]s, and for what it reads a decoder over `db::Row`, a row of
+//! either backend read by column name. Each type's decoder, and the user's encoder, are
+//! written once (`rows`); so is each statement, and each rule (a refresh grant's checks,
+//! a login block's) is Rust, written once, not restated in SQL.
+//!
+//! How statements run keeps the shape that made the token endpoint fast on SQLite:
+//!
+//! * reads run inline on held synchronous connections (no thread hand-off);
+//! * writes run in order on one writer thread that owns the writing connection, each
+//!   write one `BEGIN IMMEDIATE` transaction of however many statements;
+//! * on PostgreSQL, reads and writes run on sqlx's pool, a multi-statement write in a
+//!   transaction where it needs one.
+//!
+//! A write is an async body over `db::Conn`, written once for both backends: on SQLite
+//! its statements complete at once, so the writer thread drives it to the end in one go;
+//! on PostgreSQL it awaits the server. Where the dialects differ the statement says so in
+//! one place: the refresh-token rotation (a data-modifying `WITH` on PostgreSQL, two
+//! statements on SQLite), `FOR UPDATE SKIP LOCKED` for jobs, the dialect-aware pieces of
+//! [`search`], and the bulk import path (`bulk`: prepared statements on SQLite, `COPY` on
+//! PostgreSQL), whose speed is the point. Values are always bound, never spliced into
+//! SQL text.
+//!
+//! Migrations live in `migrations/sqlite` and `migrations/postgres`; a test proves both
+//! yield the same tables and columns. There is no in-memory SQLite mode: `sqlite::memory:`
+//! is a temporary file.
 
 #[macro_use]
-mod macros;
+pub mod sql;
 
 mod attack;
 mod bulk;
 mod config_cache;
+mod db;
 mod error;
-mod held;
 mod identities;
 mod jobs;
 mod legacy;
 mod login;
 mod logs;
+mod migrate;
 mod rows;
 pub mod search;
 mod signup;
-pub mod sql;
 mod store;
 
 pub use attack::{FailureCount, FailureKey, FailureState, LoginBlock};
@@ -41,5 +63,5 @@ pub use login::{
 };
 pub use logs::{LogQuery, MAX_LOGS_PER_INSERT};
 pub use signup::{Ticket, TicketKind, PASSWORD_HISTORY_MAX};
-pub use sql::{Dialect, SqlValue};
+pub use sql::{Dialect, SqlType, SqlValue};
 pub use store::{LoginRecord, SigningKey, Store, UserQuery};

@@ -2,10 +2,11 @@
 //! offers (all values bound).
 
 use crate::error::StoreError;
+use crate::rows::first_json;
+use crate::sql::SqlValue;
 use crate::store::Store;
 use gatehouse_core::log_event::LogEvent;
 use serde_json::Value;
-use sqlx::types::Json;
 
 /// A search of the log. Every filter is optional and they combine with AND.
 #[derive(Debug, Clone, Default)]
@@ -109,35 +110,29 @@ impl Store {
             "INSERT INTO logs (log_id, date, type, user_id, client_id, connection_id, ip, body) VALUES {}",
             rows.join(",")
         );
-        let bodies: Vec<Value> = events.iter().map(LogEvent::to_auth0_json).collect();
-        let events = events.to_vec();
-        on_writer!(self, |pool| {
-            let mut q = sqlx::query(&sql);
-            for (e, body) in events.iter().zip(&bodies) {
-                q = q
-                    .bind(&e.log_id)
-                    .bind(&e.date)
-                    .bind(&e.kind)
-                    .bind(&e.user_id)
-                    .bind(&e.client_id)
-                    .bind(&e.connection_id)
-                    .bind(&e.ip)
-                    .bind(Json(body));
-            }
-            q.execute(pool).await.map(|_| ())
-        })?;
+        let values: Vec<SqlValue> = events
+            .iter()
+            .flat_map(|e| {
+                values![
+                    &e.log_id,
+                    &e.date,
+                    &e.kind,
+                    &e.user_id,
+                    &e.client_id,
+                    &e.connection_id,
+                    &e.ip,
+                    SqlValue::json(&e.to_auth0_json()),
+                ]
+            })
+            .collect();
+        self.db.execute(&sql, values).await?;
         Ok(())
     }
 
     pub async fn log(&self, log_id: &str) -> Result<Option<Value>, StoreError> {
-        on_pool!(self, |pool| {
-            let v: Option<Json<Value>> =
-                sqlx::query_scalar("SELECT body FROM logs WHERE log_id = $1").bind(log_id).fetch_optional(pool).await?;
-            Ok(v.map(|j| j.0))
-        })
+        self.db.opt("SELECT body FROM logs WHERE log_id = $1", &values![log_id], first_json).await
     }
 
-    /// A page of events and the number of events matching the filters.
     pub async fn logs(&self, q: &LogQuery) -> Result<(Vec<Value>, u64), StoreError> {
         let filter = "($1 IS NULL OR type = $1) AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $3) \
              AND ($4 IS NULL OR connection_id = $4) AND ($5 IS NULL OR ip = $5) AND ($6 IS NULL OR date >= $6) \
@@ -146,33 +141,21 @@ impl Store {
         let list = format!(
             "SELECT body FROM logs WHERE {filter} AND ($8 IS NULL OR log_id > $8) ORDER BY log_id {order} LIMIT $9 OFFSET $10"
         );
-        let count = format!("SELECT COUNT(*) FROM logs WHERE {filter}");
-        on_pool!(self, |pool| {
-            let rows: Vec<Json<Value>> = sqlx::query_scalar(&list)
-                .bind(&q.kind)
-                .bind(&q.user_id)
-                .bind(&q.client_id)
-                .bind(&q.connection_id)
-                .bind(&q.ip)
-                .bind(&q.date_from)
-                .bind(&q.date_to)
-                .bind(&q.after)
-                .bind(i64::from(q.limit))
-                .bind(i64::from(q.offset))
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query_scalar(&count)
-                .bind(&q.kind)
-                .bind(&q.user_id)
-                .bind(&q.client_id)
-                .bind(&q.connection_id)
-                .bind(&q.ip)
-                .bind(&q.date_from)
-                .bind(&q.date_to)
-                .fetch_one(pool)
-                .await?;
-            Ok((rows.into_iter().map(|j| j.0).collect(), u64::try_from(total).unwrap_or(0)))
-        })
+        let count_sql = format!("SELECT COUNT(*) FROM logs WHERE {filter}");
+        let params = values![
+            &q.kind,
+            &q.user_id,
+            &q.client_id,
+            &q.connection_id,
+            &q.ip,
+            &q.date_from,
+            &q.date_to,
+            &q.after,
+            q.limit,
+            q.offset
+        ];
+        let bodies = self.db.scan(&list, &params, first_json).await?;
+        Ok((bodies, self.db.scan_count(&count_sql, &params[..7]).await?))
     }
 }
 

@@ -1,83 +1,26 @@
-//! The [`Store`]: every read and write Gatehouse makes.
+//! The [`Store`]: connections, users, clients and grants, signing keys; the other
+//! modules add the rest of what Gatehouse reads and writes.
 
 use crate::config_cache::{ConfigCache, ConfigKey};
+use crate::db::Db;
 use crate::error::StoreError;
-use crate::held::{HeldConnections, SyncReaders, WriterThread};
-use crate::rows::FromRow;
+use crate::rows::{count, user_columns, user_values, FromRow, INSERT_USER, UPDATE_USER};
 use crate::search;
 use crate::sql::{Dialect, SqlValue};
 use gatehouse_core::client::{Client, ClientGrant};
 use gatehouse_core::connection::Connection;
 use gatehouse_core::user::User;
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::types::Json;
-use std::str::FromStr;
-use std::sync::LazyLock;
-use std::time::Duration;
+use std::sync::{Arc, LazyLock};
 
-#[derive(Debug, Clone)]
-pub(crate) enum Backend {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: a deferred
-/// transaction that reads before it writes fails at once with `SQLITE_BUSY` when another
-/// connection wrote in between (WAL cannot upgrade a stale snapshot, and the busy handler
-/// is not consulted); taking the write lock first waits for it instead.
-pub(crate) trait BeginWrite {
-    type Db: sqlx::Database;
-    fn begin_write(
-        &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
-}
-
-impl BeginWrite for SqlitePool {
-    type Db = sqlx::Sqlite;
-    fn begin_write(
-        &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send {
-        self.begin_with("BEGIN IMMEDIATE")
-    }
-}
-
-impl BeginWrite for PgPool {
-    type Db = sqlx::Postgres;
-    fn begin_write(
-        &self,
-    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send {
-        self.begin()
-    }
-}
-
-/// The store handle. Cheap to clone; all clones share one connection pool.
+/// The store handle. Cheap to clone; all clones share one database.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pub(crate) backend: Backend,
-    /// The SQLite file, for the bulk path's own connection (`None` for in-memory stores
-    /// and PostgreSQL).
-    pub(crate) sqlite_file: Option<std::path::PathBuf>,
+    pub(crate) db: Db,
     pub(crate) bulk: crate::bulk::BulkConnection,
-    /// Held connections for the token endpoint's statements (SQLite files only).
-    pub(crate) held: Option<std::sync::Arc<Held>>,
     /// Clients, grants, connections and settings as recently read (`crate::config_cache`).
-    pub(crate) config: std::sync::Arc<ConfigCache>,
+    pub(crate) config: Arc<ConfigCache>,
 }
-
-/// See `crate::held`.
-#[derive(Debug)]
-pub(crate) struct Held {
-    pub(crate) readers: HeldConnections,
-    pub(crate) sync_readers: SyncReaders,
-    pub(crate) writer: WriterThread,
-}
-
-pub(crate) const USER_COLUMNS: &str = "user_id, connection_id, connection, provider, email, email_verified, username, \
-    phone_number, phone_verified, name, nickname, given_name, family_name, picture, password_hash, \
-    user_metadata, app_metadata, blocked, logins_count, last_login, last_ip, last_password_reset, \
-    created_at, updated_at";
 
 /// A page of a user search.
 #[derive(Debug, Clone, Default)]
@@ -138,9 +81,53 @@ pub struct SigningKey {
 const INSERT_SIGNING_KEY: &str =
     "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, current, created_at) VALUES ($1,$2,$3,$4,$5,$6)";
 
+fn signing_key_values(key: &SigningKey) -> Vec<SqlValue> {
+    Vec::from(values![&key.kid, &key.alg, &key.private_pem, SqlValue::json(&key.public_jwk), true, &key.created_at])
+}
+
+/// A client's values: `$1` its id, then the columns both its INSERT and its UPDATE write.
+fn client_values(c: &Client) -> Vec<SqlValue> {
+    Vec::from(values![
+        &c.client_id,
+        &c.name,
+        &c.description,
+        &c.app_type,
+        c.is_first_party,
+        SqlValue::json(&c.grant_types),
+        SqlValue::json(&c.callbacks),
+        SqlValue::json(&c.allowed_logout_urls),
+        SqlValue::json(&c.web_origins),
+        SqlValue::json(&c.allowed_origins),
+        &c.token_endpoint_auth_method,
+        &c.client_secret_hash,
+        SqlValue::json(&c.client_metadata),
+        &c.updated_at,
+        SqlValue::json_or_null(c.oidc_logout.as_ref()),
+        &c.created_at,
+    ])
+}
+
+/// A connection's values: `$1` its id, then the columns its UPDATE writes, then the
+/// columns only its INSERT writes.
+fn connection_values(c: &Connection) -> Vec<SqlValue> {
+    Vec::from(values![
+        &c.id,
+        &c.display_name,
+        SqlValue::json(&c.options),
+        SqlValue::json(&c.enabled_clients),
+        SqlValue::json(&c.realms),
+        c.is_domain_connection,
+        SqlValue::json(&c.metadata),
+        &c.updated_at,
+        &c.name,
+        &c.strategy,
+        &c.created_at,
+    ])
+}
+
 impl Store {
-    /// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`)
-    /// and applies pending migrations.
+    /// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:` for a temporary
+    /// file, `postgres://…`) and applies pending migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Self::connect_in_schema(url, None).await
     }
@@ -148,141 +135,48 @@ impl Store {
     /// Like [`Store::connect`]; on PostgreSQL, keeps every table in `schema` (created if
     /// missing). Lets several Gatehouse deployments, or test runs, share one database.
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
-        let mut sqlite_file = None;
-        let mut held = None;
-        let backend = if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
-                .pragma("temp_store", "memory")
-                .pragma("cache_size", "-65536");
-            if let Some(dir) = options.get_filename().parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
-                }
-            }
-            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            if !in_memory {
-                sqlite_file = Some(options.get_filename().to_path_buf());
-                // Point reads and single-row writes need few pages: a small cache each.
-                let small = options.clone().pragma("cache_size", "-4096");
-                held = Some(std::sync::Arc::new(Held {
-                    readers: HeldConnections::new(small.clone(), crate::held::READERS),
-                    // One per core: a runtime thread reading inline never waits for another.
-                    sync_readers: SyncReaders::new(
-                        options.get_filename().to_path_buf(),
-                        std::thread::available_parallelism().map_or(crate::held::READERS, |n| n.get()),
-                    ),
-                    writer: WriterThread::new(small)?,
-                }));
-            }
-            let pool = SqlitePoolOptions::new()
-                // An in-memory database lives and dies with its one connection.
-                .max_connections(if in_memory { 1 } else { 8 })
-                .min_connections(if in_memory { 1 } else { 0 })
-                .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
-                .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
-                // An embedded connection cannot go stale; the ping would be one more
-                // round trip to its worker thread on every query.
-                .test_before_acquire(false)
-                .connect_with(options)
-                .await?;
-            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-            Backend::Sqlite(pool)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let mut options = PgConnectOptions::from_str(url)?;
-            if let Some(schema) = schema {
-                if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') || schema.is_empty() {
-                    return Err(StoreError::UnsupportedUrl(format!("schema {schema:?} must be [A-Za-z0-9_]+")));
-                }
-                let admin = PgPoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")).execute(&admin).await?;
-                admin.close().await;
-                options = options.options([("search_path", schema)]);
-            }
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await?;
-            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-            Backend::Postgres(pool)
-        } else {
-            return Err(StoreError::UnsupportedUrl(url.to_string()));
-        };
-        Ok(Self { backend, sqlite_file, bulk: Default::default(), held, config: Default::default() })
+        let db = Db::connect(url, schema).await?;
+        Ok(Self { db, bulk: Default::default(), config: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
-        match self.backend {
-            Backend::Sqlite(_) => Dialect::Sqlite,
-            Backend::Postgres(_) => Dialect::Postgres,
-        }
+        self.db.dialect()
     }
 
     pub async fn close(&self) {
-        if let Some(held) = &self.held {
-            held.readers.close().await;
-            held.writer.close().await;
-        }
-        on_pool!(self, |pool| pool.close().await)
+        self.db.close().await
     }
 
     /// Checks the database answers (for readiness probes).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()).map(|_| ()))?;
-        Ok(())
+        self.db.one("SELECT 1", &[], |_| Ok(())).await
     }
 
     // ---- connections -------------------------------------------------------------
 
     pub async fn insert_connection(&self, c: &Connection) -> Result<(), StoreError> {
         let _forget = self.config.forget_after();
-        on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO connections (id, name, display_name, strategy, options, enabled_clients, realms, \
-                 is_domain_connection, metadata, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+        self.db
+            .execute(
+                "INSERT INTO connections (id, display_name, options, enabled_clients, realms, is_domain_connection, \
+                 metadata, updated_at, name, strategy, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                connection_values(c),
             )
-            .bind(&c.id)
-            .bind(&c.name)
-            .bind(&c.display_name)
-            .bind(&c.strategy)
-            .bind(Json(&c.options))
-            .bind(Json(&c.enabled_clients))
-            .bind(Json(&c.realms))
-            .bind(c.is_domain_connection)
-            .bind(Json(&c.metadata))
-            .bind(&c.created_at)
-            .bind(&c.updated_at)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+            .await?;
         Ok(())
     }
 
     pub async fn update_connection(&self, c: &Connection) -> Result<(), StoreError> {
         let _forget = self.config.forget_after();
-        let done = on_pool!(self, |pool| {
-            sqlx::query(
+        let values = &connection_values(c)[..8];
+        let done = self
+            .db
+            .execute(
                 "UPDATE connections SET display_name = $2, options = $3, enabled_clients = $4, realms = $5, \
                  is_domain_connection = $6, metadata = $7, updated_at = $8 WHERE id = $1",
+                values,
             )
-            .bind(&c.id)
-            .bind(&c.display_name)
-            .bind(Json(&c.options))
-            .bind(Json(&c.enabled_clients))
-            .bind(Json(&c.realms))
-            .bind(c.is_domain_connection)
-            .bind(Json(&c.metadata))
-            .bind(&c.updated_at)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+            .await?;
         if done == 0 {
             return Err(StoreError::NotFound);
         }
@@ -301,10 +195,7 @@ impl Store {
         let sql = format!("SELECT * FROM connections WHERE {column} = $1");
         self.config
             .through(ConfigKey::Connection(column, value.to_owned()), || async {
-                on_reader!(self, |pool| {
-                    let row = sqlx::query(&sql).bind(value).fetch_optional(pool).await?;
-                    row.as_ref().map(Connection::from_row).transpose()
-                })
+                self.db.opt(&sql, &values![value], Connection::from_row).await
             })
             .await
     }
@@ -323,107 +214,55 @@ impl Store {
         let list = format!(
             "SELECT * FROM connections WHERE {filter} AND ($3 IS NULL OR name > $3) ORDER BY name LIMIT $4 OFFSET $5"
         );
-        let count = format!("SELECT COUNT(*) FROM connections WHERE {filter}");
-        on_pool!(self, |pool| {
-            let rows = sqlx::query(&list)
-                .bind(strategy)
-                .bind(name)
-                .bind(after)
-                .bind(i64::from(limit))
-                .bind(i64::from(offset))
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query_scalar(&count).bind(strategy).bind(name).fetch_one(pool).await?;
-            let list = rows.iter().map(Connection::from_row).collect::<Result<Vec<_>, _>>()?;
-            Ok((list, u64::try_from(total).unwrap_or(0)))
-        })
+        let count_sql = format!("SELECT COUNT(*) FROM connections WHERE {filter}");
+        let params = values![strategy, name, after, limit, offset];
+        let list = self.db.all(&list, &params, Connection::from_row).await?;
+        Ok((list, self.db.one(&count_sql, &params[..2], count).await?))
     }
 
     /// Deletes a connection and, with it, its users.
     pub async fn delete_connection(&self, id: &str) -> Result<bool, StoreError> {
         let _forget = self.config.forget_after();
-        let done = on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM users WHERE connection_id = $1").bind(id).execute(&mut *tx).await?;
-            let done =
-                sqlx::query("DELETE FROM connections WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(done)
-        })?;
-        Ok(done > 0)
+        const DELETE: &[&str] =
+            &["DELETE FROM users WHERE connection_id = $1", "DELETE FROM connections WHERE id = $1"];
+        Ok(self.db.execute_in_turn(DELETE, values![id]).await? > 0)
     }
 
     pub async fn count_users_in_connection(&self, connection_id: &str) -> Result<u64, StoreError> {
-        let n: i64 = on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE connection_id = $1")
-                .bind(connection_id)
-                .fetch_one(pool)
-                .await
-        })?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        self.db.one("SELECT COUNT(*) FROM users WHERE connection_id = $1", &values![connection_id], count).await
     }
 
     // ---- users -------------------------------------------------------------------
 
     pub async fn insert_user(&self, u: &User) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES \
-             ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24)"
-        );
-        on_pool!(self, |pool| bind_user!(sqlx::query(&sql), u).execute(pool).await.map(|r| r.rows_affected()))?;
+        self.db.execute(&INSERT_USER, user_values(u)).await?;
         Ok(())
     }
 
-    /// A user by id: what `/userinfo` and the code grant read, inline on a synchronous
-    /// connection on an SQLite file (see `crate::held`).
+    /// A user by id: what `/userinfo` and the code grant read.
     pub async fn user(&self, user_id: &str) -> Result<Option<User>, StoreError> {
         static BY_ID: LazyLock<String> =
-            LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM users WHERE user_id = $1"));
-        if let Some(held) = &self.held {
-            return held.sync_readers.read(|c| {
-                let mut statement = c.prepare_cached(&BY_ID)?;
-                let mut rows = statement.query(rusqlite::named_params! {"$1": user_id})?;
-                rows.next()?.map(crate::rows::user_from_sqlite_row).transpose()
-            });
-        }
-        // Held stores (SQLite files) took the synchronous path above.
-        on_pool!(self, |pool| {
-            let row = sqlx::query(&BY_ID).bind(user_id).fetch_optional(pool).await?;
-            row.as_ref().map(User::from_row).transpose()
-        })
+            LazyLock::new(|| format!("SELECT {} FROM users WHERE user_id = $1", user_columns("")));
+        self.db.opt(&BY_ID, &values![user_id], User::from_row).await
     }
 
     /// Users with exactly this (already normalized) email, across connections.
     pub async fn users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
-        on_pool!(self, |pool| {
-            let rows = sqlx::query("SELECT * FROM users WHERE email = $1 ORDER BY created_at, user_id")
-                .bind(email)
-                .fetch_all(pool)
-                .await?;
-            rows.iter().map(User::from_row).collect()
-        })
+        self.db
+            .all("SELECT * FROM users WHERE email = $1 ORDER BY created_at, user_id", &values![email], User::from_row)
+            .await
     }
 
     /// The user of a connection with this (normalized) email or username.
     pub async fn user_by_login(&self, connection_id: &str, login: &str) -> Result<Option<User>, StoreError> {
         static BY_LOGIN: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE connection_id = $1 AND (email = $2 OR username = $2) \
-                 ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1"
+                "SELECT {} FROM users WHERE connection_id = $1 AND (email = $2 OR username = $2) \
+                 ORDER BY CASE WHEN email = $2 THEN 0 ELSE 1 END LIMIT 1",
+                user_columns("")
             )
         });
-        if let Some(held) = &self.held {
-            return held.sync_readers.read(|c| {
-                let mut statement = c.prepare_cached(&BY_LOGIN)?;
-                let mut rows = statement.query(rusqlite::named_params! {"$1": connection_id, "$2": login})?;
-                rows.next()?.map(crate::rows::user_from_sqlite_row).transpose()
-            });
-        }
-        // Held stores (SQLite files) took the synchronous path above.
-        on_pool!(self, |pool| {
-            let row = sqlx::query(&BY_LOGIN).bind(connection_id).bind(login).fetch_optional(pool).await?;
-            row.as_ref().map(User::from_row).transpose()
-        })
+        self.db.opt(&BY_LOGIN, &values![connection_id, login], User::from_row).await
     }
 
     /// One page of users matching `query`, and the total number of matches.
@@ -450,13 +289,9 @@ impl Store {
             "SELECT * FROM users {where_clause} ORDER BY {order} LIMIT {} OFFSET {}",
             query.limit, query.offset
         );
-        let count = format!("SELECT COUNT(*) FROM users {where_clause}");
-        on_pool!(self, |pool| {
-            let rows = bind_values!(sqlx::query(&list), &params).fetch_all(pool).await?;
-            let total: i64 = bind_values!(sqlx::query_scalar(&count), &params).fetch_one(pool).await?;
-            let users = rows.iter().map(User::from_row).collect::<Result<Vec<_>, _>>()?;
-            Ok((users, u64::try_from(total).unwrap_or(0)))
-        })
+        let count_sql = format!("SELECT COUNT(*) FROM users {where_clause}");
+        let users = self.db.scan(&list, &params, User::from_row).await?;
+        Ok((users, self.db.scan_count(&count_sql, &params).await?))
     }
 
     /// Reads a user, lets `change` modify it, and writes it back, all in one transaction
@@ -466,144 +301,93 @@ impl Store {
     where
         F: FnOnce(&mut User) -> Result<(), E>,
     {
-        let update = format!(
-            "UPDATE users SET ({USER_COLUMNS}) = \
-             ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24) WHERE user_id = $25"
-        );
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            // A no-op write first takes the row's lock in PostgreSQL (SQLite's IMMEDIATE
-            // transaction already holds the database write lock), so the read below
-            // cannot be overtaken by another writer.
-            let locked = sqlx::query("UPDATE users SET updated_at = updated_at WHERE user_id = $1")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-            if locked.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            let row = sqlx::query("SELECT * FROM users WHERE user_id = $1").bind(user_id).fetch_one(&mut *tx).await?;
-            let mut user = User::from_row(&row)?;
-            if let Err(e) = change(&mut user) {
-                tx.rollback().await?;
-                return Ok(Err(e));
-            }
-            bind_user!(sqlx::query(&update), user).bind(user_id).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(Ok(user))
-        })
+        let id = values![user_id];
+        // The caller's error stays here; only the changed user goes to the write.
+        let mut refused = None;
+        let changed = self
+            .db
+            .transaction_with_step(
+                move |mut c, step| {
+                    Box::pin(async move {
+                        // A no-op write first takes the row's lock in PostgreSQL (an SQLite
+                        // write holds the database's write lock throughout), so the read
+                        // below cannot be overtaken by another writer.
+                        if c.execute("UPDATE users SET updated_at = updated_at WHERE user_id = $1", &id).await? == 0 {
+                            return Err(StoreError::NotFound);
+                        }
+                        let user = c.one("SELECT * FROM users WHERE user_id = $1", &id, User::from_row).await?;
+                        let Some(user) = step.ask(user).await? else { return Ok(None) };
+                        let mut values = user_values(&user);
+                        values.extend(id);
+                        c.execute(&UPDATE_USER, &values).await?;
+                        Ok(Some(user))
+                    })
+                },
+                |mut user: User| match change(&mut user) {
+                    Ok(()) => Some(user),
+                    Err(e) => {
+                        refused = Some(e);
+                        None
+                    }
+                },
+            )
+            .await?;
+        match (changed, refused) {
+            (Some(user), _) => Ok(Ok(user)),
+            (None, Some(e)) => Ok(Err(e)),
+            (None, None) => Err(StoreError::Database("a user change ended without an outcome".into())),
+        }
     }
 
     /// Counts a successful login on `user_id` in one statement (no read-modify-write
     /// round trips on the hottest write path). `None` when the user was deleted meanwhile.
     pub async fn record_login(&self, user_id: &str, login: &LoginRecord<'_>) -> Result<Option<User>, StoreError> {
-        let (verified, stronger) = login.upgrade.map(|(v, s)| (v.to_owned(), s.to_owned())).unzip();
-        let (user_id, now, ip) = (user_id.to_owned(), login.now.to_owned(), login.ip.map(str::to_owned));
         static RECORD: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "UPDATE users SET logins_count = logins_count + 1, last_login = $2, \
                  last_ip = COALESCE($3, last_ip), \
                  password_hash = CASE WHEN password_hash = $4 THEN $5 ELSE password_hash END, \
-                 updated_at = $2 WHERE user_id = $1 RETURNING {USER_COLUMNS}"
+                 updated_at = $2 WHERE user_id = $1 RETURNING {}",
+                user_columns("")
             )
         });
-        if let Some(held) = &self.held {
-            return held
-                .writer
-                .run_sync(move |c| {
-                    let mut statement = c.prepare_cached(&RECORD)?;
-                    let mut rows = statement.query(rusqlite::named_params! {
-                        "$1": user_id, "$2": now, "$3": ip, "$4": verified, "$5": stronger,
-                    })?;
-                    rows.next()?.map(crate::rows::user_from_sqlite_row).transpose()
-                })
-                .await;
-        }
-        // Held stores (SQLite files) took the synchronous path above.
-        on_pool!(self, |pool| {
-            let row = sqlx::query(&RECORD)
-                .bind(&user_id)
-                .bind(&now)
-                .bind(&ip)
-                .bind(&verified)
-                .bind(&stronger)
-                .fetch_optional(pool)
-                .await?;
-            row.as_ref().map(User::from_row).transpose()
-        })
+        let (verified, stronger) = login.upgrade.unzip();
+        self.db.write_opt(&RECORD, values![user_id, login.now, login.ip, verified, stronger], User::from_row).await
     }
 
     pub async fn delete_user(&self, user_id: &str) -> Result<bool, StoreError> {
-        let done = on_pool!(self, |pool| sqlx::query("DELETE FROM users WHERE user_id = $1")
-            .bind(user_id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(done > 0)
+        Ok(self.db.execute("DELETE FROM users WHERE user_id = $1", values![user_id]).await? > 0)
     }
 
     // ---- clients and grants --------------------------------------------------------
 
     pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
         let _forget = self.config.forget_after();
-        on_pool!(self, |pool| {
-            sqlx::query(
+        self.db
+            .execute(
                 "INSERT INTO clients (client_id, name, description, app_type, is_first_party, grant_types, callbacks, \
                  allowed_logout_urls, web_origins, allowed_origins, token_endpoint_auth_method, client_secret_hash, \
-                 client_metadata, created_at, updated_at, oidc_logout) \
+                 client_metadata, updated_at, oidc_logout, created_at) \
                  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
+                client_values(c),
             )
-            .bind(&c.client_id)
-            .bind(&c.name)
-            .bind(&c.description)
-            .bind(&c.app_type)
-            .bind(c.is_first_party)
-            .bind(Json(&c.grant_types))
-            .bind(Json(&c.callbacks))
-            .bind(Json(&c.allowed_logout_urls))
-            .bind(Json(&c.web_origins))
-            .bind(Json(&c.allowed_origins))
-            .bind(&c.token_endpoint_auth_method)
-            .bind(&c.client_secret_hash)
-            .bind(Json(&c.client_metadata))
-            .bind(&c.created_at)
-            .bind(&c.updated_at)
-            .bind(c.oidc_logout.as_ref().map(Json))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+            .await?;
         Ok(())
     }
 
     pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
         let _forget = self.config.forget_after();
-        let done = on_pool!(self, |pool| {
-            sqlx::query(
+        let values = &client_values(c)[..15];
+        let done = self
+            .db
+            .execute(
                 "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, grant_types = $6, \
                  callbacks = $7, allowed_logout_urls = $8, web_origins = $9, allowed_origins = $10, \
                  token_endpoint_auth_method = $11, client_secret_hash = $12, client_metadata = $13, updated_at = $14, \
                  oidc_logout = $15 WHERE client_id = $1",
+                values,
             )
-            .bind(&c.client_id)
-            .bind(&c.name)
-            .bind(&c.description)
-            .bind(&c.app_type)
-            .bind(c.is_first_party)
-            .bind(Json(&c.grant_types))
-            .bind(Json(&c.callbacks))
-            .bind(Json(&c.allowed_logout_urls))
-            .bind(Json(&c.web_origins))
-            .bind(Json(&c.allowed_origins))
-            .bind(&c.token_endpoint_auth_method)
-            .bind(&c.client_secret_hash)
-            .bind(Json(&c.client_metadata))
-            .bind(&c.updated_at)
-            .bind(c.oidc_logout.as_ref().map(Json))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-        })?;
+            .await?;
         if done == 0 {
             return Err(StoreError::NotFound);
         }
@@ -613,86 +397,62 @@ impl Store {
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
         self.config
             .through(ConfigKey::Client(client_id.to_owned()), || async {
-                on_reader!(self, |pool| {
-                    let row = sqlx::query("SELECT * FROM clients WHERE client_id = $1")
-                        .bind(client_id)
-                        .fetch_optional(pool)
-                        .await?;
-                    row.as_ref().map(Client::from_row).transpose()
-                })
+                self.db.opt("SELECT * FROM clients WHERE client_id = $1", &values![client_id], Client::from_row).await
             })
             .await
     }
 
     pub async fn clients(&self, offset: u32, limit: u32) -> Result<(Vec<Client>, u64), StoreError> {
-        on_pool!(self, |pool| {
-            let rows = sqlx::query("SELECT * FROM clients ORDER BY created_at, client_id LIMIT $1 OFFSET $2")
-                .bind(i64::from(limit))
-                .bind(i64::from(offset))
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients").fetch_one(pool).await?;
-            let list = rows.iter().map(Client::from_row).collect::<Result<Vec<_>, _>>()?;
-            Ok((list, u64::try_from(total).unwrap_or(0)))
-        })
+        let list = self
+            .db
+            .all(
+                "SELECT * FROM clients ORDER BY created_at, client_id LIMIT $1 OFFSET $2",
+                &values![limit, offset],
+                Client::from_row,
+            )
+            .await?;
+        Ok((list, self.db.one("SELECT COUNT(*) FROM clients", &[], count).await?))
     }
 
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let _forget = self.config.forget_after();
-        let done = on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("DELETE FROM client_grants WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
-            let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-                .bind(client_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(done)
-        })?;
-        Ok(done > 0)
+        const DELETE: &[&str] =
+            &["DELETE FROM client_grants WHERE client_id = $1", "DELETE FROM clients WHERE client_id = $1"];
+        Ok(self.db.execute_in_turn(DELETE, values![client_id]).await? > 0)
     }
 
     /// Inserts a grant, or replaces the scopes of the client's existing grant for the
     /// same audience.
     pub async fn upsert_client_grant(&self, g: &ClientGrant, now: &str) -> Result<ClientGrant, StoreError> {
         let _forget = self.config.forget_after();
-        on_pool!(self, |pool| {
-            let row = sqlx::query(
+        let upserted = self
+            .db
+            .write_opt(
                 "INSERT INTO client_grants (id, client_id, audience, scope, created_at) VALUES ($1,$2,$3,$4,$5) \
                  ON CONFLICT (client_id, audience) DO UPDATE SET scope = excluded.scope RETURNING *",
+                values![&g.id, &g.client_id, &g.audience, SqlValue::json(&g.scope), now],
+                ClientGrant::from_row,
             )
-            .bind(&g.id)
-            .bind(&g.client_id)
-            .bind(&g.audience)
-            .bind(Json(&g.scope))
-            .bind(now)
-            .fetch_one(pool)
             .await?;
-            ClientGrant::from_row(&row)
-        })
+        upserted.ok_or_else(|| StoreError::Database("an upsert returned no row".into()))
     }
 
     pub async fn client_grant(&self, client_id: &str, audience: &str) -> Result<Option<ClientGrant>, StoreError> {
         self.config
             .through(ConfigKey::ClientGrant(client_id.to_owned(), audience.to_owned()), || async {
-                on_reader!(self, |pool| {
-                    let row = sqlx::query("SELECT * FROM client_grants WHERE client_id = $1 AND audience = $2")
-                        .bind(client_id)
-                        .bind(audience)
-                        .fetch_optional(pool)
-                        .await?;
-                    row.as_ref().map(ClientGrant::from_row).transpose()
-                })
+                self.db
+                    .opt(
+                        "SELECT * FROM client_grants WHERE client_id = $1 AND audience = $2",
+                        &values![client_id, audience],
+                        ClientGrant::from_row,
+                    )
+                    .await
             })
             .await
     }
 
     pub async fn client_grant_by_id(&self, id: &str) -> Result<Option<ClientGrant>, StoreError> {
-        on_pool!(self, |pool| {
-            let row = sqlx::query("SELECT * FROM client_grants WHERE id = $1").bind(id).fetch_optional(pool).await?;
-            row.as_ref().map(ClientGrant::from_row).transpose()
-        })
+        self.db.opt("SELECT * FROM client_grants WHERE id = $1", &values![id], ClientGrant::from_row).await
     }
 
     pub async fn client_grants(
@@ -700,27 +460,19 @@ impl Store {
         client_id: Option<&str>,
         audience: Option<&str>,
     ) -> Result<Vec<ClientGrant>, StoreError> {
-        on_pool!(self, |pool| {
-            let rows = sqlx::query(
+        self.db
+            .all(
                 "SELECT * FROM client_grants WHERE ($1 IS NULL OR client_id = $1) AND ($2 IS NULL OR audience = $2) \
                  ORDER BY created_at, id",
+                &values![client_id, audience],
+                ClientGrant::from_row,
             )
-            .bind(client_id)
-            .bind(audience)
-            .fetch_all(pool)
-            .await?;
-            rows.iter().map(ClientGrant::from_row).collect()
-        })
+            .await
     }
 
     pub async fn delete_client_grant(&self, id: &str) -> Result<bool, StoreError> {
         let _forget = self.config.forget_after();
-        let done = on_pool!(self, |pool| sqlx::query("DELETE FROM client_grants WHERE id = $1")
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(done > 0)
+        Ok(self.db.execute("DELETE FROM client_grants WHERE id = $1", values![id]).await? > 0)
     }
 
     // ---- signing keys --------------------------------------------------------------
@@ -729,56 +481,33 @@ impl Store {
     /// already (another node starting at the same moment made one) this is a
     /// [`StoreError::Conflict`] and nothing is written: that key is everybody's.
     pub async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            sqlx::query(INSERT_SIGNING_KEY)
-                .bind(&key.kid)
-                .bind(&key.alg)
-                .bind(&key.private_pem)
-                .bind(Json(&key.public_jwk))
-                .bind(true)
-                .bind(&key.created_at)
-                .execute(pool)
-                .await
-                .map(|_| ())
-        })?;
+        self.db.execute(INSERT_SIGNING_KEY, signing_key_values(key)).await?;
         Ok(())
     }
 
     /// Stores a new key and makes it the one that signs, retiring the previous one.
     pub async fn rotate_signing_key(&self, key: &SigningKey, now: &str) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
-            sqlx::query("UPDATE signing_keys SET current = $1, retired_at = $2 WHERE current = $3")
-                .bind(false)
-                .bind(now)
-                .bind(true)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(INSERT_SIGNING_KEY)
-                .bind(&key.kid)
-                .bind(&key.alg)
-                .bind(&key.private_pem)
-                .bind(Json(&key.public_jwk))
-                .bind(true)
-                .bind(&key.created_at)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
-        })?;
-        Ok(())
+        let (retire, key) = (values![false, now, true], signing_key_values(key));
+        self.db
+            .transaction(move |mut c| {
+                Box::pin(async move {
+                    c.execute("UPDATE signing_keys SET current = $1, retired_at = $2 WHERE current = $3", &retire)
+                        .await?;
+                    c.execute(INSERT_SIGNING_KEY, &key).await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     /// Keys to publish: the current one and those retired after `retired_after`.
     pub async fn signing_keys(&self, retired_after: &str) -> Result<Vec<SigningKey>, StoreError> {
-        on_pool!(self, |pool| {
-            let rows = sqlx::query(
+        self.db
+            .all(
                 "SELECT * FROM signing_keys WHERE current = $1 OR retired_at > $2 ORDER BY created_at DESC",
+                &values![true, retired_after],
+                SigningKey::from_row,
             )
-            .bind(true)
-            .bind(retired_after)
-            .fetch_all(pool)
-            .await?;
-            rows.iter().map(SigningKey::from_row).collect()
-        })
+            .await
     }
 }

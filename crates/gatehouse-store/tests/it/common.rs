@@ -1,6 +1,6 @@
 //! The stores every test runs against: a fresh SQLite file, and a fresh schema in
 //! PostgreSQL when `GATEHOUSE_TEST_POSTGRES_URL` is set; and a user to put in them.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+#![allow(dead_code)]
 
 use gatehouse_core::connection::Connection;
 use gatehouse_core::user::User;
@@ -10,8 +10,8 @@ use serde_json::{json, Map};
 
 pub struct Db {
     pub store: Store,
-    drop_schema: Option<(String, String)>,
-    file: Option<std::path::PathBuf>,
+    pub drop_schema: Option<(String, String)>,
+    pub file: Option<std::path::PathBuf>,
 }
 
 pub async fn stores() -> Vec<Db> {

@@ -1,80 +1,99 @@
 //! User search (`q` and `sort`) against real databases: the same fixture and the same
 //! assertions run on SQLite (always) and PostgreSQL (when `GATEHOUSE_TEST_POSTGRES_URL` is
 //! set; each run gets a fresh, uniquely named schema that is dropped afterwards).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::str::FromStr;
 
 use gatehouse_store::search::{self, compile, compile_sort, parse, SearchError};
-use gatehouse_store::sql::{Dialect, SqlValue};
+use gatehouse_store::sql::{Dialect, SqlType, SqlValue};
 use rand::{Rng, SeedableRng};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
 
-const SQLITE_MIGRATION: &str = include_str!("../migrations/sqlite/0001_init.sql");
-const POSTGRES_MIGRATION: &str = include_str!("../migrations/postgres/0001_init.sql");
+const SQLITE_MIGRATION: &str = include_str!("../../migrations/sqlite/0001_init.sql");
+const POSTGRES_MIGRATION: &str = include_str!("../../migrations/postgres/0001_init.sql");
 
+/// The same two drivers the store uses: rusqlite on a temporary file, sqlx on PostgreSQL.
 enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(rusqlite::Connection, std::path::PathBuf),
     Postgres(PgPool),
 }
 
 impl Db {
     fn dialect(&self) -> Dialect {
         match self {
-            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Sqlite(..) => Dialect::Sqlite,
             Db::Postgres(_) => Dialect::Postgres,
         }
     }
 
     /// Runs `SELECT user_id FROM users WHERE <where_sql> ORDER BY <order>` with `params`.
-    async fn user_ids(&self, where_sql: &str, order: &str, params: &[SqlValue]) -> Result<Vec<String>, sqlx::Error> {
+    async fn user_ids(&self, where_sql: &str, order: &str, params: &[SqlValue]) -> Result<Vec<String>, String> {
         let sql = format!("SELECT user_id FROM users WHERE {where_sql} ORDER BY {order}");
-        macro_rules! run {
-            ($pool:expr) => {{
-                let mut q = sqlx::query(&sql);
-                for p in params {
-                    q = match p {
-                        SqlValue::Text(s) => q.bind(s.clone()),
-                        SqlValue::Int(i) => q.bind(*i),
-                        SqlValue::Float(f) => q.bind(*f),
-                        SqlValue::Bool(b) => q.bind(*b),
-                    };
-                }
-                let rows = q.fetch_all($pool).await?;
-                rows.iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<Vec<_>, _>>()
-            }};
-        }
         match self {
-            Db::Sqlite(pool) => run!(pool),
-            Db::Postgres(pool) => run!(pool),
+            Db::Sqlite(c, _) => {
+                let mut statement = sqlite_statement(c, &sql, params)?;
+                let mut rows = statement.raw_query();
+                let mut ids = Vec::new();
+                while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+                    ids.push(row.get(0).map_err(|e| e.to_string())?);
+                }
+                Ok(ids)
+            }
+            Db::Postgres(pool) => {
+                let rows = postgres_query(&sql, params).fetch_all(pool).await.map_err(|e| e.to_string())?;
+                rows.iter().map(|r| r.try_get::<String, _>(0).map_err(|e| e.to_string())).collect()
+            }
         }
     }
 
-    /// Runs a statement; `None` binds a text NULL.
-    async fn execute(&self, sql: &str, params: &[Option<SqlValue>]) -> Result<(), sqlx::Error> {
-        macro_rules! run {
-            ($pool:expr) => {{
-                let mut q = sqlx::query(sql);
-                for p in params {
-                    q = match p {
-                        None => q.bind(None::<String>),
-                        Some(SqlValue::Text(s)) => q.bind(s.clone()),
-                        Some(SqlValue::Int(i)) => q.bind(*i),
-                        Some(SqlValue::Float(f)) => q.bind(*f),
-                        Some(SqlValue::Bool(b)) => q.bind(*b),
-                    };
-                }
-                q.execute($pool).await?;
-                Ok(())
-            }};
-        }
+    /// Runs a statement.
+    async fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<(), String> {
         match self {
-            Db::Sqlite(pool) => run!(pool),
-            Db::Postgres(pool) => run!(pool),
+            Db::Sqlite(c, _) => sqlite_statement(c, sql, params)?.raw_execute().map(|_| ()).map_err(|e| e.to_string()),
+            Db::Postgres(pool) => {
+                postgres_query(sql, params).execute(pool).await.map(|_| ()).map_err(|e| e.to_string())
+            }
         }
     }
+}
+
+/// `sql` prepared on `c`, `params[N - 1]` bound to each `$N`.
+fn sqlite_statement<'c>(
+    c: &'c rusqlite::Connection,
+    sql: &str,
+    params: &[SqlValue],
+) -> Result<rusqlite::Statement<'c>, String> {
+    use rusqlite::types::Value;
+    let mut statement = c.prepare(sql).map_err(|e| e.to_string())?;
+    for (i, p) in params.iter().enumerate() {
+        let value = match p {
+            SqlValue::Text(s) | SqlValue::Json(s) => Value::Text(s.clone()),
+            SqlValue::Int(i) => Value::Integer(*i),
+            SqlValue::Float(f) => Value::Real(*f),
+            SqlValue::Bool(b) => Value::Integer(i64::from(*b)),
+            SqlValue::Null(_) => Value::Null,
+            SqlValue::TextList(_) => return Err("no lists on SQLite".into()),
+        };
+        if let Some(index) = statement.parameter_index(&format!("${}", i + 1)).map_err(|e| e.to_string())? {
+            statement.raw_bind_parameter(index, value).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(statement)
+}
+
+fn postgres_query<'q>(
+    sql: &'q str,
+    params: &'q [SqlValue],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    params.iter().fold(sqlx::query(sql), |q, p| match p {
+        SqlValue::Text(s) | SqlValue::Json(s) => q.bind(s.as_str()),
+        SqlValue::Int(i) => q.bind(*i),
+        SqlValue::Float(f) => q.bind(*f),
+        SqlValue::Bool(b) => q.bind(*b),
+        SqlValue::TextList(l) => q.bind(l.as_slice()),
+        SqlValue::Null(_) => q.bind(None::<&str>),
+    })
 }
 
 struct User {
@@ -273,7 +292,7 @@ async fn load_fixture(db: &Db) {
         db.execute(
             "INSERT INTO connections (id, name, strategy, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $4)",
-            &[id, name, strategy, "2023-01-01T00:00:00.000Z"].map(|v| Some(text(v))),
+            &[id, name, strategy, "2023-01-01T00:00:00.000Z"].map(text),
         )
         .await
         .expect("insert connection");
@@ -307,31 +326,31 @@ async fn load_fixture(db: &Db) {
     values.push(format!("${}", columns.len() + 1));
     values.push(format!("${}", columns.len() + 1));
     let insert = format!("INSERT INTO users ({}) VALUES ({})", names.join(", "), values.join(", "));
-    let o = |v: Option<&str>| v.map(text);
+    let o = |v: Option<&str>| v.map_or(SqlValue::Null(SqlType::Text), text);
     for u in users() {
         let (conn_id, conn_name, provider) =
             CONNECTIONS.iter().find(|(id, _, _)| *id == u.conn).copied().expect("connection");
         let params = vec![
-            Some(text(u.id)),
-            Some(text(conn_id)),
-            Some(text(conn_name)),
-            Some(text(provider)),
+            text(u.id),
+            text(conn_id),
+            text(conn_name),
+            text(provider),
             o(u.email),
-            Some(SqlValue::Bool(u.email_verified)),
+            SqlValue::Bool(u.email_verified),
             o(u.username),
             o(u.phone),
-            Some(SqlValue::Bool(u.phone.is_some())),
+            SqlValue::Bool(u.phone.is_some()),
             o(u.name),
             o(u.nickname),
             o(u.given),
             o(u.family),
-            Some(text(u.user_metadata)),
-            Some(text(u.app_metadata)),
-            Some(SqlValue::Bool(u.blocked)),
-            Some(SqlValue::Int(u.logins)),
+            text(u.user_metadata),
+            text(u.app_metadata),
+            SqlValue::Bool(u.blocked),
+            SqlValue::Int(u.logins),
             o(u.last_login),
             o(u.last_ip),
-            Some(text(u.created_at)),
+            text(u.created_at),
         ];
         db.execute(&insert, &params).await.expect("insert user");
     }
@@ -682,11 +701,16 @@ fn report(failures: &[String]) {
 
 #[tokio::test]
 async fn search_on_sqlite() {
-    let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.expect("open sqlite");
-    sqlx::raw_sql(SQLITE_MIGRATION).execute(&pool).await.expect("migrate sqlite");
-    let db = Db::Sqlite(pool);
+    let file = std::env::temp_dir().join(format!("gh_search_{:016x}.db", rand::random::<u64>()));
+    let c = rusqlite::Connection::open(&file).expect("open sqlite");
+    c.execute_batch(SQLITE_MIGRATION).expect("migrate sqlite");
+    let db = Db::Sqlite(c, file);
     load_fixture(&db).await;
     let failures = check_backend(&db).await;
+    if let Db::Sqlite(c, file) = db {
+        drop(c);
+        let _ = std::fs::remove_file(file);
+    }
     report(&failures);
 }
 

@@ -1,15 +1,12 @@
 //! The store calls a password login makes, on both backends: the one-statement success
 //! record, the failure-counter state, the paired settings read and the batched audit insert.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gatehouse_core::connection::Connection;
 use gatehouse_core::log_event::LogEvent;
 use gatehouse_store::{FailureKey, FailureState, LogQuery, LoginRecord, StoreError, MAX_LOGS_PER_INSERT};
 use serde_json::json;
 
-mod common;
-
-use common::{cleanup, stores, user};
+use crate::common::{cleanup, stores, user};
 
 const OLD_HASH: &str = "$2b$10$abcdefghijklmnopqrstuuQ7HZJx.6c9mAW4fJ9P8WB7hKkF8ITeK";
 
@@ -217,7 +214,7 @@ async fn the_logins_own_reads_and_write_agree_with_the_store() {
 #[tokio::test]
 async fn configuration_reads_see_this_nodes_writes_at_once_and_another_nodes_within_the_ttl() {
     for db in stores().await {
-        let (here, there) = (&db.store, common::another_node(&db).await);
+        let (here, there) = (&db.store, crate::common::another_node(&db).await);
         let (a, b) = ("brute-force-protection", "suspicious-ip-throttling");
         assert_eq!(here.setting_pair(a, b).await.unwrap(), (None, None));
         // This node's own write is seen at once (it forgets what it had read).

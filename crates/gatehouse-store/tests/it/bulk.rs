@@ -1,15 +1,12 @@
 //! The bulk import path on both backends: per-user outcomes, exact round trips of every
 //! column (COPY escaping included), and no partial rows.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use gatehouse_core::connection::Connection;
 use gatehouse_core::user::User;
 use gatehouse_store::{BulkOutcome, ConflictOn};
 use serde_json::{json, Value};
 
-mod common;
-
-use common::{cleanup, stores, user};
+use crate::common::{cleanup, stores, user};
 
 #[tokio::test]
 async fn bulk_insert_reports_each_conflict_and_writes_the_rest() {
