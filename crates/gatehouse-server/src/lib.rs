@@ -27,7 +27,6 @@ use std::future::Future;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-
 /// The whole HTTP application, for `serve` and for in-process tests.
 pub fn app(state: Services) -> Router {
     let management = api::router()

@@ -93,9 +93,10 @@ async fn main() {
         hashes.push(t.elapsed().as_secs_f64() * 1000.0);
 
         let t = Instant::now();
-        let user = gatehouse_services::login::password_login(&state, &c, &format!("user{i}@legacy.test"), PASSWORD, None)
-            .await
-            .unwrap();
+        let user =
+            gatehouse_services::login::password_login(&state, &c, &format!("user{i}@legacy.test"), PASSWORD, None)
+                .await
+                .unwrap();
         logins.push(t.elapsed().as_secs_f64() * 1000.0);
         assert!(user.password_hash.unwrap().starts_with("$argon2id$"));
     }

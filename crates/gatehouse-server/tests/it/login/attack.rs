@@ -54,8 +54,9 @@ async fn consecutive_failures_block_the_identifier_from_that_ip(backend: Backend
     assert!(types.iter().any(|t| t == "limit_wc"), "{types:?}");
 
     // An admin (or a password change) lifts it, and ublkdu is logged.
-    let lifted =
-        gatehouse_services::attack::release_blocks(&srv.state, &["alice@example.com".into()], None, None).await.unwrap();
+    let lifted = gatehouse_services::attack::release_blocks(&srv.state, &["alice@example.com".into()], None, None)
+        .await
+        .unwrap();
     assert_eq!(lifted, 1);
     assert_eq!(attempt(&srv, "alice@example.com", PASSWORD, "203.0.113.5").await.0, 200);
     assert!(log_types(&srv).await.iter().any(|t| t == "ublkdu"));
