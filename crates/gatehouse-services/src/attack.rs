@@ -257,11 +257,11 @@ pub async fn notify_blocked_user(
     let ttl = (UNBLOCK_TICKET_TTL_SECS / 3600).to_string();
     let vars =
         [("email", email.as_str()), ("link", link.as_str()), ("ip", ip.unwrap_or("unknown")), ("ttl_hours", &ttl)];
-    let message = crate::mail::compose(state, "unblock.txt", &email, &vars).await;
+    let message = state.mail.compose("unblock.txt", &email, &vars).await;
     let on_failure = crate::mail::OnFailure {
         kind: codes::BLOCKED_ACCOUNT,
         user_id: Some(user.user_id.clone()),
         connection: Some((connection.id.clone(), connection.name.clone())),
     };
-    crate::mail::send_in_background(state, message, on_failure);
+    state.mail.send_in_background(message, on_failure);
 }

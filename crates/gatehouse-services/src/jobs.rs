@@ -247,28 +247,29 @@ async fn completion_email(state: &Services, job: &Job, connection: &str, summary
     let status = if failed == "0" { "completed" } else { "completed with failures" };
     let mut unsent = 0;
     for to in admins {
-        let email = crate::mail::compose(
-            state,
-            "import-completed.txt",
-            to,
-            &[
-                ("job_id", &job.id),
-                ("connection", connection),
-                ("status", status),
-                ("total", &total),
-                ("inserted", &inserted),
-                ("updated", &updated),
-                ("failed", &failed),
-                ("details", ""),
-            ],
-        )
-        .await;
+        let email = state
+            .mail
+            .compose(
+                "import-completed.txt",
+                to,
+                &[
+                    ("job_id", &job.id),
+                    ("connection", connection),
+                    ("status", status),
+                    ("total", &total),
+                    ("inserted", &inserted),
+                    ("updated", &updated),
+                    ("failed", &failed),
+                    ("details", ""),
+                ],
+            )
+            .await;
         let on_failure = crate::mail::OnFailure {
             kind: gatehouse_core::log_event::codes::FAILED_USERS_IMPORT,
             user_id: None,
             connection: job.connection_id.clone().map(|id| (id, connection.to_string())),
         };
-        if !crate::mail::deliver(state, &email, on_failure).await {
+        if !state.mail.deliver(&email, on_failure).await {
             unsent += 1;
         }
     }

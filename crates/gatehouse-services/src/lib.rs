@@ -90,9 +90,15 @@ pub async fn build(
     let now = gatehouse_core::clock::iso8601(clock.now());
     let link_key = store.server_secret(jobs::LINK_KEY_NAME, &jobs::new_link_key(), &now).await?;
     let rate_limiter = ratelimit::RateLimiter::from_config(&config.rate_limits).await?;
-    let mailer = mail::Mailer::new(&config.mail, &config.data_dir)?;
+    let audit = audit::AuditLog::start(store.clone(), config.log_stream.clone(), metrics.clone(), clock.clone());
+    let mail = mail::Mail::new(
+        mail::Mailer::new(&config.mail, &config.data_dir)?,
+        audit.clone(),
+        config.branding.name.clone(),
+        config.template_dir.clone(),
+    );
     Ok(Services {
-        audit: audit::AuditLog::start(store.clone(), config.log_stream.clone(), metrics.clone(), clock.clone()),
+        audit,
         store,
         config: Arc::new(config),
         keys,
@@ -102,7 +108,7 @@ pub async fn build(
         node_id: Arc::from(gatehouse_core::ids::new_node_id()),
         job_created: Arc::new(tokio::sync::Notify::new()),
         rate_limiter,
-        mailer,
+        mail,
         legacy: legacy::Registry::default(),
         upstreams: Arc::new(social::Upstreams::new()),
         metrics,

@@ -6,7 +6,7 @@
 //! [`send_in_background`], so a slow SMTP server never holds a request; failures are
 //! logged without the message body (it holds a ticket) and audited.
 
-use crate::Services;
+use crate::audit::AuditLog;
 use gatehouse_core::secret::Secret;
 use lettre::message::{Body, Mailbox, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -199,21 +199,18 @@ pub fn fill_text(template: &str, vars: &[(&str, &str)]) -> String {
     out
 }
 
-/// Builds an email from template `name` (`Subject: …` on its first line, a blank line,
-/// then the body), overridable in `template_dir` like the pages.
-pub async fn compose(state: &Services, name: &str, to: &str, vars: &[(&str, &str)]) -> Email {
-    let brand = state.config.branding.name.clone();
-    let mut all: Vec<(&str, &str)> = vars.to_vec();
-    all.push(("brand_name", &brand));
-    let text = fill_text(&crate::templates::load(state.config.template_dir.as_deref(), name, EMBEDDED).await, &all);
-    let (subject, body) = match text.strip_prefix("Subject:").and_then(|t| t.split_once('\n')) {
-        Some((subject, body)) => (subject.trim().to_string(), body.trim_start_matches(['\r', '\n']).to_string()),
-        None => (brand, text),
-    };
-    Email { to: to.to_string(), subject, body }
+/// Email as the flows send it: texts from the (overridable) templates with the brand's
+/// name, sends bounded by the mailer's timeout, failures logged without the body (it
+/// holds a ticket) and audited. Cheap to clone.
+#[derive(Clone)]
+pub struct Mail {
+    mailer: Mailer,
+    audit: AuditLog,
+    brand_name: String,
+    template_dir: Option<PathBuf>,
 }
 
-/// What to record when a background send fails.
+/// What to record when a send fails.
 pub struct OnFailure {
     /// Auth0 log code (`fv`, `fcpr`, …).
     pub kind: &'static str,
@@ -221,28 +218,46 @@ pub struct OnFailure {
     pub connection: Option<(String, String)>,
 }
 
-/// Sends without holding the caller: the send runs on its own task; a failure is
-/// logged (without the body, which holds a ticket) and audited.
-pub fn send_in_background(state: &Services, email: Email, on_failure: OnFailure) -> tokio::task::JoinHandle<()> {
-    let state = state.clone();
-    tokio::spawn(async move {
-        deliver(&state, &email, on_failure).await;
-    })
-}
-
-/// Sends now; a failure is logged and audited, and reported as `false`.
-pub async fn deliver(state: &Services, email: &Email, on_failure: OnFailure) -> bool {
-    let Err(e) = state.mailer.send(email).await else { return true };
-    tracing::warn!(error = %e, subject = %email.subject, "sending an email failed");
-    let mut event = state.audit.event(on_failure.kind);
-    event.user_id = on_failure.user_id;
-    if let Some((id, name)) = on_failure.connection {
-        event.connection_id = Some(id);
-        event.connection = Some(name);
+impl Mail {
+    pub fn new(mailer: Mailer, audit: AuditLog, brand_name: String, template_dir: Option<PathBuf>) -> Self {
+        Self { mailer, audit, brand_name, template_dir }
     }
-    event.description = Some(format!("Sending the email failed: {e}"));
-    state.audit.record(event).await;
-    false
+
+    /// Builds an email from template `name` (`Subject: …` on its first line, a blank
+    /// line, then the body).
+    pub async fn compose(&self, name: &str, to: &str, vars: &[(&str, &str)]) -> Email {
+        let mut all: Vec<(&str, &str)> = vars.to_vec();
+        all.push(("brand_name", &self.brand_name));
+        let text = fill_text(&crate::templates::load(self.template_dir.as_deref(), name, EMBEDDED).await, &all);
+        let (subject, body) = match text.strip_prefix("Subject:").and_then(|t| t.split_once('\n')) {
+            Some((subject, body)) => (subject.trim().to_string(), body.trim_start_matches(['\r', '\n']).to_string()),
+            None => (self.brand_name.clone(), text),
+        };
+        Email { to: to.to_string(), subject, body }
+    }
+
+    /// Sends without holding the caller: the send runs on its own task.
+    pub fn send_in_background(&self, email: Email, on_failure: OnFailure) -> tokio::task::JoinHandle<()> {
+        let mail = self.clone();
+        tokio::spawn(async move {
+            mail.deliver(&email, on_failure).await;
+        })
+    }
+
+    /// Sends now; a failure is reported as `false`.
+    pub async fn deliver(&self, email: &Email, on_failure: OnFailure) -> bool {
+        let Err(e) = self.mailer.send(email).await else { return true };
+        tracing::warn!(error = %e, subject = %email.subject, "sending an email failed");
+        let mut event = self.audit.event(on_failure.kind);
+        event.user_id = on_failure.user_id;
+        if let Some((id, name)) = on_failure.connection {
+            event.connection_id = Some(id);
+            event.connection = Some(name);
+        }
+        event.description = Some(format!("Sending the email failed: {e}"));
+        self.audit.record(event).await;
+        false
+    }
 }
 
 #[cfg(test)]

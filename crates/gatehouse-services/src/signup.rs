@@ -7,7 +7,7 @@
 //! - A reset request answers the same way, in the same time, whether or not the user
 //!   exists: the lookup and the email happen on a task of their own.
 
-use crate::mail::{self, OnFailure};
+use crate::mail::OnFailure;
 use crate::session_end::Initiator;
 use crate::tickets::{issue_ticket, TicketRequest};
 use crate::Services;
@@ -231,23 +231,20 @@ pub async fn send_verification_email(
     )
     .await?;
     let ttl = hours(VERIFICATION_TTL_SECS);
-    let email = mail::compose(
-        state,
-        "email-verification.txt",
-        &address,
-        &[("email", &address), ("link", &link), ("ttl_hours", &ttl)],
-    )
-    .await;
+    let email = state
+        .mail
+        .compose("email-verification.txt", &address, &[("email", &address), ("link", &link), ("ttl_hours", &ttl)])
+        .await;
     let on_failure = OnFailure {
         kind: codes::FAILED_VERIFICATION_EMAIL,
         user_id: Some(user.user_id.clone()),
         connection: Some((user.connection_id.clone(), user.connection.clone())),
     };
     if background {
-        mail::send_in_background(state, email, on_failure);
+        state.mail.send_in_background(email, on_failure);
         return Ok(true);
     }
-    Ok(mail::deliver(state, &email, on_failure).await)
+    Ok(state.mail.deliver(&email, on_failure).await)
 }
 
 /// Starts a password reset for `email` in `connection` and returns at once; the lookup,
@@ -318,15 +315,16 @@ async fn reset_request(
     )
     .await?;
     let ttl = hours(RESET_TTL_SECS);
-    let message =
-        mail::compose(state, "reset-password.txt", email, &[("email", email), ("link", &link), ("ttl_hours", &ttl)])
-            .await;
+    let message = state
+        .mail
+        .compose("reset-password.txt", email, &[("email", email), ("link", &link), ("ttl_hours", &ttl)])
+        .await;
     let on_failure = OnFailure {
         kind: codes::FAILED_CHANGE_PASSWORD_REQUEST,
         user_id: Some(user.user_id.clone()),
         connection: Some((connection.id.clone(), connection.name.clone())),
     };
-    if mail::deliver(state, &message, on_failure).await {
+    if state.mail.deliver(&message, on_failure).await {
         state.audit.record(event).await;
     }
     Ok(())

@@ -160,7 +160,7 @@ pub struct Services {
     pub node_id: Arc<str>,
     pub rate_limiter: crate::ratelimit::RateLimiter,
     pub audit: crate::audit::AuditLog,
-    pub mailer: crate::mail::Mailer,
+    pub mail: crate::mail::Mail,
     /// Wakes the job worker when a job is created.
     pub job_created: Arc<tokio::sync::Notify>,
     /// The connections' legacy identity stores, built on first use.

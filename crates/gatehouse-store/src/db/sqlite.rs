@@ -168,11 +168,12 @@ pub(crate) fn rows<T>(
 ) -> Result<Vec<T>, StoreError> {
     let mut statement = c.prepare_cached(sql)?;
     bind(&mut statement, params)?;
+    let names: Vec<String> = statement.column_names().into_iter().map(str::to_string).collect();
     let mut rows = statement.raw_query();
     let mut out = Vec::new();
     while out.len() < limit {
         let Some(row) = rows.next()? else { break };
-        out.push(decode(&Row::new(RowSource::Sqlite(row)))?);
+        out.push(decode(&Row::new(RowSource::Sqlite(row, &names)))?);
     }
     Ok(out)
 }
