@@ -222,7 +222,8 @@ impl<'a> Body<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
-/// A login (email or username) as users are looked up by it: emails are matched case-insensitively after trimming, as they are stored.
+/// A login (email or username) as users are looked up by it: emails are matched
+/// case-insensitively after trimming, as they are stored.
 pub fn normalize_login(raw: &str) -> String {
     // No user has a NUL in their login; such a login is nobody's (an unknown user).
     if raw.contains('\0') {

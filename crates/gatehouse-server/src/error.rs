@@ -397,14 +397,15 @@ impl From<PageError> for SocialError {
     }
 }
 
+/// What a hosted page tells a blocked user, whichever way they signed in.
+const BLOCKED_ON_A_PAGE: &str = "Your account is blocked. Contact the administrator.";
+
 /// How a hosted page tells a refused login: the status and the sentence shown above
 /// its form. An internal failure is an error page instead.
 pub fn login_refusal(e: LoginError) -> Result<(StatusCode, String), PageError> {
     match e {
         LoginError::Internal(detail) => Err(PageError::internal(detail)),
-        LoginError::Blocked => {
-            Ok((StatusCode::BAD_REQUEST, "Your account is blocked. Contact the administrator.".into()))
-        }
+        LoginError::Blocked => Ok((StatusCode::BAD_REQUEST, BLOCKED_ON_A_PAGE.into())),
         LoginError::Unavailable => Ok((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
         LoginError::TooManyAttempts | LoginError::SuspiciousIp => Ok((StatusCode::TOO_MANY_REQUESTS, e.to_string())),
         LoginError::WrongCredentials => Ok((StatusCode::BAD_REQUEST, e.to_string())),
@@ -465,9 +466,7 @@ impl From<SocialError> for PageError {
                 "invalid_connection",
                 "This way of signing in is not available for this application.",
             ),
-            S::Blocked => {
-                page(StatusCode::FORBIDDEN, "unauthorized", "Your account is blocked. Contact the administrator.")
-            }
+            S::Blocked => page(StatusCode::FORBIDDEN, "unauthorized", BLOCKED_ON_A_PAGE),
             S::EmailInUse => page(
                 StatusCode::CONFLICT,
                 "email_in_use",
