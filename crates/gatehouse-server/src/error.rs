@@ -39,6 +39,12 @@ pub enum ApiError {
     /// A store Gatehouse depends on (a connection's legacy identity store) is down or slow.
     #[error("The identity store of this connection is unavailable. Try again later.")]
     Unavailable(String),
+    /// The rate limiter could not count the request and fails closed.
+    #[error("The service is temporarily unavailable. Try again later.")]
+    RateLimiterUnavailable { retry_after_secs: u64 },
+    /// The request line is longer than the server reads.
+    #[error("The request URI is longer than {0} bytes.")]
+    UriTooLong(usize),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -64,7 +70,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::RateLimiterUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,7 +85,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyRequests => "too_many_requests",
-            Self::Unavailable(_) => "temporarily_unavailable",
+            Self::Unavailable(_) | Self::RateLimiterUnavailable { .. } => "temporarily_unavailable",
+            Self::UriTooLong(_) => "uri_too_long",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -118,6 +126,12 @@ impl From<StoreError> for ApiError {
             }
             other => Self::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<gatehouse_services::ratelimit::Unavailable> for ApiError {
+    fn from(e: gatehouse_services::ratelimit::Unavailable) -> Self {
+        Self::RateLimiterUnavailable { retry_after_secs: e.retry_after_secs }
     }
 }
 
@@ -163,6 +177,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer realm=\"gatehouse\""));
+        }
+        if let Self::RateLimiterUnavailable { retry_after_secs } = self {
+            response.headers_mut().insert("retry-after", HeaderValue::from(retry_after_secs));
         }
         response
     }

@@ -17,6 +17,7 @@ mod openapi;
 mod pages;
 mod request_limits;
 mod social;
+mod uri_limit;
 mod wellknown;
 
 use axum::extract::DefaultBodyLimit;
@@ -61,16 +62,43 @@ pub fn app(state: Services) -> Router {
         .route("/metrics", get(metrics::endpoint))
         // Bodies are read (and bounded) by our own extractors, which answer in our shape.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(uri_limit::limit))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 
-async fn readyz(axum::extract::State(state): axum::extract::State<Services>) -> axum::http::StatusCode {
-    match state.store.ping().await {
-        Ok(()) => axum::http::StatusCode::OK,
-        Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE,
-    }
+/// `/readyz`: 200 when this node can serve, with a body naming each dependency's state.
+/// A Redis outage while the rate limits fail open is `degraded` but still 200 (the node
+/// serves, uncounted: taking every node out of the load balancer would turn a counter
+/// outage into a full one); failing closed it is 503, as is a store that does not answer.
+async fn readyz(axum::extract::State(state): axum::extract::State<Services>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use gatehouse_services::ratelimit::{CounterHealth, FailureMode};
+    let database = state.store.ping().await.is_ok();
+    let mut dependencies = serde_json::Map::new();
+    dependencies.insert("database".into(), (if database { "ok" } else { "unavailable" }).into());
+    let mut body = serde_json::Map::new();
+    let (serving, degraded) = match state.rate_limiter.health() {
+        CounterHealth::Memory => (database, false),
+        CounterHealth::Up => {
+            dependencies.insert("redis".into(), "ok".into());
+            (database, false)
+        }
+        CounterHealth::Down(mode) => {
+            dependencies.insert("redis".into(), "unavailable".into());
+            body.insert("rate_limits".into(), format!("failing {}", mode.as_str()).into());
+            (database && mode == FailureMode::Open, true)
+        }
+    };
+    let (code, word) = match (serving, degraded) {
+        (true, false) => (axum::http::StatusCode::OK, "ok"),
+        (true, true) => (axum::http::StatusCode::OK, "degraded"),
+        (false, _) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    body.insert("status".into(), word.into());
+    body.insert("dependencies".into(), dependencies.into());
+    (code, axum::Json(body)).into_response()
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests and stores their

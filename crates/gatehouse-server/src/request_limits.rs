@@ -1,6 +1,7 @@
 //! The rate limits' HTTP edge: each Authentication API request is counted per client IP,
 //! each Management API request per access token, and answered with `X-RateLimit-*`
-//! headers (Auth0's 429 body and `Retry-After` when over). The counting itself is
+//! headers (Auth0's 429 body and `Retry-After` when over; a 503 with `Retry-After` when
+//! Redis cannot count and the limiter fails closed). The counting itself is
 //! `gatehouse_services::ratelimit`.
 
 use crate::error::ApiError;
@@ -28,7 +29,11 @@ fn add_headers(response: &mut Response, d: &Decision) {
 }
 
 async fn limited(state: &Services, bucket: &str, key: &str, quota: Quota, req: Request, next: Next) -> Response {
-    let decision = state.rate_limiter.hit(bucket, key, quota, state.clock.now().unix_timestamp()).await;
+    let decision = match state.rate_limiter.hit(bucket, key, quota, state.clock.now().unix_timestamp()).await {
+        Ok(d) => d,
+        // Redis could not count the request and the limiter fails closed.
+        Err(unavailable) => return ApiError::from(unavailable).into_response(),
+    };
     let mut response = if decision.allowed { next.run(req).await } else { ApiError::TooManyRequests.into_response() };
     add_headers(&mut response, &decision);
     if !decision.allowed {

@@ -49,7 +49,7 @@ pub enum StartError {
     Keys(#[from] keys::KeyError),
     #[error("bootstrapping the store failed: {0}")]
     Store(#[from] gatehouse_store::StoreError),
-    #[error("cannot reach the rate limit store: {0}")]
+    #[error("the rate limit store's URL: {0}")]
     RateLimits(#[from] redis::RedisError),
     #[error("mail configuration: {0}")]
     Mail(#[from] mail::MailError),
@@ -89,7 +89,7 @@ pub async fn build(
     let hashing = HashPool::new(hasher, threads, metrics.clone());
     let now = gatehouse_core::clock::iso8601(clock.now());
     let link_key = store.server_secret(jobs::LINK_KEY_NAME, &jobs::new_link_key(), &now).await?;
-    let rate_limiter = ratelimit::RateLimiter::from_config(&config.rate_limits).await?;
+    let rate_limiter = ratelimit::RateLimiter::from_config(&config.rate_limits, metrics.clone()).await?;
     let audit = audit::AuditLog::start(store.clone(), config.log_stream.clone(), metrics.clone(), clock.clone());
     let mail = mail::Mail::new(
         mail::Mailer::new(&config.mail, &config.data_dir)?,

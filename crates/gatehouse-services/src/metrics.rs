@@ -1,7 +1,8 @@
 //! Prometheus metrics (served at `/metrics`) (text exposition format 0.0.4): HTTP requests by
 //! route group and status class with a latency histogram, password hashes and verifies
 //! with theirs (their sum against the requests' tells what a login adds to its hash),
-//! and audit events by Auth0 type code (logins, failures, blocks, sign-ups…). Counters
+//! audit events by Auth0 type code (logins, failures, blocks, sign-ups…), and requests
+//! the rate limiter decided without its Redis counter (by outcome). Counters
 //! are per process; Prometheus sums the nodes.
 //!
 //! Only counts leave here: no identifiers, no addresses, no paths with ids in them
@@ -60,6 +61,8 @@ struct Counters {
     hashing: BTreeMap<&'static str, Histogram>,
     /// Audit event type → events.
     events: BTreeMap<String, u64>,
+    /// `allowed` / `refused` → requests decided without the Redis counter.
+    rate_limit_unavailable: BTreeMap<&'static str, u64>,
 }
 
 /// The process's metrics, shared by every handler.
@@ -121,6 +124,13 @@ impl Metrics {
         }
     }
 
+    /// A request the rate limiter decided without Redis: `allowed` or `refused`.
+    pub fn observe_rate_limit_unavailable(&self, outcome: &'static str) {
+        if let Ok(mut c) = self.0.lock() {
+            *c.rate_limit_unavailable.entry(outcome).or_default() += 1;
+        }
+    }
+
     /// The exposition text.
     pub fn render(&self) -> String {
         let Ok(c) = self.0.lock() else { return String::new() };
@@ -146,6 +156,13 @@ impl Metrics {
         out.push_str("# TYPE gatehouse_events_total counter\n");
         for (kind, n) in &c.events {
             let _ = writeln!(out, "gatehouse_events_total{{type=\"{kind}\"}} {n}");
+        }
+        out.push_str(
+            "# HELP gatehouse_rate_limit_unavailable_total Requests decided without the Redis rate-limit counter.\n",
+        );
+        out.push_str("# TYPE gatehouse_rate_limit_unavailable_total counter\n");
+        for (outcome, n) in &c.rate_limit_unavailable {
+            let _ = writeln!(out, "gatehouse_rate_limit_unavailable_total{{outcome=\"{outcome}\"}} {n}");
         }
         out
     }

@@ -2,11 +2,21 @@
 //! (several nodes share one budget). The server answers with them.
 //!
 //! Buckets: the Authentication API per client IP, the Management API per access token.
-//! When Redis is unreachable the limiter fails open and logs: an outage of the counter
-//! must not become an outage of every login.
+//! Every Redis call is bounded (`redis_timeout`, tens of milliseconds). When Redis does
+//! not answer, the limiter fails open by default: the request goes ahead uncounted, an
+//! outage of the counter must not become an outage of every login. Configured to fail
+//! closed, such requests are refused ([`Unavailable`]) instead. Either way each one is
+//! counted in the metrics and a warning is logged every few seconds, not per request.
+//! The token buckets of attack protection always fail open: when the limiter fails
+//! closed, the request limit in front of every login has refused already.
 
+mod link;
+
+use crate::metrics::Metrics;
+use link::Link;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 
 /// `limit` requests per `window_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +36,50 @@ pub struct RateLimitConfig {
     pub redis_url: Option<String>,
     /// Prefix of the Redis keys, so deployments can share one Redis.
     pub redis_prefix: String,
+    /// The longest a request waits on Redis before it is decided without it.
+    pub redis_timeout: Duration,
+    /// What happens to a request Redis could not count.
+    pub on_redis_failure: FailureMode,
+}
+
+/// What the limiter does with a request when Redis cannot count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailureMode {
+    /// Let it through uncounted (the default).
+    #[default]
+    Open,
+    /// Refuse it: 503 with `Retry-After`.
+    Closed,
+}
+
+impl FailureMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureMode::Open => "open",
+            FailureMode::Closed => "closed",
+        }
+    }
+}
+
+/// How many seconds a client refused for want of Redis is told to wait.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
+/// A request refused because Redis could not count it and the limiter fails closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the rate limit counter is unavailable")]
+pub struct Unavailable {
+    pub retry_after_secs: u64,
+}
+
+/// The shared counter's state, for `/readyz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterHealth {
+    /// Counted in this process's memory: nothing to lose.
+    Memory,
+    /// Redis answers.
+    Up,
+    /// Redis does not answer; requests are decided by the failure mode.
+    Down(FailureMode),
 }
 
 impl Default for RateLimitConfig {
@@ -35,6 +89,8 @@ impl Default for RateLimitConfig {
             management_per_token: Quota { limit: 1_000, window_secs: 60 },
             redis_url: None,
             redis_prefix: "gatehouse:rl".into(),
+            redis_timeout: Duration::from_millis(50),
+            on_redis_failure: FailureMode::Open,
         }
     }
 }
@@ -60,7 +116,7 @@ struct MemoryCounters {
 #[derive(Clone)]
 enum Counter {
     Memory(Arc<Mutex<MemoryCounters>>),
-    Redis(redis::aio::ConnectionManager),
+    Redis(Link),
 }
 
 /// Counts hits per key and window.
@@ -68,6 +124,8 @@ enum Counter {
 pub struct RateLimiter {
     counter: Counter,
     prefix: String,
+    mode: FailureMode,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -84,39 +142,74 @@ impl std::fmt::Debug for RateLimiter {
 const SWEEP_AT: usize = 100_000;
 
 /// INCR the window's counter, giving it its expiry on the first hit; returns the count.
-const REDIS_HIT: &str = r"
+static REDIS_HIT: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return n
-";
+",
+    )
+});
 
 impl RateLimiter {
     pub fn in_memory() -> Self {
-        Self { counter: Counter::Memory(Arc::default()), prefix: String::new() }
-    }
-
-    /// Connects to Redis (the connection manager reconnects by itself afterwards).
-    pub async fn redis(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let manager = redis::aio::ConnectionManager::new(client).await?;
-        Ok(Self { counter: Counter::Redis(manager), prefix: prefix.to_string() })
-    }
-
-    pub async fn from_config(c: &RateLimitConfig) -> Result<Self, redis::RedisError> {
-        match &c.redis_url {
-            Some(url) => Self::redis(url, &c.redis_prefix).await,
-            None => Ok(Self::in_memory()),
+        Self {
+            counter: Counter::Memory(Arc::default()),
+            prefix: String::new(),
+            mode: FailureMode::Open,
+            metrics: Metrics::default(),
         }
     }
 
-    /// Counts one hit of `key` against `quota` at `now` (unix seconds).
-    pub async fn hit(&self, bucket: &str, key: &str, quota: Quota, now: i64) -> Decision {
+    /// Counts in Redis at `c.redis_url`. A Redis that is down at start is not an error:
+    /// the limiter starts degraded and reconnects in the background.
+    pub async fn redis(url: &str, c: &RateLimitConfig, metrics: Metrics) -> Result<Self, redis::RedisError> {
+        let link = Link::open(url, c.redis_timeout).await?;
+        Ok(Self { counter: Counter::Redis(link), prefix: c.redis_prefix.clone(), mode: c.on_redis_failure, metrics })
+    }
+
+    pub async fn from_config(c: &RateLimitConfig, metrics: Metrics) -> Result<Self, redis::RedisError> {
+        match &c.redis_url {
+            Some(url) => Self::redis(url, c, metrics).await,
+            None => Ok(Self { metrics, ..Self::in_memory() }),
+        }
+    }
+
+    /// The shared counter's state now.
+    pub fn health(&self) -> CounterHealth {
+        match &self.counter {
+            Counter::Memory(_) => CounterHealth::Memory,
+            Counter::Redis(link) if link.is_up() => CounterHealth::Up,
+            Counter::Redis(_) => CounterHealth::Down(self.mode),
+        }
+    }
+
+    /// A request Redis could not count: metrics, a warning now and then, and the
+    /// failure mode's answer (`true`: let it through).
+    fn decided_without_redis(&self, link: &Link, fault: &link::Fault, fail_open: bool) -> bool {
+        let outcome = if fail_open { "allowed" } else { "refused" };
+        self.metrics.observe_rate_limit_unavailable(outcome);
+        if let Some(requests) = link.decided_without() {
+            tracing::warn!(
+                error = %fault,
+                requests,
+                outcome,
+                "rate limits: Redis unavailable; requests decided without counting them since the last warning"
+            );
+        }
+        fail_open
+    }
+
+    /// Counts one hit of `key` against `quota` at `now` (unix seconds). `Err` only when
+    /// Redis could not count it and the limiter fails closed.
+    pub async fn hit(&self, bucket: &str, key: &str, quota: Quota, now: i64) -> Result<Decision, Unavailable> {
         let window = i64::try_from(quota.window_secs.max(1)).unwrap_or(60);
         let start = now - now.rem_euclid(window);
         let reset = start + window;
         let count = match &self.counter {
             Counter::Memory(map) => {
-                let Ok(mut counters) = map.lock() else { return open(quota, reset) };
+                let Ok(mut counters) = map.lock() else { return Ok(open(quota, reset)) };
                 let map = &mut counters.windows;
                 if map.len() >= SWEEP_AT {
                     map.retain(|_, (s, _)| *s + window > now);
@@ -128,26 +221,28 @@ impl RateLimiter {
                 entry.1 += 1;
                 entry.1
             }
-            Counter::Redis(manager) => {
-                let mut con = manager.clone();
+            Counter::Redis(link) => {
                 let redis_key = format!("{}:{bucket}:{key}:{start}", self.prefix);
-                let result: Result<u64, _> =
-                    redis::Script::new(REDIS_HIT).key(&redis_key).arg(window + 1).invoke_async(&mut con).await;
-                match result {
+                let mut script = REDIS_HIT.key(&redis_key);
+                script.arg(window + 1);
+                match link.invoke::<u64>(&script).await {
                     Ok(n) => n,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "rate limit counter unavailable; allowing the request");
-                        return open(quota, reset);
+                    Err(fault) => {
+                        let fail_open = self.mode == FailureMode::Open;
+                        if self.decided_without_redis(link, &fault, fail_open) {
+                            return Ok(open(quota, reset));
+                        }
+                        return Err(Unavailable { retry_after_secs: UNAVAILABLE_RETRY_AFTER_SECS });
                     }
                 }
             }
         };
-        Decision {
+        Ok(Decision {
             allowed: count <= quota.limit,
             limit: quota.limit,
             remaining: quota.limit.saturating_sub(count),
             reset,
-        }
+        })
     }
 }
 
@@ -162,7 +257,9 @@ fn gcra(tat: Option<i64>, now_ms: i64, capacity: u32, refill_ms: u64, take: bool
 }
 
 /// The same GCRA step in Redis, atomically. ARGV: now_ms, refill_ms, burst_ms, take (1/0).
-const REDIS_BUCKET: &str = r"
+static REDIS_BUCKET: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
 local now = tonumber(ARGV[1])
 local tat = tonumber(redis.call('GET', KEYS[1]) or ARGV[1])
 if tat < now then tat = now end
@@ -172,11 +269,14 @@ if ARGV[4] == '1' then
   redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', string.format('%d', nxt - now + 1000))
 end
 return 1
-";
+",
+    )
+});
 
 impl RateLimiter {
     /// Whether the token bucket `bucket`/`key` (`capacity` tokens, one more every
-    /// `refill_ms`) has a token; with `take`, spends it. Fails open like [`Self::hit`].
+    /// `refill_ms`) has a token; with `take`, spends it. Always fails open (see the
+    /// module's documentation).
     pub async fn bucket(
         &self,
         bucket: &str,
@@ -200,23 +300,13 @@ impl RateLimiter {
                 }
                 available
             }
-            Counter::Redis(manager) => {
-                let mut con = manager.clone();
+            Counter::Redis(link) => {
                 let burst = refill_ms.saturating_mul(u64::from(capacity));
-                let result: Result<i64, _> = redis::Script::new(REDIS_BUCKET)
-                    .key(format!("{}:{full_key}", self.prefix))
-                    .arg(now_ms)
-                    .arg(refill_ms)
-                    .arg(burst)
-                    .arg(if take { "1" } else { "0" })
-                    .invoke_async(&mut con)
-                    .await;
-                match result {
+                let mut script = REDIS_BUCKET.key(format!("{}:{full_key}", self.prefix));
+                script.arg(now_ms).arg(refill_ms).arg(burst).arg(if take { "1" } else { "0" });
+                match link.invoke::<i64>(&script).await {
                     Ok(n) => n == 1,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "throttling counter unavailable; allowing the request");
-                        true
-                    }
+                    Err(fault) => self.decided_without_redis(link, &fault, true),
                 }
             }
         }
@@ -235,14 +325,14 @@ mod tests {
     async fn memory_windows_count_and_reset() {
         let l = RateLimiter::in_memory();
         let q = Quota { limit: 2, window_secs: 60 };
-        let d1 = l.hit("b", "k", q, 120).await;
-        let d2 = l.hit("b", "k", q, 130).await;
-        let d3 = l.hit("b", "k", q, 179).await;
+        let d1 = l.hit("b", "k", q, 120).await.unwrap();
+        let d2 = l.hit("b", "k", q, 130).await.unwrap();
+        let d3 = l.hit("b", "k", q, 179).await.unwrap();
         assert_eq!((d1.allowed, d1.remaining, d1.reset), (true, 1, 180));
         assert_eq!((d2.allowed, d2.remaining), (true, 0));
         assert!(!d3.allowed);
-        assert!(l.hit("b", "other", q, 179).await.allowed, "keys are independent");
-        assert!(l.hit("b", "k", q, 180).await.allowed, "a new window starts afresh");
+        assert!(l.hit("b", "other", q, 179).await.unwrap().allowed, "keys are independent");
+        assert!(l.hit("b", "k", q, 180).await.unwrap().allowed, "a new window starts afresh");
     }
 
     #[tokio::test]

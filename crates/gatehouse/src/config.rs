@@ -153,6 +153,10 @@ pub struct RateLimitSettings {
     pub redis_url: Option<String>,
     /// Key prefix in Redis, so several deployments can share one Redis.
     pub redis_prefix: String,
+    /// The longest a request waits on Redis.
+    pub redis_timeout_ms: u64,
+    /// `open` (count nothing, let requests through) or `closed` (503) while Redis is down.
+    pub redis_failure_mode: String,
 }
 
 impl Default for RateLimitSettings {
@@ -163,6 +167,8 @@ impl Default for RateLimitSettings {
             management_per_token_per_minute: d.management_per_token.limit,
             redis_url: None,
             redis_prefix: d.redis_prefix,
+            redis_timeout_ms: u64::try_from(d.redis_timeout.as_millis()).unwrap_or(50),
+            redis_failure_mode: d.on_redis_failure.as_str().into(),
         }
     }
 }
@@ -279,6 +285,7 @@ const NESTED_TEXT_KEYS: &[&str] = &[
     "log_stream.token",
     "rate_limits.redis_url",
     "rate_limits.redis_prefix",
+    "rate_limits.redis_failure_mode",
     "branding.name",
     "branding.logo_url",
     "branding.primary_color",
@@ -477,12 +484,22 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
     if r.redis_prefix.is_empty() || r.redis_prefix.len() > 64 || r.redis_prefix.chars().any(char::is_whitespace) {
         bail!("rate_limits.redis_prefix: 1 to 64 characters, no spaces");
     }
+    if !(1..=10_000).contains(&r.redis_timeout_ms) {
+        bail!("rate_limits.redis_timeout_ms: 1 to 10000 milliseconds");
+    }
+    let on_redis_failure = match r.redis_failure_mode.as_str() {
+        "open" => gatehouse_services::ratelimit::FailureMode::Open,
+        "closed" => gatehouse_services::ratelimit::FailureMode::Closed,
+        other => bail!("rate_limits.redis_failure_mode: {other:?} is not open or closed"),
+    };
     let minute = |limit| gatehouse_services::ratelimit::Quota { limit, window_secs: 60 };
     let rate_limits = gatehouse_services::ratelimit::RateLimitConfig {
         authentication_per_ip: minute(r.authentication_per_ip_per_minute),
         management_per_token: minute(r.management_per_token_per_minute),
         redis_url: r.redis_url.clone(),
         redis_prefix: r.redis_prefix.clone(),
+        redis_timeout: std::time::Duration::from_millis(r.redis_timeout_ms),
+        on_redis_failure,
     };
     let log_stream = match raw.log_stream {
         None => None,

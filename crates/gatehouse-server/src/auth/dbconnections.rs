@@ -146,8 +146,10 @@ pub async fn change_password(
     let (connection, client_id) = connection(&state, &body).await?;
     let key = hex::encode(&Sha256::digest(format!("{}|{email}", ip.0.as_deref().unwrap_or("unknown")))[..16]);
     let now = state.clock.now().unix_timestamp();
-    if !state.rate_limiter.hit("cpw", &key, CHANGE_PASSWORD_QUOTA, now).await.allowed {
-        return Ok(ApiError::TooManyRequests.into_response());
+    match state.rate_limiter.hit("cpw", &key, CHANGE_PASSWORD_QUOTA, now).await {
+        Ok(d) if d.allowed => {}
+        Ok(_) => return Ok(ApiError::TooManyRequests.into_response()),
+        Err(unavailable) => return Ok(ApiError::from(unavailable).into_response()),
     }
     request_password_reset(&state, connection, email, client_id, ip.0);
     Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], CHANGE_PASSWORD_MESSAGE).into_response())

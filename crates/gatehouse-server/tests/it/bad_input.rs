@@ -72,6 +72,14 @@ async fn malformed_transport_is_refused_cleanly(b: Backend) {
     assert!(auth0_error(400, &resp, "invalid_query_string").contains("unknown_param"));
     let (status, resp) = s.api("GET", &format!("/api/v2/users?q={}", "a".repeat(5000)), None).await;
     assert_eq!(status, 400, "{resp}");
+    // A URI past 16 KiB: Auth0's 414 JSON, on any route, never an empty body.
+    for path in [format!("/api/v2/users?q={}", "a".repeat(20_000)), format!("/authorize?state={}", "s".repeat(20_000))]
+    {
+        let (status, resp) = s.api("GET", &path, None).await;
+        assert_eq!(status, 414, "{resp}");
+        assert_eq!(resp["error"], "URI Too Long", "{resp}");
+        assert_eq!(auth0_error(414, &resp, "uri_too_long"), "The request URI is longer than 16384 bytes.");
+    }
     let (status, resp) = s.api("GET", "/api/v2/no-such-endpoint", None).await;
     assert_eq!(status, 404, "{resp}");
     let (status, resp) =

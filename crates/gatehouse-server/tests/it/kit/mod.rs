@@ -7,11 +7,13 @@ mod browser;
 mod database;
 mod mail;
 mod oidc;
+mod redis;
 
 pub use browser::{hidden, query_param, Answer, Browser};
 pub use database::{create_postgres_database, drop_postgres_database, unique, with_database, Backend, TestDb};
 pub use mail::{decode_qp, link, SmtpSink};
 pub use oidc::{authorize_path, jwt_claims, s256, CALLBACK, CHALLENGE, VERIFIER};
+pub use redis::RedisProcess;
 
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_hash::{Argon2Config, Hasher, Limits};
