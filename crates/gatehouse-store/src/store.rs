@@ -6,6 +6,7 @@ use crate::db::Db;
 use crate::error::StoreError;
 use crate::rows::{count, user_columns, user_values, FromRow, INSERT_USER, UPDATE_USER};
 use crate::search;
+use crate::signup::TicketKind;
 use crate::sql::{Dialect, SqlValue};
 use gatehouse_core::client::{Client, ClientGrant};
 use gatehouse_core::connection::Connection;
@@ -76,6 +77,9 @@ pub struct SigningKey {
     pub created_at: String,
     pub retired_at: Option<String>,
 }
+
+/// The user's unused password-change tickets, ended by a change of password.
+const END_PASSWORD_TICKETS: &str = "DELETE FROM tickets WHERE user_id = $1 AND kind = $2 AND used_at IS NULL";
 
 /// A new signing key, current (`$5` true); the one INSERT both key writes share.
 const INSERT_SIGNING_KEY: &str =
@@ -297,6 +301,13 @@ impl Store {
     /// Reads a user, lets `change` modify it, and writes it back, all in one transaction
     /// with the row locked, so concurrent updates never lose each other's changes.
     /// Nothing is written if `change` fails.
+    ///
+    /// A change of password (a new stored hash, or a new `last_password_reset`, as a
+    /// change delegated to a legacy store sets) ends, in the same transaction, every
+    /// outstanding password-change ticket of the user: emailed reset links and the
+    /// Management API's tickets alike. However the password changed, no older link can
+    /// overwrite it. (A login's rehash to stronger parameters, [`Store::record_login`],
+    /// keeps the password and the tickets.)
     pub async fn modify_user<E, F>(&self, user_id: &str, change: F) -> Result<Result<User, E>, StoreError>
     where
         F: FnOnce(&mut User) -> Result<(), E>,
@@ -316,10 +327,19 @@ impl Store {
                             return Err(StoreError::NotFound);
                         }
                         let user = c.one("SELECT * FROM users WHERE user_id = $1", &id, User::from_row).await?;
-                        let Some(user) = step.ask(user).await? else { return Ok(None) };
+                        let before = (user.password_hash.clone(), user.last_password_reset.clone());
+                        let Some(user): Option<User> = step.ask(user).await? else { return Ok(None) };
+                        let password_changed = before != (user.password_hash.clone(), user.last_password_reset.clone());
                         let mut values = user_values(&user);
                         values.extend(id);
                         c.execute(&UPDATE_USER, &values).await?;
+                        if password_changed {
+                            c.execute(
+                                END_PASSWORD_TICKETS,
+                                &values![&user.user_id, TicketKind::PasswordChange.as_str()],
+                            )
+                            .await?;
+                        }
                         Ok(Some(user))
                     })
                 },

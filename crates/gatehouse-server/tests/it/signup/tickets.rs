@@ -232,7 +232,91 @@ crate::on_both_backends!(
     expired_tickets_are_purged,
     import_completion_email,
     concurrent_uses_one_wins,
+    a_new_password_ends_every_outstanding_password_link,
 );
+
+/// A password-change ticket from the Management API, as its link.
+async fn password_ticket(s: &Server, user_id: &str) -> String {
+    let (status, t) = s.api("POST", "/api/v2/tickets/password-change", Some(json!({"user_id": user_id}))).await;
+    assert_eq!(status, 201, "{t}");
+    t["ticket"].as_str().unwrap().to_string()
+}
+
+/// Opens a reset link and submits `password`: the final answer's status.
+async fn reset_through(s: &Server, url: &str, password: &str) -> u16 {
+    let mut browser = s.browser();
+    let form = browser.get(url).await;
+    if form.status != 200 {
+        return form.status;
+    }
+    let (csrf, ticket) = (crate::kit::hidden(&form.body, "csrf_token"), crate::kit::hidden(&form.body, "ticket"));
+    let done = browser
+        .post_form(
+            "/u/reset-password",
+            &[("csrf_token", &csrf), ("ticket", &ticket), ("password", password), ("password_confirm", password)],
+        )
+        .await;
+    done.status
+}
+
+/// However a password changes (another link, an admin, a legacy migration writing a
+/// hash), every older reset link of the user dies with it; other tickets live on.
+async fn a_new_password_ends_every_outstanding_password_link(b: Backend) {
+    let s = Server::start(b).await;
+    let client = s.spa_client().await;
+    let email = "links@example.com";
+    let user = s.create_user(json!({"email": email, "password": "First-pass-123", "verify_email": false})).await;
+    let user_id = user["user_id"].as_str().unwrap();
+    let oldest = password_ticket(&s, user_id).await;
+    let r = s
+        .http
+        .post(format!("{}/dbconnections/change_password", s.base))
+        .json(&json!({"client_id": client, "email": email, "connection": DB}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mail = s.emails_to(email, 1).await;
+    let emailed = link(&mail[0], "/u/reset-password?ticket=");
+    let newest = password_ticket(&s, user_id).await;
+    let (_, v) = s.api("POST", "/api/v2/tickets/email-verification", Some(json!({"user_id": user_id}))).await;
+    let verification = v["ticket"].as_str().unwrap().to_string();
+
+    // The newest link sets the password; the older ones can no longer overwrite it.
+    assert_eq!(reset_through(&s, &newest, "Newest-pass-456").await, 200);
+    assert_eq!(reset_through(&s, &oldest, "Oldest-pass-789").await, 400, "the oldest link died");
+    assert_eq!(reset_through(&s, &emailed, "Emailed-pass-789").await, 400, "the emailed link died");
+    assert!(super::helpers::password_is(&s, user_id, "Newest-pass-456").await);
+
+    // An admin's PATCH of the password ends them too; a PATCH of anything else does not.
+    let pending = password_ticket(&s, user_id).await;
+    let path = format!("/api/v2/users/{user_id}");
+    let (status, body) = s.api("PATCH", &path, Some(json!({"name": "Links"}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(s.browser().get(&pending).await.status, 200, "a profile change keeps the link");
+    let (status, body) = s.api("PATCH", &path, Some(json!({"password": "Admin-pass-321"}))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(reset_through(&s, &pending, "Late-pass-654").await, 400, "the admin's change ended it");
+    assert!(super::helpers::password_is(&s, user_id, "Admin-pass-321").await);
+
+    // A hash written by any other path (a legacy store's migration writes one) as well.
+    let pending = password_ticket(&s, user_id).await;
+    let hash = crate::kit::test_hasher().hash("Migrated-pass-1").unwrap().to_stored();
+    s.store
+        .modify_user::<(), _>(user_id, |u| {
+            u.password_hash = Some(hash.clone());
+            Ok(())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.browser().get(&pending).await.status, 400, "a migrated hash ended it");
+    // The email verification ticket is not about the password.
+    let verified = s.browser().get(&verification).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert!(s.store.user(user_id).await.unwrap().unwrap().email_verified);
+    s.stop().await;
+}
 
 /// Of concurrent uses of one ticket, exactly one wins.
 async fn concurrent_uses_one_wins(b: Backend) {
