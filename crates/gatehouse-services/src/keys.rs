@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-/// Clock skew allowed on a token's expiry.
+/// Clock skew allowed on a token's expiry and on its `nbf` (not before).
 const LEEWAY_SECS: i64 = 30;
 
 /// How long a retired key stays published: longer than any token it signed lives.
@@ -191,6 +191,9 @@ struct Registered {
     iss: String,
     aud: Value,
     exp: i64,
+    /// Not before: optional, checked when present.
+    #[serde(default)]
+    nbf: Option<i64>,
 }
 
 impl KeyRing {
@@ -243,12 +246,16 @@ impl KeyRing {
 
     async fn read(store: &Store, clock: &dyn Clock) -> Result<Loaded, KeyError> {
         let cutoff = iso8601(clock.now() - time::Duration::seconds(RETIRED_KEY_GRACE_SECS));
-        let keys = store.signing_keys(&cutoff).await?;
+        Self::loaded(&store.signing_keys(&cutoff).await?)
+    }
+
+    /// The signer, verifiers and sealers of the published `keys`.
+    fn loaded(keys: &[SigningKey]) -> Result<Loaded, KeyError> {
         let current = keys.iter().find(|k| k.current).ok_or(KeyError::NoKey)?;
         let unusable = |k: &SigningKey, reason: String| KeyError::Unusable { kid: k.kid.clone(), reason };
         let signer = Signer::from_pem(&current.kid, &current.private_pem).map_err(|e| unusable(current, e))?;
         let (mut decoding, mut sealers) = (HashMap::new(), HashMap::new());
-        for k in &keys {
+        for k in keys {
             let n = k.public_jwk.get("n").and_then(Value::as_str).unwrap_or_default();
             let e = k.public_jwk.get("e").and_then(Value::as_str).unwrap_or_default();
             let key = DecodingKey::from_rsa_components(n, e).map_err(|err| unusable(k, err.to_string()))?;
@@ -312,13 +319,15 @@ impl KeyRing {
             Value::Array(all) => all.iter().any(|a| a == audience),
             _ => false,
         };
-        if registered.iss != issuer || !audience_matches || registered.exp + LEEWAY_SECS < now {
+        let not_yet = registered.nbf.is_some_and(|nbf| nbf > now + LEEWAY_SECS);
+        if registered.iss != issuer || !audience_matches || registered.exp + LEEWAY_SECS < now || not_yet {
             return None;
         }
         serde_json::from_slice(&plain).ok()
     }
 
-    /// Verifies signature, expiry, issuer and audience of a JWT we issued.
+    /// Verifies signature, expiry, `nbf` (when present; the same leeway), issuer and
+    /// audience of a JWT we issued.
     pub fn verify<T: DeserializeOwned>(&self, token: &str, issuer: &str, audience: &str) -> Option<T> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.alg != Algorithm::RS256 {
@@ -330,6 +339,7 @@ impl KeyRing {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.leeway = LEEWAY_SECS as u64;
+        validation.validate_nbf = true;
         jsonwebtoken::decode::<T>(token, key, &validation).ok().map(|d| d.claims)
     }
 
@@ -426,6 +436,35 @@ mod tests {
         let p: Vec<&str> = token.split('.').collect();
         assert!(Sealer::from_pem(&a.kid, &a.private_pem)?.open(p[0], p[2], p[3], p[4]).is_some(), "deterministic");
         assert!(Sealer::from_pem(&b.kid, &b.private_pem)?.open(p[0], p[2], p[3], p[4]).is_none());
+        Ok(())
+    }
+
+    /// `nbf` is checked with the leeway `exp` has, on JWTs and opaque tokens alike.
+    #[test]
+    fn tokens_not_valid_yet_are_refused_within_the_leeway() -> Result<(), Box<dyn std::error::Error>> {
+        let ring = KeyRing { inner: Arc::new(RwLock::new(KeyRing::loaded(&[generate_rs256(&SystemClock)?])?)) };
+        let now = SystemClock.now().unix_timestamp();
+        let claims = |nbf: Option<i64>| {
+            let mut c = json!({"iss": "https://id.test/", "aud": "api", "sub": "auth0|1", "exp": now + 3600});
+            if let Some(nbf) = nbf {
+                c["nbf"] = json!(nbf);
+            }
+            c
+        };
+        let verified = |c: &Value| -> Result<(bool, bool), Box<dyn std::error::Error>> {
+            let jwt = ring.sign(c)?;
+            let opaque = ring.seal(c)?;
+            Ok((
+                ring.verify::<Value>(&jwt, "https://id.test/", "api").is_some(),
+                ring.open::<Value>(&opaque, "https://id.test/", "api", now).is_some(),
+            ))
+        };
+        assert_eq!(verified(&claims(None))?, (true, true), "no nbf");
+        assert_eq!(verified(&claims(Some(now - 60)))?, (true, true), "valid since a minute");
+        // A few seconds of margin on each side, for the clock the JWT library reads itself.
+        assert_eq!(verified(&claims(Some(now + LEEWAY_SECS - 5)))?, (true, true), "within the leeway");
+        assert_eq!(verified(&claims(Some(now + LEEWAY_SECS + 60)))?, (false, false), "not valid yet");
+        assert_eq!(verified(&claims(Some(now + 86_400)))?, (false, false), "valid tomorrow");
         Ok(())
     }
 
