@@ -155,7 +155,9 @@ pub async fn import_file(
         let mut errors = batch.errors;
         summary.failed += errors.len() as u64;
         if !req.dry_run && !batch.users.is_empty() {
-            let resuming = first_batch && req.resume_at > 0;
+            // The batch after the last checkpoint may have been written before the run
+            // was cut short (even the very first: a job's ids are seeded, so it knows).
+            let resuming = first_batch && (req.resume_at > 0 || req.id_seed.is_some());
             let written = match &mut load {
                 Some(load) => load.write(batch.users).await?,
                 None => store.write_users_bulk(batch.users).await?,
@@ -431,8 +433,9 @@ async fn settle(
         };
         let (incoming, pending) = incoming.join(user);
         let raw = as_read(req, &pending);
-        // A resumed job meets the users it wrote just before it was interrupted.
-        if resuming {
+        // A resumed job meets the users it wrote just before it was interrupted (before
+        // any checkpoint, only those whose ids it made: the seed makes them its own).
+        if resuming && (req.resume_at > 0 || !incoming.user_id_given) {
             if let Some(existing) = store.user(&incoming.user.user_id).await? {
                 if existing.email == incoming.user.email && existing.connection_id == incoming.user.connection_id {
                     summary.inserted += 1;

@@ -4,6 +4,11 @@
 //!
 //! A job survives restarts: an import checkpoints after every batch (progress and errors
 //! in one transaction) and a new claim resumes from there; an export simply starts again.
+//!
+//! A file in the job directory that belongs to no job (an upload cut short by a crash
+//! before its job was stored; it may hold password hashes) is deleted by
+//! [`sweep_orphan_files`]: at start and every few minutes, once untouched for
+//! [`ORPHAN_GRACE`] (an upload in progress on any node is written to constantly).
 
 use crate::export::{export_users, ExportRequest};
 use crate::import::{import_file, BatchReport, ImportError, ImportRequest, ImportSink, ImportSummary};
@@ -60,15 +65,25 @@ pub fn verify_download(state: &Services, job_id: &str, expires: i64, signature: 
     mac.verify_slice(&given).is_ok() && state.clock.now().unix_timestamp() <= expires
 }
 
+/// How long a job file with no job must have been untouched before it is deleted.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(5 * 60);
+
 /// Runs the job worker until the task is dropped.
 pub async fn worker(state: Services) {
     let permits = Arc::new(tokio::sync::Semaphore::new(state.config.jobs.concurrency.max(1)));
-    let mut last_cleanup = Instant::now() - Duration::from_secs(3600);
+    let mut last_cleanup: Option<Instant> = None;
+    let mut last_sweep: Option<Instant> = None;
     loop {
-        if last_cleanup.elapsed() >= Duration::from_secs(3600) {
-            last_cleanup = Instant::now();
+        if last_cleanup.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {
+            last_cleanup = Some(Instant::now());
             if let Err(e) = delete_expired(&state).await {
                 tracing::warn!(error = %e, "deleting expired jobs failed");
+            }
+        }
+        if last_sweep.is_none_or(|at| at.elapsed() >= ORPHAN_GRACE) {
+            last_sweep = Some(Instant::now());
+            if let Err(e) = sweep_orphan_files(&state, ORPHAN_GRACE).await {
+                tracing::warn!(error = %e, "sweeping orphan job files failed");
             }
         }
         let Ok(permit) = permits.clone().acquire_owned().await else { return };
@@ -115,7 +130,7 @@ async fn run(state: &Services, job: Job) {
     tracing::info!(job = %job.id, kind = job.kind.as_str(), resume_at = job.resume_at, "job started");
     let heartbeat = tokio::spawn(heartbeat(state.clone(), job.id.clone()));
     let outcome = match job.kind {
-        JobKind::UsersImport => run_import(state, &job).await,
+        JobKind::UsersImport => run_import_resuming(state, &job).await,
         JobKind::UsersExport => run_export(state, &job).await,
         JobKind::VerificationEmail => run_verification_email(state, &job).await,
         JobKind::UsersMigrateRemaining => run_migrate_remaining(state, &job).await,
@@ -138,6 +153,14 @@ async fn run(state: &Services, job: Job) {
         }
         Err(JobFailure::LostClaim) => {
             tracing::warn!(job = %job.id, "another node took the job over");
+            return;
+        }
+        Err(JobFailure::Transient(e)) => {
+            tracing::warn!(
+                job = %job.id,
+                error = %e,
+                "the store kept failing; the job is left to be taken over and resumed from its checkpoint"
+            );
             return;
         }
         Err(JobFailure::Failed(details)) => {
@@ -171,6 +194,46 @@ enum JobFailure {
     /// The job's details, for `status_details`.
     Failed(String),
     LostClaim,
+    /// The store or the file system failed, not the input: worth another run.
+    Transient(String),
+}
+
+/// Runs of an import cut short by the store or I/O before it is left (unfinished, its
+/// claim lapsing) for a takeover: the waits between them double from 0.5 s to 30 s.
+const IMPORT_RUNS: u32 = 8;
+const FIRST_RETRY_WAIT: Duration = Duration::from_millis(500);
+const LAST_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs an import; a run cut short by a store or I/O failure (a PostgreSQL connection
+/// terminated, a failover) is run again after a backoff, from the job's last checkpoint.
+/// Only input that cannot be used fails the job; after [`IMPORT_RUNS`] runs the job is
+/// left unfinished, and its lapsed claim is taken over (by any node) and resumed.
+async fn run_import_resuming(state: &Services, job: &Job) -> Result<Done, JobFailure> {
+    let mut job = job.clone();
+    let mut wait = FIRST_RETRY_WAIT;
+    let mut run = 0;
+    loop {
+        run += 1;
+        let failure = match run_import(state, &job).await {
+            Err(JobFailure::Transient(e)) => e,
+            other => return other,
+        };
+        if run >= IMPORT_RUNS {
+            return Err(JobFailure::Transient(failure));
+        }
+        tracing::warn!(job = %job.id, run, error = %failure, retry_in_ms = wait.as_millis() as u64, "import interrupted; resuming from its checkpoint");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(LAST_RETRY_WAIT);
+        // The checkpoint to resume from; a failed read waits like a failed run.
+        job = match state.store.job(&job.id).await {
+            Ok(Some(j)) if j.claimed_by.as_deref() == Some(&*state.node_id) => j,
+            Ok(_) => return Err(JobFailure::LostClaim),
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "reading the job's checkpoint failed");
+                job
+            }
+        };
+    }
 }
 
 fn param_bool(job: &Job, key: &str, default: bool) -> bool {
@@ -188,7 +251,7 @@ async fn run_import(state: &Services, job: &Job) -> Result<Done, JobFailure> {
     let connection = match state.store.connection(connection_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return Err(JobFailure::Failed("The connection does not exist.".into())),
-        Err(e) => return Err(internal("reading the connection failed", &e)),
+        Err(e) => return Err(JobFailure::Transient(format!("reading the connection failed: {e}"))),
     };
     let Some(file) = &job.file else { return Err(JobFailure::Failed("The job has no users file.".into())) };
     let format = job.params.get("format").and_then(Value::as_str).unwrap_or("auth0");
@@ -218,6 +281,9 @@ async fn run_import(state: &Services, job: &Job) -> Result<Done, JobFailure> {
         Ok(s) => s,
         Err(ImportError::UnusableFile(m)) => return Err(JobFailure::Failed(m)),
         Err(ImportError::Sink(m)) if m == LOST_CLAIM => return Err(JobFailure::LostClaim),
+        Err(e @ (ImportError::Store(_) | ImportError::Interrupted(_))) => {
+            return Err(JobFailure::Transient(e.to_string()))
+        }
         Err(e) => return Err(internal("the import failed", &e)),
     };
     let total = base.plus(&summary);
@@ -456,6 +522,58 @@ impl<W: std::io::Write> Drop for FinishOnDrop<W> {
             }
         }
     }
+}
+
+/// Why the job directory could not be swept.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("reading the job directory: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Deletes the files of the job directory named for a job that does not exist and
+/// untouched for `grace`; returns how many went. Each is logged.
+pub async fn sweep_orphan_files(state: &Services, grace: Duration) -> Result<usize, SweepError> {
+    let dir = state.config.data_dir.join("jobs");
+    let mut entries = match tokio::fs::read_dir(&dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    let now = std::time::SystemTime::from(state.clock.now());
+    let mut swept = 0;
+    while let Some(entry) = entries.next_entry().await? {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        // Only files named as ours: `<job id>.<kind>`.
+        let Some((id, _)) = name.split_once('.') else { continue };
+        if !gatehouse_core::ids::is_job_id(id) {
+            continue;
+        }
+        let meta = entry.metadata().await?;
+        let untouched = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).unwrap_or_default();
+        if !meta.is_file() || untouched < grace || state.store.job(id).await?.is_some() {
+            continue;
+        }
+        match tokio::fs::remove_file(entry.path()).await {
+            Ok(()) => {
+                swept += 1;
+                tracing::warn!(
+                    file = name,
+                    bytes = meta.len(),
+                    "deleted a job file that belongs to no job (an upload cut short)"
+                );
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if swept > 0 {
+        tracing::info!(files = swept, dir = %dir.display(), "swept orphan job files");
+    }
+    Ok(swept)
 }
 
 /// Deletes finished jobs past their retention, with their files, expired sign-in state

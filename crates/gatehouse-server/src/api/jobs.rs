@@ -82,17 +82,26 @@ pub async fn create_import(
         .map_err(|_| ApiError::body("Payload validation error: 'Invalid multipart payload format'."))?;
     let id = new_job_id();
     let upload_name = format!("{id}.upload");
-    let upload_path = job_file(&state, &upload_name);
-    let created = accept_import(&state, &mut multipart, id, &upload_name, &upload_path).await;
-    match created {
-        Ok(job) => {
-            state.job_created.notify_one();
-            Ok((StatusCode::ACCEPTED, Json(job.to_auth0_json(None))).into_response())
-        }
-        Err(e) => {
-            // Whatever was refused leaves nothing behind.
-            let _ = tokio::fs::remove_file(&upload_path).await;
-            Err(e)
+    let mut upload = Upload { path: job_file(&state, &upload_name), kept: false };
+    let job = accept_import(&state, &mut multipart, id, &upload_name, &upload.path).await?;
+    upload.kept = true;
+    state.job_created.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(job.to_auth0_json(None))).into_response())
+}
+
+/// An upload's file, deleted unless a job took it: after a refusal, and also when the
+/// client goes away mid-upload (the handler is dropped, not returned from). A crash
+/// leaves it to `gatehouse_services::jobs::sweep_orphan_files`.
+struct Upload {
+    path: std::path::PathBuf,
+    kept: bool,
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.kept {
+            // One unlink; no file when the request failed before writing any.
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }

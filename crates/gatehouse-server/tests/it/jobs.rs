@@ -8,8 +8,107 @@ crate::on_both_backends!(
     import_job_reports_summary_and_errors,
     import_refuses_bad_requests_before_any_job,
     export_job_gives_a_signed_download,
-    a_job_left_by_a_dead_node_is_taken_over
+    a_job_left_by_a_dead_node_is_taken_over,
+    uploads_cut_short_are_swept_at_start,
+    an_import_outlives_its_database_connections,
 );
+
+/// PostgreSQL connections terminated while an import runs (as a failover or an
+/// administrator does): the job retries, resumes from its checkpoint, and completes with
+/// every user once. (SQLite has no connections to terminate.)
+async fn an_import_outlives_its_database_connections(b: Backend) {
+    let Backend::Postgres(admin_url) = b.clone() else { return };
+    let s = Server::start(b).await;
+    let con = connection_id(&s).await;
+    let n: u64 = 60_000;
+    let users: Vec<Value> =
+        (0..n).map(|i| json!({"email": format!("u{i}@example.com"), "email_verified": true})).collect();
+    let (status, job) = s.import_users(serde_json::to_vec(&users).unwrap(), &[("connection_id", &con)]).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_str().unwrap();
+    let database = s.data_dir.file_name().unwrap().to_str().unwrap().to_string();
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+    let (mut terminations, mut done) = (0, Value::Null);
+    for _ in 0..3000 {
+        // The server's own connections are terminated too: a 500 here is expected.
+        let (status, j) = s.api("GET", &format!("/api/v2/jobs/{id}"), None).await;
+        if status == 200 && (j["status"] == "completed" || j["status"] == "failed") {
+            done = j;
+            break;
+        }
+        if status == 200 && j["status"] == "processing" && terminations < 3 {
+            let ended: Vec<bool> = sqlx::query_scalar(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind(&database)
+            .fetch_all(&admin)
+            .await
+            .unwrap();
+            if ended.contains(&true) {
+                terminations += 1;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    admin.close().await;
+    assert!(terminations > 0, "no connection was terminated while the job ran: {done}");
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["summary"], json!({"total": n, "inserted": n, "updated": 0, "failed": 0}), "{done}");
+    assert_eq!(s.store.count_users_in_connection(&con).await.unwrap(), n, "every user once");
+    s.stop().await;
+}
+
+/// Writes `name` into the job directory, last modified `age_secs` ago.
+fn job_dir_file(data_dir: &std::path::Path, name: &str, age_secs: i64) -> std::path::PathBuf {
+    use gatehouse_core::clock::{Clock, SystemClock};
+    let dir = data_dir.join("jobs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let file = std::fs::File::create(&path).unwrap();
+    std::io::Write::write_all(&mut &file, b"[{\"email\":\"a@example.com\",\"custom_password_hash\":").unwrap();
+    let then = SystemClock.now() - time::Duration::seconds(age_secs);
+    file.set_modified(std::time::SystemTime::from(then)).unwrap();
+    path
+}
+
+/// A crash mid-upload leaves a file (hashes and all) with no job: the next start deletes
+/// it once nothing has written to it for a while (an upload in progress on another node
+/// sharing the directory is written to constantly). Files of jobs and others stay.
+async fn uploads_cut_short_are_swept_at_start(b: Backend) {
+    let files = std::sync::Mutex::new(Vec::new());
+    let s = Server::start_with(b, |c| {
+        let mut f = files.lock().unwrap();
+        f.push(job_dir_file(&c.data_dir, "job_0rphan0000000001.upload", 3600));
+        f.push(job_dir_file(&c.data_dir, "job_fresh00000000001.upload", 0));
+        f.push(job_dir_file(&c.data_dir, "notes.txt", 3600));
+    })
+    .await;
+    let files = files.into_inner().unwrap();
+    let mut gone = false;
+    for _ in 0..200 {
+        gone = !files[0].exists();
+        if gone {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the abandoned upload is swept at start");
+    assert!(files[1].exists(), "an upload written to just now may be in progress elsewhere");
+    assert!(files[2].exists(), "files not named for a job are not ours");
+
+    // A finished export's file belongs to its job; with no grace, only the orphan goes.
+    let con = connection_id(&s).await;
+    let (_, job) = s.api("POST", "/api/v2/jobs/users-exports", Some(json!({"connection_id": con}))).await;
+    let id = job["id"].as_str().unwrap();
+    assert_eq!(finished(&s, id).await["status"], "completed");
+    let swept = gatehouse_services::jobs::sweep_orphan_files(&s.state, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(swept, 1);
+    assert!(!files[1].exists());
+    assert!(files[2].exists());
+    let export = std::fs::read_dir(s.data_dir.join("jobs")).unwrap().filter_map(Result::ok);
+    assert!(export.map(|e| e.file_name().into_string().unwrap()).any(|n| n.starts_with(id)), "the export stays");
+    s.stop().await;
+}
 
 async fn connection_id(s: &Server) -> String {
     let (_, list) = s.api("GET", "/api/v2/connections?name=Username-Password-Authentication", None).await;
