@@ -201,6 +201,8 @@ mod tests {
         m.observe_event("s");
         m.observe_event("s");
         m.observe_event("fp");
+        m.observe_rate_limit_unavailable("allowed");
+        m.observe_rate_limit_unavailable("allowed");
         let text = m.render();
         assert!(text.contains("gatehouse_http_requests_total{group=\"oauth\",status=\"2xx\"} 1"), "{text}");
         assert!(text.contains("gatehouse_http_requests_total{group=\"oauth\",status=\"4xx\"} 1"));
@@ -214,5 +216,6 @@ mod tests {
         assert!(text.contains("gatehouse_http_request_duration_seconds_count{group=\"oauth\"} 2"));
         assert!(text.contains("gatehouse_events_total{type=\"s\"} 2"));
         assert!(text.contains("gatehouse_events_total{type=\"fp\"} 1"));
+        assert!(text.contains("gatehouse_rate_limit_unavailable_total{outcome=\"allowed\"} 2"), "{text}");
     }
 }

@@ -714,6 +714,18 @@ mod tests {
         .unwrap();
         assert_eq!(c.rate_limits.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
         assert_eq!(c.rate_limits.authentication_per_ip.limit, 50);
+        assert_eq!(c.rate_limits.redis_timeout, std::time::Duration::from_millis(50), "the default");
+        assert_eq!(c.rate_limits.on_redis_failure, gatehouse_services::ratelimit::FailureMode::Open);
+        let (c, _) = load_from(
+            &Overrides::default(),
+            &env(&[
+                ("GATEHOUSE_RATE_LIMITS__REDIS_TIMEOUT_MS", "20"),
+                ("GATEHOUSE_RATE_LIMITS__REDIS_FAILURE_MODE", "closed"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.rate_limits.redis_timeout, std::time::Duration::from_millis(20));
+        assert_eq!(c.rate_limits.on_redis_failure, gatehouse_services::ratelimit::FailureMode::Closed);
         let stream = c.log_stream.unwrap();
         assert_eq!(stream.url, "https://logs.example.com/ingest");
         assert_eq!(stream.token.map(|t| t.expose().to_string()).as_deref(), Some("12345"));
@@ -789,6 +801,8 @@ mod tests {
             ("GATEHOUSE_DATABASE_URL", "mysql://x", "database_url"),
             ("GATEHOUSE_ISSUER", "ftp://x", "issuer"),
             ("GATEHOUSE_LOG_FORMAT", "xml", "log_format"),
+            ("GATEHOUSE_RATE_LIMITS__REDIS_FAILURE_MODE", "maybe", "rate_limits.redis_failure_mode"),
+            ("GATEHOUSE_RATE_LIMITS__REDIS_TIMEOUT_MS", "0", "rate_limits.redis_timeout_ms"),
         ] {
             let e = load_from(&Overrides::default(), &env(&[(k, v)])).unwrap_err();
             assert!(format!("{e:#}").contains(expected), "{k}: {e:#}");

@@ -13,45 +13,46 @@ crate::on_both_backends!(
     an_import_outlives_its_database_connections,
 );
 
-/// PostgreSQL connections terminated while an import runs (as a failover or an
-/// administrator does): the job retries, resumes from its checkpoint, and completes with
-/// every user once. (SQLite has no connections to terminate.)
+/// The connection of an import's write terminated mid-statement (as a failover or an
+/// administrator does): the job runs again from its checkpoint and completes with every
+/// user once. The users table is locked first, so the write is certain to be waiting
+/// when it is terminated. (SQLite has no connections to terminate.)
 async fn an_import_outlives_its_database_connections(b: Backend) {
+    use sqlx::Connection;
     let Backend::Postgres(admin_url) = b.clone() else { return };
     let s = Server::start(b).await;
     let con = connection_id(&s).await;
-    let n: u64 = 60_000;
+    let database = s.data_dir.file_name().unwrap().to_str().unwrap().to_string();
+    let mut locker = sqlx::PgConnection::connect(&crate::kit::with_database(&admin_url, &database)).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
+    let n: u64 = 12_000;
     let users: Vec<Value> =
         (0..n).map(|i| json!({"email": format!("u{i}@example.com"), "email_verified": true})).collect();
     let (status, job) = s.import_users(serde_json::to_vec(&users).unwrap(), &[("connection_id", &con)]).await;
     assert_eq!(status, 202, "{job}");
     let id = job["id"].as_str().unwrap();
-    let database = s.data_dir.file_name().unwrap().to_str().unwrap().to_string();
+    // The job's first write waits on the lock: terminate it there.
     let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
-    let (mut terminations, mut done) = (0, Value::Null);
-    for _ in 0..3000 {
-        // The server's own connections are terminated too: a 500 here is expected.
-        let (status, j) = s.api("GET", &format!("/api/v2/jobs/{id}"), None).await;
-        if status == 200 && (j["status"] == "completed" || j["status"] == "failed") {
-            done = j;
+    let mut terminated = Vec::new();
+    for _ in 0..600 {
+        terminated = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(&database)
+        .fetch_all(&admin)
+        .await
+        .unwrap();
+        if terminated.contains(&true) {
             break;
         }
-        if status == 200 && j["status"] == "processing" && terminations < 3 {
-            let ended: Vec<bool> = sqlx::query_scalar(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            )
-            .bind(&database)
-            .fetch_all(&admin)
-            .await
-            .unwrap();
-            if ended.contains(&true) {
-                terminations += 1;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    assert!(terminated.contains(&true), "the import's write never waited on the lock");
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+    locker.close().await.unwrap();
     admin.close().await;
-    assert!(terminations > 0, "no connection was terminated while the job ran: {done}");
+    let done = finished(&s, id).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["summary"], json!({"total": n, "inserted": n, "updated": 0, "failed": 0}), "{done}");
     assert_eq!(s.store.count_users_in_connection(&con).await.unwrap(), n, "every user once");

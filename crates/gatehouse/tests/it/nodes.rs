@@ -41,6 +41,8 @@ impl Node {
             .env("GATEHOUSE_DATA_DIR", dir.join("data"))
             .env("GATEHOUSE_RATE_LIMITS__REDIS_URL", redis_url)
             .env("GATEHOUSE_RATE_LIMITS__REDIS_PREFIX", prefix)
+            // Exact budgets below: no request decided without Redis on a loaded machine.
+            .env("GATEHOUSE_RATE_LIMITS__REDIS_TIMEOUT_MS", "2000")
             .env("GATEHOUSE_LOG", "warn")
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
