@@ -716,7 +716,7 @@ mod tests {
         assert_eq!(c.rate_limits.authentication_per_ip.limit, 50);
         assert_eq!(c.rate_limits.redis_timeout, std::time::Duration::from_millis(50), "the default");
         assert_eq!(c.rate_limits.on_redis_failure, gatehouse_services::ratelimit::FailureMode::Open);
-        let (c, _) = load_from(
+        let (r, _) = load_from(
             &Overrides::default(),
             &env(&[
                 ("GATEHOUSE_RATE_LIMITS__REDIS_TIMEOUT_MS", "20"),
@@ -724,8 +724,8 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(c.rate_limits.redis_timeout, std::time::Duration::from_millis(20));
-        assert_eq!(c.rate_limits.on_redis_failure, gatehouse_services::ratelimit::FailureMode::Closed);
+        assert_eq!(r.rate_limits.redis_timeout, std::time::Duration::from_millis(20));
+        assert_eq!(r.rate_limits.on_redis_failure, gatehouse_services::ratelimit::FailureMode::Closed);
         let stream = c.log_stream.unwrap();
         assert_eq!(stream.url, "https://logs.example.com/ingest");
         assert_eq!(stream.token.map(|t| t.expose().to_string()).as_deref(), Some("12345"));
