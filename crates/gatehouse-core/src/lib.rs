@@ -18,6 +18,7 @@ pub mod password_policy;
 pub mod scope;
 pub mod secret;
 pub mod social;
+pub mod stats;
 pub mod user;
 pub mod validate;
 

@@ -57,6 +57,7 @@ permissions! {
     RotateSigningKeys => ["create:signing_keys", "update:signing_keys"],
     CreateUserTickets => ["create:user_tickets"],
     SendVerificationEmail => ["update:users"],
+    ReadStats => ["read:stats"],
 }
 
 /// The client (`azp`) of a valid Management API token in `headers`, for audit events.

@@ -29,6 +29,7 @@ pub mod session_end;
 pub mod signup;
 pub mod social;
 pub mod state;
+pub mod stats;
 pub mod templates;
 pub mod tickets;
 

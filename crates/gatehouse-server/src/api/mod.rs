@@ -11,6 +11,7 @@ mod jobs;
 mod keys;
 mod logs;
 mod sessions;
+mod stats;
 mod tickets;
 mod user_blocks;
 mod users;
@@ -71,6 +72,8 @@ pub fn router() -> Router<Services> {
             "/attack-protection/suspicious-ip-throttling",
             get(attack_protection::get_suspicious_ip).patch(attack_protection::patch_suspicious_ip),
         )
+        .route("/stats/daily", get(stats::daily))
+        .route("/stats/active-users", get(stats::active_users))
         .route("/openapi.json", get(crate::openapi::document))
         .fallback(not_found)
 }

@@ -222,6 +222,28 @@ async fn imports_every_fixture_format() {
     }
 }
 
+/// A CLI import leaves a `sui` audit event, as a job does: the connection, the file and
+/// the counts; a dry run leaves none.
+#[tokio::test(flavor = "multi_thread")]
+async fn import_leaves_an_audit_event() {
+    for env in Env::all().await {
+        let b = env.backend();
+        let good = write_json(&env, "good.json", &good_users());
+        expect_code(&env.import(&good, &["--dry-run"]), 0, b);
+        expect_code(&env.import(&good, &[]), 0, b);
+        let store = Store::connect(&env.url).await.unwrap();
+        let q = gatehouse_store::LogQuery { kind: Some("sui".into()), limit: 10, ..Default::default() };
+        let (events, total) = store.logs(&q).await.unwrap();
+        store.close().await;
+        assert_eq!(total, 1, "{b}: {events:?}");
+        let e = &events[0];
+        assert_eq!(e["connection"], json!(CONNECTION), "{b}: {e}");
+        assert_eq!(e["details"]["origin"], json!({"cli": "gatehouse import", "file": "good.json"}), "{b}: {e}");
+        assert_eq!(e["details"]["summary"], json!({"total": 2, "inserted": 2, "updated": 0, "failed": 0}), "{b}: {e}");
+        env.finish().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_codes_dry_run_and_unusable_input() {
     for env in Env::all().await {
