@@ -1,9 +1,11 @@
 //! `GET /authorize`: the authorization-code flow.
 //!
 //! Errors before the client and its `redirect_uri` are known good are shown as a page
-//! (redirecting would make Gatehouse an open redirector); later errors go back to the
-//! application as `error`/`error_description`/`state`, by the requested `response_mode`
-//! once it is known to be one we support (see `auth::response`).
+//! (redirecting would make Gatehouse an open redirector), and so are configuration
+//! errors only an administrator can fix (a connection not enabled for the application);
+//! the request's own errors go back to the application as
+//! `error`/`error_description`/`state`, by the requested `response_mode` once it is known
+//! to be one we support (see `auth::response`).
 
 use crate::auth::response::{AuthorizationResponse, ResponseMode};
 use crate::auth::{device, ClientIp};
@@ -197,17 +199,34 @@ pub async fn validate(
         Some(name) => state.store.connection_by_name(name).await?.filter(|c| c.is_upstream()),
         None => None,
     };
+    // A connection the application may not use is the administrator's to fix, not the
+    // user's: shown here on a page (as Auth0 does) rather than sent to an application
+    // that may not even be running yet.
+    let not_enabled = |named: Option<&str>| {
+        let app = &client.name;
+        let description = match named {
+            Some(name) => format!(
+                "The application \"{app}\" is not enabled on the connection \"{name}\" (or there is no such \
+                 connection). An administrator can enable it by adding the application's client_id to the \
+                 connection's enabled_clients."
+            ),
+            None => format!(
+                "No connection is enabled for the application \"{app}\", so nobody can log in to it yet. An \
+                 administrator can enable it by adding the application's client_id to a connection's \
+                 enabled_clients."
+            ),
+        };
+        AuthorizeError::Page(PageError::bad_request("connection_not_enabled", description))
+    };
     if let Some(c) = &upstream {
         if !crate::social::flow::enabled_upstream(c, &client.client_id) {
-            return Err(fail("invalid_request", "the connection is not enabled".into()));
+            return Err(not_enabled(Some(c.name.as_str())));
         }
     } else if let Err(e) = connection_for(state, &client, connection.as_deref()).await {
         return Err(match e {
             ConnectionError::Store(e) => e.into(),
-            ConnectionError::Unknown(_) | ConnectionError::NotEnabled => {
-                fail("invalid_request", "the connection is not enabled".into())
-            }
-            ConnectionError::NoneEnabled => fail("invalid_request", e.to_string()),
+            ConnectionError::Unknown(_) | ConnectionError::NotEnabled => not_enabled(connection.as_deref()),
+            ConnectionError::NoneEnabled => not_enabled(None),
         });
     }
     let scope = granted_scopes(get("scope").unwrap_or("openid")).join(" ");
