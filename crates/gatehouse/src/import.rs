@@ -325,7 +325,7 @@ struct CliSink {
 
 impl ImportSink for CliSink {
     async fn batch(&mut self, report: BatchReport) -> Result<(), ImportError> {
-        self.progress.fraction(report.bytes_read, report.file_bytes, report.summary.total, report.summary.failed);
+        self.progress.fraction(report.resume_at, report.summary.total, report.summary.failed);
         if let Some(w) = &mut self.report {
             w.errors(&report.errors).map_err(|e| ImportError::Sink(format!("cannot write the report: {e}")))?;
         }

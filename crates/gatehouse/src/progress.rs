@@ -1,6 +1,7 @@
 //! Progress of long commands on stderr: on a terminal a spinner while the size of the work
-//! is unknown and a bar once it is, plain lines every few seconds otherwise (logs, CI).
-//! Rates are whole items per second.
+//! is unknown (an import counting its file's records, a legacy store being listed) and a
+//! bar once it is, plain lines every few seconds otherwise (logs, CI). Rates are whole
+//! items per second.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -14,10 +15,11 @@ pub enum Progress {
     Lines { what: &'static str, started: Instant, last: Instant },
 }
 
-/// `1234 records, 5678 records/s, 2 failed`: counts and a whole rate.
-pub fn counts(what: &str, items: u64, failed: u64, seconds: f64) -> String {
+/// `1234/5000 records, 5678 records/s, 2 failed`: counts and a whole rate.
+pub fn counts(what: &str, items: u64, of: Option<u64>, failed: u64, seconds: f64) -> String {
     let rate = if seconds > 0.0 { items as f64 / seconds } else { 0.0 };
-    let mut out = format!("{items} {what}, {rate:.0} {what}/s");
+    let of = of.map(|n| format!("/{n}")).unwrap_or_default();
+    let mut out = format!("{items}{of} {what}, {rate:.0} {what}/s");
     if failed > 0 {
         out.push_str(&format!(", {failed} failed"));
     }
@@ -33,7 +35,7 @@ impl Progress {
             let style = ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner());
             bar.set_style(style);
-            bar.set_message(format!("starting: reading the {what}"));
+            bar.set_message(format!("counting the {what}…"));
             bar.enable_steady_tick(Duration::from_millis(200));
             Progress::Bar { bar, what, started: Instant::now(), sized: false }
         } else {
@@ -47,10 +49,9 @@ impl Progress {
         self.draw(None, items, failed);
     }
 
-    /// `position` of `length` units of work (the bytes of a file) done, which were
-    /// `items`, `failed` of them failed.
-    pub fn fraction(&mut self, position: u64, length: u64, items: u64, failed: u64) {
-        self.draw((length > 0).then_some((position.min(length), length)), items, failed);
+    /// `done` of `total` items (counted beforehand), `failed` of them failed.
+    pub fn fraction(&mut self, done: u64, total: u64, failed: u64) {
+        self.draw((total > 0).then_some((done.min(total), total)), done, failed);
     }
 
     fn draw(&mut self, done: Option<(u64, u64)>, items: u64, failed: u64) {
@@ -69,7 +70,8 @@ impl Progress {
                     bar.set_length(length);
                     bar.set_position(position);
                 }
-                bar.set_message(counts(what, items, failed, started.elapsed().as_secs_f64()));
+                let of = done.map(|(_, total)| total);
+                bar.set_message(counts(what, items, of, failed, started.elapsed().as_secs_f64()));
             }
             Progress::Lines { what, started, last } => {
                 if last.elapsed() < LINE_EVERY || done.is_some_and(|(p, l)| p >= l) {
@@ -77,7 +79,8 @@ impl Progress {
                 }
                 *last = Instant::now();
                 let seconds = started.elapsed().as_secs_f64();
-                let mut line = format!("{what}: {}", counts(what, items, failed, seconds));
+                let of = done.map(|(_, total)| total);
+                let mut line = format!("{what}: {}", counts(what, items, of, failed, seconds));
                 if let Some((position, length)) = done {
                     let percent = position as f64 * 100.0 / length as f64;
                     let rate = if seconds > 0.0 { position as f64 / seconds } else { 0.0 };
@@ -102,7 +105,7 @@ mod tests {
 
     #[test]
     fn rates_are_whole() {
-        assert_eq!(counts("records", 1000, 0, 3.0), "1000 records, 333 records/s");
-        assert_eq!(counts("records", 10, 2, 0.0), "10 records, 0 records/s, 2 failed");
+        assert_eq!(counts("records", 1000, Some(3000), 0, 3.0), "1000/3000 records, 333 records/s");
+        assert_eq!(counts("records", 10, None, 2, 0.0), "10 records, 0 records/s, 2 failed");
     }
 }
