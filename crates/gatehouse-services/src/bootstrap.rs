@@ -1,11 +1,15 @@
-//! What a new store needs before anyone can use it: the default database connection and
-//! a machine-to-machine client allowed to call the Management API.
+//! What a new store needs before anyone can use it: the default database connection, the
+//! Management API listed as the system API (and the APIs configuration names), and a
+//! machine-to-machine client allowed to call the Management API.
 
 use crate::hashing::{hash_client_secret, verify_client_secret};
 use crate::state::ServerConfig;
+use gatehouse_core::authorization::ResourceServer;
 use gatehouse_core::client::{Client, ClientGrant};
 use gatehouse_core::connection::{Connection, DEFAULT_DATABASE_CONNECTION};
-use gatehouse_core::ids::{new_client_grant_id, new_client_id, new_client_secret, new_connection_id};
+use gatehouse_core::ids::{
+    new_client_grant_id, new_client_id, new_client_secret, new_connection_id, new_resource_server_id,
+};
 use gatehouse_core::scope::MANAGEMENT_SCOPES;
 use gatehouse_store::{ConflictOn, Store, StoreError};
 use serde_json::{Map, Value};
@@ -31,6 +35,31 @@ pub async fn ensure_default_connection(store: &Store, now: &str) -> Result<(), S
         Err(StoreError::Conflict(ConflictOn::Name)) => Ok(()),
         other => other,
     }
+}
+
+/// Ensures the Management API is the system API (its identifier following the issuer)
+/// and that every API configuration names (`api_audiences`) exists, with Auth0's
+/// defaults when created here; one changed through the Management API since stays so.
+pub async fn ensure_apis(store: &Store, config: &ServerConfig, now: &str) -> Result<(), StoreError> {
+    let management = ResourceServer::management(
+        new_resource_server_id(),
+        config.management_audience(),
+        config.access_token_ttl_secs,
+        now,
+    );
+    store.ensure_system_resource_server(&management).await?;
+    for identifier in &config.api_audiences {
+        if store.resource_server_by_identifier(identifier).await?.is_some() {
+            continue;
+        }
+        let api = ResourceServer::new(new_resource_server_id(), identifier.clone(), now);
+        match store.insert_resource_server(&api).await {
+            // Another node created it first.
+            Err(StoreError::Conflict(_)) => {}
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// Ensures an admin client exists. With `given` credentials, that client exists with that

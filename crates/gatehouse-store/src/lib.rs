@@ -35,6 +35,7 @@
 pub mod sql;
 
 mod attack;
+mod authorization;
 mod bulk;
 mod config_cache;
 mod db;
@@ -51,6 +52,7 @@ mod signup;
 mod store;
 
 pub use attack::{FailureCount, FailureKey, FailureState, LoginBlock};
+pub use authorization::RoleMember;
 pub use bulk::{BulkOutcome, UsersLoad};
 pub use config_cache::CONFIG_TTL;
 pub use error::{ConflictOn, StoreError};

@@ -7,28 +7,14 @@ use axum::response::IntoResponse;
 use axum::Json;
 use gatehouse_core::client::ClientGrant;
 use gatehouse_core::ids::new_client_grant_id;
-use gatehouse_core::scope::is_management_scope;
 use gatehouse_core::validate::{Body, Patch};
 use gatehouse_core::Error;
+use gatehouse_services::authorization::check_client_grant;
 use gatehouse_services::Services;
 use serde_json::Value;
 
 fn not_found() -> ApiError {
     ApiError::NotFound { code: "inexistent_client_grant", message: "The client grant does not exist".into() }
-}
-
-/// Only the Management API exists as an audience so far; its scopes must be real ones.
-fn check_scopes(state: &Services, audience: &str, scope: &[String]) -> Result<(), ApiError> {
-    if audience != state.config.management_audience() {
-        return Err(ApiError::NotFound {
-            code: "inexistent_resource_server",
-            message: format!("No resource server with identifier {audience}"),
-        });
-    }
-    if let Some(bad) = scope.iter().find(|s| !is_management_scope(s)) {
-        return Err(ApiError::body(format!("Payload validation error: 'unknown scope {bad:?}' on property scope.")));
-    }
-    Ok(())
 }
 
 pub async fn list(
@@ -52,7 +38,7 @@ pub async fn create(
     let Patch::Set(scope) = b.string_array("scope", 200)? else {
         return Err(ApiError::body("Payload validation error: 'Missing required property: scope'."));
     };
-    check_scopes(&state, &audience, &scope)?;
+    check_client_grant(&state, &audience, &scope).await?;
     if state.store.client(&client_id).await?.is_none() {
         return Err(Error::client_not_found().into());
     }
@@ -76,7 +62,7 @@ pub async fn update(
     let b = Body::new(&body, &["scope"])?;
     let mut grant = state.store.client_grant_by_id(&id).await?.ok_or_else(not_found)?;
     if let Patch::Set(scope) = b.string_array("scope", 200)? {
-        check_scopes(&state, &grant.audience, &scope)?;
+        check_client_grant(&state, &grant.audience, &scope).await?;
         grant.scope = scope;
     }
     let grant = state.store.upsert_client_grant(&grant, &state.now()).await?;
