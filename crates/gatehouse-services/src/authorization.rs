@@ -222,6 +222,55 @@ pub async fn user_permissions(state: &Services, user_id: &str, offset: u32, limi
     Ok((page, total))
 }
 
+/// A page of the permissions a user holds for one API (Auth0's effective permissions),
+/// each once with how it is held (`direct`, `roles`), after the permission named
+/// `after` if given (checkpoint paging); and whether more follow.
+pub async fn effective_permissions(
+    state: &Services,
+    user_id: &str,
+    api_identifier: &str,
+    after: Option<&str>,
+    take: usize,
+) -> Result<(Vec<Value>, bool)> {
+    existing_user(state, user_id).await?;
+    let api = state.store.resource_server_by_identifier(api_identifier).await?.ok_or_else(api_not_found)?;
+    let mut held: Vec<(String, Vec<&'static str>)> = Vec::new();
+    for (permission, source) in state.store.user_permission_sources(user_id).await? {
+        if permission.resource_server_identifier != api.identifier
+            || after.is_some_and(|a| permission.permission_name.as_str() <= a)
+        {
+            continue;
+        }
+        let kind = match source {
+            PermissionSource::Direct => "direct",
+            PermissionSource::Role { .. } => "roles",
+        };
+        match held.last_mut() {
+            Some((name, kinds)) if *name == permission.permission_name => {
+                if !kinds.contains(&kind) {
+                    kinds.push(kind)
+                }
+            }
+            _ => held.push((permission.permission_name, vec![kind])),
+        }
+    }
+    let more = held.len() > take;
+    let page = held
+        .into_iter()
+        .take(take)
+        .map(|(name, sources)| {
+            json!({
+                "resource_server_identifier": api.identifier,
+                "permission_name": name,
+                "resource_server_name": api.name,
+                "description": api.scope_description(&name),
+                "sources": sources,
+            })
+        })
+        .collect();
+    Ok((page, more))
+}
+
 /// APIs by identifier as a listing meets them, each read once.
 #[derive(Default)]
 struct ApiNames(BTreeMap<String, Option<ResourceServer>>);

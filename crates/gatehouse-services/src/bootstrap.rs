@@ -75,7 +75,9 @@ pub async fn ensure_admin_client(
         Some((id, secret)) => (id.to_string(), secret.to_string(), false),
         None => {
             let (existing, _) = store.clients(0, 1000).await?;
-            if existing.iter().any(|c| c.client_metadata.contains_key(BOOTSTRAP_MARK)) {
+            if let Some(admin) = existing.iter().find(|c| c.client_metadata.contains_key(BOOTSTRAP_MARK)) {
+                // It keeps every management scope, those a newer version added too.
+                store.upsert_client_grant(&admin_grant(&admin.client_id, config), now).await?;
                 return Ok(None);
             }
             (new_client_id(), new_client_secret(), true)
@@ -122,12 +124,16 @@ pub async fn ensure_admin_client(
             store.update_client(&c).await?;
         }
     }
-    let grant = ClientGrant {
+    store.upsert_client_grant(&admin_grant(&client_id, config), now).await?;
+    Ok(fresh.then_some(NewAdminCredentials { client_id, client_secret: secret }))
+}
+
+/// The admin client's grant: every management scope.
+fn admin_grant(client_id: &str, config: &ServerConfig) -> ClientGrant {
+    ClientGrant {
         id: new_client_grant_id(),
-        client_id: client_id.clone(),
+        client_id: client_id.to_string(),
         audience: config.management_audience(),
         scope: MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect(),
-    };
-    store.upsert_client_grant(&grant, now).await?;
-    Ok(fresh.then_some(NewAdminCredentials { client_id, client_secret: secret }))
+    }
 }

@@ -38,6 +38,7 @@ pub fn router() -> Router<Services> {
             "/users/{id}/permissions",
             get(roles::user_permissions).post(roles::add_user_permissions).delete(roles::remove_user_permissions),
         )
+        .route("/users/{id}/effective-permissions", get(roles::effective_permissions))
         .route("/resource-servers", get(resource_servers::list).post(resource_servers::create))
         .route(
             "/resource-servers/{id}",

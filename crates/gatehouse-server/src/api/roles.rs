@@ -190,6 +190,30 @@ pub async fn user_permissions(
     paged(&q, "permissions", items, total)
 }
 
+/// What the user holds for one API, however held (Auth0's effective permissions), by
+/// checkpoint: `next` is the `from` of the following page.
+pub async fn effective_permissions(
+    _: Scoped<ReadUserPermissions>,
+    State(state): State<Services>,
+    Path(user_id): Path<String>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    q.allow(&["resource_server_identifier", "from", "take"])?;
+    let Some(api) = q.str("resource_server_identifier").filter(|a| !a.is_empty()) else {
+        return Err(ApiError::query(
+            "Query validation error: 'Missing required property: resource_server_identifier'.",
+        ));
+    };
+    let take = q.u32_in("take", 1, 100)?.unwrap_or(50) as usize;
+    let after = q.str("from").filter(|f| !f.is_empty());
+    let (permissions, more) = authz::effective_permissions(&state, &user_id, api, after, take).await?;
+    let mut body = json!({ "permissions": permissions });
+    if let (true, Some(last)) = (more, permissions.last()) {
+        body["next"] = last["permission_name"].clone();
+    }
+    Ok(Json(body))
+}
+
 pub async fn add_user_permissions(
     _: Scoped<UpdateUserPermissions>,
     State(state): State<Services>,

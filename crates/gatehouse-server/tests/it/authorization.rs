@@ -385,6 +385,18 @@ async fn roles_page_and_name_their_members_and_sources(backend: Backend) {
     assert_eq!(sources, ["DIRECT", "ROLE", "ROLE"]);
     assert_eq!(held[1]["sources"], json!([{"source_id": admins, "source_name": "Admins", "source_type": "ROLE"}]));
 
+    // The same for one API, as Auth0's effective permissions read them, by checkpoint.
+    let encoded = url::form_urlencoded::byte_serialize(INVOICES.as_bytes()).collect::<String>();
+    let path = format!("/api/v2/users/auth0|alice/effective-permissions?resource_server_identifier={encoded}&take=1");
+    let (s, first) = srv.api("GET", &path, None).await;
+    assert_eq!(s, 200, "{first}");
+    assert_eq!(first["permissions"][0]["sources"], json!(["direct", "roles"]));
+    assert_eq!(first["next"], "read:invoices");
+    let (_, rest) = srv.api("GET", &format!("{path}&from=read:invoices"), None).await;
+    assert_eq!(rest["permissions"][0]["permission_name"], "write:invoices");
+    assert_eq!(rest["permissions"][0]["sources"], json!(["roles"]));
+    assert!(rest.get("next").is_none(), "{rest}");
+
     let (_, roles) = srv.api("GET", "/api/v2/users/auth0|alice/roles?include_totals=true", None).await;
     let names: Vec<&str> = roles["roles"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!((names, roles["total"].as_u64()), (vec!["Admins", "Readers"], Some(2)));
