@@ -380,3 +380,149 @@ pub async fn user_token_grant(
         permissions: api.and_then(|a| permissions_claim(a, &held)),
     })
 }
+
+// ---- role files ---------------------------------------------------------------------------
+
+/// A line of a roles file that was not applied, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleLineFailure {
+    /// 1-based.
+    pub line: u64,
+    /// The user as the line names them, if it names one.
+    pub user: Option<String>,
+    pub reason: String,
+}
+
+/// What a roles file did.
+#[derive(Debug, Default)]
+pub struct RoleFileReport {
+    /// Lines applied.
+    pub users: u64,
+    /// Roles given (those a user held already count too).
+    pub assignments: u64,
+    pub failures: Vec<RoleLineFailure>,
+}
+
+/// Lines applied per transaction.
+const ROLE_FILE_BATCH: usize = 500;
+
+/// Gives users roles from a file of NDJSON lines `{"user_id": …, "roles": [names or
+/// ids]}` (or `"email"`, with `"connection"` where the email is in several). A bad line
+/// is reported by number, user and reason and the others are applied; each line is all
+/// or nothing. Roles that do not exist are created first with `create_missing_roles`.
+pub async fn assign_roles_from_file<R: std::io::BufRead>(
+    store: &gatehouse_store::Store,
+    input: R,
+    now: &str,
+    create_missing_roles: bool,
+) -> Result<RoleFileReport, StoreError> {
+    let mut report = RoleFileReport::default();
+    let mut known: BTreeMap<String, String> = BTreeMap::new();
+    let mut batch: Vec<(String, String)> = Vec::new();
+    let mut batch_lines = 0u64;
+    for (i, line) in input.lines().enumerate() {
+        let line_no = i as u64 + 1;
+        let fail = |user: Option<String>, reason: String| RoleLineFailure { line: line_no, user, reason };
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                report.failures.push(fail(None, format!("unreadable: {e}")));
+                break;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match role_line(store, &line, &mut known, now, create_missing_roles).await? {
+            Ok((user_id, roles)) => {
+                report.assignments += roles.len() as u64;
+                batch.extend(roles.into_iter().map(|r| (user_id.clone(), r)));
+                batch_lines += 1;
+            }
+            Err((user, reason)) => report.failures.push(fail(user, reason)),
+        }
+        if batch_lines as usize >= ROLE_FILE_BATCH {
+            store.add_user_roles(&batch, now).await?;
+            report.users += batch_lines;
+            (batch, batch_lines) = (Vec::new(), 0);
+        }
+    }
+    if !batch.is_empty() {
+        store.add_user_roles(&batch, now).await?;
+    }
+    report.users += batch_lines;
+    Ok(report)
+}
+
+/// One line: the user's id and the ids of the roles it gives, or who it names and why it
+/// cannot be applied.
+async fn role_line(
+    store: &gatehouse_store::Store,
+    line: &str,
+    known: &mut BTreeMap<String, String>,
+    now: &str,
+    create_missing_roles: bool,
+) -> Result<std::result::Result<(String, Vec<String>), (Option<String>, String)>, StoreError> {
+    let value: Value = match serde_json::from_str(line) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return Ok(Err((None, "not a JSON object".into()))),
+        Err(e) => return Ok(Err((None, format!("invalid JSON: {e}")))),
+    };
+    let text = |key: &str| value.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let named = text("user_id").or(text("email")).map(str::to_string);
+    let refuse = |reason: String| Ok(Err((named.clone(), reason)));
+    let Some(Value::Array(names)) = value.get("roles") else {
+        return refuse("roles: expected an array of role names".into());
+    };
+    let Some(names) = names.iter().map(|n| n.as_str().filter(|s| !s.is_empty())).collect::<Option<Vec<_>>>() else {
+        return refuse("roles: every role must be a non-empty string".into());
+    };
+    let user_id = match (text("user_id"), text("email")) {
+        (Some(id), _) => match store.missing_users(&[id.to_string()]).await?.is_empty() {
+            true => id.to_string(),
+            false => return refuse("user_id: no such user".into()),
+        },
+        (None, Some(email)) => {
+            let email = gatehouse_core::validate::normalize_login(email);
+            let mut found = store.users_by_email(&email).await?;
+            if let Some(connection) = text("connection") {
+                found.retain(|u| u.connection == connection);
+            }
+            match found.as_slice() {
+                [user] => user.user_id.clone(),
+                [] => return refuse("email: no such user".into()),
+                _ => return refuse("email: users of several connections have it; name the connection".into()),
+            }
+        }
+        (None, None) => return refuse("user_id or email: one is required".into()),
+    };
+    let mut roles = Vec::with_capacity(names.len());
+    for name in names {
+        if let Some(id) = known.get(name) {
+            roles.push(id.clone());
+            continue;
+        }
+        let role = match store.role(name).await? {
+            Some(r) => Some(r),
+            None => store.role_by_name(name).await?,
+        };
+        let id = match role {
+            Some(r) => r.id,
+            None if create_missing_roles => {
+                let role = Role {
+                    id: new_role_id(),
+                    name: name.to_string(),
+                    description: None,
+                    created_at: now.into(),
+                    updated_at: now.into(),
+                };
+                store.insert_role(&role).await?;
+                role.id
+            }
+            None => return refuse(format!("role {name:?} does not exist")),
+        };
+        known.insert(name.to_string(), id.clone());
+        roles.push(id);
+    }
+    Ok(Ok((user_id, roles)))
+}
