@@ -162,7 +162,11 @@ impl Store {
         let existing =
             self.db.opt("SELECT * FROM resource_servers WHERE is_system", &[], ResourceServer::from_row).await?;
         let Some(existing) = existing else {
-            return self.insert_resource_server(api).await;
+            return match self.insert_resource_server(api).await {
+                // Another node starting at the same time inserted it first.
+                Err(StoreError::Conflict(_)) => Ok(()),
+                other => other,
+            };
         };
         let unchanged = existing.identifier == api.identifier
             && existing.scopes == api.scopes
