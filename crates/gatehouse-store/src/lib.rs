@@ -36,6 +36,7 @@ pub mod sql;
 
 mod arrivals;
 mod attack;
+mod authorization;
 mod bulk;
 mod config_cache;
 mod db;
@@ -52,6 +53,7 @@ mod store;
 
 pub use arrivals::{Arrival, Arrivals};
 pub use attack::{FailureCount, FailureKey, FailureState, LoginBlock};
+pub use authorization::RoleMember;
 pub use bulk::{BulkOutcome, UsersLoad};
 pub use config_cache::CONFIG_TTL;
 pub use error::{ConflictOn, StoreError};

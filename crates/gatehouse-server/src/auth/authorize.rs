@@ -15,8 +15,9 @@ use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::authorization::user_token_scope;
 use gatehouse_core::client::Client;
-use gatehouse_services::issue::granted_scopes;
+use gatehouse_services::grants::{api_for_user_token, GrantError};
 use gatehouse_services::login::{connection_for, user_may_use, ConnectionError};
 use gatehouse_services::secrets::{hash_secret, is_pkce_value, random_token};
 use gatehouse_services::Services;
@@ -188,12 +189,11 @@ pub async fn validate(
             _ => return Err(fail("invalid_request", "max_age must be a non-negative integer".into())),
         },
     };
-    let audience = get("audience").map(str::to_string).filter(|a| *a != state.config.userinfo_audience());
-    if let Some(a) = &audience {
-        if !state.config.api_audiences.contains(a) {
-            return Err(fail("access_denied", format!("Service not found: {a}")));
-        }
-    }
+    let api = match api_for_user_token(state, get("audience")).await {
+        Ok(api) => api,
+        Err(GrantError::Store(e)) => return Err(e.into()),
+        Err(refused) => return Err(fail("access_denied", refused.to_string())),
+    };
     let connection = get("connection").map(str::to_string);
     let upstream = match connection.as_deref() {
         Some(name) => state.store.connection_by_name(name).await?.filter(|c| c.is_upstream()),
@@ -229,7 +229,8 @@ pub async fn validate(
             ConnectionError::NoneEnabled => not_enabled(None),
         });
     }
-    let scope = granted_scopes(get("scope").unwrap_or("openid")).join(" ");
+    // What may be granted; what the user holds narrows it when the code is exchanged.
+    let scope = user_token_scope(get("scope").unwrap_or("openid"), api.as_ref(), None);
     let bounded = |k: &str, max: usize| get(k).map(|v| v.chars().take(max).collect::<String>());
     let req = AuthorizeRequest {
         client_id: client.client_id.clone(),
@@ -237,7 +238,7 @@ pub async fn validate(
         state: state_param.clone(),
         nonce: get("nonce").map(str::to_string),
         scope,
-        audience,
+        audience: api.map(|a| a.identifier),
         code_challenge,
         prompt,
         max_age,

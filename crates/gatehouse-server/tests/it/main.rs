@@ -10,6 +10,7 @@
 mod kit;
 
 mod auth;
+mod authorization;
 mod bad_input;
 mod clients;
 mod connections;

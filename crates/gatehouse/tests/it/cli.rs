@@ -570,3 +570,47 @@ async fn migrate_remaining_imports_legacy_users_not_yet_migrated() {
         env.finish().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roles_import_gives_roles_in_bulk_and_export_lists_them() {
+    for env in Env::all().await {
+        let b = env.backend();
+        expect_code(&env.import(&write_json(&env, "users.json", &good_users()), &[]), 0, b);
+        let lines = [
+            r#"{"email": "ADA@example.com", "roles": ["Admin", "Viewer"]}"#,
+            r#"{"user_id": "auth0|nobody", "roles": ["Admin"]}"#,
+            r#"{"email": "bo@example.com" "roles": []}"#,
+            r#"{"user_id": "auth0|bo", "roles": "Admin"}"#,
+        ];
+        let file = env.path("roles.ndjson");
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        let out = env.gh(&["roles", "import", file.to_str().unwrap(), "--create-missing-roles"]);
+        expect_code(&out, 3, b);
+        let err = stderr(&out);
+        assert!(err.contains("line 2: user auth0|nobody: user_id: no such user"), "{b}: {err}");
+        assert!(err.contains("line 3: invalid JSON"), "{b}: {err}");
+        assert!(err.contains("line 4: user auth0|bo: roles: expected an array"), "{b}: {err}");
+        assert!(err.contains("gave 1 users 2 roles; 3 lines failed"), "{b}: {err}");
+
+        // Without --create-missing-roles an unknown role fails its line, and only it.
+        std::fs::write(&file, "{\"user_id\": \"auth0|bo\", \"roles\": [\"Ghost\"]}\n{\"user_id\": \"auth0|bo\", \"roles\": [\"Viewer\"]}\n").unwrap();
+        let out = env.gh(&["roles", "import", file.to_str().unwrap()]);
+        expect_code(&out, 3, b);
+        assert!(stderr(&out).contains("line 1: user auth0|bo: role \"Ghost\" does not exist"), "{b}: {}", stderr(&out));
+
+        let out = env.gh(&["export", "--connection", CONNECTION, "--fields", "email,roles"]);
+        expect_code(&out, 0, b);
+        let exported: Vec<Value> =
+            String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(
+            exported,
+            [
+                json!({"email": "ada@example.com", "roles": ["Admin", "Viewer"]}),
+                json!({"email": "bo@example.com", "roles": ["Viewer"]}),
+            ],
+            "{b}"
+        );
+        expect_code(&env.gh(&["roles", "import", "/nonexistent/roles.ndjson"]), 2, b);
+        env.finish().await;
+    }
+}
