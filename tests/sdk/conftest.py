@@ -104,3 +104,15 @@ def gatehouse(request):
     g = Gatehouse(request.param)
     yield g
     g.stop()
+
+
+@pytest.fixture(scope="module")
+def mgmt(gatehouse):
+    """Auth0's Management API client, with a token from Auth0's GetToken."""
+    from auth0.authentication import GetToken
+    from auth0.management import Auth0
+
+    host = gatehouse.base.removeprefix("http://")
+    token = GetToken(host, ADMIN_ID, ADMIN_SECRET, protocol="http").client_credentials(gatehouse.issuer + "api/v2/")
+    assert token["token_type"] == "Bearer"
+    return Auth0(base_url=gatehouse.base + "/api/v2", token=token["access_token"], max_retries=0)

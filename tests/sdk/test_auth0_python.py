@@ -16,18 +16,8 @@ import httpx
 import pytest
 from auth0.authentication import GetToken
 from auth0.authentication.token_verifier import AsymmetricSignatureVerifier
-from auth0.management import Auth0
 from auth0.management.core.api_error import ApiError
 
-from conftest import ADMIN_ID, ADMIN_SECRET
-
-
-@pytest.fixture(scope="module")
-def mgmt(gatehouse):
-    host = gatehouse.base.removeprefix("http://")
-    token = GetToken(host, ADMIN_ID, ADMIN_SECRET, protocol="http").client_credentials(gatehouse.issuer + "api/v2/")
-    assert token["token_type"] == "Bearer"
-    return Auth0(base_url=gatehouse.base + "/api/v2", token=token["access_token"], max_retries=0)
 
 
 def test_users_crud_and_search(mgmt, gatehouse):

@@ -150,6 +150,66 @@ fn invalid(field: &str, reason: &str) -> Error {
     Error::invalid_field(field, reason)
 }
 
+/// Fields only `POST /api/v2/clients` takes: `enabled_connections` (a Gatehouse
+/// extension) names the connections the new application is enabled on.
+const CREATE_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "app_type",
+    "is_first_party",
+    "grant_types",
+    "callbacks",
+    "allowed_logout_urls",
+    "web_origins",
+    "allowed_origins",
+    "token_endpoint_auth_method",
+    "client_metadata",
+    "oidc_logout",
+    "enabled_connections",
+];
+
+/// The most connections one new client is enabled on at creation.
+pub const MAX_ENABLED_CONNECTIONS: usize = 50;
+
+/// The grant types a new client gets when its body names none: only those that work for
+/// its kind. `implicit` is never offered (`/authorize` answers only `response_type=code`);
+/// a public client (SPA, native, or `none` authentication) cannot keep a secret, so it
+/// gets no `client_credentials`.
+pub fn default_grant_types(c: &Client) -> Vec<String> {
+    let mut grants = vec!["authorization_code".to_string(), "refresh_token".to_string()];
+    if c.is_confidential() && !matches!(c.app_type.as_deref(), Some("spa" | "native")) {
+        grants.push("client_credentials".to_string());
+    }
+    grants
+}
+
+/// A validated `POST /api/v2/clients` body: the client and the names of the connections
+/// to enable it on (`enabled_connections`, deduplicated, in order).
+pub fn new_client_with_connections(body: &Value, client_id: String, now: &str) -> Result<(Client, Vec<String>), Error> {
+    let b = Body::new(body, CREATE_FIELDS)?;
+    let mut connections: Vec<String> = Vec::new();
+    if let Patch::Set(names) = b.string_array("enabled_connections", MAX_ENABLED_CONNECTIONS)? {
+        for (i, n) in names.into_iter().enumerate() {
+            if n.is_empty() {
+                return Err(invalid(&format!("enabled_connections[{i}]"), "must be a connection name"));
+            }
+            if !connections.contains(&n) {
+                connections.push(n);
+            }
+        }
+    }
+    let client = new_client(&without(body, "enabled_connections"), client_id, now)?;
+    Ok((client, connections))
+}
+
+fn without(body: &Value, key: &str) -> Value {
+    let mut b = body.clone();
+    if let Value::Object(m) = &mut b {
+        m.remove(key);
+    }
+    b
+}
+
 /// Validates a `POST /api/v2/clients` body.
 pub fn new_client(body: &Value, client_id: String, now: &str) -> Result<Client, Error> {
     let b = Body::new(body, FIELDS)?;
@@ -160,12 +220,7 @@ pub fn new_client(body: &Value, client_id: String, now: &str) -> Result<Client, 
         description: None,
         app_type: None,
         is_first_party: true,
-        grant_types: vec![
-            "authorization_code".into(),
-            "implicit".into(),
-            "refresh_token".into(),
-            "client_credentials".into(),
-        ],
+        grant_types: Vec::new(),
         callbacks: Vec::new(),
         allowed_logout_urls: Vec::new(),
         web_origins: Vec::new(),
@@ -178,6 +233,9 @@ pub fn new_client(body: &Value, client_id: String, now: &str) -> Result<Client, 
         updated_at: now.to_string(),
     };
     apply(&b, &mut c)?;
+    if b.raw("grant_types").is_none() {
+        c.grant_types = default_grant_types(&c);
+    }
     Ok(c)
 }
 

@@ -35,6 +35,21 @@ pub fn new_client_secret() -> String {
 
 /// The provider-local part of a database user's id: a 24-hex ObjectId-like value.
 pub fn new_user_local_id() -> String {
+    object_id()
+}
+
+/// An API's (resource server's) id: 24 hex digits, as Auth0's.
+pub fn new_resource_server_id() -> String {
+    object_id()
+}
+
+/// `rol_` + 16 alphanumerics.
+pub fn new_role_id() -> String {
+    format!("rol_{}", alphanumeric(16))
+}
+
+/// 24 hex digits, the shape of a MongoDB ObjectId that Auth0 ids keep.
+fn object_id() -> String {
     let mut bytes = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut bytes);
     hex::encode(bytes)

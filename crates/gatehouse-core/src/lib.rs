@@ -1,4 +1,4 @@
-//! Gatehouse's domain: users, connections, clients and their identifiers, the
+//! Gatehouse's domain: users, connections, clients, APIs and roles and their identifiers, the
 //! validation rules for what comes in from outside, and the error vocabulary the
 //! HTTP surfaces map to Auth0-shaped responses.
 //!
@@ -6,6 +6,7 @@
 //! the [`clock::Clock`] passed in by the caller.
 
 pub mod attack_protection;
+pub mod authorization;
 pub mod client;
 pub mod clock;
 pub mod connection;
@@ -18,6 +19,7 @@ pub mod password_policy;
 pub mod scope;
 pub mod secret;
 pub mod social;
+pub mod stats;
 pub mod user;
 pub mod validate;
 

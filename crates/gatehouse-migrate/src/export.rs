@@ -9,8 +9,55 @@ use gatehouse_core::user::User;
 use gatehouse_hash::{HashError, Hasher};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::borrow::Borrow;
 use std::io::Write;
+
+/// One user as an export writes them: the profile and, for the [`ROLES_FIELD`], the
+/// names of the user's roles (none unless the caller read them).
+pub trait ExportRecord {
+    fn user(&self) -> &User;
+    fn role_names(&self) -> &[String] {
+        &[]
+    }
+}
+
+impl ExportRecord for User {
+    fn user(&self) -> &User {
+        self
+    }
+}
+
+impl<T: ExportRecord + ?Sized> ExportRecord for &T {
+    fn user(&self) -> &User {
+        (**self).user()
+    }
+    fn role_names(&self) -> &[String] {
+        (**self).role_names()
+    }
+}
+
+/// A user with the names of their roles.
+#[derive(Debug, Clone)]
+pub struct UserWithRoles {
+    pub user: User,
+    pub roles: Vec<String>,
+}
+
+impl ExportRecord for UserWithRoles {
+    fn user(&self) -> &User {
+        &self.user
+    }
+    fn role_names(&self) -> &[String] {
+        &self.roles
+    }
+}
+
+/// The export field that lists a user's role names (Gatehouse's; Auth0 exports none).
+pub const ROLES_FIELD: &str = "roles";
+
+/// Whether an export of `fields` writes roles, which the caller must then read.
+pub fn exports_roles(fields: Option<&[ExportField]>) -> bool {
+    fields.is_some_and(|f| f.iter().any(|f| f.name == ROLES_FIELD))
+}
 
 /// The export file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +149,7 @@ pub struct ExportOptions<'a> {
 /// and NDJSON/CSV exports re-import with [`crate::Format::Ndjson`] / [`crate::Format::Csv`].
 pub fn write_export<U, I, W>(opts: &ExportOptions<'_>, hasher: &Hasher, users: I, out: W) -> Result<u64, ExportError>
 where
-    U: Borrow<User>,
+    U: ExportRecord,
     I: IntoIterator<Item = U>,
     W: Write,
 {
@@ -155,8 +202,9 @@ where
     }
     let mut n = 0u64;
     let mut line = Vec::with_capacity(1024);
-    for user in users {
-        let user = user.borrow();
+    let with_roles = exports_roles(Some(fields));
+    for record in users {
+        let user = record.user();
         if direct {
             let hash = match (&user.password_hash, opts.include_password_hashes) {
                 (Some(stored), true) => Some(
@@ -180,6 +228,9 @@ where
             continue;
         }
         let mut profile = user.to_auth0_json();
+        if let (true, Value::Object(m)) = (with_roles, &mut profile) {
+            m.insert(ROLES_FIELD.into(), Value::from(record.role_names().to_vec()));
+        }
         if opts.include_password_hashes {
             if let Value::Object(m) = &mut profile {
                 m.insert("user_id".into(), Value::String(user.local_id().to_string()));

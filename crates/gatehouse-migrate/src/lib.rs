@@ -62,7 +62,10 @@ mod upsert;
 mod validate;
 
 pub use error::{mask_secrets, FieldError, FileError, RecordError, MASK};
-pub use export::{write_export, ExportError, ExportField, ExportFormat, ExportOptions, DEFAULT_FIELDS, MAX_CSV_FIELDS};
+pub use export::{
+    exports_roles, write_export, ExportError, ExportField, ExportFormat, ExportOptions, ExportRecord, UserWithRoles,
+    DEFAULT_FIELDS, MAX_CSV_FIELDS, ROLES_FIELD,
+};
 pub use format::{FirebaseHashConfig, Format, ReadOptions, UnknownFormat};
 pub use read::{check_file, records, Pending, RawRecord, Records};
 pub use synthetic::{synthetic_auth0_users, SYNTHETIC_BCRYPT, SYNTHETIC_MD5, SYNTHETIC_PBKDF2};

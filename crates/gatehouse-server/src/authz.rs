@@ -9,16 +9,20 @@ pub use gatehouse_services::grants::AccessClaims;
 use gatehouse_services::Services;
 use std::marker::PhantomData;
 
-/// A set of scopes any one of which allows an operation.
+/// A set of scopes any one of which allows an operation, and those it needs as well.
 pub trait Permission {
     const ANY_OF: &'static [&'static str];
+    /// Scopes the token must also carry, every one (Auth0 asks for two on some paths:
+    /// `read:users` and `read:roles` to read a user's roles).
+    const ALSO: &'static [&'static str] = &[];
 }
 
 macro_rules! permissions {
-    ($($name:ident => [$($scope:literal),+]),* $(,)?) => {$(
+    ($($name:ident => [$($scope:literal),+] $(and [$($also:literal),+])?),* $(,)?) => {$(
         pub struct $name;
         impl Permission for $name {
             const ANY_OF: &'static [&'static str] = &[$($scope),+];
+            $(const ALSO: &'static [&'static str] = &[$($also),+];)?
         }
     )*};
 }
@@ -57,6 +61,22 @@ permissions! {
     RotateSigningKeys => ["create:signing_keys", "update:signing_keys"],
     CreateUserTickets => ["create:user_tickets"],
     SendVerificationEmail => ["update:users"],
+    ReadStats => ["read:stats"],
+    ReadResourceServers => ["read:resource_servers"],
+    CreateResourceServers => ["create:resource_servers"],
+    UpdateResourceServers => ["update:resource_servers"],
+    DeleteResourceServers => ["delete:resource_servers"],
+    ReadRoles => ["read:roles"],
+    CreateRoles => ["create:roles"],
+    UpdateRoles => ["update:roles"],
+    DeleteRoles => ["delete:roles"],
+    ReadRoleMembers => ["read:role_members"] and ["read:users"],
+    CreateRoleMembers => ["create:role_members"],
+    ReadUserRoles => ["read:users"] and ["read:roles"],
+    AssignUserRoles => ["update:users"] and ["create:role_members"],
+    RemoveUserRoles => ["update:users"] and ["delete:role_members"],
+    ReadUserPermissions => ["read:users"],
+    UpdateUserPermissions => ["update:users"],
 }
 
 /// The client (`azp`) of a valid Management API token in `headers`, for audit events.
@@ -101,6 +121,9 @@ impl<P: Permission + Send + Sync> FromRequestParts<Services> for Scoped<P> {
             .ok_or_else(|| ApiError::Unauthorized("Invalid token".into()))?;
         if !claims.has_any(P::ANY_OF) {
             return Err(ApiError::InsufficientScope(P::ANY_OF.join(", ")));
+        }
+        if let Some(missing) = P::ALSO.iter().find(|s| !claims.has_any(&[s])) {
+            return Err(ApiError::InsufficientScope((*missing).to_string()));
         }
         Ok(Self { claims, _permission: PhantomData })
     }

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_core::Error as DomainError;
+use gatehouse_services::authorization::AuthzError;
 use gatehouse_services::grants::GrantError;
 use gatehouse_services::login::LoginError;
 use gatehouse_services::signup::{SignupError, SIGNUPS_THROTTLED};
@@ -105,6 +106,15 @@ impl From<DomainError> for ApiError {
             DomainError::Rejected { code, message } => Self::BadRequest { code, message },
             // Auth0: 400 `PasswordStrengthError: Password is too weak` (and its siblings).
             DomainError::WeakPassword(r) => Self::BadRequest { code: "invalid_password", message: r.to_string() },
+        }
+    }
+}
+
+impl From<AuthzError> for ApiError {
+    fn from(e: AuthzError) -> Self {
+        match e {
+            AuthzError::Refused(e) => e.into(),
+            AuthzError::Store(e) => e.into(),
         }
     }
 }

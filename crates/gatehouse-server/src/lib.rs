@@ -57,6 +57,7 @@ pub fn app(state: Services) -> Router {
         .merge(authentication)
         .route("/.well-known/jwks.json", get(wellknown::jwks).options(cors::preflight))
         .route("/.well-known/openid-configuration", get(wellknown::openid_configuration).options(cors::preflight))
+        .route("/", get(pages::home::show))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::endpoint))

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gatehouse_services::issue::{SUPPORTED_CLAIMS, SUPPORTED_SCOPES};
+use gatehouse_core::authorization::OIDC_SCOPES;
+use gatehouse_services::issue::SUPPORTED_CLAIMS;
 use gatehouse_services::Services;
 use serde_json::json;
 
@@ -27,7 +28,7 @@ pub async fn openid_configuration(State(state): State<Services>) -> Response {
         "end_session_endpoint": format!("{iss}oidc/logout"),
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
-        "scopes_supported": SUPPORTED_SCOPES,
+        "scopes_supported": OIDC_SCOPES,
         "claims_supported": SUPPORTED_CLAIMS,
         "response_types_supported": ["code"],
         "response_modes_supported": crate::auth::response::SUPPORTED,

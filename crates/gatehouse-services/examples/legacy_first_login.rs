@@ -115,7 +115,7 @@ async fn main() {
         median(&mut added),
         p90(&mut added)
     );
-    assert_eq!(state.store.migration_progress(&c.id).await.unwrap().on_login as usize, users);
+    assert_eq!(state.store.arrivals(&c.id).await.unwrap().on_login as usize, users);
 
     store.close().await;
     admin.execute(format!("DROP DATABASE `{db}`").as_str()).await.unwrap();

@@ -1,11 +1,15 @@
-//! What a new store needs before anyone can use it: the default database connection and
-//! a machine-to-machine client allowed to call the Management API.
+//! What a new store needs before anyone can use it: the default database connection, the
+//! Management API listed as the system API (and the APIs configuration names), and a
+//! machine-to-machine client allowed to call the Management API.
 
 use crate::hashing::{hash_client_secret, verify_client_secret};
 use crate::state::ServerConfig;
+use gatehouse_core::authorization::ResourceServer;
 use gatehouse_core::client::{Client, ClientGrant};
 use gatehouse_core::connection::{Connection, DEFAULT_DATABASE_CONNECTION};
-use gatehouse_core::ids::{new_client_grant_id, new_client_id, new_client_secret, new_connection_id};
+use gatehouse_core::ids::{
+    new_client_grant_id, new_client_id, new_client_secret, new_connection_id, new_resource_server_id,
+};
 use gatehouse_core::scope::MANAGEMENT_SCOPES;
 use gatehouse_store::{ConflictOn, Store, StoreError};
 use serde_json::{Map, Value};
@@ -33,6 +37,31 @@ pub async fn ensure_default_connection(store: &Store, now: &str) -> Result<(), S
     }
 }
 
+/// Ensures the Management API is the system API (its identifier following the issuer)
+/// and that every API configuration names (`api_audiences`) exists, with Auth0's
+/// defaults when created here; one changed through the Management API since stays so.
+pub async fn ensure_apis(store: &Store, config: &ServerConfig, now: &str) -> Result<(), StoreError> {
+    let management = ResourceServer::management(
+        new_resource_server_id(),
+        config.management_audience(),
+        config.access_token_ttl_secs,
+        now,
+    );
+    store.ensure_system_resource_server(&management).await?;
+    for identifier in &config.api_audiences {
+        if store.resource_server_by_identifier(identifier).await?.is_some() {
+            continue;
+        }
+        let api = ResourceServer::new(new_resource_server_id(), identifier.clone(), now);
+        match store.insert_resource_server(&api).await {
+            // Another node created it first.
+            Err(StoreError::Conflict(_)) => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
 /// Ensures an admin client exists. With `given` credentials, that client exists with that
 /// secret and every management scope. Without, the first start creates one and returns
 /// its credentials; later starts return `None`.
@@ -46,7 +75,9 @@ pub async fn ensure_admin_client(
         Some((id, secret)) => (id.to_string(), secret.to_string(), false),
         None => {
             let (existing, _) = store.clients(0, 1000).await?;
-            if existing.iter().any(|c| c.client_metadata.contains_key(BOOTSTRAP_MARK)) {
+            if let Some(admin) = existing.iter().find(|c| c.client_metadata.contains_key(BOOTSTRAP_MARK)) {
+                // It keeps every management scope, those a newer version added too.
+                store.upsert_client_grant(&admin_grant(&admin.client_id, config), now).await?;
                 return Ok(None);
             }
             (new_client_id(), new_client_secret(), true)
@@ -93,12 +124,16 @@ pub async fn ensure_admin_client(
             store.update_client(&c).await?;
         }
     }
-    let grant = ClientGrant {
+    store.upsert_client_grant(&admin_grant(&client_id, config), now).await?;
+    Ok(fresh.then_some(NewAdminCredentials { client_id, client_secret: secret }))
+}
+
+/// The admin client's grant: every management scope.
+fn admin_grant(client_id: &str, config: &ServerConfig) -> ClientGrant {
+    ClientGrant {
         id: new_client_grant_id(),
-        client_id: client_id.clone(),
+        client_id: client_id.to_string(),
         audience: config.management_audience(),
         scope: MANAGEMENT_SCOPES.iter().map(|s| s.to_string()).collect(),
-    };
-    store.upsert_client_grant(&grant, now).await?;
-    Ok(fresh.then_some(NewAdminCredentials { client_id, client_secret: secret }))
+    }
 }

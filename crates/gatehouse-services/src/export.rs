@@ -1,10 +1,13 @@
 //! Exporting users, end to end and without HTTP: a keyset scan of the store feeding
 //! gatehouse-migrate's writers on a blocking thread. The `users-exports` job and
 //! `gatehouse export` are both thin callers of [`export_users`]. Memory stays constant
-//! whatever the number of users.
+//! whatever the number of users. Asked for the `roles` field, it reads each page's role
+//! names with one more query.
 
 use gatehouse_hash::Hasher;
-use gatehouse_migrate::{write_export, ExportError, ExportField, ExportFormat, ExportOptions};
+use gatehouse_migrate::{
+    exports_roles, write_export, ExportError, ExportField, ExportFormat, ExportOptions, UserWithRoles,
+};
 use gatehouse_store::{Store, StoreError};
 use std::io::Write;
 use std::sync::Arc;
@@ -40,7 +43,8 @@ pub async fn export_users<W: Write + Send + 'static>(
     req: ExportRequest,
     out: W,
 ) -> Result<u64, ExportFailure> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<gatehouse_core::user::User>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<UserWithRoles>>(2);
+    let with_roles = exports_roles(req.fields.as_deref());
     let writer_req = req.clone();
     let writer = tokio::task::spawn_blocking(move || {
         let opts = ExportOptions {
@@ -59,7 +63,17 @@ pub async fn export_users<W: Write + Send + 'static>(
         after = Some(last.user_id.clone());
         remaining -= users.len() as u64;
         let full = users.len() as u32 == page;
-        if tx.send(users).await.is_err() {
+        let mut roles = if with_roles {
+            let ids: Vec<String> = users.iter().map(|u| u.user_id.clone()).collect();
+            store.role_names_of_users(&ids).await?
+        } else {
+            Default::default()
+        };
+        let records = users
+            .into_iter()
+            .map(|user| UserWithRoles { roles: roles.remove(&user.user_id).unwrap_or_default(), user })
+            .collect();
+        if tx.send(records).await.is_err() {
             break; // the writer failed; its error is reported below
         }
         if !full {

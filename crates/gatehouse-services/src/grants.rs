@@ -1,16 +1,22 @@
 //! The grants of the token endpoint: `authorization_code` (with PKCE and replay
 //! revocation), `refresh_token` (rotation, reuse detection, narrowing), `password` and
-//! Auth0's `password-realm`, and `client_credentials` for the Management API.
+//! Auth0's `password-realm`, and `client_credentials` for any API the client has a grant to.
+//!
+//! What a user token for an API carries is decided at every issue, the refresh too
+//! (`authorization::user_token_grant`): a role removed since the last token is not in
+//! the next.
 //!
 //! Each takes what the request said (absent parameters as `None`, so the checks run in
 //! the order Auth0 answers them) and gives the token response, or a [`GrantError`] the
 //! HTTP surface words as OAuth errors.
 
-use crate::issue::{granted_scopes, issue, sign, Grant, IssueError, Refresh};
+use crate::authorization::{user_token_grant, UserTokenGrant};
+use crate::issue::{issue, sign, sign_access_token, AccessTokenClaims, Grant, IssueError, Refresh};
 use crate::keys::KeyError;
 use crate::login::{accept_password, connection_for, ConnectionError, LoginError};
 use crate::secrets::{hash_secret, pkce_matches, random_token};
 use crate::Services;
+use gatehouse_core::authorization::ResourceServer;
 use gatehouse_core::client::Client;
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_core::user::User;
@@ -104,13 +110,18 @@ fn active(user: Option<User>) -> Result<User, GrantError> {
     Ok(user)
 }
 
-/// The API a user token is for: none for `/userinfo` alone, else a configured audience.
-fn user_token_audience(state: &Services, audience: Option<&str>) -> Result<Option<String>, GrantError> {
-    match audience.filter(|a| !a.is_empty()) {
-        None => Ok(None),
-        Some(a) if a == state.config.userinfo_audience() => Ok(None),
-        Some(a) if state.config.api_audiences.iter().any(|known| known == a) => Ok(Some(a.to_string())),
-        Some(a) => Err(GrantError::UnknownAudience(a.to_string())),
+/// The API a user token is for: none for `/userinfo` alone, else an API other than the
+/// Management API (which only clients are granted, by client grants).
+pub async fn api_for_user_token(
+    state: &Services,
+    audience: Option<&str>,
+) -> Result<Option<ResourceServer>, GrantError> {
+    let Some(audience) = audience.filter(|a| !a.is_empty() && *a != state.config.userinfo_audience()) else {
+        return Ok(None);
+    };
+    match state.store.resource_server_by_identifier(audience).await? {
+        Some(api) if !api.is_system => Ok(Some(api)),
+        _ => Err(GrantError::UnknownAudience(audience.to_string())),
     }
 }
 
@@ -148,11 +159,15 @@ pub async fn authorization_code(state: &Services, client: &Client, req: CodeExch
         (None, None) => {}
     }
     let user = active(state.store.user(&redeemed.user_id).await?)?;
+    let api = api_for_user_token(state, redeemed.audience.as_deref()).await?;
+    let UserTokenGrant { scope, permissions } =
+        user_token_grant(state, api.as_ref(), &user.user_id, &redeemed.scope).await?;
     let grant = Grant {
         client,
         user: &user,
-        scope: redeemed.scope.clone(),
-        audience: redeemed.audience.clone(),
+        scope,
+        api: api.as_ref(),
+        permissions,
         nonce: redeemed.nonce.clone(),
         auth_time: redeemed.auth_time,
         sid: redeemed.sid.clone(),
@@ -183,7 +198,7 @@ pub async fn refresh_token(state: &Services, client: &Client, req: RefreshExchan
     // The usual case, one write: the token rotated because everything about it holds.
     if let Some((existing, user)) = state.store.rotate_refresh_token_if_granted(&request, &successor, now).await? {
         let scope = narrowed_scope(&existing, requested, &scopes)?;
-        return Ok(issue(state, &grant_of(client, &user, &existing, scope), Refresh::Rotated(secret)).await?);
+        return refreshed(state, client, &user, &existing, &scope, secret).await;
     }
     // Otherwise a second look says why, each refusal as Auth0 words it; a token already
     // rotated is a reuse, and revokes its family.
@@ -197,9 +212,7 @@ pub async fn refresh_token(state: &Services, client: &Client, req: RefreshExchan
     let scope = narrowed_scope(&existing, requested, &scopes)?;
     match state.store.rotate_refresh_token(&token_hash, &successor, now).await? {
         // Only a race gets here (the token became redeemable in between): as above.
-        RefreshRedemption::Rotated(_) => {
-            Ok(issue(state, &grant_of(client, &user, &existing, scope), Refresh::Rotated(secret)).await?)
-        }
+        RefreshRedemption::Rotated(_) => refreshed(state, client, &user, &existing, &scope, secret).await,
         RefreshRedemption::Reused(t) => {
             tracing::warn!(client_id = %t.client_id, family = %t.family_id, "refresh token reused; family revoked");
             Err(GrantError::UnknownRefreshToken)
@@ -208,18 +221,30 @@ pub async fn refresh_token(state: &Services, client: &Client, req: RefreshExchan
     }
 }
 
-/// What a refreshed token carries: the grant of its family, at the scope asked for.
-fn grant_of<'a>(client: &'a Client, user: &'a User, existing: &RefreshToken, scope: String) -> Grant<'a> {
-    Grant {
+/// The tokens of a rotated refresh token: the grant of its family at the scope asked
+/// for, less what the user no longer holds; never more than the family was granted.
+async fn refreshed(
+    state: &Services,
+    client: &Client,
+    user: &User,
+    existing: &RefreshToken,
+    scope: &str,
+    secret: String,
+) -> Result<Value, GrantError> {
+    let api = api_for_user_token(state, existing.audience.as_deref()).await?;
+    let UserTokenGrant { scope, permissions } = user_token_grant(state, api.as_ref(), &user.user_id, scope).await?;
+    let grant = Grant {
         client,
         user,
         scope,
-        audience: existing.audience.clone(),
+        api: api.as_ref(),
+        permissions,
         nonce: None,
         auth_time: existing.auth_time,
         sid: existing.sid.clone(),
         gty: None,
-    }
+    };
+    Ok(issue(state, &grant, Refresh::Rotated(secret)).await?)
 }
 
 /// The scope of a refresh: the family's, or the part of it `requested` (split into
@@ -229,7 +254,7 @@ fn narrowed_scope(existing: &RefreshToken, requested: Option<&str>, scopes: &[&s
     if !existing.grants(scopes) {
         return Err(GrantError::ScopeExceeded);
     }
-    Ok(granted_scopes(requested).join(" "))
+    Ok(requested.to_string())
 }
 
 /// What `password` or `password-realm` was sent.
@@ -256,28 +281,50 @@ pub async fn password(
         if req.grant_type == PASSWORD_REALM { required(req.realm, "realm")? } else { DEFAULT_DATABASE_CONNECTION };
     let username = required(req.username, "username")?;
     let password = required(req.password, "password")?;
-    let audience = user_token_audience(state, req.audience)?;
+    let api = api_for_user_token(state, req.audience).await?;
     let connection = connection_for(state, client, Some(realm)).await?;
-    let scope = granted_scopes(req.scope.unwrap_or("")).join(" ");
+    let requested = req.scope.unwrap_or("");
     let family_id = random_token();
-    let sign_for = |user: &User| {
-        let grant = Grant {
-            client,
-            user,
-            scope: scope.clone(),
-            audience: audience.clone(),
-            nonce: None,
-            auth_time: state.clock.now().unix_timestamp(),
-            sid: None,
-            gty: Some("password"),
-        };
-        sign(state, &grant, Refresh::Mint { family_id: family_id.clone() })
+    let auth_time = || state.clock.now().unix_timestamp();
+    let mint = || Refresh::Mint { family_id: family_id.clone() };
+    if api.as_ref().is_some_and(ResourceServer::reads_permissions) {
+        // The token depends on what the user holds, read once the login has succeeded.
+        let user = accept_password::<()>(state, &connection, username, password, ip, None).await?.user;
+        let granted = user_token_grant(state, api.as_ref(), &user.user_id, requested).await?;
+        return Ok(issue(state, &password_grant(client, &user, api.as_ref(), granted, auth_time()), mint()).await?);
+    }
+    // Otherwise the tokens are signed while the password is verified if a core is free
+    // for it, else once the login has succeeded; either way they are handed out (and a
+    // refresh token stored) only then.
+    let granted = UserTokenGrant {
+        scope: gatehouse_core::authorization::user_token_scope(requested, api.as_ref(), None),
+        permissions: None,
     };
-    // The tokens are signed while the password is verified if a core is free for it,
-    // else once the login has succeeded; either way they are handed out (and a refresh
-    // token stored) only then.
+    let sign_for =
+        |user: &User| sign(state, &password_grant(client, user, api.as_ref(), granted.clone(), auth_time()), mint());
     let accepted = accept_password(state, &connection, username, password, ip, Some(&sign_for)).await?;
     Ok(accepted.early.unwrap_or_else(|| sign_for(&accepted.user))?.hand_out(state).await?)
+}
+
+/// What a password login's tokens are issued for.
+fn password_grant<'a>(
+    client: &'a Client,
+    user: &'a User,
+    api: Option<&'a ResourceServer>,
+    granted: UserTokenGrant,
+    auth_time: i64,
+) -> Grant<'a> {
+    Grant {
+        client,
+        user,
+        scope: granted.scope,
+        api,
+        permissions: granted.permissions,
+        nonce: None,
+        auth_time,
+        sid: None,
+        gty: Some("password"),
+    }
 }
 
 /// The claims of a Management API (and client credentials) access token.
@@ -321,38 +368,47 @@ pub async fn client_credentials(
     }
     check_grant_allowed(client, "client_credentials")?;
     let audience = req.audience.ok_or(GrantError::NoAudience)?;
-    if audience != state.config.management_audience() {
-        return Err(GrantError::UnknownAudience(audience.to_string()));
-    }
+    let api = state
+        .store
+        .resource_server_by_identifier(audience)
+        .await?
+        .ok_or_else(|| GrantError::UnknownAudience(audience.to_string()))?;
     let grant = state
         .store
         .client_grant(&client.client_id, audience)
         .await?
         .ok_or_else(|| GrantError::NoClientGrant(audience.to_string()))?;
+    // What the grant lists and the API still defines.
+    let granted: Vec<&str> = grant.scope.iter().map(String::as_str).filter(|s| api.defines(s)).collect();
     let scopes: Vec<&str> = match req.scope {
         Some(requested) => {
             let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-            let missing: Vec<&str> =
-                requested.iter().copied().filter(|s| !grant.scope.iter().any(|g| g == s)).collect();
+            let missing: Vec<&str> = requested.iter().copied().filter(|s| !granted.contains(s)).collect();
             if !missing.is_empty() {
                 return Err(GrantError::ScopesNotGranted(missing.join(" ")));
             }
             requested
         }
-        None => grant.scope.iter().map(String::as_str).collect(),
+        None => granted,
     };
     let now = state.clock.now().unix_timestamp();
-    let ttl = state.config.access_token_ttl_secs;
-    let claims = AccessClaims {
+    let scope = scopes.join(" ");
+    let claims = AccessTokenClaims {
         iss: state.config.issuer.clone(),
         sub: format!("{}@clients", client.client_id),
-        aud: audience.to_string(),
+        aud: json!(audience),
         iat: now,
-        exp: now + ttl,
-        scope: scopes.join(" "),
-        azp: Some(client.client_id.clone()),
-        gty: Some("client-credentials".into()),
-    };
-    let access_token = state.keys.sign(&claims)?;
-    Ok(json!({"access_token": access_token, "token_type": "Bearer", "expires_in": ttl, "scope": claims.scope}))
+        exp: now + api.token_lifetime,
+        permissions: api.token_dialect.carries_permissions().then(|| scopes.iter().map(|s| s.to_string()).collect()),
+        scope,
+        ..Default::default()
+    }
+    .in_dialect_of(Some(&api), &client.client_id, Some("client-credentials"));
+    let access_token = sign_access_token(state, &api, &claims)?;
+    Ok(json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": api.token_lifetime,
+        "scope": claims.scope,
+    }))
 }

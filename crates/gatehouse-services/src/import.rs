@@ -481,3 +481,38 @@ async fn settle(
 pub fn error_json(e: &RecordError) -> serde_json::Value {
     json!({"user": e.user, "errors": e.errors, "index": e.index})
 }
+
+/// Where an import came from, as its audit event says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOrigin<'a> {
+    /// A `users-imports` job.
+    Job(&'a str),
+    /// `gatehouse import` on the command line: the file's name.
+    Cli(&'a str),
+}
+
+/// Fills `e` (a `sui` or `fui` event, stamped by the caller) with what an import did: the
+/// connection, where it came from, its counts and, when it stopped, why.
+pub fn import_event(
+    mut e: gatehouse_core::log_event::LogEvent,
+    connection: &Connection,
+    origin: ImportOrigin<'_>,
+    summary: &ImportSummary,
+    stopped: Option<&str>,
+) -> gatehouse_core::log_event::LogEvent {
+    let (from, description) = match origin {
+        ImportOrigin::Job(id) => (json!({"job_id": id}), "users imported by a job".to_string()),
+        ImportOrigin::Cli(file) => {
+            (json!({"cli": "gatehouse import", "file": file}), format!("users imported from {file}"))
+        }
+    };
+    e.description = Some(match stopped {
+        Some(reason) => format!("{description}; the import stopped: {reason}"),
+        None => description,
+    });
+    e.connection = Some(connection.name.clone());
+    e.connection_id = Some(connection.id.clone());
+    e.details.insert("origin".into(), from);
+    e.details.insert("summary".into(), json!(summary));
+    e
+}

@@ -1,19 +1,16 @@
-//! Minting tokens for a user: the access token (a JWT for the audience, opaque when it
-//! only serves `/userinfo`), the ID token (claims by scope) and, with `offline_access`,
-//! a refresh token.
+//! Minting tokens for a user: the access token (a JWT for the API, in its dialect; opaque
+//! when it only serves `/userinfo`), the ID token (claims by scope) and, with
+//! `offline_access` where the API allows it, a refresh token.
 
 use crate::keys::KeyError;
 use crate::secrets::{hash_secret, random_token};
 use crate::Services;
+use gatehouse_core::authorization::ResourceServer;
 use gatehouse_core::client::Client;
 use gatehouse_core::user::User;
 use gatehouse_store::{RefreshToken, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-
-/// The scopes Gatehouse grants to user tokens. No API defines its own scopes yet, so
-/// anything else requested is dropped (never passed through into a token).
-pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
 /// Claims (OIDC standard) that `profile` and `email` release.
 pub const SUPPORTED_CLAIMS: &[&str] = &[
@@ -46,19 +43,15 @@ pub enum IssueError {
     Store(#[from] StoreError),
 }
 
-/// The requested scopes Gatehouse grants, in a canonical order.
-pub fn granted_scopes(requested: &str) -> Vec<String> {
-    let requested: Vec<&str> = requested.split(' ').filter(|s| !s.is_empty()).collect();
-    SUPPORTED_SCOPES.iter().filter(|s| requested.contains(s)).map(|s| s.to_string()).collect()
-}
-
 pub fn has_scope(scope: &str, wanted: &str) -> bool {
     scope.split(' ').any(|s| s == wanted)
 }
 
-/// Claims of a user access token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UserAccessClaims {
+/// The claims of an access token Gatehouse signs, for a user or a client, in any of an
+/// API's dialects: Auth0's (`azp`, `gty`) or RFC 9068's (`client_id`, `jti`,
+/// `auth_time`), with `permissions` where the dialect adds them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
     pub iss: String,
     pub sub: String,
     /// A string, or `[api, <issuer>userinfo]` when an API token also serves `/userinfo`.
@@ -73,6 +66,43 @@ pub struct UserAccessClaims {
     pub gty: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
+}
+
+impl AccessTokenClaims {
+    /// Puts the client in the claims `api`'s dialect names it by (`azp`, or RFC 9068's
+    /// `client_id` with a `jti`), and `gty` where Auth0's dialect has it.
+    pub fn in_dialect_of(mut self, api: Option<&ResourceServer>, client_id: &str, gty: Option<&str>) -> Self {
+        if api.is_some_and(|a| a.token_dialect.is_rfc9068()) {
+            self.client_id = Some(client_id.to_string());
+            self.jti = Some(random_token());
+        } else {
+            self.azp = Some(client_id.to_string());
+            self.gty = gty.map(str::to_string);
+            self.auth_time = None;
+        }
+        self
+    }
+}
+
+/// Signs an access token for `api`: as RFC 9068 asks (`typ: at+jwt`) in its dialects.
+pub fn sign_access_token(
+    state: &Services,
+    api: &ResourceServer,
+    claims: &AccessTokenClaims,
+) -> Result<String, KeyError> {
+    if api.token_dialect.is_rfc9068() {
+        state.keys.sign_typed(claims, crate::keys::AT_JWT)
+    } else {
+        state.keys.sign(claims)
+    }
 }
 
 /// What happens to refresh tokens in this response.
@@ -88,9 +118,12 @@ pub enum Refresh {
 pub struct Grant<'a> {
     pub client: &'a Client,
     pub user: &'a User,
-    /// Space-separated, already reduced to [`SUPPORTED_SCOPES`].
+    /// Space-separated, as granted ([`gatehouse_core::authorization::user_token_scope`]).
     pub scope: String,
-    pub audience: Option<String>,
+    /// The API the access token is for; none when it only serves `/userinfo`.
+    pub api: Option<&'a ResourceServer>,
+    /// The `permissions` claim, where the API's dialect has one.
+    pub permissions: Option<Vec<String>>,
     pub nonce: Option<String>,
     pub auth_time: i64,
     pub sid: Option<String>,
@@ -131,7 +164,7 @@ pub fn new_refresh_token(state: &Services, grant: &Grant<'_>, family_id: &str) -
         client_id: grant.client.client_id.clone(),
         user_id: grant.user.user_id.clone(),
         scope: grant.scope.clone(),
-        audience: grant.audience.clone(),
+        audience: grant.api.map(|a| a.identifier.clone()),
         sid: grant.sid.clone(),
         auth_time: grant.auth_time,
         created_at: now,
@@ -142,7 +175,8 @@ pub fn new_refresh_token(state: &Services, grant: &Grant<'_>, family_id: &str) -
     (secret, row)
 }
 
-/// Whether a refresh token goes with this grant.
+/// Whether a refresh token goes with this grant (whose scope has `offline_access` only
+/// where the API allows it).
 pub fn wants_refresh(grant: &Grant<'_>) -> bool {
     has_scope(&grant.scope, "offline_access") && grant.client.grant_types.iter().any(|g| g == "refresh_token")
 }
@@ -177,26 +211,29 @@ pub fn sign(state: &Services, grant: &Grant<'_>, refresh: Refresh) -> Result<Sig
     let now = state.clock.now().unix_timestamp();
     let userinfo = cfg.userinfo_audience();
     let openid = has_scope(&grant.scope, "openid");
-    let aud = match &grant.audience {
-        Some(api) if api != &userinfo && openid => json!([api, userinfo]),
-        Some(api) => json!(api),
+    let aud = match grant.api {
+        Some(api) if api.identifier != userinfo && openid => json!([api.identifier, userinfo]),
+        Some(api) => json!(api.identifier),
         None => json!(userinfo),
     };
-    let access = UserAccessClaims {
+    let lifetime = grant.api.map_or(cfg.access_token_ttl_secs, |a| a.token_lifetime);
+    let access = AccessTokenClaims {
         iss: cfg.issuer.clone(),
         sub: grant.user.user_id.clone(),
         aud,
         iat: now,
-        exp: now + cfg.access_token_ttl_secs,
+        exp: now + lifetime,
         scope: grant.scope.clone(),
-        azp: Some(grant.client.client_id.clone()),
-        gty: grant.gty.map(str::to_string),
         sid: grant.sid.clone(),
-    };
+        auth_time: Some(grant.auth_time),
+        permissions: grant.permissions.clone(),
+        ..Default::default()
+    }
+    .in_dialect_of(grant.api, &grant.client.client_id, grant.gty);
     // Without an API there is nobody to read the token but `/userinfo`: Auth0 makes it
     // opaque then, and so does Gatehouse (which also spares a signature).
-    let access_token = match grant.audience {
-        Some(_) => state.keys.sign(&access),
+    let access_token = match grant.api {
+        Some(api) => sign_access_token(state, api, &access),
         None => state.keys.seal(&access),
     }?;
     let mut body = Map::new();
@@ -231,7 +268,7 @@ pub fn sign(state: &Services, grant: &Grant<'_>, refresh: Refresh) -> Result<Sig
         Refresh::Mint { .. } => {}
     }
     body.insert("scope".into(), json!(grant.scope));
-    body.insert("expires_in".into(), json!(cfg.access_token_ttl_secs));
+    body.insert("expires_in".into(), json!(lifetime));
     body.insert("token_type".into(), json!("Bearer"));
     Ok(Signed { body, refresh: stored })
 }

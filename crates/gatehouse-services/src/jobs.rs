@@ -11,7 +11,7 @@
 //! [`ORPHAN_GRACE`] (an upload in progress on any node is written to constantly).
 
 use crate::export::{export_users, ExportRequest};
-use crate::import::{import_file, BatchReport, ImportError, ImportRequest, ImportSink, ImportSummary};
+use crate::import::{import_file, BatchReport, ImportError, ImportOrigin, ImportRequest, ImportSink, ImportSummary};
 use crate::Services;
 use gatehouse_core::clock::iso8601;
 use gatehouse_core::job::{Job, JobKind, JobStatus};
@@ -258,6 +258,7 @@ async fn run_import(state: &Services, job: &Job) -> Result<Done, JobFailure> {
     let Ok(format) = format.parse::<Format>() else {
         return Err(JobFailure::Failed(format!("Unknown format {format}")));
     };
+    let req_connection = connection.clone();
     let req_connection_name = connection.name.clone();
     let req = ImportRequest {
         path: job_file(state, file),
@@ -287,6 +288,9 @@ async fn run_import(state: &Services, job: &Job) -> Result<Done, JobFailure> {
         Err(e) => return Err(internal("the import failed", &e)),
     };
     let total = base.plus(&summary);
+    let event = state.audit.event(gatehouse_core::log_event::codes::SUCCESS_USERS_IMPORT);
+    let event = crate::import::import_event(event, &req_connection, ImportOrigin::Job(&job.id), &total, None);
+    state.audit.record(event).await;
     let summary = json!(total);
     let details = if param_bool(job, "send_completion_email", true) {
         completion_email(state, job, &req_connection_name, &summary).await

@@ -15,7 +15,7 @@ use gatehouse_core::validate::{check_picture_url, Email, Username};
 use gatehouse_hash::Hasher;
 use gatehouse_legacy::{LegacyError, LegacyStore, NewLegacyUser, Profile};
 use gatehouse_migrate::{validate, RawRecord, RecordError};
-use gatehouse_store::{BulkOutcome, Store, StoreError, MIGRATED_IN_BULK, MIGRATED_ON_RESET};
+use gatehouse_store::{Arrival, BulkOutcome, Store, StoreError};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -149,7 +149,7 @@ pub async fn user_for_reset(
             return Ok(None);
         }
     };
-    match state.store.insert_migrated_user(&user, MIGRATED_ON_RESET, &now).await {
+    match state.store.insert_arrived_user(&user, Arrival::Reset, &now).await {
         Ok(()) => Ok(Some(user)),
         // Migrated meanwhile (a login, another reset): that user it is.
         Err(StoreError::Conflict(_)) => {
@@ -210,7 +210,7 @@ pub async fn sync_profile(
                     u.last_login = Some(now.clone());
                     u.last_ip = ip.clone();
                 }
-                match state.store.insert_user(&u).await {
+                match state.store.insert_arrived_user(&u, Arrival::Delegated, &now).await {
                     Ok(()) => return Ok(u),
                     // Created meanwhile: update it on the next round.
                     Err(StoreError::Conflict(_)) => continue,
@@ -396,7 +396,7 @@ where
                 BulkOutcome::Conflict(_) => summary.skipped += 1,
             }
         }
-        store.record_migrated(&connection.id, &inserted, MIGRATED_IN_BULK, now).await?;
+        store.record_arrived(&connection.id, &inserted, Arrival::MigrateRemaining, now).await?;
         page_done(summary, errors).await.map_err(RemainingError::Sink)?;
         match page.next {
             Some(next) => after = Some(next),

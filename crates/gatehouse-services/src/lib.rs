@@ -1,5 +1,6 @@
 //! Gatehouse's flows, apart from any network edge: password, legacy and social login,
-//! sign-up, tickets and resets, sessions and their endings, token issuance, signing
+//! sign-up, tickets and resets, sessions and their endings, APIs, roles and
+//! permissions, token issuance, signing
 //! keys, the import/export pipelines and the job worker, mail, the audit log and attack
 //! protection.
 //!
@@ -11,6 +12,7 @@
 
 pub mod attack;
 pub mod audit;
+pub mod authorization;
 pub mod bootstrap;
 pub mod export;
 pub mod grants;
@@ -29,6 +31,7 @@ pub mod session_end;
 pub mod signup;
 pub mod social;
 pub mod state;
+pub mod stats;
 pub mod templates;
 pub mod tickets;
 
@@ -67,6 +70,7 @@ pub async fn prepare(
 ) -> Result<(Services, Option<bootstrap::NewAdminCredentials>), StartError> {
     let now = gatehouse_core::clock::iso8601(clock.now());
     bootstrap::ensure_default_connection(&store, &now).await?;
+    bootstrap::ensure_apis(&store, &config, &now).await?;
     let created = bootstrap::ensure_admin_client(&store, &config, admin, &now).await?;
     let services = build(store, config, hasher, clock).await?;
     Ok((services, created))

@@ -18,7 +18,7 @@ use gatehouse_core::password_policy::{is_common_password, PasswordPolicy, Passwo
 use gatehouse_core::user::{signup_user, User};
 use gatehouse_core::Error as DomainError;
 use gatehouse_legacy::LegacyError;
-use gatehouse_store::{ConflictOn, StoreError, TicketKind};
+use gatehouse_store::{Arrival, ConflictOn, StoreError, TicketKind};
 use serde_json::{json, Map, Value};
 use std::convert::Infallible;
 
@@ -399,7 +399,7 @@ async fn create_signed_up_user(state: &Services, connection: &Connection, body: 
     // Hashed before the insert, so an existing user costs as long as a new one.
     let hash = state.hashing.hash(password).await.map_err(SignupError::internal)?;
     user.password_hash = Some(hash.clone());
-    state.store.insert_user(&user).await?;
+    state.store.insert_arrived_user(&user, Arrival::SignUp, &user.created_at).await?;
     state.store.record_password(&user.user_id, &hash, &user.created_at).await?;
     Ok(user)
 }

@@ -1,5 +1,5 @@
 //! Configuration rows that token requests read on every call — the client, its grant
-//! for an API, the connection, the attack-protection settings — kept for a moment, so
+//! for an API, the API, the connection, the attack-protection settings — kept for a moment, so
 //! that a login reads from the database only what is its own (the user and its failure
 //! counters). Each of those reads cost two thread hand-offs to SQLite's worker.
 //!
@@ -27,6 +27,8 @@ const MAX_ENTRIES: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum ConfigKey {
     Client(String),
+    /// An API by identifier.
+    ResourceServer(String),
     ClientGrant(String, String),
     /// A connection by one of its unique columns (`name` or `id`) and the value.
     Connection(&'static str, String),

@@ -5,6 +5,7 @@
 //! gives the identity back its own user row. Upstream transactions are single use:
 //! the one caller whose `DELETE` removes the row may continue.
 
+use crate::arrivals::{Arrival, INSERT_ARRIVAL};
 use crate::error::StoreError;
 use crate::rows::{user_columns, user_values, FromRow, INSERT_USER};
 use crate::sql::SqlValue;
@@ -149,6 +150,9 @@ impl Store {
                             .ok_or(StoreError::NotFound)?;
                         let user = step.ask(identity).await?;
                         c.execute(&INSERT_USER, &user_values(&user)).await?;
+                        let marker =
+                            values![&user.user_id, &user.connection_id, Arrival::Unlinked.as_str(), &user.updated_at];
+                        c.execute(INSERT_ARRIVAL, &marker).await?;
                         Ok(())
                     })
                 },

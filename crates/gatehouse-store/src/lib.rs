@@ -34,14 +34,15 @@
 #[macro_use]
 pub mod sql;
 
+mod arrivals;
 mod attack;
+mod authorization;
 mod bulk;
 mod config_cache;
 mod db;
 mod error;
 mod identities;
 mod jobs;
-mod legacy;
 mod login;
 mod logs;
 mod migrate;
@@ -50,18 +51,19 @@ pub mod search;
 mod signup;
 mod store;
 
+pub use arrivals::{Arrival, Arrivals};
 pub use attack::{FailureCount, FailureKey, FailureState, LoginBlock};
+pub use authorization::RoleMember;
 pub use bulk::{BulkOutcome, UsersLoad};
 pub use config_cache::CONFIG_TTL;
 pub use error::{ConflictOn, StoreError};
 pub use identities::UpstreamTransaction;
 pub use jobs::JobProgress;
-pub use legacy::{MigrationProgress, MIGRATED_IN_BULK, MIGRATED_ON_LOGIN, MIGRATED_ON_RESET};
 pub use login::{
     AuthCode, CodeRedemption, Device, GrantFilter, LoginSession, LoginTransaction, RefreshGrant, RefreshRedemption,
     RefreshRequest, RefreshToken, SessionDetails, Successor,
 };
-pub use logs::{LogQuery, MAX_LOGS_PER_INSERT};
+pub use logs::{DayCount, LogQuery, MAX_LOGS_PER_INSERT};
 pub use signup::{Ticket, TicketKind, PASSWORD_HISTORY_MAX};
 pub use sql::{Dialect, SqlType, SqlValue};
 pub use store::{LoginRecord, SigningKey, Store, UserQuery};

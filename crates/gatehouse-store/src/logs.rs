@@ -79,6 +79,17 @@ impl LogQuery {
     }
 }
 
+/// The events of one type on one day (UTC): how many, the first and the last one's time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    /// `2026-12-06`.
+    pub day: String,
+    pub kind: String,
+    pub count: u64,
+    pub first: String,
+    pub last: String,
+}
+
 /// Rows in one `INSERT` of events: 8 parameters each stays under SQLite's limit of
 /// 32,766 bound parameters.
 pub const MAX_LOGS_PER_INSERT: usize = 500;
@@ -127,6 +138,44 @@ impl Store {
             .collect();
         self.db.execute(&sql, values).await?;
         Ok(())
+    }
+
+    /// Events of the given `types` dated from `from` up to (not including) `before`,
+    /// counted per UTC day and type: one range scan of `logs (type, date)` a type.
+    pub async fn log_counts_by_day(
+        &self,
+        types: &[&str],
+        from: &str,
+        before: &str,
+    ) -> Result<Vec<DayCount>, StoreError> {
+        if types.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = (0..types.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT substr(date, 1, 10) AS day, type, COUNT(*), MIN(date), MAX(date) FROM logs \
+             WHERE type IN ({}) AND date >= $1 AND date < $2 GROUP BY substr(date, 1, 10), type",
+            list.join(",")
+        );
+        let mut params = Vec::from(values![from, before]);
+        params.extend(types.iter().map(|t| SqlValue::from(*t)));
+        self.db
+            .scan(&sql, &params, |r| {
+                Ok(DayCount {
+                    day: r.get_at(0)?,
+                    kind: r.get_at(1)?,
+                    count: u64::try_from(r.get_at::<i64>(2)?).unwrap_or(0),
+                    first: r.get_at(3)?,
+                    last: r.get_at(4)?,
+                })
+            })
+            .await
+    }
+
+    /// Users of any connection whose last login is at or after `since`.
+    pub async fn count_users_logged_in_since(&self, since: &str) -> Result<u64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM users WHERE last_login >= $1";
+        self.db.scan_count(sql, &values![since]).await
     }
 
     pub async fn log(&self, log_id: &str) -> Result<Option<Value>, StoreError> {

@@ -311,3 +311,32 @@ pub(crate) fn first_json(r: &Row<'_>) -> Result<serde_json::Value, StoreError> {
 pub(crate) fn count(r: &Row<'_>) -> Result<u64, StoreError> {
     Ok(u64::try_from(first_i64(r)?).unwrap_or(0))
 }
+
+impl FromRow for gatehouse_core::authorization::ResourceServer {
+    fn from_row(r: &Row<'_>) -> Result<Self, StoreError> {
+        let dialect: String = r.get("token_dialect")?;
+        Ok(gatehouse_core::authorization::ResourceServer {
+            id: r.get("id")?,
+            name: r.get("name")?,
+            identifier: r.get("identifier")?,
+            is_system: r.get("is_system")?,
+            scopes: r.json("scopes")?,
+            signing_alg: r.get("signing_alg")?,
+            token_lifetime: r.get("token_lifetime")?,
+            token_lifetime_for_web: r.get("token_lifetime_for_web")?,
+            allow_offline_access: r.get("allow_offline_access")?,
+            skip_consent_for_verifiable_first_party_clients: r
+                .get("skip_consent_for_verifiable_first_party_clients")?,
+            enforce_policies: r.get("enforce_policies")?,
+            token_dialect: gatehouse_core::authorization::TokenDialect::parse(&dialect)
+                .ok_or_else(|| StoreError::Corrupt(format!("token dialect {dialect:?}")))?,
+            created_at: r.get("created_at")?,
+            updated_at: r.get("updated_at")?,
+        })
+    }
+}
+
+use crate::authorization::RoleMember;
+use gatehouse_core::authorization::Role;
+from_row!(Role { id, name, description, created_at, updated_at });
+from_row!(RoleMember { user_id, email, name, picture });

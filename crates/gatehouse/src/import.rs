@@ -9,7 +9,9 @@ use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_core::connection::Connection;
 use gatehouse_hash::Hasher;
 use gatehouse_migrate::{FirebaseHashConfig, Format, ReadOptions, RecordError};
-use gatehouse_services::import::{error_json, import_file, BatchReport, ImportError, ImportRequest, ImportSink};
+use gatehouse_services::import::{
+    error_json, import_event, import_file, BatchReport, ImportError, ImportOrigin, ImportRequest, ImportSink,
+};
 use gatehouse_store::Store;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -235,6 +237,9 @@ pub async fn main(config: crate::config::Config, args: ImportArgs) -> u8 {
     let hasher = Arc::new(Hasher::new(config.argon2, config.limits.clone()));
     let now = gatehouse_core::clock::iso8601(SystemClock.now());
     let result = run(&store, hasher, &args, now, Progress::for_stderr("records")).await;
+    if !args.dry_run {
+        record_event(&store, &args, &result).await;
+    }
     store.close().await;
     match result {
         Ok(outcome) => {
@@ -249,6 +254,26 @@ pub async fn main(config: crate::config::Config, args: ImportArgs) -> u8 {
             eprintln!("gatehouse import: {e:#}");
             1
         }
+    }
+}
+
+/// Leaves the import's audit event (`sui`, or `fui` when it stopped), as a job does; an
+/// import that wrote nothing (unusable input) leaves none.
+async fn record_event(store: &Store, args: &ImportArgs, result: &Result<Outcome, Failure>) {
+    use gatehouse_core::log_event::{codes, LogEvent};
+    let (kind, summary, stopped) = match result {
+        Ok(outcome) => (codes::SUCCESS_USERS_IMPORT, outcome.summary, None),
+        Err(Failure::Unusable(_)) => return,
+        Err(Failure::Other(e)) => (codes::FAILED_USERS_IMPORT, ImportSummary::default(), Some(format!("{e:#}"))),
+    };
+    let Ok(connection) = database_connection(store, &args.connection).await else { return };
+    let now = SystemClock.now();
+    let millis = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let event = LogEvent::new(gatehouse_core::ids::new_log_id(millis), gatehouse_core::clock::iso8601(now), kind);
+    let file = args.file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let event = import_event(event, &connection, ImportOrigin::Cli(&file), &summary, stopped.as_deref());
+    if let Err(e) = store.insert_log(&event).await {
+        eprintln!("gatehouse import: the audit event could not be stored: {e}");
     }
 }
 
@@ -273,7 +298,10 @@ pub fn summary_text(args: &ImportArgs, outcome: &Outcome) -> String {
     }
     if s.failed > 0 {
         let shown = outcome.first_errors.len();
-        out.push_str(&format!("failed records ({shown} of {} shown, by index in the file):\n", s.failed));
+        out.push_str(&format!(
+            "failed records ({shown} of {} shown; #N is the record's index in the file, counting from 0):\n",
+            s.failed
+        ));
         for e in &outcome.first_errors {
             for f in &e.errors {
                 let at = if f.path.is_empty() { "(record)" } else { f.path.as_str() };
@@ -297,7 +325,7 @@ struct CliSink {
 
 impl ImportSink for CliSink {
     async fn batch(&mut self, report: BatchReport) -> Result<(), ImportError> {
-        self.progress.update(report.resume_at, report.summary.total, report.summary.failed);
+        self.progress.fraction(report.resume_at, report.summary.total, report.summary.failed);
         if let Some(w) = &mut self.report {
             w.errors(&report.errors).map_err(|e| ImportError::Sink(format!("cannot write the report: {e}")))?;
         }

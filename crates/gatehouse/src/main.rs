@@ -9,6 +9,7 @@ mod export;
 mod import;
 mod migrate_remaining;
 mod progress;
+mod roles;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -52,11 +53,24 @@ enum Command {
     /// (with their legacy hashes); users already in Gatehouse are left alone.
     /// Exit status: 0 done, 3 some users failed validation, 2 unusable connection.
     MigrateRemaining(migrate_remaining::MigrateRemainingArgs),
+    /// Roles in bulk.
+    Roles {
+        #[command(subcommand)]
+        command: RolesCommand,
+    },
     /// Benchmark helpers (see scripts/bench-import).
     Bench {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum RolesCommand {
+    /// Give users roles from an NDJSON file ({"user_id" or "email", "roles": [names]} a
+    /// line). Exit status: 0 all applied, 3 some lines failed (the good ones are in),
+    /// 2 unreadable file.
+    Import(roles::RolesImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +122,7 @@ fn main() -> ExitCode {
             Command::Import(args) => Ok(import::main(config, args).await),
             Command::Export(args) => Ok(export::main(config, args).await),
             Command::MigrateRemaining(args) => Ok(migrate_remaining::main(config, args).await),
+            Command::Roles { command: RolesCommand::Import(args) } => Ok(roles::main(config, args).await),
             Command::Bench { command } => bench::main(config, command).await.map(|()| 0),
         }
     });

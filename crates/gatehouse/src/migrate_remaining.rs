@@ -44,8 +44,8 @@ pub async fn run(
     let errors = Mutex::new(Vec::new());
     let result = migrate_remaining(store, hasher, &c, &legacy, now, |s, page_errors| {
         if let Ok(mut p) = progress.lock() {
-            // The legacy store's size is unknown: the bar grows with what was read.
-            p.update(s.inserted + s.skipped + s.failed, s.total, s.failed);
+            // The legacy store's size is unknown: a spinner with the count so far.
+            p.items(s.total, s.failed);
         }
         if let Ok(mut e) = errors.lock() {
             e.extend(page_errors.iter().map(error_json));

@@ -81,10 +81,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .context("cannot prepare the server")?;
     if let Some(c) = created {
         // Shown once, on the terminal, never through the log pipeline.
-        println!(
-            "Created a Management API client (shown once, store it safely):\n  client_id:     {}\n  client_secret: {}",
-            c.client_id, c.client_secret
-        );
+        let branded = config.branding.name != gatehouse_services::state::Branding::default().name;
+        print!("{}", first_start_text(&config.issuer, &c.client_id, &c.client_secret, branded));
     }
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -93,6 +91,33 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What the first start prints: the admin client's credentials, once, and the next steps
+/// (a Management API token with them, where the API's description, this server's page
+/// and the documentation are, and, until it is set, the branding end users will see).
+pub fn first_start_text(issuer: &str, client_id: &str, client_secret: &str, branded: bool) -> String {
+    let mut out = format!(
+        "Created a Management API client (shown once, store it safely):\n  client_id:     {client_id}\n  \
+         client_secret: {client_secret}\n\n\
+         Next steps:\n\
+         1. Get a Management API token with this client:\n     \
+              curl -s {issuer}oauth/token -d grant_type=client_credentials \\\n       \
+              -d client_id='{client_id}' -d client_secret='{client_secret}' -d audience={issuer}api/v2/\n\
+         2. Call the Management API with it (Authorization: Bearer <access_token>); every endpoint is\n   \
+            described at {issuer}api/v2/openapi.json\n\
+         3. This server's page, with the OpenID Connect discovery document and the documentation:\n   \
+            {issuer} (the admin console will be at {issuer}admin; it is coming)\n\
+         4. Before users log in, enable your application on a connection (its enabled_clients, or\n   \
+            \"enabled_connections\" when you create the application): see the README's tour.\n"
+    );
+    if !branded {
+        out.push_str(
+            "5. End users see the name \"Gatehouse\" on the login pages and in emails: set your own with\n   \
+             [branding] name, logo_url and primary_color (docs/configuration.md, \"Branding\").\n",
+        );
+    }
+    out
 }
 
 pub async fn rotate_keys(config: Config) -> anyhow::Result<()> {
@@ -127,4 +152,21 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_start_text;
+
+    #[test]
+    fn first_start_prints_the_next_steps() {
+        let text = first_start_text("http://127.0.0.1:8080/", "cid", "sec", false);
+        assert!(text.starts_with("Created a Management API client"), "{text}");
+        assert!(text.contains("  client_id:     cid\n  client_secret: sec\n"), "{text}");
+        assert!(text.contains("curl -s http://127.0.0.1:8080/oauth/token -d grant_type=client_credentials"), "{text}");
+        assert!(text.contains("-d audience=http://127.0.0.1:8080/api/v2/"), "{text}");
+        assert!(text.contains("http://127.0.0.1:8080/api/v2/openapi.json"), "{text}");
+        assert!(text.contains("[branding]"), "{text}");
+        assert!(!first_start_text("http://127.0.0.1:8080/", "cid", "sec", true).contains("[branding]"));
+    }
 }

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use gatehouse_core::client::{new_client, patch_client, Client};
+use gatehouse_core::client::{new_client_with_connections, patch_client, Client};
 use gatehouse_core::ids::{new_client_id, new_client_secret};
 use gatehouse_core::user::select_fields;
 use gatehouse_core::Error;
@@ -74,16 +74,36 @@ pub async fn get_one(
     Ok(Json(select_fields(c.to_auth0_json(), fields.as_deref(), include)))
 }
 
+/// `POST /api/v2/clients`. Beside Auth0's fields it takes `enabled_connections`, the
+/// names of connections to enable the new application on (added to each one's
+/// `enabled_clients`), answered back as given; every name must exist, or nothing is made.
 pub async fn create(
     _: Scoped<CreateClients>,
     State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut c = new_client(&body, new_client_id(), &state.now())?;
+    let now = state.now();
+    let (mut c, names) = new_client_with_connections(&body, new_client_id(), &now)?;
+    let mut connections = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let connection = state.store.connection_by_name(name).await?.ok_or_else(|| {
+            Error::invalid_field(format!("enabled_connections[{i}]"), format!("there is no connection named {name:?}"))
+        })?;
+        connections.push(connection);
+    }
     let secret = c.is_confidential().then(new_client_secret);
     c.client_secret_hash = secret.as_deref().map(hash_client_secret);
     state.store.insert_client(&c).await?;
-    Ok((StatusCode::CREATED, Json(with_secret(&c, secret.as_deref()))))
+    for mut connection in connections {
+        connection.enabled_clients.push(c.client_id.clone());
+        connection.updated_at = now.clone();
+        state.store.update_connection(&connection).await?;
+    }
+    let mut shown = with_secret(&c, secret.as_deref());
+    if let (false, Value::Object(m)) = (names.is_empty(), &mut shown) {
+        m.insert("enabled_connections".into(), json!(names));
+    }
+    Ok((StatusCode::CREATED, Json(shown)))
 }
 
 pub async fn update(

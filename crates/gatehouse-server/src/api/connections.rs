@@ -152,8 +152,10 @@ pub async fn delete(
     }
 }
 
-/// `GET /api/v2/connections/{id}/migration` (a Gatehouse extension): how far the
-/// migration from the connection's legacy store has come.
+/// `GET /api/v2/connections/{id}/migration` (a Gatehouse extension): how the
+/// connection's users arrived, so "how far is the migration" has one answer. `migrated`
+/// counts everyone who came from another system (bulk imports and the legacy store);
+/// the counts by way add up to `users`.
 pub async fn migration(
     _: Scoped<ReadConnections>,
     State(state): State<Services>,
@@ -161,15 +163,19 @@ pub async fn migration(
 ) -> Result<Json<Value>, ApiError> {
     let c = state.store.connection(&id).await?.ok_or_else(Error::connection_not_found)?;
     let legacy = gatehouse_services::legacy::store_for(&state, &c)?;
-    let p = state.store.migration_progress(&c.id).await?;
+    let a = state.store.arrivals(&c.id).await?;
     Ok(Json(json!({
         "connection_id": c.id,
         "legacy_store": legacy.as_ref().map(|l| l.kind()),
         "import_mode": legacy.as_ref().map(|l| l.import_mode()),
-        "migrated": p.on_login + p.in_bulk,
-        "migrated_on_login": p.on_login,
-        "migrated_in_bulk": p.in_bulk,
-        "users": state.store.count_users_in_connection(&c.id).await?,
-        "last_migrated_at": p.last_migrated_at,
+        "users": a.users,
+        "migrated": a.migrated(),
+        "imported": a.imported,
+        "migrated_on_login": a.on_login,
+        "migrated_in_bulk": a.migrate_remaining,
+        "signed_up": a.signed_up,
+        "created_by_api": a.created_by_api,
+        "other": a.other,
+        "last_migrated_at": a.last_migrated_at,
     })))
 }

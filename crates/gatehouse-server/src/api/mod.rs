@@ -1,5 +1,5 @@
 //! The Management API (`/api/v2`), in Auth0's dialect. Handlers are thin: they check
-//! scope (by type), validate with `gatehouse-core`, and call the store.
+//! scope (by type), and call the services (or, for plain reads, the store).
 
 mod attack_protection;
 pub mod audit;
@@ -10,7 +10,10 @@ mod identities;
 mod jobs;
 mod keys;
 mod logs;
+mod resource_servers;
+mod roles;
 mod sessions;
+mod stats;
 mod tickets;
 mod user_blocks;
 mod users;
@@ -28,6 +31,27 @@ pub fn router() -> Router<Services> {
         .route("/users-by-email", get(users::by_email))
         .route("/users/{id}/identities", post(identities::link))
         .route("/users/{id}/identities/{provider}/{user_id}", axum::routing::delete(identities::unlink))
+        .route(
+            "/users/{id}/roles",
+            get(roles::user_roles).post(roles::assign_user_roles).delete(roles::remove_user_roles),
+        )
+        .route(
+            "/users/{id}/permissions",
+            get(roles::user_permissions).post(roles::add_user_permissions).delete(roles::remove_user_permissions),
+        )
+        .route("/users/{id}/effective-permissions", get(roles::effective_permissions))
+        .route("/resource-servers", get(resource_servers::list).post(resource_servers::create))
+        .route(
+            "/resource-servers/{id}",
+            get(resource_servers::get_one).patch(resource_servers::update).delete(resource_servers::delete),
+        )
+        .route("/roles", get(roles::list).post(roles::create))
+        .route("/roles/{id}", get(roles::get_one).patch(roles::update).delete(roles::delete))
+        .route(
+            "/roles/{id}/permissions",
+            get(roles::permissions).post(roles::add_permissions).delete(roles::remove_permissions),
+        )
+        .route("/roles/{id}/users", get(roles::members).post(roles::add_members))
         .route("/connections", get(connections::list).post(connections::create))
         .route("/connections/{id}", get(connections::get_one).patch(connections::update).delete(connections::delete))
         .route("/connections/{id}/migration", get(connections::migration))
@@ -71,6 +95,8 @@ pub fn router() -> Router<Services> {
             "/attack-protection/suspicious-ip-throttling",
             get(attack_protection::get_suspicious_ip).patch(attack_protection::patch_suspicious_ip),
         )
+        .route("/stats/daily", get(stats::daily))
+        .route("/stats/active-users", get(stats::active_users))
         .route("/openapi.json", get(crate::openapi::document))
         .fallback(not_found)
 }

@@ -158,7 +158,7 @@ pub async fn create(
             .map_err(password_error)?;
         user.password_hash = Some(state.hashing.hash(password).await.map_err(ApiError::internal)?);
     }
-    state.store.insert_user(&user).await?;
+    state.store.insert_arrived_user(&user, gatehouse_store::Arrival::Api, &user.created_at).await?;
     if let Some(hash) = &user.password_hash {
         state.store.record_password(&user.user_id, hash, &user.created_at).await?;
     }

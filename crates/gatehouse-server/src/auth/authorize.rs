@@ -1,9 +1,11 @@
 //! `GET /authorize`: the authorization-code flow.
 //!
 //! Errors before the client and its `redirect_uri` are known good are shown as a page
-//! (redirecting would make Gatehouse an open redirector); later errors go back to the
-//! application as `error`/`error_description`/`state`, by the requested `response_mode`
-//! once it is known to be one we support (see `auth::response`).
+//! (redirecting would make Gatehouse an open redirector), and so are configuration
+//! errors only an administrator can fix (a connection not enabled for the application);
+//! the request's own errors go back to the application as
+//! `error`/`error_description`/`state`, by the requested `response_mode` once it is known
+//! to be one we support (see `auth::response`).
 
 use crate::auth::response::{AuthorizationResponse, ResponseMode};
 use crate::auth::{device, ClientIp};
@@ -13,8 +15,9 @@ use axum::extract::State;
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::authorization::user_token_scope;
 use gatehouse_core::client::Client;
-use gatehouse_services::issue::granted_scopes;
+use gatehouse_services::grants::{api_for_user_token, GrantError};
 use gatehouse_services::login::{connection_for, user_may_use, ConnectionError};
 use gatehouse_services::secrets::{hash_secret, is_pkce_value, random_token};
 use gatehouse_services::Services;
@@ -186,31 +189,48 @@ pub async fn validate(
             _ => return Err(fail("invalid_request", "max_age must be a non-negative integer".into())),
         },
     };
-    let audience = get("audience").map(str::to_string).filter(|a| *a != state.config.userinfo_audience());
-    if let Some(a) = &audience {
-        if !state.config.api_audiences.contains(a) {
-            return Err(fail("access_denied", format!("Service not found: {a}")));
-        }
-    }
+    let api = match api_for_user_token(state, get("audience")).await {
+        Ok(api) => api,
+        Err(GrantError::Store(e)) => return Err(e.into()),
+        Err(refused) => return Err(fail("access_denied", refused.to_string())),
+    };
     let connection = get("connection").map(str::to_string);
     let upstream = match connection.as_deref() {
         Some(name) => state.store.connection_by_name(name).await?.filter(|c| c.is_upstream()),
         None => None,
     };
+    // A connection the application may not use is the administrator's to fix, not the
+    // user's: shown here on a page (as Auth0 does) rather than sent to an application
+    // that may not even be running yet.
+    let not_enabled = |named: Option<&str>| {
+        let app = &client.name;
+        let description = match named {
+            Some(name) => format!(
+                "The application \"{app}\" is not enabled on the connection \"{name}\" (or there is no such \
+                 connection). An administrator can enable it by adding the application's client_id to the \
+                 connection's enabled_clients."
+            ),
+            None => format!(
+                "No connection is enabled for the application \"{app}\", so nobody can log in to it yet. An \
+                 administrator can enable it by adding the application's client_id to a connection's \
+                 enabled_clients."
+            ),
+        };
+        AuthorizeError::Page(PageError::bad_request("connection_not_enabled", description))
+    };
     if let Some(c) = &upstream {
         if !crate::social::flow::enabled_upstream(c, &client.client_id) {
-            return Err(fail("invalid_request", "the connection is not enabled".into()));
+            return Err(not_enabled(Some(c.name.as_str())));
         }
     } else if let Err(e) = connection_for(state, &client, connection.as_deref()).await {
         return Err(match e {
             ConnectionError::Store(e) => e.into(),
-            ConnectionError::Unknown(_) | ConnectionError::NotEnabled => {
-                fail("invalid_request", "the connection is not enabled".into())
-            }
-            ConnectionError::NoneEnabled => fail("invalid_request", e.to_string()),
+            ConnectionError::Unknown(_) | ConnectionError::NotEnabled => not_enabled(connection.as_deref()),
+            ConnectionError::NoneEnabled => not_enabled(None),
         });
     }
-    let scope = granted_scopes(get("scope").unwrap_or("openid")).join(" ");
+    // What may be granted; what the user holds narrows it when the code is exchanged.
+    let scope = user_token_scope(get("scope").unwrap_or("openid"), api.as_ref(), None);
     let bounded = |k: &str, max: usize| get(k).map(|v| v.chars().take(max).collect::<String>());
     let req = AuthorizeRequest {
         client_id: client.client_id.clone(),
@@ -218,7 +238,7 @@ pub async fn validate(
         state: state_param.clone(),
         nonce: get("nonce").map(str::to_string),
         scope,
-        audience,
+        audience: api.map(|a| a.identifier),
         code_challenge,
         prompt,
         max_age,

@@ -5,7 +5,7 @@ use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gatehouse_services::issue::{has_scope, profile_claims, UserAccessClaims};
+use gatehouse_services::issue::{has_scope, profile_claims, AccessTokenClaims};
 use gatehouse_services::keys::is_opaque_token;
 use gatehouse_services::Services;
 use serde_json::Value;
@@ -31,7 +31,7 @@ async fn answer(state: &Services, headers: &HeaderMap) -> Response {
     });
     let Some(token) = token else { return unauthorized("invalid_request") };
     let (issuer, audience) = (&state.config.issuer, state.config.userinfo_audience());
-    let claims: Option<UserAccessClaims> = if is_opaque_token(&token) {
+    let claims: Option<AccessTokenClaims> = if is_opaque_token(&token) {
         state.keys.open(&token, issuer, &audience, state.clock.now().unix_timestamp())
     } else {
         state.keys.verify(&token, issuer, &audience)

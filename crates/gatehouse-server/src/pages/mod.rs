@@ -8,6 +8,7 @@
 //! further placeholders.
 
 pub mod cookies;
+pub mod home;
 pub mod login;
 pub mod reset;
 pub mod signup;
@@ -32,6 +33,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("social_buttons.html", include_str!("templates/social_buttons.html")),
     ("social_button.html", include_str!("templates/social_button.html")),
     ("link.html", include_str!("templates/link.html")),
+    ("home.html", include_str!("templates/home.html")),
 ];
 
 /// A value for a template placeholder.
@@ -152,43 +154,114 @@ pub async fn render(state: &Services, status: StatusCode, title: &str, name: &st
     Page { status, html: fill(&template(state, "layout.html").await, &layout_vars), cookies: Vec::new() }
 }
 
-/// The one place page errors become responses.
+/// The one place page errors become responses: a plain sentence, the error's code, and a
+/// tracking id that is also in the server's log line for the error, so an administrator
+/// told the id finds what happened (internal details are only in the log).
 pub async fn error_page(state: &Services, e: &PageError) -> Page {
+    let tracking_id = tracking_id();
     // Only internal errors hide their detail (a provider's failure, 502, is explained).
     let internal = e.status == StatusCode::INTERNAL_SERVER_ERROR;
     if internal {
-        tracing::error!(detail = %e.description, "hosted page internal error");
+        tracing::error!(tracking_id = %tracking_id, error = e.error, detail = %e.description, "hosted page internal error");
+    } else {
+        tracing::info!(tracking_id = %tracking_id, status = e.status.as_u16(), error = e.error, description = %e.description, "hosted page error");
     }
-    let description =
-        if internal { "Something went wrong. Please try again.".to_string() } else { e.description.clone() };
+    let description = if internal {
+        "Something went wrong on our side. Please try again in a moment.".to_string()
+    } else {
+        e.description.clone()
+    };
     render(
         state,
         e.status,
         "Something went wrong",
         "error.html",
-        vec![("error", Var::Text(e.error.to_string())), ("description", Var::Text(description))],
+        vec![
+            ("error", Var::Text(e.error.to_string())),
+            ("description", Var::Text(description)),
+            ("tracking_id", Var::Text(tracking_id)),
+        ],
     )
     .await
 }
 
+/// A short id for one error page: 16 hex digits.
+fn tracking_id() -> String {
+    let mut id = gatehouse_services::secrets::hash_secret(&gatehouse_services::secrets::random_token());
+    id.truncate(16);
+    id
+}
+
 /// A short message page (e.g. after logout).
 pub async fn message_page(state: &Services, title: &str, message: &str) -> Page {
-    render(state, StatusCode::OK, title, "message.html", vec![("message", Var::Text(message.to_string()))]).await
+    message_page_with(state, title, message, None).await
+}
+
+/// A way back from a message page: where the link goes and what it says.
+pub struct WayBack {
+    pub href: String,
+    pub text: String,
+}
+
+/// A message page with, when there is one, a link back to the application or log in.
+pub async fn message_page_with(state: &Services, title: &str, message: &str, back: Option<WayBack>) -> Page {
+    let back = back
+        .map(|b| format!(r#"<p class="links"><a href="{}">{}</a></p>"#, escape(&b.href), escape(&b.text)))
+        .unwrap_or_default();
+    let vars = vec![("message", Var::Text(message.to_string())), ("back_link", Var::Html(back))];
+    render(state, StatusCode::OK, title, "message.html", vars).await
+}
+
+/// The way back to an application from a page reached by an emailed link: the origin of
+/// its first callback URL (the application's own address), if the client is known and
+/// has one.
+pub async fn back_to_application(state: &Services, client_id: Option<&str>) -> Result<Option<WayBack>, PageError> {
+    let Some(id) = client_id else { return Ok(None) };
+    let Some(client) = state.store.client(id).await? else { return Ok(None) };
+    let origin = client
+        .callbacks
+        .iter()
+        .filter_map(|c| url::Url::parse(c).ok())
+        .find(|u| matches!(u.scheme(), "https" | "http"))
+        .map(|u| u.origin().ascii_serialization());
+    Ok(origin.map(|o| WayBack { href: format!("{o}/"), text: format!("Back to {}", client.name) }))
 }
 
 /// The password field's attributes and the list of its rules (server-rendered, so the
-/// rules show without JavaScript; `password-rules.js` marks them live).
+/// rules show without JavaScript; `password-rules.js` marks them live). After a refusal
+/// for weakness, `checked` is the refused password's check: each rule is marked ✓ or ✗
+/// (in words too, for screen readers), so the page says which rules failed.
 pub fn password_field(
     policy: &gatehouse_core::password_policy::PasswordPolicy,
     error: Option<&str>,
+    checked: Option<&gatehouse_core::password_policy::Strength>,
 ) -> (String, String, String) {
+    let mark = |code: &str, nested: bool| -> (String, &'static str) {
+        let found = checked.and_then(|s| {
+            s.rules
+                .iter()
+                .find(|r| r.code == code && !nested)
+                .or_else(|| s.rules.iter().flat_map(|r| r.items.iter()).find(|i| i.code == code && nested))
+        });
+        match found {
+            Some(r) if r.verified => (r#" class="met""#.into(), r#"<span class="visually-hidden said"> (met)</span>"#),
+            Some(_) => (r#" class="unmet""#.into(), r#"<span class="visually-hidden said"> (not met)</span>"#),
+            None => (String::new(), ""),
+        }
+    };
     let mut items = String::new();
     for r in policy.strength("").rules {
-        items.push_str(&format!(r#"<li data-code="{}">{}"#, escape(r.code), escape(&r.text())));
+        let (class, said) = mark(r.code, false);
+        items.push_str(&format!(r#"<li data-code="{}"{class}>{}{said}"#, escape(r.code), escape(&r.text())));
         if !r.items.is_empty() {
             items.push_str("<ul>");
             for i in &r.items {
-                items.push_str(&format!(r#"<li data-code="{}">{}</li>"#, escape(i.code), escape(&i.text())));
+                let (class, said) = mark(i.code, true);
+                items.push_str(&format!(
+                    r#"<li data-code="{}"{class}>{}{said}</li>"#,
+                    escape(i.code),
+                    escape(&i.text())
+                ));
             }
             items.push_str("</ul>");
         }
@@ -219,6 +292,20 @@ pub fn password_field(
         None => String::new(),
     };
     (attrs, error_html, rules)
+}
+
+/// What a form says of a refused password, and, when it was too weak, its check for
+/// [`password_field`]'s ✓/✗ list.
+pub fn refused_password(
+    r: gatehouse_core::password_policy::PasswordRejection,
+) -> (String, Option<gatehouse_core::password_policy::Strength>) {
+    use gatehouse_core::password_policy::PasswordRejection;
+    match r {
+        PasswordRejection::TooWeak { strength, .. } => {
+            ("Password is too weak: it does not meet the rules marked ✗ below.".to_string(), Some(strength))
+        }
+        other => (other.explanation(), None),
+    }
 }
 
 /// `GET /u/password-rules.js`.

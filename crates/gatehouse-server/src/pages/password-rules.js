@@ -33,6 +33,10 @@
   }
   function update() {
     var r = evaluate(input.value);
+    // The server's marks of a refused password no longer apply once typing starts.
+    Array.prototype.forEach.call(list.querySelectorAll('span.said'), function (s) {
+      s.parentNode.removeChild(s);
+    });
     var unmet = 0;
     Array.prototype.forEach.call(list.querySelectorAll('li[data-code]'), function (li) {
       var ok = !!r[li.getAttribute('data-code')];

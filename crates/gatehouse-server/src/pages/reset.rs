@@ -7,7 +7,10 @@
 //! a fixed label for the request form).
 
 use super::login::{csrf_refused, field};
-use super::{browser_secret, cookies, error_page, password_field, render, Page, Var};
+use super::{
+    back_to_application, browser_secret, cookies, error_page, message_page_with, password_field, render, Page, Var,
+    WayBack,
+};
 use crate::auth::authorize::{redirect, with_query, AuthorizeRequest};
 use crate::auth::ClientIp;
 use crate::error::PageError;
@@ -111,6 +114,8 @@ async fn request_form(
 #[derive(Default)]
 struct Errors {
     password: Option<String>,
+    /// The refused password's check, when it was too weak.
+    checked: Option<gatehouse_core::password_policy::Strength>,
     confirm: Option<String>,
 }
 
@@ -124,7 +129,7 @@ async fn new_password_form(
     e: Errors,
 ) -> Page {
     let (password_attrs, password_error, rules) =
-        password_field(&PasswordPolicy::of(connection), e.password.as_deref());
+        password_field(&PasswordPolicy::of(connection), e.password.as_deref(), e.checked.as_ref());
     let (confirm_attrs, confirm_error) = field("password_confirm", e.confirm.as_deref());
     render(
         state,
@@ -238,9 +243,13 @@ async fn request(
     };
     let (connection, client_id) = request_connection(state, form).await?;
     request_password_reset(state, connection, email, client_id, ip);
-    Ok(super::message_page(state, "Check your email", gatehouse_services::signup::CHANGE_PASSWORD_MESSAGE)
-        .await
-        .into_response())
+    // The way back: to the login the request came from, if it came from one.
+    let back = (!tx.is_empty()).then(|| {
+        let state_param: String = url::form_urlencoded::byte_serialize(tx.as_bytes()).collect();
+        WayBack { href: format!("/u/login?state={state_param}"), text: "Back to log in".into() }
+    });
+    let message = gatehouse_services::signup::CHANGE_PASSWORD_MESSAGE;
+    Ok(message_page_with(state, "Check your email", message, back).await.into_response())
 }
 
 /// A password that could not be set, as an error page (a rejected one is explained on the
@@ -270,7 +279,11 @@ async fn change_password(
     } else {
         match check_new_password(state, &connection, &password, &user, true, Setter::Reset).await {
             Ok(()) => {}
-            Err(PasswordError::Rejected(r)) => e.password = Some(r.explanation()),
+            Err(PasswordError::Rejected(r)) => {
+                let (sentence, checked) = super::refused_password(r);
+                e.password = Some(sentence);
+                e.checked = checked;
+            }
             Err(other) => return Err(page_error(other)),
         }
     }
@@ -306,6 +319,9 @@ async fn change_password(
             r.headers_mut().insert("referrer-policy", HeaderValue::from_static("no-referrer"));
             Ok(r)
         }
-        None => Ok(super::message_page(state, "Password changed", message).await.into_response()),
+        None => {
+            let back = back_to_application(state, t.client_id.as_deref()).await?;
+            Ok(message_page_with(state, "Password changed", message, back).await.into_response())
+        }
     }
 }

@@ -32,6 +32,8 @@ struct FormState {
     email_error: Option<String>,
     username_error: Option<String>,
     password_error: Option<String>,
+    /// The refused password's check, when it was too weak.
+    password_checked: Option<gatehouse_core::password_policy::Strength>,
     form_error: Option<String>,
 }
 
@@ -58,7 +60,7 @@ async fn signup_form(
         String::new()
     };
     let (password_attrs, password_error, rules) =
-        password_field(&PasswordPolicy::of(connection), f.password_error.as_deref());
+        password_field(&PasswordPolicy::of(connection), f.password_error.as_deref(), f.password_checked.as_ref());
     let form_error = match &f.form_error {
         Some(e) => format!(r#"<p id="form-error" class="alert" role="alert">{}</p>"#, super::escape(e)),
         None => String::new(),
@@ -167,7 +169,11 @@ async fn handle_submit(
         Err(SignupError::Internal(e)) => Err(PageError::internal(e)),
         Err(e) => {
             match e {
-                SignupError::Password(r) => f.password_error = Some(r.explanation()),
+                SignupError::Password(r) => {
+                    let (sentence, checked) = super::refused_password(r);
+                    f.password_error = Some(sentence);
+                    f.password_checked = checked;
+                }
                 SignupError::UserExists => {
                     f.form_error = Some(
                         "This email address cannot be used to sign up. If you already have an account, log in or reset your password.".to_string(),

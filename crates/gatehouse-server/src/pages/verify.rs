@@ -2,7 +2,7 @@
 //! marks the email verified (once), then redirects to the ticket's `result_url` or
 //! shows a page.
 
-use super::{error_page, link_invalid, message_page, use_ticket};
+use super::{back_to_application, error_page, link_invalid, message_page_with, use_ticket};
 use crate::auth::authorize::{redirect, with_query};
 use crate::error::PageError;
 use axum::extract::State;
@@ -57,6 +57,9 @@ async fn verify(state: &Services, uri: &Uri) -> Result<Response, PageError> {
             *r.status_mut() = StatusCode::SEE_OTHER;
             Ok(r)
         }
-        None => Ok(message_page(state, "Email verified", VERIFIED).await.into_response()),
+        None => {
+            let back = back_to_application(state, t.client_id.as_deref()).await?;
+            Ok(message_page_with(state, "Email verified", VERIFIED, back).await.into_response())
+        }
     }
 }

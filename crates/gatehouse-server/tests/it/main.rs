@@ -10,9 +10,11 @@
 mod kit;
 
 mod auth;
+mod authorization;
 mod bad_input;
 mod clients;
 mod connections;
+mod first_hour;
 mod import;
 mod injection;
 mod jobs;
@@ -25,4 +27,5 @@ mod ratelimit;
 mod shapes;
 mod signup;
 mod social;
+mod stats;
 mod users;

@@ -10,7 +10,7 @@ use gatehouse_core::connection::Connection;
 use gatehouse_core::log_event::codes;
 use gatehouse_core::user::User;
 use gatehouse_legacy::{LegacyError, LegacyStore, Login, Profile};
-use gatehouse_store::{StoreError, MIGRATED_ON_LOGIN};
+use gatehouse_store::{Arrival, StoreError};
 
 /// Records the outage and turns it into the login's answer. Nothing was created.
 async fn unavailable(
@@ -109,7 +109,7 @@ pub async fn import_with_password(
     user.logins_count = 1;
     user.last_login = Some(now.clone());
     user.last_ip = ip.map(str::to_string);
-    match state.store.insert_migrated_user(&user, MIGRATED_ON_LOGIN, &now).await {
+    match state.store.insert_arrived_user(&user, Arrival::Login, &now).await {
         Ok(()) => Ok(user),
         Err(StoreError::Conflict(_)) => {
             let login = user.email.clone().or(user.username.clone()).unwrap_or_default();

@@ -16,7 +16,7 @@ use gatehouse_core::social::{
     Protocol, Upstream, UpstreamProfile,
 };
 use gatehouse_core::user::User;
-use gatehouse_store::{StoreError, UpstreamTransaction};
+use gatehouse_store::{Arrival, StoreError, UpstreamTransaction};
 use serde_json::Value;
 
 /// Apple's client secret is a short-lived ES256 JWT signed with the developer's key.
@@ -153,7 +153,7 @@ pub async fn new_user(
     user.logins_count = 1;
     user.last_login = Some(now);
     user.last_ip = ip.map(str::to_string);
-    match state.store.insert_user(&user).await {
+    match state.store.insert_arrived_user(&user, Arrival::SignUp, &user.created_at).await {
         Ok(()) => {}
         // The same first sign-in finished concurrently: continue as that user.
         Err(StoreError::Conflict(gatehouse_store::ConflictOn::Id)) => {

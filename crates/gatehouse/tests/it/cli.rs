@@ -222,6 +222,28 @@ async fn imports_every_fixture_format() {
     }
 }
 
+/// A CLI import leaves a `sui` audit event, as a job does: the connection, the file and
+/// the counts; a dry run leaves none.
+#[tokio::test(flavor = "multi_thread")]
+async fn import_leaves_an_audit_event() {
+    for env in Env::all().await {
+        let b = env.backend();
+        let good = write_json(&env, "good.json", &good_users());
+        expect_code(&env.import(&good, &["--dry-run"]), 0, b);
+        expect_code(&env.import(&good, &[]), 0, b);
+        let store = Store::connect(&env.url).await.unwrap();
+        let q = gatehouse_store::LogQuery { kind: Some("sui".into()), limit: 10, ..Default::default() };
+        let (events, total) = store.logs(&q).await.unwrap();
+        store.close().await;
+        assert_eq!(total, 1, "{b}: {events:?}");
+        let e = &events[0];
+        assert_eq!(e["connection"], json!(CONNECTION), "{b}: {e}");
+        assert_eq!(e["details"]["origin"], json!({"cli": "gatehouse import", "file": "good.json"}), "{b}: {e}");
+        assert_eq!(e["details"]["summary"], json!({"total": 2, "inserted": 2, "updated": 0, "failed": 0}), "{b}: {e}");
+        env.finish().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_codes_dry_run_and_unusable_input() {
     for env in Env::all().await {
@@ -545,6 +567,50 @@ async fn migrate_remaining_imports_legacy_users_not_yet_migrated() {
         assert!(stderr(&again).contains("0 imported, 3 already in Gatehouse, 1 failed"), "{}", stderr(&again));
         expect_code(&env.gh(&["migrate-remaining", "--connection", "nope"]), 2, "unknown connection");
         expect_code(&env.gh(&["migrate-remaining", "--connection", CONNECTION]), 2, "no legacy store");
+        env.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roles_import_gives_roles_in_bulk_and_export_lists_them() {
+    for env in Env::all().await {
+        let b = env.backend();
+        expect_code(&env.import(&write_json(&env, "users.json", &good_users()), &[]), 0, b);
+        let lines = [
+            r#"{"email": "ADA@example.com", "roles": ["Admin", "Viewer"]}"#,
+            r#"{"user_id": "auth0|nobody", "roles": ["Admin"]}"#,
+            r#"{"email": "bo@example.com" "roles": []}"#,
+            r#"{"user_id": "auth0|bo", "roles": "Admin"}"#,
+        ];
+        let file = env.path("roles.ndjson");
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        let out = env.gh(&["roles", "import", file.to_str().unwrap(), "--create-missing-roles"]);
+        expect_code(&out, 3, b);
+        let err = stderr(&out);
+        assert!(err.contains("line 2: user auth0|nobody: user_id: no such user"), "{b}: {err}");
+        assert!(err.contains("line 3: invalid JSON"), "{b}: {err}");
+        assert!(err.contains("line 4: user auth0|bo: roles: expected an array"), "{b}: {err}");
+        assert!(err.contains("gave 1 users 2 roles; 3 lines failed"), "{b}: {err}");
+
+        // Without --create-missing-roles an unknown role fails its line, and only it.
+        std::fs::write(&file, "{\"user_id\": \"auth0|bo\", \"roles\": [\"Ghost\"]}\n{\"user_id\": \"auth0|bo\", \"roles\": [\"Viewer\"]}\n").unwrap();
+        let out = env.gh(&["roles", "import", file.to_str().unwrap()]);
+        expect_code(&out, 3, b);
+        assert!(stderr(&out).contains("line 1: user auth0|bo: role \"Ghost\" does not exist"), "{b}: {}", stderr(&out));
+
+        let out = env.gh(&["export", "--connection", CONNECTION, "--fields", "email,roles"]);
+        expect_code(&out, 0, b);
+        let exported: Vec<Value> =
+            String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(
+            exported,
+            [
+                json!({"email": "ada@example.com", "roles": ["Admin", "Viewer"]}),
+                json!({"email": "bo@example.com", "roles": ["Viewer"]}),
+            ],
+            "{b}"
+        );
+        expect_code(&env.gh(&["roles", "import", "/nonexistent/roles.ndjson"]), 2, b);
         env.finish().await;
     }
 }

@@ -439,7 +439,55 @@ async fn delegated_reset_changes_the_legacy_password(backend: Backend) {
     srv.stop().await;
 }
 
+/// The migration endpoint counts every way in: a bulk import (a job), a lazy login from
+/// the legacy store and a sign-up, each once, adding up to the connection's users.
+async fn migration_counts_every_way_in(backend: Backend) {
+    let Some(db) = LegacyDb::postgres().await else { return };
+    seed(&db).await;
+    let srv = Server::start(backend).await;
+    let app = srv.password_client().await;
+    let con = connection(&srv, &app, "legacy-counted", true, sql_store(&db)).await;
+    let before = progress(&srv, &con).await;
+    assert_eq!((before["users"].clone(), before["migrated"].clone()), (json!(0), json!(0)), "{before}");
+
+    let file = serde_json::to_vec(&json!([{"email": "imported1@example.com"}, {"email": "imported2@example.com"}]));
+    let (s, job) = srv.import_users(file.unwrap(), &[("connection_id", con.as_str())]).await;
+    assert_eq!(s, 202, "{job}");
+    let job_path = format!("/api/v2/jobs/{}", job["id"].as_str().unwrap());
+    for _ in 0..600 {
+        let (_, j) = srv.api("GET", &job_path, None).await;
+        if j["status"] == "completed" {
+            break;
+        }
+        assert_ne!(j["status"], "failed", "{j}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    logs_in(&srv, &app, "legacy-counted", "bcrypt@legacy.test", &vector("bcrypt-1").password).await;
+    let body = json!({"client_id": app.client_id, "connection": "legacy-counted",
+        "email": "newcomer@example.com", "password": "A fresh start 2026!"});
+    let (s, signed) = srv.call("POST", "/dbconnections/signup", Some(body), None).await;
+    assert_eq!(s, 200, "{signed}");
+
+    let p = progress(&srv, &con).await;
+    for (field, n) in [
+        ("users", 4),
+        ("migrated", 3),
+        ("imported", 2),
+        ("migrated_on_login", 1),
+        ("migrated_in_bulk", 0),
+        ("signed_up", 1),
+        ("created_by_api", 0),
+        ("other", 0),
+    ] {
+        assert_eq!(p[field], json!(n), "{field}: {p}");
+    }
+    assert!(p["last_migrated_at"].is_string(), "{p}");
+    db.drop_database().await;
+    srv.stop().await;
+}
+
 crate::on_both_backends!(
+    migration_counts_every_way_in,
     reset_of_a_user_not_yet_migrated,
     delegated_reset_changes_the_legacy_password,
     mariadb_first_login_migrates,

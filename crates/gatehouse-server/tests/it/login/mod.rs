@@ -3,7 +3,7 @@
 //! store's sign-in state under concurrency.
 
 mod attack;
-mod fixture;
+pub(crate) mod fixture;
 mod flows;
 mod form_post;
 mod rejections;

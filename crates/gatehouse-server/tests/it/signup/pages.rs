@@ -45,7 +45,17 @@ async fn signup_page_continues_the_authorization(b: Backend) {
         )
         .await;
     assert_eq!(weak.status, 400);
-    assert!(weak.body.contains("Password is too weak"), "{}", weak.body);
+    assert!(weak.body.contains("Password is too weak: it does not meet the rules marked ✗ below."), "{}", weak.body);
+    // Which rules failed, marked on the list (and said in words for screen readers).
+    for marked in [
+        r#"data-code="lengthAtLeast" class="unmet""#,
+        r#"data-code="lowerCase" class="met""#,
+        r#"data-code="upperCase" class="unmet""#,
+        "(not met)",
+    ] {
+        assert!(weak.body.contains(marked), "{marked}: {}", weak.body);
+    }
+    assert!(!weak.body.contains("It must have"), "no rules restated in a sentence");
     assert!(weak.body.contains(r#"value="new@example.com""#), "the email is kept");
     let bad_email = browser
         .post_form(
