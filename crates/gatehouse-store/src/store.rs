@@ -302,12 +302,14 @@ impl Store {
     /// with the row locked, so concurrent updates never lose each other's changes.
     /// Nothing is written if `change` fails.
     ///
-    /// A change of password (a new stored hash, or a new `last_password_reset`, as a
-    /// change delegated to a legacy store sets) ends, in the same transaction, every
+    /// A change of password (a stored hash replaced, or a new `last_password_reset`, which
+    /// every setting of a password stamps) ends, in the same transaction, every
     /// outstanding password-change ticket of the user: emailed reset links and the
     /// Management API's tickets alike. However the password changed, no older link can
-    /// overwrite it. (A login's rehash to stronger parameters, [`Store::record_login`],
-    /// keeps the password and the tickets.)
+    /// overwrite it. The first hash of a user who had none, as a legacy store's migration
+    /// at login writes it, is the password the user already had, not a new one: a reset
+    /// asked for before that login still completes. (A login's rehash to stronger
+    /// parameters, [`Store::record_login`], keeps the password and the tickets too.)
     pub async fn modify_user<E, F>(&self, user_id: &str, change: F) -> Result<Result<User, E>, StoreError>
     where
         F: FnOnce(&mut User) -> Result<(), E>,
@@ -327,9 +329,11 @@ impl Store {
                             return Err(StoreError::NotFound);
                         }
                         let user = c.one("SELECT * FROM users WHERE user_id = $1", &id, User::from_row).await?;
-                        let before = (user.password_hash.clone(), user.last_password_reset.clone());
+                        let (hash_before, reset_before) =
+                            (user.password_hash.clone(), user.last_password_reset.clone());
                         let Some(user): Option<User> = step.ask(user).await? else { return Ok(None) };
-                        let password_changed = before != (user.password_hash.clone(), user.last_password_reset.clone());
+                        let password_changed = user.last_password_reset != reset_before
+                            || (hash_before.is_some() && user.password_hash != hash_before);
                         let mut values = user_values(&user);
                         values.extend(id);
                         c.execute(&UPDATE_USER, &values).await?;

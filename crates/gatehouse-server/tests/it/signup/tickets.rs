@@ -299,7 +299,7 @@ async fn a_new_password_ends_every_outstanding_password_link(b: Backend) {
     assert_eq!(reset_through(&s, &pending, "Late-pass-654").await, 400, "the admin's change ended it");
     assert!(super::helpers::password_is(&s, user_id, "Admin-pass-321").await);
 
-    // A hash written by any other path (a legacy store's migration writes one) as well.
+    // A hash replaced by any other path as well.
     let pending = password_ticket(&s, user_id).await;
     let hash = crate::kit::test_hasher().hash("Migrated-pass-1").unwrap().to_stored();
     s.store
@@ -310,7 +310,7 @@ async fn a_new_password_ends_every_outstanding_password_link(b: Backend) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(s.browser().get(&pending).await.status, 400, "a migrated hash ended it");
+    assert_eq!(s.browser().get(&pending).await.status, 400, "a replaced hash ended it");
     // The email verification ticket is not about the password.
     let verified = s.browser().get(&verification).await;
     assert_eq!(verified.status, 200, "{}", verified.body);
