@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-pub use gatehouse_services::grants::AccessClaims;
+use gatehouse_services::issue::AccessTokenClaims;
 use gatehouse_services::Services;
 use std::marker::PhantomData;
 
@@ -86,14 +86,14 @@ pub fn token_client_id(state: &Services, headers: &axum::http::HeaderMap) -> Opt
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
-    let claims: AccessClaims =
+    let claims: AccessTokenClaims =
         state.keys.verify(token.trim(), &state.config.issuer, &state.config.management_audience())?;
     claims.azp
 }
 
 /// Proof that the request carries a valid Management API token with permission `P`.
 pub struct Scoped<P: Permission> {
-    pub claims: AccessClaims,
+    pub claims: AccessTokenClaims,
     _permission: PhantomData<P>,
 }
 
@@ -115,7 +115,7 @@ impl<P: Permission + Send + Sync> FromRequestParts<Services> for Scoped<P> {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
             _ => return Err(ApiError::Unauthorized("Bad HTTP authentication header format".into())),
         };
-        let claims: AccessClaims = state
+        let claims: AccessTokenClaims = state
             .keys
             .verify(token, &state.config.issuer, &state.config.management_audience())
             .ok_or_else(|| ApiError::Unauthorized("Invalid token".into()))?;

@@ -21,7 +21,6 @@ use gatehouse_core::client::Client;
 use gatehouse_core::connection::DEFAULT_DATABASE_CONNECTION;
 use gatehouse_core::user::User;
 use gatehouse_store::{CodeRedemption, RefreshRedemption, RefreshRequest, RefreshToken, StoreError, Successor};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Auth0's grant type for a password login to a named connection (`realm`).
@@ -324,29 +323,6 @@ fn password_grant<'a>(
         auth_time,
         sid: None,
         gty: Some("password"),
-    }
-}
-
-/// The claims of a Management API (and client credentials) access token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub iat: i64,
-    pub exp: i64,
-    #[serde(default)]
-    pub scope: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azp: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gty: Option<String>,
-}
-
-impl AccessClaims {
-    /// Whether the token carries any of `wanted`.
-    pub fn has_any(&self, wanted: &[&str]) -> bool {
-        self.scope.split(' ').any(|s| wanted.contains(&s))
     }
 }
 

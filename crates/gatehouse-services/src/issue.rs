@@ -77,6 +77,11 @@ pub struct AccessTokenClaims {
 }
 
 impl AccessTokenClaims {
+    /// Whether the token carries any of `wanted`.
+    pub fn has_any(&self, wanted: &[&str]) -> bool {
+        self.scope.split(' ').any(|s| wanted.contains(&s))
+    }
+
     /// Puts the client in the claims `api`'s dialect names it by (`azp`, or RFC 9068's
     /// `client_id` with a `jti`), and `gty` where Auth0's dialect has it.
     pub fn in_dialect_of(mut self, api: Option<&ResourceServer>, client_id: &str, gty: Option<&str>) -> Self {

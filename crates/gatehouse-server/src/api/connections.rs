@@ -1,4 +1,4 @@
-use super::{page, paging};
+use super::{checkpoint, page, paging};
 use crate::authz::{CreateConnections, DeleteConnections, ReadConnections, Scoped, UpdateConnections};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
@@ -55,13 +55,8 @@ pub async fn list(
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&["per_page", "page", "include_totals", "strategy", "name", "fields", "include_fields", "from", "take"])?;
-    let checkpoint = q.str("from").is_some() || q.str("take").is_some();
-    if checkpoint && (q.str("page").is_some() || q.str("per_page").is_some()) {
-        return Err(ApiError::query("Query validation error: 'use either page/per_page or from/take, not both'."));
-    }
-    if checkpoint {
-        let take = q.u32_in("take", 1, 100)?.unwrap_or(50);
-        let after = match q.str("from").filter(|f| !f.is_empty()) {
+    if let Some((from, take)) = checkpoint(&q)? {
+        let after = match from {
             Some(from) => Some(decode_checkpoint(from)?),
             None => None,
         };

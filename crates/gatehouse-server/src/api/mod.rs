@@ -114,6 +114,19 @@ fn page(key: &str, items: Vec<Value>, start: u32, limit: u32, total: u64, includ
     }
 }
 
+/// Checkpoint paging, when the query asks for it (`from`/`take`) rather than pages: the
+/// non-empty `from`, and `take` (default 50, at most 100). Auth0 refuses both kinds at once.
+fn checkpoint(q: &crate::extract::QueryParams) -> Result<Option<(Option<&str>, u32)>, ApiError> {
+    if q.str("from").is_none() && q.str("take").is_none() {
+        return Ok(None);
+    }
+    if q.str("page").is_some() || q.str("per_page").is_some() {
+        return Err(ApiError::query("Query validation error: 'use either page/per_page or from/take, not both'."));
+    }
+    let take = q.u32_in("take", 1, 100)?.unwrap_or(50);
+    Ok(Some((q.str("from").filter(|f| !f.is_empty()), take)))
+}
+
 /// `page`/`per_page` → (offset, limit), with Auth0's bounds.
 fn paging(q: &crate::extract::QueryParams, default_per_page: u32) -> Result<(u32, u32, u32), ApiError> {
     let page = q.u32_in("page", 0, 100_000)?.unwrap_or(0);

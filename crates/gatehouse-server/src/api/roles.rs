@@ -1,7 +1,7 @@
 //! `/api/v2/roles` with their permissions and members, and a user's roles and
 //! permissions (`/api/v2/users/{id}/roles`, `/api/v2/users/{id}/permissions`).
 
-use super::{page, paging};
+use super::{checkpoint, page, paging};
 use crate::authz::{
     AssignUserRoles, CreateRoleMembers, CreateRoles, DeleteRoles, ReadRoleMembers, ReadRoles, ReadUserPermissions,
     ReadUserRoles, RemoveUserRoles, Scoped, UpdateRoles, UpdateUserPermissions,
@@ -113,13 +113,7 @@ pub async fn members(
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&["per_page", "page", "include_totals", "from", "take"])?;
-    let checkpoint = q.str("from").is_some() || q.str("take").is_some();
-    if checkpoint && (q.str("page").is_some() || q.str("per_page").is_some()) {
-        return Err(ApiError::query("Query validation error: 'use either page/per_page or from/take, not both'."));
-    }
-    if checkpoint {
-        let take = q.u32_in("take", 1, 100)?.unwrap_or(50);
-        let from = q.str("from").filter(|f| !f.is_empty());
+    if let Some((from, take)) = checkpoint(&q)? {
         let (users, _) = authz::role_members(&state, &id, from, 0, take + 1).await?;
         let more = users.len() > take as usize;
         let users: Vec<Value> = users.into_iter().take(take as usize).collect();
