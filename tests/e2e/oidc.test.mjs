@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, focusIsOn } from './browser.mjs';
 
 const fx = JSON.parse(readFileSync(process.env.E2E_FIXTURE, 'utf8'));
 let config;
@@ -68,7 +68,8 @@ async function authorizationRequest(extra = {}) {
 async function logIn(page, url, password = fx.password) {
   await page.goto(url.href);
   await assert.doesNotReject(page.getByLabel('Email address or username').waitFor());
-  await page.keyboard.type(fx.email); // the username field has focus on load
+  await focusIsOn(page, 'username');
+  await page.keyboard.type(fx.email);
   await page.keyboard.press('Tab');
   await page.keyboard.type(password);
   await Promise.all([page.waitForEvent('framenavigated'), page.keyboard.press('Enter')]);

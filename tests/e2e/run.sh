@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test: starts `gatehouse serve` on a free port with a fresh SQLite file,
 # creates a client and a user through the Management API, and runs the node tests
-# (openid-client + headless Chromium). Installs Chromium and the npm packages if missing.
+# (openid-client + headless Chromium; the admin console with axe-core). Installs Chromium and
+# the npm packages if missing. Console screenshots land in E2E_ARTIFACTS (default ./artifacts).
 #
 #   GATEHOUSE_BIN=/path/to/gatehouse tests/e2e/run.sh
 set -euo pipefail
@@ -12,7 +13,7 @@ if [[ ! -x /usr/bin/chromium ]]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-if [[ ! -d node_modules/openid-client || ! -d node_modules/playwright-core || ! -d node_modules/jose || ! -d node_modules/oidc-provider || ! -d node_modules/@auth0/auth0-spa-js ]]; then
+if [[ ! -d node_modules/openid-client || ! -d node_modules/playwright-core || ! -d node_modules/jose || ! -d node_modules/oidc-provider || ! -d node_modules/@auth0/auth0-spa-js || ! -d node_modules/axe-core || ! -d node_modules/auth0-lock || ! -d node_modules/auth0-js || ! -d node_modules/esbuild ]]; then
   npm ci --no-audit --no-fund
 fi
 
@@ -28,6 +29,11 @@ export GATEHOUSE_DATA_DIR="$work/data"
 export E2E_OUTBOX="$work/data/outbox"
 export GATEHOUSE_ADMIN_CLIENT_ID="e2e-admin"
 export GATEHOUSE_ADMIN_CLIENT_SECRET="$(node -e 'console.log(require("crypto").randomBytes(32).toString("hex"))')"
+# The admin console's first administrator (console.test.mjs signs in as them).
+export GATEHOUSE_CONSOLE_ADMIN_EMAIL="console.admin@example.com"
+export GATEHOUSE_CONSOLE_ADMIN_PASSWORD="Console-Admin-Correct-Horse-3!"
+# Screenshots of the console's pages, kept after the run.
+export E2E_ARTIFACTS="${E2E_ARTIFACTS:-$PWD/artifacts}"
 # The upstream OpenID provider of the social sign-in test (oidc-provider, upstream-op.mjs).
 upstream_port="$(free_port)"
 export E2E_UPSTREAM_ORIGIN="http://127.0.0.1:$upstream_port"
@@ -58,7 +64,8 @@ done
 
 node setup.mjs "$work/fixture.json"
 status=0
-E2E_FIXTURE="$work/fixture.json" node --test --test-concurrency=1 ./*.test.mjs || status=$?
+# E2E_TESTS picks some test files (e.g. "console.test.mjs"); all run by default.
+E2E_FIXTURE="$work/fixture.json" node --test --test-concurrency=1 ${E2E_TESTS:-./*.test.mjs} || status=$?
 if [[ $status -ne 0 ]]; then
   echo "---- gatehouse log ----" >&2
   tail -n 50 "$work/server.log" >&2

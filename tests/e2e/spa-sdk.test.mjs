@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, focusIsOn } from './browser.mjs';
 
 const fx = JSON.parse(readFileSync(process.env.E2E_FIXTURE, 'utf8'));
 const sdk = readFileSync(createRequire(import.meta.url).resolve('@auth0/auth0-spa-js/dist/auth0-spa-js.production.js'));
@@ -42,6 +42,7 @@ after(async () => {
 /** Fills the hosted login page with the keyboard (the username field has focus on load). */
 async function typeCredentials(page) {
   await page.getByLabel('Email address or username').waitFor();
+  await focusIsOn(page, 'username');
   await page.keyboard.type(fx.email);
   await page.keyboard.press('Tab');
   await page.keyboard.type(fx.password);

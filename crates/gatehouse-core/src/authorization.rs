@@ -122,7 +122,9 @@ impl ResourceServer {
             .map(|s| ApiScope { value: s.to_string(), description: management_scope_description(s) })
             .collect();
         Self {
-            name: "Gatehouse Management API".into(),
+            // Auth0's name: tools that carry a tenant's APIs (the Deploy CLI) know the
+            // Management API by it and leave it out, as its identifier is each server's own.
+            name: "Auth0 Management API".into(),
             is_system: true,
             scopes,
             token_lifetime,

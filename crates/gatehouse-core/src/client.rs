@@ -14,6 +14,10 @@ pub const GRANT_TYPES: &[&str] = &[
     "client_credentials",
     "password",
     "http://auth0.com/oauth/grant-type/password-realm",
+    "http://auth0.com/oauth/grant-type/mfa-otp",
+    "http://auth0.com/oauth/grant-type/mfa-oob",
+    "http://auth0.com/oauth/grant-type/mfa-recovery-code",
+    "http://auth0.com/oauth/grant-type/passwordless/otp",
 ];
 
 /// The ways a session can end that Auth0 names; an application with a back-channel
@@ -83,18 +87,33 @@ pub struct Client {
     pub client_secret_hash: Option<String>,
     pub client_metadata: Map<String, Value>,
     pub oidc_logout: Option<OidcLogout>,
+    /// Auth0's "Allow Cross-Origin Authentication": pages of the client's allowed
+    /// origins may log users in with credentials sent to `/co/authenticate` (Lock,
+    /// auth0.js embedded login). Off unless turned on.
+    pub cross_origin_authentication: bool,
+    /// The client's page that hands the `co_verifier` back when the browser would not
+    /// send Gatehouse's cookie with `/authorize` (Auth0's `cross_origin_loc`).
+    pub cross_origin_loc: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
 
+/// Gatehouse's own client, the admin console's: Auth0's `global` client, which tools
+/// that carry a tenant's applications leave out.
+pub const CONSOLE_CLIENT_ID: &str = "gatehouse-console";
+
 impl Client {
+    pub fn is_global(&self) -> bool {
+        self.client_id == CONSOLE_CLIENT_ID
+    }
+
     pub fn to_auth0_json(&self) -> Value {
         let mut v = json!({
             "client_id": self.client_id,
             "name": self.name,
             "app_type": self.app_type,
             "is_first_party": self.is_first_party,
-            "global": false,
+            "global": self.is_global(),
             "grant_types": self.grant_types,
             "callbacks": self.callbacks,
             "allowed_logout_urls": self.allowed_logout_urls,
@@ -102,7 +121,11 @@ impl Client {
             "allowed_origins": self.allowed_origins,
             "token_endpoint_auth_method": self.token_endpoint_auth_method,
             "client_metadata": self.client_metadata,
+            "cross_origin_authentication": self.cross_origin_authentication,
         });
+        if let (Some(loc), Value::Object(m)) = (&self.cross_origin_loc, &mut v) {
+            m.insert("cross_origin_loc".into(), json!(loc));
+        }
         if let (Some(d), Value::Object(m)) = (&self.description, &mut v) {
             m.insert("description".into(), json!(d));
         }
@@ -144,6 +167,8 @@ const FIELDS: &[&str] = &[
     "token_endpoint_auth_method",
     "client_metadata",
     "oidc_logout",
+    "cross_origin_authentication",
+    "cross_origin_loc",
 ];
 
 fn invalid(field: &str, reason: &str) -> Error {
@@ -165,6 +190,8 @@ const CREATE_FIELDS: &[&str] = &[
     "token_endpoint_auth_method",
     "client_metadata",
     "oidc_logout",
+    "cross_origin_authentication",
+    "cross_origin_loc",
     "enabled_connections",
 ];
 
@@ -229,6 +256,8 @@ pub fn new_client(body: &Value, client_id: String, now: &str) -> Result<Client, 
         client_secret_hash: None,
         client_metadata: Map::new(),
         oidc_logout: None,
+        cross_origin_authentication: false,
+        cross_origin_loc: None,
         created_at: now.to_string(),
         updated_at: now.to_string(),
     };
@@ -348,6 +377,19 @@ fn apply(b: &Body, c: &mut Client) -> Result<(), Error> {
         c.oidc_logout = None;
     } else if let Some(o) = b.object("oidc_logout", &["backchannel_logout_urls", "backchannel_logout_initiators"])? {
         c.oidc_logout = Some(oidc_logout(&o, c.oidc_logout.take().unwrap_or_default())?);
+    }
+    if let Patch::Set(v) = b.boolean("cross_origin_authentication")? {
+        c.cross_origin_authentication = v;
+    }
+    match b.string("cross_origin_loc", 1, 2048)? {
+        Patch::Set(loc) => {
+            if !(loc.starts_with("https://") || loc.starts_with("http://")) || loc.contains('#') {
+                return Err(invalid("cross_origin_loc", "must be an http(s) URL without a fragment"));
+            }
+            c.cross_origin_loc = Some(loc);
+        }
+        Patch::Null => c.cross_origin_loc = None,
+        Patch::Absent => {}
     }
     let public_app = matches!(c.app_type.as_deref(), Some("spa" | "native"));
     if public_app && !b.has("token_endpoint_auth_method") {

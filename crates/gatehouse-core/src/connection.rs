@@ -9,6 +9,29 @@ use serde_json::{json, Map, Value};
 
 pub const DEFAULT_DATABASE_CONNECTION: &str = "Username-Password-Authentication";
 
+/// The passwordless strategies: a one-time code (or, by email, a link) instead of a password.
+pub const PASSWORDLESS_STRATEGIES: &[&str] = &["email", "sms"];
+
+/// How long a passwordless code lives unless `options.totp.time_step` says otherwise
+/// (Auth0: 300 s).
+pub const DEFAULT_CODE_LIFETIME_SECS: i64 = 300;
+/// Digits of a passwordless code unless `options.totp.length` says otherwise (Auth0: 6).
+pub const DEFAULT_CODE_LENGTH: usize = 6;
+
+/// The `options` values (dotted paths) that are secrets Gatehouse must read back in
+/// plaintext: an upstream provider's client secret or key, a legacy store's credentials
+/// (its URL may carry a password). The store seals them at rest.
+pub const SECRET_OPTION_PATHS: &[&str] = &[
+    "client_secret",
+    "app_secret",
+    "legacy_store.secret",
+    "legacy_store.bind_password",
+    "legacy_store.client_secret",
+    "legacy_store.url",
+    // Every value of a custom database's `configuration` (its scripts' secrets).
+    "configuration.*",
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Connection {
     pub id: String,
@@ -52,7 +75,15 @@ impl Connection {
     /// and OpenID Connect ones start with empty options.
     pub fn new_of_strategy(id: String, name: String, strategy: &str, now: String) -> Self {
         let mut c = Self::new_database(id, name, now);
-        if strategy != "auth0" {
+        if PASSWORDLESS_STRATEGIES.contains(&strategy) {
+            c.strategy = strategy.to_string();
+            let defaults = json!({
+                "disable_signup": false,
+                "brute_force_protection": true,
+                "totp": {"time_step": DEFAULT_CODE_LIFETIME_SECS, "length": DEFAULT_CODE_LENGTH},
+            });
+            c.options = defaults.as_object().cloned().unwrap_or_default();
+        } else if strategy != "auth0" {
             c.strategy = strategy.to_string();
             c.options = Map::new();
             if crate::social::is_social_strategy(strategy) {
@@ -60,6 +91,34 @@ impl Connection {
             }
         }
         c
+    }
+
+    /// Whether users may ask for a password-reset email themselves
+    /// (`options.disable_self_service_change_password` not set).
+    pub fn self_service_password_change(&self) -> bool {
+        !self.options.get("disable_self_service_change_password").and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// Whether users of this connection sign in with a one-time code (`email`, `sms`).
+    pub fn is_passwordless(&self) -> bool {
+        PASSWORDLESS_STRATEGIES.contains(&self.strategy.as_str())
+    }
+
+    /// Whether new users may sign up (on first use, for passwordless connections).
+    pub fn signup_allowed(&self) -> bool {
+        !self.options.get("disable_signup").and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// A passwordless code's lifetime and digits: `options.totp.{time_step,length}`.
+    pub fn code_settings(&self) -> (i64, usize) {
+        let totp = self.options.get("totp");
+        let step = totp.and_then(|t| t.get("time_step")).and_then(Value::as_i64).unwrap_or(DEFAULT_CODE_LIFETIME_SECS);
+        let length = totp
+            .and_then(|t| t.get("length"))
+            .and_then(Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(DEFAULT_CODE_LENGTH);
+        (step, length)
     }
 
     /// Whether users of this connection sign in at another provider (social or OIDC).
@@ -132,9 +191,12 @@ pub fn new_connection(body: &Value, id: String, now: &str) -> Result<Connection,
     let name = b.required_string("name", 1, 128)?;
     validate_connection_name(&name).map_err(|r| Error::invalid_field("name", r))?;
     let strategy = b.required_string("strategy", 1, 64)?;
-    if strategy != "auth0" && !crate::social::is_upstream_strategy(&strategy) {
+    let known = strategy == "auth0"
+        || PASSWORDLESS_STRATEGIES.contains(&strategy.as_str())
+        || crate::social::is_upstream_strategy(&strategy);
+    if !known {
         return Err(Error::body(format!(
-            "Payload validation error: 'strategy {strategy:?} is not supported; supported: auth0, oidc, {}' on property strategy.",
+            "Payload validation error: 'strategy {strategy:?} is not supported; supported: auth0, email, sms, oidc, {}' on property strategy.",
             crate::social::SOCIAL_STRATEGIES.join(", ")
         )));
     }
@@ -181,6 +243,8 @@ fn apply_common(b: &Body, c: &mut Connection) -> Result<(), Error> {
     if let Patch::Set(options) = b.json_object("options")? {
         if c.is_upstream() {
             crate::social::validate_upstream_options(&c.strategy, &options)?;
+        } else if c.is_passwordless() {
+            validate_passwordless_options(&options)?;
         } else {
             validate_database_options(&options)?;
         }
@@ -252,6 +316,28 @@ fn validate_database_options(o: &Map<String, Value>) -> Result<(), Error> {
             if limit > 0 && v.get("size").is_some_and(|s| s.as_u64().is_none_or(|n| n > limit)) {
                 return Err(bad(&format!("{field}.size"), "must be an integer from 0 to 24"));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Type checks for the `email` and `sms` strategy options Gatehouse understands:
+/// `disable_signup`, `brute_force_protection`, and `totp` (`time_step` 60 s to a day,
+/// `length` 4 to 10 digits). Other options are kept.
+fn validate_passwordless_options(o: &Map<String, Value>) -> Result<(), Error> {
+    let bad = |field: &str, reason: &str| Error::invalid_field(format!("options.{field}"), reason);
+    for flag in ["disable_signup", "brute_force_protection"] {
+        if o.get(flag).is_some_and(|v| !v.is_boolean()) {
+            return Err(bad(flag, "Expected type boolean"));
+        }
+    }
+    if let Some(totp) = o.get("totp") {
+        let Some(totp) = totp.as_object() else { return Err(bad("totp", "Expected type object")) };
+        if totp.get("time_step").is_some_and(|v| v.as_i64().is_none_or(|n| !(60..=86_400).contains(&n))) {
+            return Err(bad("totp.time_step", "must be an integer from 60 to 86400 (seconds)"));
+        }
+        if totp.get("length").is_some_and(|v| v.as_u64().is_none_or(|n| !(4..=10).contains(&n))) {
+            return Err(bad("totp.length", "must be an integer from 4 to 10"));
         }
     }
     Ok(())

@@ -48,6 +48,16 @@ pub fn new_role_id() -> String {
     format!("rol_{}", alphanumeric(16))
 }
 
+/// An action's, version's, binding's or execution's id: a UUID (v4), as Auth0's.
+pub fn new_uuid() -> String {
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
 /// 24 hex digits, the shape of a MongoDB ObjectId that Auth0 ids keep.
 fn object_id() -> String {
     let mut bytes = [0u8; 12];

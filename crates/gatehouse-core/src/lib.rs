@@ -5,16 +5,20 @@
 //! This crate does no I/O: no database, no network, no clock reads except through
 //! the [`clock::Clock`] passed in by the caller.
 
+pub mod action;
 pub mod attack_protection;
 pub mod authorization;
+pub mod branding;
 pub mod client;
 pub mod clock;
 pub mod connection;
+pub mod email;
 pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod job;
 pub mod log_event;
+pub mod mfa;
 pub mod password_policy;
 pub mod scope;
 pub mod secret;

@@ -38,6 +38,17 @@ pub mod codes {
     /// Suspicious-IP throttling: too many failed logins or sign-ups from one IP.
     pub const BLOCKED_IP: &str = "limit_mu";
     pub const USER_BLOCK_RELEASED: &str = "ublkdu";
+    /// A login that passed its first factor now needs a second (Auth0's `mfar`).
+    pub const MFA_REQUIRED: &str = "mfar";
+    /// Guardian events: a second factor passed or failed, an enrolment, a recovery code
+    /// used or refused, a code emailed, too many wrong codes.
+    pub const MFA_AUTH_SUCCEEDED: &str = "gd_auth_succeed";
+    pub const MFA_AUTH_FAILED: &str = "gd_auth_failed";
+    pub const MFA_ENROLLED: &str = "gd_enrollment_complete";
+    pub const MFA_RECOVERY_SUCCEEDED: &str = "gd_recovery_succeed";
+    pub const MFA_RECOVERY_FAILED: &str = "gd_recovery_failed";
+    pub const MFA_EMAIL_SENT: &str = "gd_send_email";
+    pub const MFA_TOO_MANY_CODES: &str = "gd_otp_rate_limit_exceed";
 }
 
 /// One audit event. Never holds a password, token or secret: callers pass identifiers

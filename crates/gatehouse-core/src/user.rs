@@ -168,6 +168,9 @@ const CREATE_FIELDS: &[&str] = &[
 /// the body supplies `user_id`; `now` is the creation timestamp.
 pub fn new_user(body: &Value, connection: &Connection, local_id: String, now: &str) -> Result<NewUser, Error> {
     let b = Body::new(body, CREATE_FIELDS)?;
+    if connection.is_passwordless() {
+        return new_passwordless_user(&b, connection, local_id, now);
+    }
     if connection.strategy != "auth0" {
         return Err(Error::body(
             "Connection does not support user creation through the API. It must either be a database or passwordless connection.",
@@ -237,6 +240,80 @@ pub fn new_user(body: &Value, connection: &Connection, local_id: String, now: &s
     };
     default_display(&mut user);
     Ok(NewUser { user, password })
+}
+
+/// A user of a passwordless connection from a create body: `email` (strategy `email`)
+/// or `phone_number` (`sms`) required, no password or username; ids `email|…`/`sms|…`.
+fn new_passwordless_user(b: &Body, connection: &Connection, local_id: String, now: &str) -> Result<NewUser, Error> {
+    if b.has("password") || b.has("username") {
+        return Err(Error::body("Passwordless connections do not accept a password or a username."));
+    }
+    let email = match b.string("email", 1, 254)? {
+        Patch::Set(e) => Some(Email::parse(&e).map_err(|r| invalid("email", &r))?.into_string()),
+        _ => None,
+    };
+    let phone_number = phone(b)?;
+    let identifier = match connection.strategy.as_str() {
+        "sms" => phone_number.clone().ok_or_else(|| Error::missing_field("phone_number"))?,
+        _ => email.clone().ok_or_else(|| Error::missing_field("email"))?,
+    };
+    let mut user = passwordless_user(connection, &identifier, local_id, now);
+    user.email = email;
+    user.phone_number = phone_number;
+    user.email_verified = matches!(b.boolean("email_verified")?, Patch::Set(true));
+    user.phone_verified = matches!(b.boolean("phone_verified")?, Patch::Set(true));
+    b.boolean("verify_email")?;
+    user.user_metadata = metadata(b, "user_metadata")?;
+    user.app_metadata = metadata(b, "app_metadata")?;
+    user.blocked = matches!(b.boolean("blocked")?, Patch::Set(true));
+    user.name = set(b.string("name", 1, 300)?);
+    user.nickname = set(b.string("nickname", 1, 300)?);
+    user.given_name = set(b.string("given_name", 1, 150)?);
+    user.family_name = set(b.string("family_name", 1, 150)?);
+    user.picture = picture(b)?;
+    if let Patch::Set(id) = b.string("user_id", 1, 255)? {
+        if id.contains('|') {
+            return Err(invalid("user_id", "the user_id may not contain '|'; it is prefixed with the provider"));
+        }
+        user.user_id = format!("{}|{id}", connection.strategy);
+    }
+    default_display(&mut user);
+    Ok(NewUser { user, password: None })
+}
+
+/// A new user of passwordless `connection` who proved `identifier` (an email address
+/// for strategy `email`, a phone number for `sms`): Auth0's `email|…`/`sms|…` ids, the
+/// identifier verified.
+pub fn passwordless_user(connection: &Connection, identifier: &str, local_id: String, now: &str) -> User {
+    let sms = connection.strategy == "sms";
+    let mut user = User {
+        user_id: format!("{}|{local_id}", connection.strategy),
+        connection_id: connection.id.clone(),
+        connection: connection.name.clone(),
+        provider: connection.strategy.clone(),
+        email: (!sms).then(|| identifier.to_string()),
+        email_verified: !sms,
+        username: None,
+        phone_number: sms.then(|| identifier.to_string()),
+        phone_verified: sms,
+        name: None,
+        nickname: None,
+        given_name: None,
+        family_name: None,
+        picture: None,
+        password_hash: None,
+        user_metadata: Map::new(),
+        app_metadata: Map::new(),
+        blocked: false,
+        logins_count: 0,
+        last_login: None,
+        last_ip: None,
+        last_password_reset: None,
+        created_at: now.to_string(),
+        updated_at: now.to_string(),
+    };
+    default_display(&mut user);
+    user
 }
 
 const SIGNUP_FIELDS: &[&str] = &[

@@ -58,6 +58,26 @@ use rand::RngCore as _;
 pub use error::HashError;
 pub use limits::{Argon2Config, Limits};
 
+/// bcrypt as Node's `bcrypt` module makes it, for the script sandbox: `setting` is a
+/// salt from [`bcrypt_salt`] or any bcrypt hash (whose cost and salt are reused); the
+/// answer is a `$2b$` hash. `None` when `setting` is not a bcrypt setting or its cost is
+/// outside 4..=`max_cost`.
+pub fn bcrypt_with_setting(password: &str, setting: &str, max_cost: u32) -> Option<String> {
+    let rest = ["$2a$", "$2b$", "$2y$"].iter().find_map(|p| setting.strip_prefix(p))?;
+    let (cost, body) = rest.split_once('$')?;
+    let cost: u32 = cost.parse().ok().filter(|c| (4..=max_cost.min(31)).contains(c))?;
+    let salt: [u8; 16] = encoding::BCRYPT64.decode(body.get(..22)?).ok()?.try_into().ok()?;
+    let raw = families::bcrypt::raw(cost, &salt, password.as_bytes());
+    Some(format!("$2b${cost:02}${}{}", encoding::BCRYPT64.encode(salt), encoding::BCRYPT64.encode(&raw[..23])))
+}
+
+/// A fresh bcrypt salt setting (`$2b$NN$` and 22 characters), as `bcrypt.genSalt` gives.
+pub fn bcrypt_salt(cost: u32) -> String {
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    format!("$2b${cost:02}${}", encoding::BCRYPT64.encode(salt))
+}
+
 use encoding::{ct_eq, PwEncoding, B64_URL};
 use families::Scheme;
 
@@ -255,6 +275,17 @@ impl Hasher {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bcrypt_for_the_sandbox_matches_the_openbsd_vector() {
+        let h = super::bcrypt_with_setting("", "$2a$06$DCq7YPn5Rq63x1Lad4cll.", 31).unwrap();
+        assert_eq!(h, "$2b$06$DCq7YPn5Rq63x1Lad4cll.TV4S6ytwfsfvkgY8jIucDrjc8deX1s.");
+        let again = super::bcrypt_with_setting("", &h, 31).unwrap();
+        assert_eq!(again, h, "a hash is its own setting");
+        assert_eq!(super::bcrypt_with_setting("x", "$2b$16$DCq7YPn5Rq63x1Lad4cll.", 12), None);
+        assert!(super::bcrypt_salt(10).starts_with("$2b$10$"));
+        assert_eq!(super::bcrypt_salt(10).len(), 29);
+    }
+
     use super::*;
 
     fn fast() -> Hasher {

@@ -35,6 +35,20 @@ pub(crate) enum KindConfig {
     Sql(SqlConfig),
     Http(HttpConfig),
     Ldap(LdapConfig),
+    Auth0(Auth0Config),
+    /// Auth0's custom database scripts (`options.customScripts`).
+    Scripts(crate::scripts::ScriptsConfig),
+}
+
+pub(crate) struct Auth0Config {
+    /// The tenant's base URL, ending in `/`.
+    pub domain: url::Url,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The old tenant's database connection (the password-realm `realm`).
+    pub connection: String,
+    /// How long `list` may wait for a users export.
+    pub export_timeout: Duration,
 }
 
 pub(crate) struct SqlConfig {
@@ -162,7 +176,32 @@ pub fn validate_options(options: &Map<String, Value>) -> Result<(), ConfigError>
 pub(crate) fn parse(options: &Map<String, Value>) -> Result<Option<Parsed>, ConfigError> {
     let parsed = parse_store(options)?;
     let enabled = options.get("enabledDatabaseCustomization").and_then(Value::as_bool).unwrap_or(false);
-    Ok(parsed.filter(|_| enabled))
+    if !enabled {
+        return Ok(None);
+    }
+    Ok(parsed.or_else(|| parse_scripts(options)))
+}
+
+/// Auth0's custom database scripts, when `customScripts` has a `login` script (and no
+/// `legacy_store` is configured): the scripts Gatehouse runs, and `configuration`.
+fn parse_scripts(options: &Map<String, Value>) -> Option<Parsed> {
+    let scripts = options.get("customScripts")?.as_object()?;
+    let mut chosen = BTreeMap::new();
+    for name in crate::scripts::SCRIPT_NAMES {
+        if let Some(source) = scripts.get(*name).and_then(Value::as_str).filter(|s| !s.trim().is_empty()) {
+            chosen.insert(name.to_string(), source.to_string());
+        }
+    }
+    if !chosen.contains_key("login") {
+        return None;
+    }
+    let configuration = options.get("configuration").and_then(Value::as_object).cloned().unwrap_or_default();
+    let import_mode = options.get("import_mode").and_then(Value::as_bool).unwrap_or(false);
+    Some(Parsed {
+        import_mode,
+        timeout: Duration::from_secs(20),
+        kind: KindConfig::Scripts(crate::scripts::ScriptsConfig { scripts: chosen, configuration }),
+    })
 }
 
 fn parse_store(options: &Map<String, Value>) -> Result<Option<Parsed>, ConfigError> {
@@ -175,7 +214,8 @@ fn parse_store(options: &Map<String, Value>) -> Result<Option<Parsed>, ConfigErr
         "sql" => KindConfig::Sql(parse_sql(&o)?),
         "http" => KindConfig::Http(parse_http(&o)?),
         "ldap" => KindConfig::Ldap(parse_ldap(&o)?),
-        other => return Err(err("kind", format!("{other:?} is not one of sql, http, ldap"))),
+        "auth0" => KindConfig::Auth0(parse_auth0(&o)?),
+        other => return Err(err("kind", format!("{other:?} is not one of sql, http, ldap, auth0"))),
     };
     Ok(Some(Parsed { import_mode, timeout, kind }))
 }
@@ -299,11 +339,52 @@ fn parse_ldap(o: &Obj) -> Result<LdapConfig, ConfigError> {
     Ok(LdapConfig { url, starttls, bind_dn, bind_password, base_dn, user_filter, list_filter, attributes })
 }
 
+fn parse_auth0(o: &Obj) -> Result<Auth0Config, ConfigError> {
+    o.only(&["kind", "timeout_ms", "domain", "client_id", "client_secret", "connection", "export_timeout_ms"])?;
+    let raw = o.required("domain", 2048)?;
+    let with_scheme = if raw.contains("://") { raw.clone() } else { format!("https://{raw}") };
+    let mut domain = url::Url::parse(&with_scheme).map_err(|e| err("domain", format!("is not a URL: {e}")))?;
+    let loopback = match domain.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    };
+    match domain.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(err("domain", "must be an https:// URL (http:// only to a loopback address)")),
+    }
+    if domain.query().is_some() || domain.fragment().is_some() || !domain.username().is_empty() {
+        return Err(err("domain", "must be the tenant's base URL, without credentials, query or fragment"));
+    }
+    if !domain.path().ends_with('/') {
+        let path = format!("{}/", domain.path());
+        domain.set_path(&path);
+    }
+    let client_id = o.required("client_id", 256)?;
+    let client_secret = o.required("client_secret", 1024)?;
+    let connection = o.required("connection", 128)?;
+    let export_timeout = Duration::from_millis(o.integer("export_timeout_ms", 1_000, 86_400_000)?.unwrap_or(3_600_000));
+    Ok(Auth0Config { domain, client_id, client_secret, connection, export_timeout })
+}
+
+/// The keys of `options.legacy_store` that hold a secret as a whole.
+const SECRET_KEYS: [&str; 3] = ["bind_password", "secret", "client_secret"];
+
 /// Replaces the secrets of `options.legacy_store` (a URL's password, `bind_password`,
-/// `secret`) by [`MASK`], for every answer of the API.
+/// `secret`, `client_secret`) by [`MASK`], for every answer of the API.
 pub fn redact_options(options: &mut Map<String, Value>) {
+    // A custom database's `configuration` holds its scripts' secrets.
+    if let Some(Value::Object(configuration)) = options.get_mut("configuration") {
+        for v in configuration.values_mut() {
+            if v.is_string() {
+                *v = Value::String(MASK.into());
+            }
+        }
+    }
     let Some(Value::Object(store)) = options.get_mut("legacy_store") else { return };
-    for key in ["bind_password", "secret"] {
+    for key in SECRET_KEYS {
         if let Some(v) = store.get_mut(key) {
             if v.is_string() {
                 *v = Value::String(MASK.into());
@@ -322,10 +403,22 @@ pub fn redact_options(options: &mut Map<String, Value>) {
 /// Before a PATCH replaces `options`: secrets sent back as [`MASK`] take the stored value
 /// from `old`. A mask with nothing stored behind it is an error.
 pub fn restore_masked(new: &mut Map<String, Value>, old: &Map<String, Value>) -> Result<(), ConfigError> {
+    if let Some(Value::Object(configuration)) = new.get_mut("configuration") {
+        let old_configuration = old.get("configuration").and_then(Value::as_object);
+        for (k, v) in configuration.iter_mut() {
+            if v.as_str() == Some(MASK) {
+                let kept = old_configuration.and_then(|o| o.get(k)).filter(|v| v.is_string()).cloned();
+                *v = kept.ok_or_else(|| ConfigError {
+                    field: String::new(),
+                    reason: format!("options.configuration.{k} is the redaction mask; send the real value"),
+                })?;
+            }
+        }
+    }
     let Some(Value::Object(store)) = new.get_mut("legacy_store") else { return Ok(()) };
     let old_store = old.get("legacy_store").and_then(Value::as_object);
     let stored = |key: &str| old_store.and_then(|o| o.get(key)).and_then(Value::as_str).map(str::to_string);
-    for key in ["bind_password", "secret"] {
+    for key in SECRET_KEYS {
         if store.get(key).and_then(Value::as_str) == Some(MASK) {
             let value = stored(key).ok_or_else(|| err(key, "is the redaction mask; send the real value"))?;
             store.insert(key.into(), Value::String(value));
@@ -439,5 +532,42 @@ mod tests {
         // A mask with nothing behind it cannot be stored.
         let mut fresh = opts(json!({"legacy_store": {"kind": "http", "secret": MASK}}));
         assert_eq!(restore_masked(&mut fresh, &Map::new()).err().map(|e| e.field), Some(".secret".into()));
+
+        let mut auth0 = opts(json!({"legacy_store": {"kind": "auth0", "domain": "https://old.eu.auth0.com",
+            "client_id": "abc", "client_secret": "very-secret", "connection": "Username-Password-Authentication"}}));
+        let original = auth0.clone();
+        redact_options(&mut auth0);
+        assert_eq!(auth0["legacy_store"]["client_secret"], json!(MASK));
+        assert_eq!(restore_masked(&mut auth0, &original), Ok(()));
+        assert_eq!(auth0, original);
+    }
+
+    #[test]
+    fn auth0_domain_is_https_or_loopback() {
+        let store = |domain: &str| {
+            opts(json!({"legacy_store": {"kind": "auth0", "domain": domain, "client_id": "abc",
+                "client_secret": "s", "connection": "db"}}))
+        };
+        for ok in [
+            "https://old.eu.auth0.com",
+            "old.eu.auth0.com",
+            "http://127.0.0.1:8080",
+            "http://[::1]:1/",
+            "http://localhost:3000",
+        ] {
+            assert_eq!(validate_options(&store(ok)), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://old.eu.auth0.com",
+            "http://10.0.0.1",
+            "ftp://127.0.0.1",
+            "https://u:p@old.auth0.com",
+            "https://old.auth0.com/?x=1",
+        ] {
+            assert_eq!(validate_options(&store(bad)).err().map(|e| e.field), Some(".domain".into()), "{bad}");
+        }
+        let mut missing = store("https://old.auth0.com");
+        missing["legacy_store"].as_object_mut().map(|m| m.remove("connection"));
+        assert_eq!(validate_options(&missing).err().map(|e| e.field), Some(".connection".into()));
     }
 }

@@ -36,17 +36,20 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// The HTTP client a legacy store calls with: bounded by `timeout`, never following a
+/// redirect (a store answers itself or not at all).
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, crate::ConfigError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| crate::ConfigError { field: String::new(), reason: format!("cannot build an HTTP client: {e}") })
+}
+
 impl HttpStore {
     pub(crate) fn new(c: HttpConfig, timeout: Duration, clock: Arc<dyn Clock>) -> Result<Self, crate::ConfigError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| crate::ConfigError {
-                field: String::new(),
-                reason: format!("cannot build an HTTP client: {e}"),
-            })?;
+        let client = client(timeout)?;
         Ok(Self { client, urls: c.urls, secret: Secret::new(c.secret), auth: c.auth, clock })
     }
 

@@ -77,7 +77,8 @@ impl std::error::Error for RecordError {}
 /// What secrets look like in error reports (Auth0's mask).
 pub const MASK: &str = "*****";
 
-/// A copy of `record` with every secret value replaced by [`MASK`]: `password_hash`,
+/// A copy of `record` with every secret value replaced by [`MASK`]: `password_hash`
+/// (and Auth0's hash export's `passwordHash`),
 /// the values under `custom_password_hash` (hash, key, salt, Firebase signer key),
 /// TOTP secrets, and any field called `password`. Shapes are kept so the operator
 /// can still see which fields were present.
@@ -85,6 +86,7 @@ pub fn mask_secrets(record: &Value) -> Value {
     let mut v = record.clone();
     if let Value::Object(m) = &mut v {
         mask_key(m, "password_hash");
+        mask_key(m, "passwordHash");
         mask_key(m, "password");
         if let Some(Value::Object(c)) = m.get_mut("custom_password_hash") {
             for obj in ["hash", "salt"] {

@@ -18,6 +18,10 @@ pub trait ExportRecord {
     fn role_names(&self) -> &[String] {
         &[]
     }
+    /// The user's MFA factors as import items (`{"totp": {"secret": …}}`, …).
+    fn mfa_factors(&self) -> &[Value] {
+        &[]
+    }
 }
 
 impl ExportRecord for User {
@@ -33,6 +37,9 @@ impl<T: ExportRecord + ?Sized> ExportRecord for &T {
     fn role_names(&self) -> &[String] {
         (**self).role_names()
     }
+    fn mfa_factors(&self) -> &[Value] {
+        (**self).mfa_factors()
+    }
 }
 
 /// A user with the names of their roles.
@@ -40,6 +47,8 @@ impl<T: ExportRecord + ?Sized> ExportRecord for &T {
 pub struct UserWithRoles {
     pub user: User,
     pub roles: Vec<String>,
+    /// Import items, read only for an export that includes them.
+    pub mfa_factors: Vec<Value>,
 }
 
 impl ExportRecord for UserWithRoles {
@@ -48,6 +57,9 @@ impl ExportRecord for UserWithRoles {
     }
     fn role_names(&self) -> &[String] {
         &self.roles
+    }
+    fn mfa_factors(&self) -> &[Value] {
+        &self.mfa_factors
     }
 }
 
@@ -140,6 +152,9 @@ pub struct ExportOptions<'a> {
     /// (gatehouse-hash's `to_auth0_export`), and write `user_id` without its `auth0|`
     /// prefix, so the file re-imports as is (no `auth0|auth0|…`).
     pub include_password_hashes: bool,
+    /// Add each user's `mfa_factors` (TOTP secrets in plaintext) in the import schema's
+    /// shape: a JSON member, or in CSV a column of JSON. Asked for explicitly, like hashes.
+    pub include_mfa_factors: bool,
 }
 
 /// Writes `users` to `out`; returns how many were written.
@@ -170,14 +185,14 @@ where
     if fields.iter().any(|f| f.name.len() > 100 || f.export_as.as_ref().is_some_and(|e| e.len() > 100)) {
         return Err(ExportError::Fields("field names and export_as are at most 100 characters".into()));
     }
-    if opts.format == ExportFormat::Csv && fields.len() + usize::from(opts.include_password_hashes) * 2 > MAX_CSV_FIELDS
-    {
+    let extra = usize::from(opts.include_password_hashes) * 2 + usize::from(opts.include_mfa_factors);
+    if opts.format == ExportFormat::Csv && fields.len() + extra > MAX_CSV_FIELDS {
         return Err(ExportError::Fields(format!("a CSV export has at most {MAX_CSV_FIELDS} fields")));
     }
     // JSON output straight from the `User` when every field is a top-level profile key
     // (the default fields, and most requested lists): no profile `Value` is built, which
     // was most of an export's CPU time.
-    let direct = opts.format != ExportFormat::Csv && direct_fields(fields);
+    let direct = opts.format != ExportFormat::Csv && direct_fields(fields) && !opts.include_mfa_factors;
     // A field whose path is one key that no other field's path starts with can be moved
     // out of the user's profile instead of copied (the profile is dropped right after).
     let movable: Vec<bool> = paths
@@ -193,6 +208,9 @@ where
         let mut titles: Vec<&str> = fields.iter().map(ExportField::title).collect();
         if opts.include_password_hashes {
             titles.extend(["password_hash", "custom_password_hash"]);
+        }
+        if opts.include_mfa_factors {
+            titles.push("mfa_factors");
         }
         let row: Vec<String> = titles.iter().map(|t| csv_cell(&Value::String((*t).to_string()), false)).collect();
         writeln!(out, "{}", row.join(","))?;
@@ -261,6 +279,9 @@ where
                 if let Some(Value::Object(h)) = hash {
                     obj.extend(h);
                 }
+                if opts.include_mfa_factors && !record.mfa_factors().is_empty() {
+                    obj.insert("mfa_factors".into(), Value::from(record.mfa_factors().to_vec()));
+                }
                 if opts.format == ExportFormat::JsonArray && n > 0 {
                     line.push(b',');
                 }
@@ -286,6 +307,11 @@ where
                     for k in ["password_hash", "custom_password_hash"] {
                         cells.push(get(k).map(|v| csv_cell(v, false)).unwrap_or_default());
                     }
+                }
+                if opts.include_mfa_factors {
+                    let factors = record.mfa_factors();
+                    let cell = Value::from(factors.to_vec());
+                    cells.push(if factors.is_empty() { String::new() } else { csv_cell(&cell, false) });
                 }
                 line.extend_from_slice(cells.join(",").as_bytes());
                 line.push(b'\n');

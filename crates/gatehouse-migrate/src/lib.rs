@@ -25,6 +25,10 @@
 //!   applies Auth0's upsert rules to an existing user.
 //! * [`write_export`] writes users as NDJSON, CSV or a JSON array in Auth0's export shape,
 //!   optionally with password hashes exactly as imported so export → import round-trips.
+//! * [`HashExport`] reads Auth0's password-hash export (support-ticket NDJSON) and joins
+//!   its hashes by id into the records of a users export, reporting what does not join.
+//! * [`MfaSecretsReader`] reads the MFA-secrets file Auth0's support delivers (NDJSON, a
+//!   user's `mfa_factors` a line), each line validated like an import record's factors.
 //! * [`synthetic_auth0_users`] generates large realistic import files for benchmarks.
 //!
 //! # Performance
@@ -45,7 +49,9 @@
 //! | `map` | mapping NDJSON/Firebase/Keycloak/Kratos users to the Auth0 schema |
 //! | `validate` | the Auth0 bulk-import schema, per record |
 //! | `upsert` | upsert rules and duplicate detection |
+//! | `hash_export` | Auth0's password-hash export, joined by id |
 //! | `export` | the export writers |
+//! | `mfa_secrets` | Auth0's MFA-secrets export (factors of existing users) |
 //! | `error` | file and record errors, secret masking |
 //! | `synthetic` | generated import files |
 
@@ -54,8 +60,10 @@
 mod error;
 mod export;
 mod format;
+mod hash_export;
 mod json_stream;
 mod map;
+mod mfa_secrets;
 mod read;
 mod synthetic;
 mod upsert;
@@ -67,7 +75,9 @@ pub use export::{
     DEFAULT_FIELDS, MAX_CSV_FIELDS, ROLES_FIELD,
 };
 pub use format::{FirebaseHashConfig, Format, ReadOptions, UnknownFormat};
-pub use read::{check_file, records, Pending, RawRecord, Records};
+pub use hash_export::HashExport;
+pub use mfa_secrets::{FactorsOwner, FactorsRecord, MfaSecretsReader};
+pub use read::{check_file, csv_columns, importable_fields, records, Pending, RawRecord, Records};
 pub use synthetic::{synthetic_auth0_users, SYNTHETIC_BCRYPT, SYNTHETIC_MD5, SYNTHETIC_PBKDF2};
 pub use upsert::{apply_upsert, DuplicateTracker};
 pub use validate::{validate, validate_owned, HashSource, ImportUser, Provided, PROHIBITED_APP_METADATA_KEYS};

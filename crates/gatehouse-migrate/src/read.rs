@@ -359,6 +359,39 @@ fn csv_error(e: &csv::Error) -> FileError {
     FileError { line, column: 1, offset, message }
 }
 
+/// A header row's titles as a column mapping names them: without a byte-order mark,
+/// surrounding space, or (when undoing the export's CSV-injection escape) a leading `'`.
+fn column_titles<'h>(headers: &'h csv::StringRecord, opts: &ReadOptions) -> Vec<&'h str> {
+    headers
+        .iter()
+        .map(|t| t.trim_start_matches('\u{feff}').trim())
+        .map(|t| if opts.csv_strip_quote_prefix { t.strip_prefix('\'').unwrap_or(t) } else { t })
+        .collect()
+}
+
+/// A CSV file's column titles, each with the Auth0 field it maps to by itself (its own
+/// name, a metadata path, or an Import/Export extension title), for a mapping step.
+pub fn csv_columns<R: Read>(input: R, opts: &ReadOptions) -> Result<Vec<(String, Option<String>)>, FileError> {
+    let mut reader = csv_reader(input);
+    let headers = reader.headers().map_err(|e| csv_error(&e))?.clone();
+    Ok(column_titles(&headers, opts)
+        .into_iter()
+        .map(|t| {
+            let field = match target_for(t) {
+                Some(Target::Field(f)) => Some(f),
+                Some(Target::Path(p)) => Some(p.join(".")),
+                _ => None,
+            };
+            (t.to_string(), field)
+        })
+        .collect())
+}
+
+/// The top-level Auth0 fields a CSV column may be mapped to (besides metadata paths).
+pub fn importable_fields() -> &'static [&'static str] {
+    crate::map::IMPORT_FIELDS
+}
+
 /// Where a CSV column goes in the Auth0 user object.
 #[derive(Debug, Clone)]
 enum Target {
@@ -393,12 +426,7 @@ impl<R: Read> CsvSource<R> {
     fn plan(&mut self, opts: &ReadOptions) -> Result<&[Target], FileError> {
         if self.plan.is_none() {
             let headers = self.reader.headers().map_err(|e| csv_error(&e))?.clone();
-            let strip = opts.csv_strip_quote_prefix;
-            let titles: Vec<&str> = headers
-                .iter()
-                .map(|t| t.trim_start_matches('\u{feff}').trim())
-                .map(|t| if strip { t.strip_prefix('\'').unwrap_or(t) } else { t })
-                .collect();
+            let titles = column_titles(&headers, opts);
             let plan = match &opts.csv_columns {
                 None => titles
                     .iter()

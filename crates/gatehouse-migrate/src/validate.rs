@@ -83,7 +83,7 @@ pub struct ImportUser {
     /// The file gave `user_id` (otherwise a fresh one was generated).
     pub user_id_given: bool,
     pub hash_source: HashSource,
-    /// Validated `mfa_factors` items, as given; enrolment is the importer's business.
+    /// Validated `mfa_factors` items, as given; the importer stores them with the user.
     pub mfa_factors: Vec<Value>,
 }
 
@@ -327,6 +327,14 @@ fn hash_error(e: &HashError) -> FieldError {
     FieldError::new(code, e.field(), e.reason())
 }
 
+/// Checks the `mfa_factors` member of `record` as the bulk-import schema does: the valid
+/// items (all of them, or none if one is bad), and every problem with its path.
+pub(crate) fn check_mfa_factors(record: &Map<String, Value>) -> (Vec<Value>, Vec<FieldError>) {
+    let mut c = Check { errors: Vec::new() };
+    let items = c.mfa_factors(record);
+    (items, c.errors)
+}
+
 /// A check of one MFA factor value; `Err` is the message.
 type ValueCheck = fn(&str) -> Result<(), String>;
 
@@ -433,10 +441,13 @@ impl Check {
                     "totp" => ("secret", |s| {
                         let ok =
                             !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
-                        if ok {
-                            Ok(())
-                        } else {
+                        if !ok {
                             Err("String does not match pattern ^[A-Z2-7]+$".into())
+                        } else if matches!(s.len() % 8, 1 | 3 | 6) {
+                            // No byte string encodes to such a length: the secret was cut.
+                            Err(format!("String is not un-padded Base32 (no secret has {} characters)", s.len()))
+                        } else {
+                            Ok(())
                         }
                     }),
                     "phone" => ("value", |s| {

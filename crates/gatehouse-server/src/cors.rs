@@ -4,13 +4,16 @@
 //! client named in the request allows it, as Auth0's "Allowed Origins (CORS)": its
 //! `allowed_origins`, its `web_origins`, or the origin of one of its `callbacks`).
 //!
+//! The embedded login (Lock, auth0.js) calls `/dbconnections/*`, `/passwordless/start` and,
+//! with the browser's cookies, `/co/authenticate`, under the same per-client rule.
+//!
 //! Preflights are answered for any origin: they only let a browser send what it could
 //! send as a plain form post anyway. Whether it may read the answer is decided per client.
 
 use axum::http::header::{
-    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS, ORIGIN, VARY,
-    WWW_AUTHENTICATE,
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS,
+    ORIGIN, VARY, WWW_AUTHENTICATE,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -72,11 +75,28 @@ pub fn allow(response: &mut Response, origin: &str) {
     }
 }
 
+/// Lets `origin` read `response` to a request sent with the browser's cookies (the
+/// cross-origin login, whose answer sets Gatehouse's verifier cookie).
+pub fn allow_with_credentials(response: &mut Response, origin: &str) {
+    allow(response, origin);
+    response.headers_mut().insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+}
+
 /// Lets any page read `response` (it is public, or answers a bearer token, never a cookie).
 pub fn allow_any(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     headers.insert(ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from(WWW_AUTHENTICATE));
+}
+
+/// The answer to a preflight of `/co/authenticate`, which is sent with cookies. As for
+/// [`preflight`], whether the page may read the answer is decided by the request itself.
+pub async fn preflight_with_credentials(headers: HeaderMap) -> Response {
+    let mut response = preflight(headers).await;
+    if response.headers().contains_key(ACCESS_CONTROL_ALLOW_ORIGIN) {
+        response.headers_mut().insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    }
+    response
 }
 
 /// The answer to a preflight (`OPTIONS`) of the app endpoints.

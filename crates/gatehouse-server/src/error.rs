@@ -8,11 +8,19 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_core::Error as DomainError;
+use gatehouse_services::attack::SettingsError;
 use gatehouse_services::authorization::AuthzError;
+use gatehouse_services::clients::ClientChangeError;
+use gatehouse_services::connections::ConnectionChangeError;
+use gatehouse_services::cross_origin::CrossOriginError;
 use gatehouse_services::grants::GrantError;
+use gatehouse_services::job_requests::JobRequestError;
 use gatehouse_services::login::LoginError;
+use gatehouse_services::mfa::challenge::CodeError;
+use gatehouse_services::passwordless::PasswordlessError;
 use gatehouse_services::signup::{SignupError, SIGNUPS_THROTTLED};
 use gatehouse_services::social::SocialError;
+use gatehouse_services::users::UserError;
 use gatehouse_store::{ConflictOn, StoreError};
 use serde_json::json;
 
@@ -25,6 +33,9 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// An Auth0 feature Gatehouse does not have: Auth0's answer for a tenant without it.
+    #[error("{0}")]
+    FeatureNotEnabled(String),
     #[error("Insufficient scope, expected any of: {0}")]
     InsufficientScope(String),
     #[error("{message}")]
@@ -65,7 +76,7 @@ impl ApiError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::InsufficientScope(_) | Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::InsufficientScope(_) | Self::Forbidden(_) | Self::FeatureNotEnabled(_) => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -83,6 +94,7 @@ impl ApiError {
             Self::Unauthorized(_) => "invalid_token",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::Forbidden(_) => "forbidden",
+            Self::FeatureNotEnabled(_) => "feature_not_enabled",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyRequests => "too_many_requests",
@@ -119,6 +131,66 @@ impl From<AuthzError> for ApiError {
     }
 }
 
+impl From<SettingsError> for ApiError {
+    fn from(e: SettingsError) -> Self {
+        match e {
+            SettingsError::Refused(e) => e.into(),
+            SettingsError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ClientChangeError> for ApiError {
+    fn from(e: ClientChangeError) -> Self {
+        match e {
+            ClientChangeError::Refused(e) => e.into(),
+            ClientChangeError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ConnectionChangeError> for ApiError {
+    fn from(e: ConnectionChangeError) -> Self {
+        match e {
+            ConnectionChangeError::Refused(e) => e.into(),
+            ConnectionChangeError::Options(e) => e.into(),
+            ConnectionChangeError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<JobRequestError> for ApiError {
+    fn from(e: JobRequestError) -> Self {
+        match e {
+            JobRequestError::Refused(e) => e.into(),
+            JobRequestError::Store(e) => e.into(),
+            JobRequestError::Legacy(e) => e.into(),
+            JobRequestError::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl From<gatehouse_services::actions::ActionError> for ApiError {
+    fn from(e: gatehouse_services::actions::ActionError) -> Self {
+        use gatehouse_services::actions::ActionError as A;
+        match e {
+            A::Refused(e) => e.into(),
+            A::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Refused(e) => e.into(),
+            UserError::Legacy(e) => e.into(),
+            UserError::Store(e) => e.into(),
+            UserError::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -150,6 +222,9 @@ impl From<gatehouse_legacy::LegacyError> for ApiError {
         use gatehouse_legacy::LegacyError as L;
         match e {
             L::Unavailable(detail) => Self::Unavailable(detail),
+            other @ (L::Refused { .. } | L::TooManyAttempts | L::UserBlocked | L::RateLimited { .. }) => {
+                Self::Unavailable(other.to_string())
+            }
             L::UserExists => DomainError::user_exists().into(),
             unsupported @ L::Unsupported(..) => {
                 Self::BadRequest { code: "operation_not_supported", message: unsupported.to_string() }
@@ -201,11 +276,13 @@ pub struct OAuthError {
     pub status: StatusCode,
     pub error: &'static str,
     pub description: String,
+    /// Auth0's `mfa_required` answer carries the token the MFA API takes.
+    pub mfa_token: Option<String>,
 }
 
 impl OAuthError {
     pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        Self { status, error, description: description.into() }
+        Self { status, error, description: description.into(), mfa_token: None }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
@@ -253,7 +330,25 @@ impl From<LoginError> for OAuthError {
             LoginError::TooManyAttempts | LoginError::SuspiciousIp => {
                 Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
             }
+            LoginError::LegacyRefused(_) => Self::access_denied(e.to_string()),
             LoginError::Internal(e) => Self::server_error(e),
+        }
+    }
+}
+
+/// A grant the trigger's Actions refused: `access_denied` with the action's reason, as
+/// Auth0 answers; a credentials-exchange deny names its own OAuth error
+/// (`invalid_request`, `invalid_scope` or `server_error`).
+impl From<gatehouse_services::actions::ActionsRefusal> for OAuthError {
+    fn from(r: gatehouse_services::actions::ActionsRefusal) -> Self {
+        use gatehouse_services::actions::ActionsRefusal as R;
+        match r {
+            R::Denied { code: Some(code), reason } => match code.as_str() {
+                "invalid_scope" => Self::new(StatusCode::BAD_REQUEST, "invalid_scope", reason),
+                "server_error" => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", reason),
+                _ => Self::new(StatusCode::BAD_REQUEST, "invalid_request", reason),
+            },
+            R::Denied { code: None, reason } | R::Failed(reason) => Self::access_denied(reason),
         }
     }
 }
@@ -277,9 +372,53 @@ impl From<GrantError> for OAuthError {
             | G::UserGone => Self::invalid_grant(e.to_string()),
             G::ScopeExceeded => Self::new(StatusCode::FORBIDDEN, "invalid_scope", e.to_string()),
             G::Blocked => Self::blocked(),
+            G::MfaRequired(token) => Self {
+                mfa_token: Some(token),
+                ..Self::new(StatusCode::FORBIDDEN, "mfa_required", "Multifactor authentication required")
+            },
+            G::MfaUnavailable => Self::access_denied(e.to_string()),
+            G::MfaTokenExpired => Self::new(StatusCode::FORBIDDEN, "expired_token", e.to_string()),
+            G::MfaTokenMalformed | G::WrongCode(_) => Self::invalid_grant(e.to_string()),
+            G::Code(e) => e.into(),
+            G::Actions(r) => r.into(),
             G::Login(e) => e.into(),
+            G::Passwordless(e) => e.into(),
             G::Issue(e) => e.into(),
             G::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A refused second-factor proof, as the MFA API and grants answer it.
+impl From<CodeError> for OAuthError {
+    fn from(e: CodeError) -> Self {
+        match e {
+            CodeError::Wrong | CodeError::Replayed | CodeError::NotAccepted => Self::invalid_grant("Invalid otp_code."),
+            CodeError::Expired => {
+                Self::invalid_grant("The code has expired or was never sent. Request a new challenge.")
+            }
+            CodeError::TooManyAttempts => Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string()),
+            CodeError::NoFactor => {
+                Self::new(StatusCode::FORBIDDEN, "unsupported_challenge_type", "User is not enrolled.")
+            }
+            CodeError::Spent => Self::new(StatusCode::FORBIDDEN, "expired_token", "mfa_token is expired"),
+            CodeError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The `passwordless/otp` grant: Auth0 answers a wrong code 403 `invalid_grant`.
+impl From<PasswordlessError> for OAuthError {
+    fn from(e: PasswordlessError) -> Self {
+        use PasswordlessError as P;
+        match e {
+            P::WrongCode(_) => Self::invalid_grant(e.to_string()),
+            P::BadConnection(_) => Self::new(StatusCode::FORBIDDEN, "unauthorized_client", e.to_string()),
+            P::Invalid(..) => Self::invalid_request(e.to_string()),
+            P::TooManyRequests => Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string()),
+            P::Unavailable(_) => Self::temporarily_unavailable(),
+            P::Login(e) => e.into(),
+            P::Store(e) => e.into(),
         }
     }
 }
@@ -292,7 +431,10 @@ impl From<gatehouse_services::issue::IssueError> for OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = json!({"error": self.error, "error_description": self.description});
+        let mut body = json!({"error": self.error, "error_description": self.description});
+        if let Some(token) = &self.mfa_token {
+            body["mfa_token"] = json!(token);
+        }
         let mut response = (self.status, Json(body)).into_response();
         response.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
         if self.status == StatusCode::UNAUTHORIZED {
@@ -365,6 +507,7 @@ impl From<SignupError> for DbConnectionsError {
             SignupError::UserExists => Self::bad("user_exists", e.to_string()),
             SignupError::UsernameExists => Self::bad("username_exists", e.to_string()),
             SignupError::TooManyAttempts => Self::TooManyAttempts,
+            SignupError::Denied(reason) => Self::bad("extensibility_error", reason),
             SignupError::Internal(detail) => Self::Internal(detail),
         }
     }
@@ -393,6 +536,96 @@ impl IntoResponse for DbConnectionsError {
             }
         };
         (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    }
+}
+
+/// An error of the embedded-login endpoints (`/co/authenticate`, `/passwordless/start`)
+/// in Auth0's body `{"error","error_description"}`; a refused origin is Auth0's plain
+/// text 403.
+#[derive(Debug)]
+pub enum EmbeddedError {
+    Json { status: StatusCode, error: &'static str, description: String },
+    OriginNotAllowed(String),
+    Internal(String),
+}
+
+impl EmbeddedError {
+    pub fn json(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        Self::Json { status, error, description: description.into() }
+    }
+    pub fn bad_request(error: &'static str, description: impl Into<String>) -> Self {
+        Self::json(StatusCode::BAD_REQUEST, error, description)
+    }
+}
+
+impl From<StoreError> for EmbeddedError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<LoginError> for EmbeddedError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::WrongCredentials => Self::json(StatusCode::FORBIDDEN, "access_denied", e.to_string()),
+            LoginError::Blocked => Self::json(StatusCode::FORBIDDEN, "blocked_user", "Blocked user"),
+            LoginError::TooManyAttempts | LoginError::SuspiciousIp => {
+                Self::json(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", e.to_string())
+            }
+            LoginError::Unavailable => {
+                Self::json(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", e.to_string())
+            }
+            LoginError::LegacyRefused(_) => Self::json(StatusCode::FORBIDDEN, "access_denied", e.to_string()),
+            LoginError::Internal(detail) => Self::Internal(detail),
+        }
+    }
+}
+
+impl From<PasswordlessError> for EmbeddedError {
+    fn from(e: PasswordlessError) -> Self {
+        use PasswordlessError as P;
+        match e {
+            P::BadConnection(_) => Self::bad_request("bad.connection", e.to_string()),
+            P::Invalid(code, description) => Self::bad_request(code, description),
+            P::WrongCode(_) => Self::json(StatusCode::FORBIDDEN, "access_denied", e.to_string()),
+            P::TooManyRequests => Self::json(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", e.to_string()),
+            P::Unavailable(_) => Self::json(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", e.to_string()),
+            P::Login(e) => e.into(),
+            P::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CrossOriginError> for EmbeddedError {
+    fn from(e: CrossOriginError) -> Self {
+        use CrossOriginError as C;
+        match e {
+            C::NotAllowed => Self::json(StatusCode::UNAUTHORIZED, "unauthorized_client", e.to_string()),
+            C::InvalidRequest(_) | C::UnknownRealm(_) => Self::bad_request("invalid_request", e.to_string()),
+            C::UnsupportedCredentialType => Self::bad_request("unsupported_credential_type", e.to_string()),
+            C::Login(e) => e.into(),
+            C::Passwordless(e) => e.into(),
+            C::Store(e) => e.into(),
+        }
+    }
+}
+
+impl IntoResponse for EmbeddedError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Json { status, error, description } => {
+                let body = json!({"error": error, "error_description": description});
+                (status, Json(body)).into_response()
+            }
+            Self::OriginNotAllowed(origin) => {
+                (StatusCode::FORBIDDEN, format!("Origin {origin} is not allowed.")).into_response()
+            }
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                let body = json!({"error": "server_error", "error_description": "Internal error"});
+                (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+            }
+        }
     }
 }
 
@@ -436,6 +669,26 @@ pub fn login_refusal(e: LoginError) -> Result<(StatusCode, String), PageError> {
         LoginError::Unavailable => Ok((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
         LoginError::TooManyAttempts | LoginError::SuspiciousIp => Ok((StatusCode::TOO_MANY_REQUESTS, e.to_string())),
         LoginError::WrongCredentials => Ok((StatusCode::BAD_REQUEST, e.to_string())),
+        LoginError::LegacyRefused(_) => Ok((StatusCode::FORBIDDEN, e.to_string())),
+    }
+}
+
+/// How a hosted page tells a refused passwordless step (sending or checking an emailed
+/// code): the status and the sentence shown above its form.
+pub fn passwordless_refusal(e: PasswordlessError) -> Result<(StatusCode, String), PageError> {
+    use PasswordlessError as P;
+    match e {
+        P::Store(e) => Err(e.into()),
+        P::Login(e) => login_refusal(e),
+        P::BadConnection(_) => {
+            Err(PageError::bad_request("invalid_connection", "This way of signing in is not available."))
+        }
+        P::Invalid(_, _) => Ok((StatusCode::BAD_REQUEST, "Enter a valid email address.".into())),
+        P::WrongCode(_) => {
+            Ok((StatusCode::BAD_REQUEST, "That code is wrong or has expired. Check it, or ask for a new one.".into()))
+        }
+        P::TooManyRequests => Ok((StatusCode::TOO_MANY_REQUESTS, e.to_string())),
+        P::Unavailable(_) => Ok((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
     }
 }
 

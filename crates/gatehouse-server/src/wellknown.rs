@@ -38,6 +38,7 @@ pub async fn openid_configuration(State(state): State<Services>) -> Response {
             "client_credentials",
             "password",
             "http://auth0.com/oauth/grant-type/password-realm",
+            "http://auth0.com/oauth/grant-type/passwordless/otp",
         ],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

@@ -7,16 +7,19 @@
 //! a change made through any node applies on all of them at once.
 
 use crate::Services;
-use gatehouse_core::attack_protection::{allowlisted, BruteForceProtection, CountMode, SuspiciousIpThrottling};
+use gatehouse_core::attack_protection::{
+    allowlisted, BreachedPasswordDetection, BruteForceProtection, CountMode, SuspiciousIpThrottling,
+};
 use gatehouse_core::connection::Connection;
 use gatehouse_core::log_event::codes;
 use gatehouse_core::user::User;
 use gatehouse_core::validate::normalize_login;
-use gatehouse_store::StoreError;
+use gatehouse_store::{LoginBlock, StoreError};
 use serde_json::Value;
 
 pub const BRUTE_FORCE_SETTING: &str = "attack_protection.brute_force_protection";
 pub const SUSPICIOUS_IP_SETTING: &str = "attack_protection.suspicious_ip_throttling";
+pub const BREACHED_PASSWORD_SETTING: &str = "attack_protection.breached_password_detection";
 
 /// How long a block lives after the last failure (Auth0: 30 days).
 const BLOCK_LIFETIME_SECS: i64 = 30 * 24 * 3600;
@@ -191,6 +194,80 @@ fn now_ms(state: &Services) -> i64 {
 /// their brute-force counters.
 pub fn login_identifiers(user: &User) -> Vec<String> {
     [user.email.as_deref(), user.username.as_deref()].into_iter().flatten().map(normalize_login).collect()
+}
+
+/// A block no failure renewed for this long is over (and no longer listed).
+const BLOCK_LAPSES_AFTER_DAYS: i64 = 30;
+
+fn lapsed_before(state: &Services) -> String {
+    gatehouse_core::clock::iso8601(state.clock.now() - time::Duration::days(BLOCK_LAPSES_AFTER_DAYS))
+}
+
+/// The live brute-force blocks on `user` (in its own connection).
+pub async fn blocks_of_user(state: &Services, user: &User) -> Result<Vec<LoginBlock>, StoreError> {
+    let blocks = state.store.login_blocks(&login_identifiers(user), Some(&user.user_id), &lapsed_before(state)).await?;
+    Ok(blocks.into_iter().filter(|b| b.connection_id == user.connection_id).collect())
+}
+
+/// The live brute-force blocks on `identifier` (normalized), in any connection.
+pub async fn blocks_of_identifier(state: &Services, identifier: &str) -> Result<Vec<LoginBlock>, StoreError> {
+    state.store.login_blocks(&[identifier.to_string()], None, &lapsed_before(state)).await
+}
+
+/// Why a change to the attack-protection settings was refused, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Refused(#[from] gatehouse_core::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies Auth0's `PATCH …/brute-force-protection` body; returns the new settings.
+pub async fn change_brute_force(state: &Services, body: &Value) -> Result<BruteForceProtection, SettingsError> {
+    crate::settings::update(state, BRUTE_FORCE_SETTING, |stored| {
+        let next = brute_force_from(stored.cloned()).patched(body)?;
+        let doc = next.to_json();
+        Ok((next, doc))
+    })
+    .await
+}
+
+/// Applies Auth0's `PATCH …/suspicious-ip-throttling` body; returns the new settings.
+pub async fn change_suspicious_ip(state: &Services, body: &Value) -> Result<SuspiciousIpThrottling, SettingsError> {
+    crate::settings::update(state, SUSPICIOUS_IP_SETTING, |stored| {
+        let next = suspicious_ip_from(stored.cloned()).patched(body)?;
+        let doc = next.to_json();
+        Ok((next, doc))
+    })
+    .await
+}
+
+/// Breached-password detection in force: the configuration's `breached_password_detection`
+/// under the document set through the Management API.
+pub async fn breached_password_settings(state: &Services) -> Result<BreachedPasswordDetection, StoreError> {
+    Ok(breached_password_from(state, state.store.setting(BREACHED_PASSWORD_SETTING).await?.as_ref()))
+}
+
+fn breached_password_from(state: &Services, stored: Option<&Value>) -> BreachedPasswordDetection {
+    let configured = state.config.breached_password_detection;
+    stored.map_or_else(
+        || BreachedPasswordDetection::configured(configured),
+        |v| BreachedPasswordDetection::from_stored(v, configured),
+    )
+}
+
+/// Applies Auth0's `PATCH …/breached-password-detection` body; returns the new settings.
+pub async fn change_breached_password(
+    state: &Services,
+    body: &Value,
+) -> Result<BreachedPasswordDetection, SettingsError> {
+    crate::settings::update(state, BREACHED_PASSWORD_SETTING, |stored| {
+        let next = breached_password_from(state, stored).patched(body)?;
+        let doc = next.to_json();
+        Ok((next, doc))
+    })
+    .await
 }
 
 /// Lifts every block of a user (the admin's `DELETE /api/v2/user-blocks/{id}`, the

@@ -74,7 +74,7 @@ pub async fn ensure_admin_client(
     let (client_id, secret, fresh) = match given {
         Some((id, secret)) => (id.to_string(), secret.to_string(), false),
         None => {
-            let (existing, _) = store.clients(0, 1000).await?;
+            let (existing, _) = store.clients(None, 0, 1000).await?;
             if let Some(admin) = existing.iter().find(|c| c.client_metadata.contains_key(BOOTSTRAP_MARK)) {
                 // It keeps every management scope, those a newer version added too.
                 store.upsert_client_grant(&admin_grant(&admin.client_id, config), now).await?;
@@ -102,6 +102,8 @@ pub async fn ensure_admin_client(
             client_secret_hash: Some(hash_client_secret(&secret)),
             client_metadata: metadata,
             oidc_logout: None,
+            cross_origin_authentication: false,
+            cross_origin_loc: None,
             created_at: now.to_string(),
             updated_at: now.to_string(),
         };

@@ -2,7 +2,7 @@
 //! gatehouse-migrate's writers on a blocking thread. The `users-exports` job and
 //! `gatehouse export` are both thin callers of [`export_users`]. Memory stays constant
 //! whatever the number of users. Asked for the `roles` field, it reads each page's role
-//! names with one more query.
+//! names with one more query, and asked for MFA factors, each page's factors likewise.
 
 use gatehouse_hash::Hasher;
 use gatehouse_migrate::{
@@ -23,6 +23,8 @@ pub struct ExportRequest {
     pub fields: Option<Vec<ExportField>>,
     /// Hashes exactly as imported, so the file re-imports elsewhere (admin only).
     pub include_password_hashes: bool,
+    /// Users' MFA factors with their TOTP secrets, opened (admin only, asked explicitly).
+    pub include_mfa_factors: bool,
     pub limit: Option<u64>,
 }
 
@@ -51,6 +53,7 @@ pub async fn export_users<W: Write + Send + 'static>(
             format: writer_req.format,
             fields: writer_req.fields.as_deref(),
             include_password_hashes: writer_req.include_password_hashes,
+            include_mfa_factors: writer_req.include_mfa_factors,
         };
         write_export(&opts, &hasher, std::iter::from_fn(move || rx.blocking_recv()).flatten(), out)
     });
@@ -60,6 +63,14 @@ pub async fn export_users<W: Write + Send + 'static>(
         let page = u32::try_from(remaining.min(u64::from(PAGE))).unwrap_or(PAGE);
         let users = store.users_after_bulk(req.connection_id.as_deref(), after.as_deref(), page).await?;
         let Some(last) = users.last() else { break };
+        let mut factors = std::collections::HashMap::<String, Vec<serde_json::Value>>::new();
+        if req.include_mfa_factors {
+            for f in store.mfa_factors_between(after.as_deref().unwrap_or(""), &last.user_id).await? {
+                if let Some(item) = f.to_import_item() {
+                    factors.entry(f.user_id.clone()).or_default().push(item);
+                }
+            }
+        }
         after = Some(last.user_id.clone());
         remaining -= users.len() as u64;
         let full = users.len() as u32 == page;
@@ -71,7 +82,11 @@ pub async fn export_users<W: Write + Send + 'static>(
         };
         let records = users
             .into_iter()
-            .map(|user| UserWithRoles { roles: roles.remove(&user.user_id).unwrap_or_default(), user })
+            .map(|user| UserWithRoles {
+                roles: roles.remove(&user.user_id).unwrap_or_default(),
+                mfa_factors: factors.remove(&user.user_id).unwrap_or_default(),
+                user,
+            })
             .collect();
         if tx.send(records).await.is_err() {
             break; // the writer failed; its error is reported below

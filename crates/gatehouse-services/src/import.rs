@@ -2,21 +2,27 @@
 //! batches, with a [`ImportSink`] told after every batch. The `users-imports` job and
 //! `gatehouse import` are both thin callers of [`import_file`].
 //!
+//! With Auth0's password-hash export beside the file ([`ImportRequest::hashes`]), each
+//! record takes its hash by id before validation, and the export's records no user took
+//! are reported after the users' errors.
+//!
 //! Reading and validating run on blocking threads (one reader, a validator per core, see
 //! [`produce`]) and hand batches over a bounded channel, so parsing the next batch
 //! overlaps with writing the last one and memory stays bounded whatever the file's size.
 
 use gatehouse_core::connection::Connection;
+use gatehouse_core::mfa::MfaFactor;
 use gatehouse_core::user::User;
 use gatehouse_hash::Hasher;
 use gatehouse_migrate::{
-    apply_upsert, check_file, records, validate_owned, DuplicateTracker, FieldError, FileError, Format, HashSource,
-    ImportUser, Pending, Provided, ReadOptions, RecordError,
+    apply_upsert, check_file, records, validate_owned, DuplicateTracker, FieldError, FileError, Format, HashExport,
+    HashSource, ImportUser, Pending, Provided, ReadOptions, RecordError,
 };
 use gatehouse_store::{BulkOutcome, ConflictOn, Store, StoreError};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::future::Future;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -49,6 +55,9 @@ pub struct ImportRequest {
     /// For `gatehouse import`; a job leaves it off, because it checkpoints after every
     /// batch and must not hold the store's write lock for the whole file.
     pub single_load: bool,
+    /// Auth0's password-hash export, joined by id into the file's records (see
+    /// [`read_hash_export`]).
+    pub hashes: Option<Arc<HashExport>>,
 }
 
 /// Auth0's job summary.
@@ -129,6 +138,106 @@ pub async fn check(path: &Path, format: Format, read: &ReadOptions) -> Result<u6
     .map_err(|e| ImportError::Interrupted(e.to_string()))?
 }
 
+/// The first records of a file as an import would see them (each validated, or with
+/// its errors), for a look before the import starts. Nothing is written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// The file's record count; `None` when the file is unusable as it is (`problem`).
+    pub total: Option<u64>,
+    pub problem: Option<String>,
+    /// CSV: each column's title and the Auth0 field it maps to by itself, if any.
+    pub columns: Option<Vec<(String, Option<String>)>>,
+    pub records: Vec<PreviewRecord>,
+}
+
+/// One record of a [`Preview`].
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewRecord {
+    /// 1-based position in the file.
+    pub number: u64,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub has_password_hash: bool,
+    /// `path: message` for each problem; empty when the record would be imported.
+    pub errors: Vec<String>,
+}
+
+/// Reads the first `first` records of `path` and validates them for `connection`.
+pub async fn preview(
+    path: &Path,
+    format: Format,
+    read: &ReadOptions,
+    connection: &Connection,
+    hasher: Arc<Hasher>,
+    now: &str,
+    first: usize,
+) -> Result<Preview, ImportError> {
+    let (path, read, connection, now) = (path.to_path_buf(), read.clone(), connection.clone(), now.to_string());
+    let open = move |path: &Path| {
+        std::fs::File::open(path)
+            .map(|f| BufReader::with_capacity(1 << 16, f))
+            .map_err(|e| ImportError::UnusableFile(format!("cannot open {}: {e}", path.display())))
+    };
+    tokio::task::spawn_blocking(move || {
+        let columns = match format {
+            Format::Csv => Some(gatehouse_migrate::csv_columns(open(&path)?, &read)?),
+            _ => None,
+        };
+        let total = match check_file(format, open(&path)?, &read) {
+            Ok(n) => n,
+            Err(e) => {
+                let problem = Some(format!("The file cannot be imported as it is: {e}"));
+                return Ok(Preview { total: None, problem, columns, records: Vec::new() });
+            }
+        };
+        let mut reader = records(format, open(&path)?, read.clone());
+        let mut out = Vec::new();
+        while out.len() < first {
+            let Some(pending) = reader.next_pending()? else { break };
+            let record = pending.parse(format, &read)?;
+            let number = record.index + 1;
+            let text = |k: &str| record.user.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+            let (email, username, name) = (text("email"), text("username"), text("name"));
+            let described = |e: &FieldError| {
+                if e.path.is_empty() {
+                    e.message.clone()
+                } else {
+                    format!("{}: {}", e.path, e.message)
+                }
+            };
+            let mut errors: Vec<String> = record.mapping_errors.iter().map(described).collect();
+            let has_password_hash = match validate_owned(record, &connection, &hasher, &now) {
+                Ok(user) => user.user.password_hash.is_some(),
+                Err(e) => {
+                    errors.extend(e.errors.iter().map(described));
+                    false
+                }
+            };
+            errors.dedup();
+            out.push(PreviewRecord { number, email, username, name, has_password_hash, errors });
+        }
+        Ok(Preview { total: Some(total), problem: None, columns, records: out })
+    })
+    .await
+    .map_err(|e| ImportError::Interrupted(e.to_string()))?
+}
+
+/// Reads Auth0's password-hash export at `path` for [`ImportRequest::hashes`]; a file
+/// that cannot be read at all is unusable, a bad line is reported with the import.
+pub async fn read_hash_export(path: &Path, read: &ReadOptions) -> Result<Arc<HashExport>, ImportError> {
+    let (path, max) = (path.to_path_buf(), read.max_record_bytes);
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)
+            .map_err(|e| ImportError::UnusableFile(format!("cannot open {}: {e}", path.display())))?;
+        HashExport::read(BufReader::with_capacity(1 << 20, file), None, max)
+            .map(Arc::new)
+            .map_err(|e| ImportError::UnusableFile(format!("The password-hash export is not valid: {e}")))
+    })
+    .await
+    .map_err(|e| ImportError::Interrupted(e.to_string()))?
+}
+
 /// Imports the file of `req` into `store`. A bad record never stops the good ones; a
 /// malformed file is refused before anything is written.
 pub async fn import_file(
@@ -150,6 +259,10 @@ pub async fn import_file(
         false => None,
     };
     let mut first_batch = true;
+    // Factor ids derive from this and the record, so a resumed job writes the same ids.
+    let factor_seed = req.id_seed.clone().unwrap_or_else(crate::secrets::random_token);
+    // During a single load the store's write lock is the load's: factors wait for its end.
+    let mut deferred_factors = Vec::new();
     while let Some(batch) = rx.recv().await {
         let batch = batch?;
         let mut errors = batch.errors;
@@ -162,7 +275,14 @@ pub async fn import_file(
                 Some(load) => load.write(batch.users).await?,
                 None => store.write_users_bulk(batch.users).await?,
             };
-            settle(store, &req, written, batch.incoming, resuming, &mut summary, &mut errors).await?;
+            let factors =
+                settle(store, &req, written, batch.incoming, resuming, &mut summary, &mut errors, &factor_seed).await?;
+            match load {
+                Some(_) => deferred_factors.extend(factors),
+                None => {
+                    store.insert_mfa_factors(&factors).await?;
+                }
+            }
         } else if req.dry_run {
             summary.inserted += batch.users.len() as u64;
         }
@@ -180,6 +300,9 @@ pub async fn import_file(
     producer.await.map_err(|e| ImportError::Interrupted(e.to_string()))?;
     if let Some(load) = load {
         load.commit().await?;
+        for chunk in deferred_factors.chunks(BATCH_SIZE) {
+            store.insert_mfa_factors(chunk).await?;
+        }
     }
     Ok(summary)
 }
@@ -203,7 +326,8 @@ struct Chunk {
 /// hundred bytes) and parsed again only for an error report: the parsed value is freed on
 /// the validator's thread, which is several times cheaper than on the writer's.
 struct Validated {
-    records: Vec<(Pending, Result<ImportUser, RecordError>)>,
+    /// Each record, its validation, and the id it took a hash-export hash under.
+    records: Vec<(Pending, Result<ImportUser, RecordError>, Option<String>)>,
     bytes_read: u64,
     error: Option<FileError>,
 }
@@ -250,9 +374,10 @@ fn produce(
                     let mut error = None;
                     for pending in chunk.records {
                         match pending.parse_ref(req.format, &req.read) {
-                            Ok(r) => {
+                            Ok(mut r) => {
+                                let joined = req.hashes.as_ref().and_then(|h| h.join(&mut r.user));
                                 let checked = validate_owned(r, &req.connection, hasher, &req.now);
-                                records.push((pending, checked));
+                                records.push((pending, checked, joined));
                             }
                             Err(e) => {
                                 // Records after a parse error cannot be trusted.
@@ -318,10 +443,12 @@ fn assemble(
         bytes_read: 0,
     };
     let mut batch = empty();
+    let mut joined = HashSet::new();
     // Chunk k went to validator k % n; the first missing chunk is the end of the file.
     for k in 0.. {
         let Ok(chunk) = outputs[k % outputs.len()].recv() else { break };
-        for (record, checked) in chunk.records {
+        for (record, checked, took_hash) in chunk.records {
+            joined.extend(took_hash);
             let index = record.index();
             let checked = checked.and_then(|mut user| {
                 if !user.user_id_given {
@@ -360,6 +487,12 @@ fn assemble(
             return;
         }
         batch.bytes_read = chunk.bytes_read;
+    }
+    if let Some(hashes) = &req.hashes {
+        // After every user (a resumed job reports them again: they were not written).
+        let next_index = batch.next_index.max(total);
+        batch.errors.extend(hashes.unjoined(&joined, total));
+        batch.next_index = next_index;
     }
     if batch.next_index > 0 || batch.users.len() + batch.errors.len() > 0 {
         send(Ok(batch));
@@ -411,8 +544,20 @@ impl Incoming {
     }
 }
 
+/// The factors of a record's `mfa_factors` for the user `user_id`. Ids derive from `seed`
+/// (the job's), the record and the item, so writing them again changes nothing.
+fn record_factors(seed: &str, index: u64, user_id: &str, items: &[serde_json::Value], now: &str) -> Vec<MfaFactor> {
+    let factor = |(i, item)| {
+        MfaFactor::from_import_item(item, crate::mfa::factor_id(seed, index, i, item), user_id, now, i as i64)
+    };
+    items.iter().enumerate().filter_map(factor).collect()
+}
+
 /// Counts the outcomes of a written batch; conflicts become errors, or updates under
 /// `upsert`, or (when resuming) the users this job wrote before it was interrupted.
+/// Returns the MFA factors of the users written, to store next: a new user's are all
+/// its record's, an updated user keeps its own and gains those it does not have.
+#[allow(clippy::too_many_arguments)]
 async fn settle(
     store: &Store,
     req: &ImportRequest,
@@ -421,12 +566,18 @@ async fn settle(
     resuming: bool,
     summary: &mut ImportSummary,
     errors: &mut Vec<RecordError>,
-) -> Result<(), ImportError> {
+    factor_seed: &str,
+) -> Result<Vec<MfaFactor>, ImportError> {
     let mut replacements = Vec::new();
+    let mut factors = Vec::new();
     for ((user, incoming), outcome) in users.into_iter().zip(incoming).zip(outcomes) {
         let on = match outcome {
             BulkOutcome::Inserted => {
                 summary.inserted += 1;
+                if !incoming.mfa_factors.is_empty() {
+                    let f = &incoming.mfa_factors;
+                    factors.extend(record_factors(factor_seed, incoming.index, &user.user_id, f, &req.now));
+                }
                 continue;
             }
             BulkOutcome::Conflict(on) => on,
@@ -439,6 +590,8 @@ async fn settle(
             if let Some(existing) = store.user(&incoming.user.user_id).await? {
                 if existing.email == incoming.user.email && existing.connection_id == incoming.user.connection_id {
                     summary.inserted += 1;
+                    let (i, f) = (incoming.index, &incoming.mfa_factors);
+                    factors.extend(record_factors(factor_seed, i, &existing.user_id, f, &req.now));
                     continue;
                 }
             }
@@ -463,9 +616,17 @@ async fn settle(
     if !replacements.is_empty() {
         let rows = replacements.iter().map(|(u, _, _)| u.clone()).collect();
         let outcomes = store.replace_users_bulk(rows).await?;
-        for ((_, incoming, raw), outcome) in replacements.into_iter().zip(outcomes) {
+        for ((user, incoming, raw), outcome) in replacements.into_iter().zip(outcomes) {
             match outcome {
-                BulkOutcome::Inserted => summary.updated += 1,
+                BulkOutcome::Inserted => {
+                    summary.updated += 1;
+                    if !incoming.mfa_factors.is_empty() {
+                        let kept = store.mfa_factors(&user.user_id).await?;
+                        let (i, f) = (incoming.index, &incoming.mfa_factors);
+                        let new = record_factors(factor_seed, i, &user.user_id, f, &req.now);
+                        factors.extend(new.into_iter().filter(|n| !kept.iter().any(|k| k.same_as(n))));
+                    }
+                }
                 BulkOutcome::Conflict(on) => {
                     summary.failed += 1;
                     errors.push(conflict_error(&incoming, &raw, on));
@@ -473,7 +634,7 @@ async fn settle(
             }
         }
     }
-    Ok(())
+    Ok(factors)
 }
 
 /// `GET /api/v2/jobs/{id}/errors` element for a failed record (Auth0's shape, plus the

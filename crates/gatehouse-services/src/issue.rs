@@ -31,6 +31,7 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
     "updated_at",
     "email",
     "email_verified",
+    "amr",
 ];
 
 /// Why tokens could not be issued: nothing the client did, so every surface answers it
@@ -74,6 +75,9 @@ pub struct AccessTokenClaims {
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<String>>,
+    /// Custom claims Actions set (`api.accessToken.setCustomClaim`).
+    #[serde(flatten)]
+    pub custom: Map<String, Value>,
 }
 
 impl AccessTokenClaims {
@@ -134,6 +138,11 @@ pub struct Grant<'a> {
     pub sid: Option<String>,
     /// Auth0's `gty` claim for grants other than the authorization code.
     pub gty: Option<&'static str>,
+    /// How the user authenticated (OIDC `amr`: `pwd`, `federated`, `mfa`), when known.
+    /// Only an ID token issued after a second factor carries it, as Auth0's do.
+    pub amr: Option<Vec<String>>,
+    /// The custom claims post-login Actions set.
+    pub claims: crate::actions::LoginClaims,
 }
 
 /// The OIDC claims the scopes release about `user`.
@@ -232,6 +241,7 @@ pub fn sign(state: &Services, grant: &Grant<'_>, refresh: Refresh) -> Result<Sig
         sid: grant.sid.clone(),
         auth_time: Some(grant.auth_time),
         permissions: grant.permissions.clone(),
+        custom: grant.claims.access_token.clone(),
         ..Default::default()
     }
     .in_dialect_of(grant.api, &grant.client.client_id, grant.gty);
@@ -256,6 +266,13 @@ pub fn sign(state: &Services, grant: &Grant<'_>, refresh: Refresh) -> Result<Sig
         }
         if let Some(nonce) = &grant.nonce {
             claims.insert("nonce".into(), json!(nonce));
+        }
+        if let Some(amr) = grant.amr.as_ref().filter(|a| a.iter().any(|m| m == "mfa")) {
+            claims.insert("amr".into(), json!(amr));
+        }
+        // An action's claim never replaces one the token is made of.
+        for (k, v) in &grant.claims.id_token {
+            claims.entry(k.clone()).or_insert_with(|| v.clone());
         }
         let id_token = state.keys.sign(&Value::Object(claims))?;
         body.insert("id_token".into(), json!(id_token));

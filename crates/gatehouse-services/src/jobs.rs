@@ -15,7 +15,7 @@ use crate::import::{import_file, BatchReport, ImportError, ImportOrigin, ImportR
 use crate::Services;
 use gatehouse_core::clock::iso8601;
 use gatehouse_core::job::{Job, JobKind, JobStatus};
-use gatehouse_migrate::{ExportField, ExportFormat, Format, ReadOptions};
+use gatehouse_migrate::{ExportField, ExportFormat, Format};
 use gatehouse_store::{JobProgress, StoreError};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -260,10 +260,21 @@ async fn run_import(state: &Services, job: &Job) -> Result<Done, JobFailure> {
     };
     let req_connection = connection.clone();
     let req_connection_name = connection.name.clone();
+    let read = crate::job_requests::read_options(&connection, &job.params);
+    let upload = job_file(state, file);
+    let hashes_file = param_bool(job, "hashes", false).then(|| crate::job_requests::hashes_path(&upload));
+    let hashes = match &hashes_file {
+        Some(path) => match crate::import::read_hash_export(path, &read).await {
+            Ok(h) => Some(h),
+            Err(ImportError::UnusableFile(m)) => return Err(JobFailure::Failed(m)),
+            Err(e) => return Err(JobFailure::Transient(e.to_string())),
+        },
+        None => None,
+    };
     let req = ImportRequest {
-        path: job_file(state, file),
+        path: upload,
         format,
-        read: ReadOptions::for_connection(&connection),
+        read,
         connection,
         upsert: param_bool(job, "upsert", false),
         dry_run: false,
@@ -271,6 +282,7 @@ async fn run_import(state: &Services, job: &Job) -> Result<Done, JobFailure> {
         id_seed: Some(job.id.clone()),
         now: state.now(),
         single_load: false,
+        hashes,
     };
     let base = match (req.resume_at, &job.summary) {
         (1.., Some(v)) => serde_json::from_value::<ImportSummary>(v.clone()).unwrap_or_default(),
@@ -297,8 +309,10 @@ async fn run_import(state: &Services, job: &Job) -> Result<Done, JobFailure> {
     } else {
         None
     };
-    if let Err(e) = std::fs::remove_file(job_file(state, file)) {
-        tracing::warn!(job = %job.id, error = %e, "removing the uploaded file failed");
+    for path in std::iter::once(job_file(state, file)).chain(hashes_file) {
+        if let Err(e) = std::fs::remove_file(path) {
+            tracing::warn!(job = %job.id, error = %e, "removing the uploaded file failed");
+        }
     }
     Ok(Done { summary, details, file: None })
 }
@@ -394,7 +408,7 @@ async fn run_migrate_remaining(state: &Services, job: &Job) -> Result<Done, JobF
     };
     let now = state.now();
     let outcome =
-        migrate_remaining(&state.store, state.hashing.hasher(), &connection, &legacy, &now, |summary, errors| {
+        migrate_remaining(&state.store, state.hashing.hasher(), &connection, &legacy, None, &now, |summary, errors| {
             let state = state.clone();
             let job_id = job.id.clone();
             async move {
@@ -489,7 +503,10 @@ async fn run_export(state: &Services, job: &Job) -> Result<Done, JobFailure> {
         connection_id: job.connection_id.clone(),
         format,
         fields,
-        include_password_hashes: false,
+        include_password_hashes: param_bool(job, "include_password_hashes", false),
+        // Only trusted callers set these job parameters (the console, after the
+        // administrator's password); Auth0's users-exports body has neither.
+        include_mfa_factors: param_bool(job, "include_mfa_factors", false),
         limit,
     };
     let hasher = Arc::new(state.hashing.hasher().clone());
@@ -581,10 +598,12 @@ pub async fn sweep_orphan_files(state: &Services, grace: Duration) -> Result<usi
 }
 
 /// Deletes finished jobs past their retention, with their files, expired sign-in state
-/// (sessions, login transactions, codes, refresh tokens) and expired tickets.
+/// (sessions, login transactions, codes, refresh tokens), expired tickets and expired
+/// passwordless codes.
 async fn delete_expired(state: &Services) -> Result<(), StoreError> {
     crate::session_end::purge_expired(state).await?;
     state.store.delete_expired_tickets(state.clock.now().unix_timestamp()).await?;
+    state.store.delete_expired_passwordless_codes(state.clock.now().unix_timestamp()).await?;
     let before = iso8601(state.clock.now() - time::Duration::seconds(state.config.jobs.retention_secs));
     for file in state.store.delete_jobs_finished_before(&before).await? {
         let _ = std::fs::remove_file(job_file(state, &file));

@@ -11,13 +11,13 @@ use crate::Services;
 use gatehouse_core::clock::Clock;
 use gatehouse_core::connection::Connection;
 use gatehouse_core::user::{default_display, User};
-use gatehouse_core::validate::{check_picture_url, Email, Username};
+use gatehouse_core::validate::{check_picture_url, validate_metadata, Email, Username};
 use gatehouse_hash::Hasher;
 use gatehouse_legacy::{LegacyError, LegacyStore, NewLegacyUser, Profile};
-use gatehouse_migrate::{validate, RawRecord, RecordError};
+use gatehouse_migrate::{validate, HashExport, RawRecord, RecordError};
 use gatehouse_store::{Arrival, BulkOutcome, Store, StoreError};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// The legacy stores of the connections in use, built once per configuration (their
@@ -33,13 +33,20 @@ impl Registry {
         &self,
         connection: &Connection,
         clock: Arc<dyn Clock>,
+        sandbox: &gatehouse_scripts::Sandbox,
     ) -> Result<Option<LegacyStore>, gatehouse_legacy::ConfigError> {
         let o = &connection.options;
-        if !o.contains_key("legacy_store") {
+        if !o.contains_key("legacy_store") && !o.contains_key("customScripts") {
             return Ok(None);
         }
-        let fingerprint =
-            json!([o.get("legacy_store"), o.get("import_mode"), o.get("enabledDatabaseCustomization")]).to_string();
+        let fingerprint = json!([
+            o.get("legacy_store"),
+            o.get("import_mode"),
+            o.get("enabledDatabaseCustomization"),
+            o.get("customScripts"),
+            o.get("configuration")
+        ])
+        .to_string();
         if let Ok(stores) = self.stores.lock() {
             if let Some((f, store)) = stores.get(&connection.id) {
                 if *f == fingerprint {
@@ -47,7 +54,7 @@ impl Registry {
                 }
             }
         }
-        let built = LegacyStore::from_options(o, clock)?;
+        let built = LegacyStore::for_connection(o, clock, Some(sandbox), &connection.name)?;
         if let (Some(store), Ok(mut stores)) = (&built, self.stores.lock()) {
             stores.insert(connection.id.clone(), (fingerprint, store.clone()));
         }
@@ -57,14 +64,15 @@ impl Registry {
 
 /// The connection's legacy store; a configuration that no longer parses is an outage.
 pub fn store_for(state: &Services, connection: &Connection) -> Result<Option<LegacyStore>, LegacyError> {
-    state.legacy.for_connection(connection, state.clock.clone()).map_err(|e| {
+    state.legacy.for_connection(connection, state.clock.clone(), &state.scripts).map_err(|e| {
         tracing::error!(connection = %connection.name, error = %e, "the connection's legacy_store is unusable");
         LegacyError::Unavailable(e.to_string())
     })
 }
 
 /// A Gatehouse user from a legacy profile: `auth0|<legacy user_id>`, email normalized,
-/// the username kept when the connection uses usernames, Auth0's display defaults.
+/// the username kept when the connection uses usernames, Auth0's display defaults; the
+/// metadata and creation time an Auth0 tenant gives are kept.
 pub fn user_from_profile(connection: &Connection, p: &Profile, now: &str) -> Result<User, String> {
     let email = match &p.email {
         Some(e) => {
@@ -86,6 +94,9 @@ pub fn user_from_profile(connection: &Connection, p: &Profile, now: &str) -> Res
     if email.is_none() && username.is_none() {
         return Err("the legacy profile has neither an email nor a username".into());
     }
+    for (field, m) in [("user_metadata", &p.user_metadata), ("app_metadata", &p.app_metadata)] {
+        validate_metadata(field, m).map_err(|e| format!("the legacy profile's {field} is unusable: {e}"))?;
+    }
     let mut user = User {
         user_id: format!("auth0|{}", p.user_id),
         connection_id: connection.id.clone(),
@@ -102,14 +113,15 @@ pub fn user_from_profile(connection: &Connection, p: &Profile, now: &str) -> Res
         family_name: p.family_name.clone(),
         picture: p.picture.clone().filter(|u| check_picture_url(u).is_ok()),
         password_hash: None,
-        user_metadata: Map::new(),
-        app_metadata: Map::new(),
+        user_metadata: p.user_metadata.clone(),
+        app_metadata: p.app_metadata.clone(),
         blocked: false,
         logins_count: 0,
         last_login: None,
         last_ip: None,
         last_password_reset: None,
-        created_at: now.to_string(),
+        // An Auth0 tenant's user keeps the day it was created there.
+        created_at: p.created_at.clone().unwrap_or_else(|| now.to_string()),
         updated_at: now.to_string(),
     };
     default_display(&mut user);
@@ -338,19 +350,27 @@ fn import_record(connection: &Connection, p: &Profile) -> Value {
     put("nickname", &p.nickname);
     put("picture", &p.picture);
     m.insert("email_verified".into(), json!(p.email_verified));
+    for (k, v) in [("user_metadata", &p.user_metadata), ("app_metadata", &p.app_metadata)] {
+        if !v.is_empty() {
+            m.insert(k.into(), Value::Object(v.clone()));
+        }
+    }
     Value::Object(m)
 }
 
 /// Bulk-imports every legacy user not yet in Gatehouse, with the hash the legacy store
-/// holds (users without one must reset their password), through the import pipeline's
-/// validation and bulk write with `upsert` off: a user already here (migrated on login,
-/// or by an earlier run) is a conflict and stays untouched. `page_done` sees the running
-/// summary and each page's failed records; it may stop the run by failing.
+/// holds or, for a store that gives none (an Auth0 tenant), the one `hashes` (Auth0's
+/// password-hash export) has under the user's id; users without either must reset their
+/// password. Through the import pipeline's validation and bulk write with `upsert` off:
+/// a user already here (migrated on login, or by an earlier run) is a conflict and stays
+/// untouched. `page_done` sees the running summary and each page's failed records (after
+/// the last page, the export's hashes no user took); it may stop the run by failing.
 pub async fn migrate_remaining<F, Fut>(
     store: &Store,
     hasher: &Hasher,
     connection: &Connection,
     legacy: &LegacyStore,
+    hashes: Option<&HashExport>,
     now: &str,
     mut page_done: F,
 ) -> Result<RemainingSummary, RemainingError>
@@ -360,22 +380,34 @@ where
 {
     let mut summary = RemainingSummary::default();
     let mut after: Option<String> = None;
+    let mut joined = HashSet::new();
     loop {
         let page = legacy.list(after.as_deref(), REMAINING_PAGE, hasher).await?;
         let mut rows = Vec::with_capacity(page.users.len());
         let mut errors = Vec::new();
         for listed in page.users {
-            let record = RawRecord {
-                index: summary.total,
-                line: 0,
-                user: import_record(connection, &listed.profile),
-                mapping_errors: Vec::new(),
-            };
+            let mut user = import_record(connection, &listed.profile);
+            if listed.hash.is_none() {
+                if let Some(h) = hashes {
+                    // Validation parses the export's hash like any imported one.
+                    user["user_id"] = json!(listed.profile.user_id);
+                    joined.extend(h.join(&mut user));
+                    if let Value::Object(m) = &mut user {
+                        m.remove("user_id");
+                    }
+                }
+            }
+            let record = RawRecord { index: summary.total, line: 0, user, mapping_errors: Vec::new() };
             summary.total += 1;
             match validate(&record, connection, hasher, now) {
                 Ok(mut checked) => {
                     checked.user.user_id = format!("auth0|{}", listed.profile.user_id);
-                    checked.user.password_hash = listed.hash.map(|h| h.to_stored());
+                    if let Some(hash) = listed.hash {
+                        checked.user.password_hash = Some(hash.to_stored());
+                    }
+                    if let Some(created) = &listed.profile.created_at {
+                        checked.user.created_at = created.clone();
+                    }
                     rows.push(checked.user);
                 }
                 Err(e) => {
@@ -400,7 +432,15 @@ where
         page_done(summary, errors).await.map_err(RemainingError::Sink)?;
         match page.next {
             Some(next) => after = Some(next),
-            None => return Ok(summary),
+            None => break,
         }
     }
+    if let Some(h) = hashes {
+        let unjoined = h.unjoined(&joined, summary.total);
+        if !unjoined.is_empty() {
+            summary.failed += unjoined.len() as u64;
+            page_done(summary, unjoined).await.map_err(RemainingError::Sink)?;
+        }
+    }
+    Ok(summary)
 }

@@ -1,8 +1,8 @@
 //! Gatehouse's flows, apart from any network edge: password, legacy and social login,
-//! sign-up, tickets and resets, sessions and their endings, APIs, roles and
+//! sign-up, Actions, tickets and resets, sessions and their endings, APIs, roles and
 //! permissions, token issuance, signing
 //! keys, the import/export pipelines and the job worker, mail, the audit log and attack
-//! protection.
+//! protection, passwordless codes and cross-origin (embedded) login.
 //!
 //! Every surface (the Management and Authentication APIs and hosted pages in
 //! `gatehouse-server`, the CLI in `gatehouse`) calls these; none of them is written
@@ -10,30 +10,45 @@
 //! surface maps to its own answers in one place. Rules live in `gatehouse-core`,
 //! storage in `gatehouse-store`.
 
+pub mod actions;
 pub mod attack;
 pub mod audit;
 pub mod authorization;
 pub mod bootstrap;
+pub mod branding;
+pub mod clients;
+pub mod connections;
+pub mod console;
+pub mod cross_origin;
+pub mod email_settings;
 pub mod export;
 pub mod grants;
 pub mod hashing;
 pub mod import;
 pub mod issue;
+pub mod job_requests;
 pub mod jobs;
 pub mod keys;
 pub mod legacy;
+pub mod liquid_templates;
 pub mod login;
 pub mod mail;
 pub mod metrics;
+pub mod mfa;
+pub mod page_template;
+pub mod passwordless;
 pub mod ratelimit;
 pub mod secrets;
 pub mod session_end;
+pub mod settings;
 pub mod signup;
+pub mod sms;
 pub mod social;
 pub mod state;
 pub mod stats;
 pub mod templates;
 pub mod tickets;
+pub mod users;
 
 use gatehouse_core::clock::Clock;
 use gatehouse_hash::Hasher;
@@ -56,6 +71,8 @@ pub enum StartError {
     RateLimits(#[from] redis::RedisError),
     #[error("mail configuration: {0}")]
     Mail(#[from] mail::MailError),
+    #[error("the script sandbox: {0}")]
+    Scripts(#[from] gatehouse_scripts::ScriptError),
 }
 
 /// Everything a start needs before it can answer requests: the default connection, the
@@ -71,6 +88,7 @@ pub async fn prepare(
     let now = gatehouse_core::clock::iso8601(clock.now());
     bootstrap::ensure_default_connection(&store, &now).await?;
     bootstrap::ensure_apis(&store, &config, &now).await?;
+    console::ensure_console(&store, &config, &now).await?;
     let created = bootstrap::ensure_admin_client(&store, &config, admin, &now).await?;
     let services = build(store, config, hasher, clock).await?;
     Ok((services, created))
@@ -85,6 +103,7 @@ pub async fn build(
     clock: Arc<dyn Clock>,
 ) -> Result<Services, StartError> {
     let keys = KeyRing::load_or_create(&store, clock.clone()).await?;
+    let (config_sms, config_data_dir) = (config.sms.clone(), config.data_dir.clone());
     let metrics = metrics::Metrics::default();
     let threads = match config.hashing_threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -95,12 +114,15 @@ pub async fn build(
     let link_key = store.server_secret(jobs::LINK_KEY_NAME, &jobs::new_link_key(), &now).await?;
     let rate_limiter = ratelimit::RateLimiter::from_config(&config.rate_limits, metrics.clone()).await?;
     let audit = audit::AuditLog::start(store.clone(), config.log_stream.clone(), metrics.clone(), clock.clone());
+    let scripts = gatehouse_scripts::Sandbox::new(config.scripts.clone())?;
     let mail = mail::Mail::new(
-        mail::Mailer::new(&config.mail, &config.data_dir)?,
+        &config.mail,
+        &config.data_dir,
         audit.clone(),
         config.branding.name.clone(),
+        store.clone(),
         config.template_dir.clone(),
-    );
+    )?;
     Ok(Services {
         audit,
         store,
@@ -113,8 +135,10 @@ pub async fn build(
         job_created: Arc::new(tokio::sync::Notify::new()),
         rate_limiter,
         mail,
+        sms: sms::SmsSender::new(&config_sms, &config_data_dir),
         legacy: legacy::Registry::default(),
         upstreams: Arc::new(social::Upstreams::new()),
         metrics,
+        scripts,
     })
 }

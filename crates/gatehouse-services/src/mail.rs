@@ -1,17 +1,21 @@
 //! Outgoing email: the [`Mailer`] (SMTP through `lettre`, or a file outbox for
 //! development), and the emails Gatehouse sends (verification, password reset, import
-//! completion), built from overridable plain-text templates.
+//! completion), built from overridable plain-text templates, or from the tenant's Auth0
+//! email templates (HTML, with the text as its alternative) when they are set, and sent
+//! through the tenant's email provider when one is set (`email_settings`).
 //!
 //! Sending is bounded by a timeout. Request handlers hand emails to
 //! [`send_in_background`], so a slow SMTP server never holds a request; failures are
 //! logged without the message body (it holds a ticket) and audited.
 
 use crate::audit::AuditLog;
+use gatehouse_core::email::EmailProvider;
 use gatehouse_core::secret::Secret;
-use lettre::message::{Body, Mailbox, SinglePart};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The email texts, each `Subject: …` then the body; replaceable from the template
@@ -21,6 +25,9 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("reset-password.txt", include_str!("../templates/reset-password.txt")),
     ("import-completed.txt", include_str!("../templates/import-completed.txt")),
     ("unblock.txt", include_str!("../templates/unblock.txt")),
+    ("mfa-code.txt", include_str!("../templates/mfa-code.txt")),
+    ("passwordless-code.txt", include_str!("../templates/passwordless-code.txt")),
+    ("passwordless-link.txt", include_str!("../templates/passwordless-link.txt")),
 ];
 
 /// How SMTP connections are secured.
@@ -109,12 +116,15 @@ impl std::fmt::Debug for Mailer {
     }
 }
 
-/// One email: plain text.
+/// One email: plain text, and HTML when a tenant's template made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
     pub to: String,
     pub subject: String,
     pub body: String,
+    pub html: Option<String>,
+    /// The template's `From:`, over the mailer's.
+    pub from: Option<String>,
 }
 
 impl Mailer {
@@ -144,12 +154,16 @@ impl Mailer {
         // lettre picks the transfer encoding: 7bit when every line is short, else
         // quoted-printable (long links are soft-wrapped; mail readers join them).
         let body = Body::new(email.body.clone());
-        Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(email.subject.clone())
-            .singlepart(SinglePart::plain(body))
-            .map_err(|e| MailError::Build(e.to_string()))
+        let from = match &email.from {
+            Some(f) => f.parse().map_err(|_| MailError::Address(f.clone()))?,
+            None => self.from.clone(),
+        };
+        let builder = Message::builder().from(from).to(to).subject(email.subject.clone());
+        match &email.html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.body.clone(), html.clone())),
+            None => builder.singlepart(SinglePart::plain(body)),
+        }
+        .map_err(|e| MailError::Build(e.to_string()))
     }
 
     /// Sends one email, giving up after the configured timeout.
@@ -205,9 +219,24 @@ pub fn fill_text(template: &str, vars: &[(&str, &str)]) -> String {
 #[derive(Clone)]
 pub struct Mail {
     mailer: Mailer,
+    /// The configuration the tenant's provider inherits from (timeout, `From:`).
+    config: MailConfig,
+    data_dir: PathBuf,
+    /// The mailer of the tenant's provider, kept while its settings and password stay
+    /// the same.
+    provider: Arc<Mutex<Option<ProviderMailer>>>,
     audit: AuditLog,
+    /// The configured name; the tenant's, when set (console or API), is read at each email.
     brand_name: String,
+    store: gatehouse_store::Store,
     template_dir: Option<PathBuf>,
+}
+
+/// A mailer built for the tenant's provider, and what it was built from.
+struct ProviderMailer {
+    provider: EmailProvider,
+    password: Option<String>,
+    mailer: Mailer,
 }
 
 /// What to record when a send fails.
@@ -219,21 +248,92 @@ pub struct OnFailure {
 }
 
 impl Mail {
-    pub fn new(mailer: Mailer, audit: AuditLog, brand_name: String, template_dir: Option<PathBuf>) -> Self {
-        Self { mailer, audit, brand_name, template_dir }
+    pub fn new(
+        config: &MailConfig,
+        data_dir: &std::path::Path,
+        audit: AuditLog,
+        brand_name: String,
+        store: gatehouse_store::Store,
+        template_dir: Option<PathBuf>,
+    ) -> Result<Self, MailError> {
+        Ok(Self {
+            mailer: Mailer::new(config, data_dir)?,
+            config: config.clone(),
+            data_dir: data_dir.to_path_buf(),
+            provider: Arc::new(Mutex::new(None)),
+            audit,
+            brand_name,
+            store,
+            template_dir,
+        })
+    }
+
+    /// The tenant's provider's mailer when one is set and enabled, else the configured one.
+    async fn mailer(&self) -> Mailer {
+        let active = match crate::email_settings::active_provider(&self.store).await {
+            Ok(active) => active,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the email provider; using [mail]");
+                None
+            }
+        };
+        let Some((provider, password)) = active else { return self.mailer.clone() };
+        let mut cached = self.provider.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = cached.as_ref().filter(|c| c.provider == provider && c.password == password) {
+            return c.mailer.clone();
+        }
+        let config = crate::email_settings::provider_mail_config(&provider, password.as_deref(), &self.config);
+        match Mailer::new(&config, &self.data_dir) {
+            Ok(mailer) => {
+                *cached = Some(ProviderMailer { provider, password, mailer: mailer.clone() });
+                mailer
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the email provider's settings do not make a mailer; using [mail]");
+                self.mailer.clone()
+            }
+        }
     }
 
     /// Builds an email from template `name` (`Subject: …` on its first line, a blank
     /// line, then the body).
     pub async fn compose(&self, name: &str, to: &str, vars: &[(&str, &str)]) -> Email {
+        let tenant = crate::branding::tenant_settings(&self.store).await;
+        let brand_name = tenant.friendly_name.clone().unwrap_or_else(|| self.brand_name.clone());
         let mut all: Vec<(&str, &str)> = vars.to_vec();
-        all.push(("brand_name", &self.brand_name));
+        all.push(("brand_name", &brand_name));
         let text = fill_text(&crate::templates::load(self.template_dir.as_deref(), name, EMBEDDED).await, &all);
         let (subject, body) = match text.strip_prefix("Subject:").and_then(|t| t.split_once('\n')) {
             Some((subject, body)) => (subject.trim().to_string(), body.trim_start_matches(['\r', '\n']).to_string()),
-            None => (self.brand_name.clone(), text),
+            None => (brand_name.clone(), text),
         };
-        Email { to: to.to_string(), subject, body }
+        let mut email = Email { to: to.to_string(), subject, body, html: None, from: None };
+        let Some(template_name) = gatehouse_core::email::template_for(name) else { return email };
+        let template = match crate::email_settings::template(&self.store, template_name).await {
+            Ok(Some(t)) if t.enabled => t,
+            Ok(_) => return email,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the email template; sending the built-in text");
+                return email;
+            }
+        };
+        let var = |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+        let facts = crate::email_settings::EmailFacts {
+            to,
+            url: var("link"),
+            code: var("code"),
+            friendly_name: &brand_name,
+            support_email: tenant.support_email.as_deref().unwrap_or_default(),
+            support_url: tenant.support_url.as_deref().unwrap_or_default(),
+        };
+        if let Some(rendered) = crate::email_settings::render(&template, &facts) {
+            if !rendered.subject.is_empty() {
+                email.subject = rendered.subject;
+            }
+            email.html = Some(rendered.html);
+            email.from = rendered.from;
+        }
+        email
     }
 
     /// Sends without holding the caller: the send runs on its own task.
@@ -246,7 +346,7 @@ impl Mail {
 
     /// Sends now; a failure is reported as `false`.
     pub async fn deliver(&self, email: &Email, on_failure: OnFailure) -> bool {
-        let Err(e) = self.mailer.send(email).await else { return true };
+        let Err(e) = self.mailer().await.send(email).await else { return true };
         tracing::warn!(error = %e, subject = %email.subject, "sending an email failed");
         let mut event = self.audit.event(on_failure.kind);
         event.user_id = on_failure.user_id;
@@ -276,7 +376,13 @@ mod tests {
         let config = MailConfig { transport: MailTransport::Outbox { dir: Some(dir.clone()) }, ..Default::default() };
         let mailer = Mailer::new(&config, std::path::Path::new("unused")).unwrap_or_else(|e| unreachable!("{e}"));
         let link = format!("http://127.0.0.1/u/email-verification?ticket={}", "x".repeat(120));
-        let email = Email { to: "ada@example.com".into(), subject: "Verify".into(), body: format!("Open {link}\n") };
+        let email = Email {
+            to: "ada@example.com".into(),
+            subject: "Verify".into(),
+            body: format!("Open {link}\n"),
+            html: None,
+            from: None,
+        };
         mailer.send(&email).await.unwrap_or_else(|e| unreachable!("{e}"));
         let files: Vec<_> = std::fs::read_dir(&dir).unwrap_or_else(|e| unreachable!("{e}")).flatten().collect();
         assert_eq!(files.len(), 1);

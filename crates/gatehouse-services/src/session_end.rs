@@ -102,12 +102,13 @@ pub async fn end_expired_sessions(state: &Services, now: i64) -> Result<u64, Sto
     }
 }
 
-/// Signs the user out of everything: every session ends (its applications told why) and
-/// every refresh grant is revoked. A new password does this before the change is
-/// answered, since whoever knew the old one may hold either; so does the Management
-/// API's `revoke-access`.
+/// Signs the user out of everything: every session ends (its applications told why),
+/// so does every console session, and every refresh grant is revoked. A new password
+/// does this before the change is answered, since whoever knew the old one may hold
+/// either; so does the Management API's `revoke-access`.
 pub async fn sign_out_everywhere(state: &Services, user_id: &str, initiator: Initiator) -> Result<(), StoreError> {
     end_sessions_of_user(state, user_id, initiator).await?;
+    state.store.delete_console_sessions_of_user(user_id).await?;
     state.store.revoke_refresh_grants(&GrantFilter::all_of(user_id), state.clock.now().unix_timestamp()).await?;
     Ok(())
 }
@@ -188,5 +189,6 @@ pub async fn purge_expired(state: &Services) -> Result<u64, gatehouse_store::Sto
     let now = state.clock.now().unix_timestamp();
     // First the expired sessions whose applications may want to hear of it, then the rest.
     let told = end_expired_sessions(state, now).await?;
-    Ok(told + state.store.purge_expired_login_state(now, CODE_REPLAY_MEMORY_SECS).await?)
+    let console = state.store.purge_console_sessions(now, now - crate::console::IDLE_TTL_SECS).await?;
+    Ok(told + console + state.store.purge_expired_login_state(now, CODE_REPLAY_MEMORY_SECS).await?)
 }

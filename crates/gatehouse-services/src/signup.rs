@@ -62,6 +62,10 @@ pub enum SignupError {
     /// Suspicious-IP throttling: too many sign-ups from this address.
     #[error("{SIGNUPS_THROTTLED}")]
     TooManyAttempts,
+    /// A pre-user-registration Action denied the sign-up or failed (Auth0's
+    /// `extensibility_error`); the message is the action's.
+    #[error("{0}")]
+    Denied(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -108,6 +112,17 @@ pub enum Setter {
     Reset,
 }
 
+/// Whether breached-password detection refuses `password` from `setter`: users choosing
+/// their own are held to it, as in Auth0; an administrator is held to the policy only.
+pub async fn is_breached(state: &Services, setter: Setter, password: &str) -> Result<bool, StoreError> {
+    let stage_blocks = match setter {
+        Setter::Admin => return Ok(false),
+        Setter::SignUp => crate::attack::breached_password_settings(state).await?.blocks_sign_up(),
+        Setter::Reset => crate::attack::breached_password_settings(state).await?.blocks_change(),
+    };
+    Ok(stage_blocks && is_common_password(password))
+}
+
 /// Checks `password` as the new password of `user` (who may not be stored yet: then
 /// `existing` is false and there is no history to check).
 pub async fn check_new_password(
@@ -120,7 +135,7 @@ pub async fn check_new_password(
 ) -> Result<(), PasswordError> {
     let policy = PasswordPolicy::of(connection);
     policy.check(password, &personal_info(user)).map_err(PasswordError::Rejected)?;
-    if setter != Setter::Admin && state.config.breached_password_detection && is_common_password(password) {
+    if is_breached(state, setter, password).await? {
         let kind = if setter == Setter::SignUp { codes::SIGNUP_PASSWORD_LEAK } else { codes::RESET_PASSWORD_LEAK };
         let mut e = state.audit.event(kind);
         e.user_id = existing.then(|| user.user_id.clone());
@@ -202,6 +217,7 @@ pub async fn store_new_password(
     // A new password lifts brute-force blocks, as in Auth0.
     let identifiers = crate::attack::login_identifiers(&user);
     crate::attack::release_blocks(state, &identifiers, Some(&user.user_id), connection.as_ref()).await?;
+    crate::actions::after(state, gatehouse_core::action::POST_CHANGE_PASSWORD, &user, None, None);
     Ok(user)
 }
 
@@ -218,19 +234,21 @@ pub async fn send_verification_email(
     background: bool,
 ) -> Result<bool, StoreError> {
     let Some(address) = user.email.clone() else { return Ok(false) };
+    let (ttl_secs, result_url) =
+        crate::email_settings::link_settings(&state.store, "verify_email", VERIFICATION_TTL_SECS).await;
     let link = issue_ticket(
         state,
         TicketRequest {
             kind: TicketKind::EmailVerification,
             user,
             client_id,
-            result_url: None,
-            ttl_secs: VERIFICATION_TTL_SECS,
+            result_url,
+            ttl_secs,
             params: Map::new(),
         },
     )
     .await?;
-    let ttl = hours(VERIFICATION_TTL_SECS);
+    let ttl = hours(ttl_secs);
     let email = state
         .mail
         .compose("email-verification.txt", &address, &[("email", &address), ("link", &link), ("ttl_hours", &ttl)])
@@ -294,6 +312,13 @@ async fn reset_request(
     event.user_name = Some(email.to_string());
     event.client_id = client_id.clone();
     event.ip = ip;
+    // The answer is the same either way: it reveals neither the user nor the setting.
+    if !connection.self_service_password_change() {
+        event.kind = codes::FAILED_CHANGE_PASSWORD_REQUEST.into();
+        event.description = Some("Self-service password change is disabled on this connection.".into());
+        state.audit.record(event).await;
+        return Ok(());
+    }
     let Some(user) = user else {
         event.kind = codes::FAILED_CHANGE_PASSWORD_REQUEST.into();
         event.description = Some("The user does not exist.".into());
@@ -301,20 +326,22 @@ async fn reset_request(
         return Ok(());
     };
     event.user_id = Some(user.user_id.clone());
+    let (ttl_secs, result_url) =
+        crate::email_settings::link_settings(&state.store, "reset_email", RESET_TTL_SECS).await;
     let link = issue_ticket(
         state,
         TicketRequest {
             kind: TicketKind::PasswordChange,
             user: &user,
             client_id,
-            result_url: None,
-            ttl_secs: RESET_TTL_SECS,
+            result_url,
+            ttl_secs,
             // The link arrived by email: using it proves the mailbox.
             params: [("mark_email_as_verified".to_string(), json!(true))].into_iter().collect(),
         },
     )
     .await?;
-    let ttl = hours(RESET_TTL_SECS);
+    let ttl = hours(ttl_secs);
     let message = state
         .mail
         .compose("reset-password.txt", email, &[("email", email), ("link", &link), ("ttl_hours", &ttl)])
@@ -349,7 +376,7 @@ pub async fn sign_up(
         state.audit.record(e).await;
         return Err(SignupError::TooManyAttempts);
     }
-    let result = create_signed_up_user(state, connection, body).await;
+    let result = create_signed_up_user(state, connection, body, client_id, ip).await;
     let mut e = state.audit.event(if result.is_ok() { codes::SUCCESS_SIGNUP } else { codes::FAILED_SIGNUP });
     e.connection = Some(connection.name.clone());
     e.connection_id = Some(connection.id.clone());
@@ -370,13 +397,20 @@ pub async fn sign_up(
     }
     state.audit.record(e).await;
     let user = result?;
+    crate::actions::after(state, gatehouse_core::action::POST_USER_REGISTRATION, &user, client_id, ip);
     if !user.email_verified {
         send_verification_email(state, &user, client_id.map(str::to_string), true).await?;
     }
     Ok(user)
 }
 
-async fn create_signed_up_user(state: &Services, connection: &Connection, body: &Value) -> Result<User, SignupError> {
+async fn create_signed_up_user(
+    state: &Services,
+    connection: &Connection,
+    body: &Value,
+    client_id: Option<&str>,
+    ip: Option<&str>,
+) -> Result<User, SignupError> {
     if connection.options.get("disable_signup").and_then(Value::as_bool).unwrap_or(false) {
         return Err(SignupError::Disabled);
     }
@@ -396,6 +430,10 @@ async fn create_signed_up_user(state: &Services, connection: &Connection, body: 
             }
         }
     }
+    // The pre-user-registration Actions: before anything is written.
+    crate::actions::pre_user_registration(state, &mut user, client_id, ip)
+        .await
+        .map_err(|r| SignupError::Denied(r.to_string()))?;
     // Hashed before the insert, so an existing user costs as long as a new one.
     let hash = state.hashing.hash(password).await.map_err(SignupError::internal)?;
     user.password_hash = Some(hash.clone());

@@ -8,22 +8,7 @@ use gatehouse_store::Store;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// How the hosted pages look.
-#[derive(Debug, Clone)]
-pub struct Branding {
-    /// Shown as the page heading and title.
-    pub name: String,
-    /// An absolute `https:` (or `http:`) URL of a logo image; none by default.
-    pub logo_url: Option<String>,
-    /// A CSS hex colour (`#rgb` or `#rrggbb`) for buttons and links.
-    pub primary_color: String,
-}
-
-impl Default for Branding {
-    fn default() -> Self {
-        Self { name: "Gatehouse".into(), logo_url: None, primary_color: "#3b5bdb".into() }
-    }
-}
+pub use gatehouse_core::branding::Branding;
 
 /// Runtime configuration, already validated.
 #[derive(Debug, Clone)]
@@ -59,6 +44,9 @@ pub struct ServerConfig {
     pub log_stream: Option<crate::audit::LogStreamConfig>,
     /// Outgoing email (default: files in `<data_dir>/outbox`).
     pub mail: crate::mail::MailConfig,
+    /// Outgoing text messages: passwordless codes of `sms` connections (default: files in
+    /// `<data_dir>/sms-outbox`).
+    pub sms: crate::sms::SmsConfig,
     /// Refuse the 10,000 most common (breached) passwords at sign-up and reset, whatever
     /// the connection's dictionary setting.
     pub breached_password_detection: bool,
@@ -67,6 +55,9 @@ pub struct ServerConfig {
     /// Tell each response's time spent on password hashes in a `Server-Timing` header.
     /// Off by default: it tells a client exactly how long its password check took.
     pub server_timing: bool,
+    /// The sandbox of Actions and custom database scripts: its time and memory limits,
+    /// the hosts scripts may reach, its threads.
+    pub scripts: gatehouse_scripts::Limits,
 }
 
 /// Limits and timings of background jobs.
@@ -120,9 +111,11 @@ impl ServerConfig {
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
             log_stream: None,
             mail: crate::mail::MailConfig::default(),
+            sms: crate::sms::SmsConfig::default(),
             breached_password_detection: true,
             hashing_threads: 0,
             server_timing: false,
+            scripts: gatehouse_scripts::Limits::default(),
         }
     }
 
@@ -161,6 +154,8 @@ pub struct Services {
     pub rate_limiter: crate::ratelimit::RateLimiter,
     pub audit: crate::audit::AuditLog,
     pub mail: crate::mail::Mail,
+    /// Sends the passwordless codes of `sms` connections.
+    pub sms: crate::sms::SmsSender,
     /// Wakes the job worker when a job is created.
     pub job_created: Arc<tokio::sync::Notify>,
     /// The connections' legacy identity stores, built on first use.
@@ -168,6 +163,8 @@ pub struct Services {
     /// The client for social and OIDC providers, with its discovery and JWKS caches.
     pub upstreams: Arc<crate::social::Upstreams>,
     pub metrics: crate::metrics::Metrics,
+    /// The JavaScript sandbox that runs Actions and custom database scripts.
+    pub scripts: gatehouse_scripts::Sandbox,
 }
 
 impl Services {

@@ -45,6 +45,8 @@ pub async fn issue_ticket(state: &Services, req: TicketRequest<'_>) -> Result<St
         TicketKind::EmailVerification => "u/email-verification",
         TicketKind::PasswordChange => "u/reset-password",
         TicketKind::Unblock => "u/unblock",
+        // Not a link: `/authorize?login_ticket=` takes it (`cross_origin`).
+        TicketKind::Login => "authorize",
     };
     Ok(format!("{}{path}?ticket={ticket}", state.config.issuer))
 }

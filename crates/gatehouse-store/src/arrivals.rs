@@ -3,7 +3,7 @@
 //! markers and the users without one (the bulk imports, which pay nothing for it).
 
 use crate::error::StoreError;
-use crate::rows::{count, user_values, INSERT_USER};
+use crate::rows::{user_values, INSERT_USER};
 use crate::store::Store;
 use gatehouse_core::user::User;
 
@@ -121,49 +121,39 @@ impl Store {
         Ok(self.db.opt(sql, &values![user_id], |_| Ok(())).await?.is_some())
     }
 
-    /// How the users of a connection arrived: two aggregates, over the connection's users
-    /// and over its markers.
+    /// How the users of a connection arrived, from the counters the store's triggers keep
+    /// (migration 0025), and the last legacy arrival from an index: no count over the users.
     pub async fn arrivals(&self, connection_id: &str) -> Result<Arrivals, StoreError> {
-        let sql = "SELECT COUNT(*) FROM users WHERE connection_id = $1";
-        let users = self.db.one(sql, &values![connection_id], count).await?;
-        let rows: Vec<(String, i64, Option<String>)> = self
+        let counters: Vec<(String, i64)> = self
             .db
-            .all(
-                "SELECT source, COUNT(*), MAX(arrived_at) FROM user_arrivals WHERE connection_id = $1 \
-                 GROUP BY source",
+            .all("SELECT source, users FROM connection_counts WHERE connection_id = $1", &values![connection_id], |r| {
+                Ok((r.get_at(0)?, r.get_at(1)?))
+            })
+            .await?;
+        let last: Option<String> = self
+            .db
+            .one(
+                "SELECT MAX(at) FROM (\
+                 SELECT MAX(arrived_at) AS at FROM user_arrivals WHERE connection_id = $1 AND source = 'login' \
+                 UNION ALL SELECT MAX(arrived_at) FROM user_arrivals WHERE connection_id = $1 AND source = 'reset' \
+                 UNION ALL SELECT MAX(arrived_at) FROM user_arrivals WHERE connection_id = $1 AND source = 'bulk') m",
                 &values![connection_id],
-                |r| Ok((r.get_at(0)?, r.get_at(1)?, r.get_at(2)?)),
+                |r| r.get_at(0),
             )
             .await?;
-        let mut a = Arrivals { users, ..Arrivals::default() };
+        let users = counters.iter().find(|(s, _)| s.is_empty()).map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0));
+        let rows = counters.into_iter().filter(|(s, _)| !s.is_empty());
+        let mut a = Arrivals { users, last_migrated_at: last, ..Arrivals::default() };
         let mut marked = 0;
-        for (source, n, last) in rows {
+        for (source, n) in rows {
             let n = u64::try_from(n).unwrap_or(0);
             marked += n;
-            let legacy = match source.as_str() {
-                "login" | "reset" => {
-                    a.on_login += n;
-                    true
-                }
-                "bulk" => {
-                    a.migrate_remaining += n;
-                    true
-                }
-                "signup" => {
-                    a.signed_up += n;
-                    false
-                }
-                "api" => {
-                    a.created_by_api += n;
-                    false
-                }
-                _ => {
-                    a.other += n;
-                    false
-                }
-            };
-            if legacy && last > a.last_migrated_at {
-                a.last_migrated_at = last;
+            match source.as_str() {
+                "login" | "reset" => a.on_login += n,
+                "bulk" => a.migrate_remaining += n,
+                "signup" => a.signed_up += n,
+                "api" => a.created_by_api += n,
+                _ => a.other += n,
             }
         }
         a.imported = users.saturating_sub(marked);

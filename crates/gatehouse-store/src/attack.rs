@@ -223,6 +223,37 @@ impl Store {
         Ok(pair)
     }
 
+    /// Removes a settings document; whether there was one.
+    pub async fn delete_setting(&self, name: &str) -> Result<bool, StoreError> {
+        let _forget = self.config.forget_after();
+        Ok(self.db.execute("DELETE FROM tenant_settings WHERE name = $1", values![name]).await? > 0)
+    }
+
+    /// Writes `body` only if the stored document is still `expected` (`None`: none
+    /// stored); whether it was written. Two writers that read the same document cannot
+    /// both win, so a change made from what was read never undoes another.
+    pub async fn swap_setting(
+        &self,
+        name: &str,
+        expected: Option<&Value>,
+        body: &Value,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let _forget = self.config.forget_after();
+        let written = match expected {
+            None => {
+                let sql = "INSERT INTO tenant_settings (name, body, updated_at) VALUES ($1, $2, $3) \
+                           ON CONFLICT (name) DO NOTHING";
+                self.db.execute(sql, values![name, SqlValue::json(body), now]).await?
+            }
+            Some(old) => {
+                let sql = "UPDATE tenant_settings SET body = $2, updated_at = $3 WHERE name = $1 AND body = $4";
+                self.db.execute(sql, values![name, SqlValue::json(body), now, SqlValue::json(old)]).await?
+            }
+        };
+        Ok(written > 0)
+    }
+
     pub async fn put_setting(&self, name: &str, body: &Value, now: &str) -> Result<(), StoreError> {
         let _forget = self.config.forget_after();
         self.db

@@ -169,6 +169,7 @@ impl Store {
             };
         };
         let unchanged = existing.identifier == api.identifier
+            && existing.name == api.name
             && existing.scopes == api.scopes
             && existing.token_lifetime == api.token_lifetime;
         if unchanged {

@@ -1,7 +1,7 @@
 //! Configuration rows that token requests read on every call — the client, its grant
 //! for an API, the API, the connection, the attack-protection settings — kept for a moment, so
 //! that a login reads from the database only what is its own (the user and its failure
-//! counters). Each of those reads cost two thread hand-offs to SQLite's worker.
+//! counters) — and what an Actions trigger runs. Each of those reads cost two thread hand-offs to SQLite's worker.
 //!
 //! Every configuration write through this store forgets everything (such writes are
 //! rare), so a node sees its own changes at once; a change made by another node or
@@ -33,6 +33,8 @@ pub(crate) enum ConfigKey {
     /// A connection by one of its unique columns (`name` or `id`) and the value.
     Connection(&'static str, String),
     Settings(String, String),
+    /// What a trigger runs (its bound, deployed actions).
+    TriggerActions(String),
 }
 
 type Entry = (Instant, Arc<dyn Any + Send + Sync>);

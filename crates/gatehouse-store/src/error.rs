@@ -26,6 +26,10 @@ pub enum StoreError {
     /// A stored value the store cannot read back (a column of the wrong type, bad JSON).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A sealed secret cannot be sealed or opened: its key is not configured, or the value
+    /// was altered (`sealed`).
+    #[error("sealed secret: {0}")]
+    Sealed(String),
 }
 
 /// Which uniqueness rule a write broke.

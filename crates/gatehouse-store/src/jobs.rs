@@ -61,6 +61,17 @@ impl Store {
         self.db.opt("SELECT * FROM jobs WHERE id = $1", &values![id], Job::from_row).await
     }
 
+    /// The most recent jobs, newest first (the console's list of what runs and ran).
+    pub async fn recent_jobs(&self, limit: u32) -> Result<Vec<Job>, StoreError> {
+        self.db
+            .all(
+                "SELECT * FROM jobs ORDER BY created_at DESC, id DESC LIMIT $1",
+                &values![i64::from(limit)],
+                Job::from_row,
+            )
+            .await
+    }
+
     pub async fn claim_job(&self, node: &str, now: &str, stale_before: &str) -> Result<Option<Job>, StoreError> {
         let skip_locked = match self.dialect() {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -168,10 +179,12 @@ impl Store {
         self.db
             .execute(
                 "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
-                values![name, fresh, now],
+                values![name, self.secrets.seal(fresh)?, now],
             )
             .await?;
-        self.db.one("SELECT value FROM server_secrets WHERE name = $1", &values![name], first_string).await
+        let sql = "SELECT value FROM server_secrets WHERE name = $1";
+        let stored = self.db.one(sql, &values![name], first_string).await?;
+        self.secrets.open(&stored)
     }
 
     pub async fn users_after(

@@ -34,28 +34,35 @@
 #[macro_use]
 pub mod sql;
 
+mod actions;
 mod arrivals;
 mod attack;
 mod authorization;
 mod bulk;
 mod config_cache;
+mod console;
 mod db;
 mod error;
 mod identities;
 mod jobs;
 mod login;
 mod logs;
+mod mfa;
 mod migrate;
+mod passwordless;
 mod rows;
+pub mod sealed;
 pub mod search;
 mod signup;
 mod store;
 
+pub use actions::BoundAction;
 pub use arrivals::{Arrival, Arrivals};
 pub use attack::{FailureCount, FailureKey, FailureState, LoginBlock};
 pub use authorization::RoleMember;
 pub use bulk::{BulkOutcome, UsersLoad};
 pub use config_cache::CONFIG_TTL;
+pub use console::ConsoleSession;
 pub use error::{ConflictOn, StoreError};
 pub use identities::UpstreamTransaction;
 pub use jobs::JobProgress;
@@ -64,6 +71,9 @@ pub use login::{
     RefreshRequest, RefreshToken, SessionDetails, Successor,
 };
 pub use logs::{DayCount, LogQuery, MAX_LOGS_PER_INSERT};
+pub use mfa::MfaPending;
+pub use passwordless::PasswordlessCode;
+pub use sealed::{Resealed, SecretKeys};
 pub use signup::{Ticket, TicketKind, PASSWORD_HISTORY_MAX};
 pub use sql::{Dialect, SqlType, SqlValue};
 pub use store::{LoginRecord, SigningKey, Store, UserQuery};

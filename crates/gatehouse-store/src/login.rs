@@ -116,6 +116,12 @@ pub struct AuthCode {
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// How the user authenticated for it (OIDC `amr`, space separated), when recorded.
+    pub amr: Option<String>,
+    /// The claims the post-login Actions set at the login that issued it (what
+    /// `gatehouse-services::actions::LoginClaims` serializes to); none for a code issued
+    /// before they ran there.
+    pub action_claims: Option<serde_json::Value>,
 }
 
 /// What redeeming a code found.
@@ -308,8 +314,8 @@ const SESSION_INSERT: &str = "INSERT INTO login_sessions (id_hash, sid, user_id,
 const SESSION_CLIENT_INSERT: &str =
     "INSERT INTO login_session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 const CODE_INSERT: &str = "INSERT INTO authorization_codes (code_hash, family_id, client_id, redirect_uri, \
-    code_challenge, code_challenge_method, nonce, scope, audience, user_id, auth_time, sid, created_at, expires_at) \
-    VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)";
+    code_challenge, code_challenge_method, nonce, scope, audience, user_id, auth_time, sid, created_at, expires_at, \
+    amr, action_claims) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)";
 /// A family's first token: the family begins when it is created (`$9`) and ends at `$11`.
 const REFRESH_INSERT: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
     audience, sid, auth_time, created_at, expires_at, family_created_at, family_expires_at) \
@@ -553,6 +559,8 @@ impl Store {
             &c.sid,
             c.created_at,
             c.expires_at,
+            &c.amr,
+            SqlValue::json_or_null(c.action_claims.as_ref()),
         ];
         self.db.execute(CODE_INSERT, code).await?;
         Ok(())
@@ -589,7 +597,15 @@ impl Store {
     /// Returns how many rows went.
     pub async fn purge_expired_login_state(&self, now: i64, code_grace: i64) -> Result<u64, StoreError> {
         let mut total = self.purge_auth_codes(now - code_grace).await?;
-        for table in ["login_sessions", "login_transactions", "refresh_tokens", "upstream_transactions"] {
+        for table in [
+            "login_sessions",
+            "login_transactions",
+            "refresh_tokens",
+            "upstream_transactions",
+            "mfa_pending",
+            "mfa_remembered_browsers",
+            "webauthn_ceremonies",
+        ] {
             total += self.db.execute(&format!("DELETE FROM {table} WHERE expires_at < $1"), values![now]).await?;
         }
         Ok(total)

@@ -1,10 +1,13 @@
 //! The row codecs: each stored type decoded once, from the backend-neutral [`Row`], and
 //! the user (the one row written from several places) encoded once.
 
+use crate::console::ConsoleSession;
 use crate::db::Row;
 use crate::error::StoreError;
 use crate::identities::UpstreamTransaction;
 use crate::login::{AuthCode, LoginTransaction, RefreshToken};
+use crate::mfa::MfaPending;
+use crate::passwordless::PasswordlessCode;
 use crate::sql::SqlValue;
 use crate::store::SigningKey;
 use gatehouse_core::client::{Client, ClientGrant};
@@ -148,8 +151,23 @@ from_row!(Client {
     client_secret_hash,
     client_metadata as json,
     oidc_logout as json_opt,
+    cross_origin_authentication,
+    cross_origin_loc,
     created_at,
     updated_at,
+});
+
+from_row!(PasswordlessCode {
+    id,
+    connection_id,
+    identifier,
+    client_id,
+    code_hash,
+    send,
+    auth_params as json,
+    attempts,
+    created_at,
+    expires_at,
 });
 
 from_row!(ClientGrant { id, client_id, audience, scope as json });
@@ -157,6 +175,8 @@ from_row!(ClientGrant { id, client_id, audience, scope as json });
 from_row!(SigningKey { kid, alg, private_pem, public_jwk as json, current, created_at, retired_at });
 
 from_row!(LoginTransaction { id_hash, browser_hash, params, created_at, expires_at });
+
+from_row!(ConsoleSession { id_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent });
 
 from_row!(UpstreamTransaction {
     id_hash,
@@ -167,6 +187,20 @@ from_row!(UpstreamTransaction {
     link_user_id,
     created_at,
     expires_at,
+});
+
+from_row!(MfaPending {
+    id_hash,
+    user_id,
+    client_id,
+    browser_hash,
+    context,
+    created_at,
+    expires_at,
+    passed_at,
+    email_code_hash,
+    email_sent_at,
+    oob_code_hash,
 });
 
 from_row!(AuthCode {
@@ -185,6 +219,8 @@ from_row!(AuthCode {
     created_at,
     expires_at,
     used_at,
+    amr,
+    action_claims as json_opt,
 });
 
 from_row!(RefreshToken {

@@ -1,4 +1,5 @@
-//! Tickets (email verification and password change links) and password history.
+//! Tickets (email verification, password change and unblock links, cross-origin login
+//! tickets) and password history.
 //!
 //! Callers store and look up the *hash* of a ticket, never the ticket. A ticket is used
 //! once: [`Store::consume_ticket`] is a conditional `UPDATE … RETURNING`, so of two
@@ -17,6 +18,9 @@ pub enum TicketKind {
     PasswordChange,
     /// The link of a brute-force notice: lifts the user's login blocks.
     Unblock,
+    /// A cross-origin login's `login_ticket` (`/co/authenticate`), redeemed by
+    /// `/authorize` with proof of its `co_verifier`.
+    Login,
 }
 
 impl TicketKind {
@@ -25,6 +29,7 @@ impl TicketKind {
             TicketKind::EmailVerification => "email_verification",
             TicketKind::PasswordChange => "password_change",
             TicketKind::Unblock => "unblock",
+            TicketKind::Login => "login_ticket",
         }
     }
 
@@ -33,6 +38,7 @@ impl TicketKind {
             "email_verification" => Some(TicketKind::EmailVerification),
             "password_change" => Some(TicketKind::PasswordChange),
             "unblock" => Some(TicketKind::Unblock),
+            "login_ticket" => Some(TicketKind::Login),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@ use crate::config_cache::{ConfigCache, ConfigKey};
 use crate::db::Db;
 use crate::error::StoreError;
 use crate::rows::{count, user_columns, user_values, FromRow, INSERT_USER, UPDATE_USER};
+use crate::sealed::SecretKeys;
 use crate::search;
 use crate::signup::TicketKind;
 use crate::sql::{Dialect, SqlValue};
@@ -21,6 +22,8 @@ pub struct Store {
     pub(crate) bulk: crate::bulk::BulkConnection,
     /// Clients, grants, connections and settings as recently read (`crate::config_cache`).
     pub(crate) config: Arc<ConfigCache>,
+    /// What seals secrets at rest (`crate::sealed`).
+    pub(crate) secrets: Arc<SecretKeys>,
 }
 
 /// A page of a user search.
@@ -85,8 +88,9 @@ const END_PASSWORD_TICKETS: &str = "DELETE FROM tickets WHERE user_id = $1 AND k
 const INSERT_SIGNING_KEY: &str =
     "INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, current, created_at) VALUES ($1,$2,$3,$4,$5,$6)";
 
-fn signing_key_values(key: &SigningKey) -> Vec<SqlValue> {
-    Vec::from(values![&key.kid, &key.alg, &key.private_pem, SqlValue::json(&key.public_jwk), true, &key.created_at])
+fn signing_key_values(key: &SigningKey, secrets: &SecretKeys) -> Result<Vec<SqlValue>, StoreError> {
+    let sealed = secrets.seal(&key.private_pem)?;
+    Ok(Vec::from(values![&key.kid, &key.alg, sealed, SqlValue::json(&key.public_jwk), true, &key.created_at]))
 }
 
 /// A client's values: `$1` its id, then the columns both its INSERT and its UPDATE write.
@@ -107,17 +111,19 @@ fn client_values(c: &Client) -> Vec<SqlValue> {
         SqlValue::json(&c.client_metadata),
         &c.updated_at,
         SqlValue::json_or_null(c.oidc_logout.as_ref()),
+        c.cross_origin_authentication,
+        &c.cross_origin_loc,
         &c.created_at,
     ])
 }
 
 /// A connection's values: `$1` its id, then the columns its UPDATE writes, then the
 /// columns only its INSERT writes.
-fn connection_values(c: &Connection) -> Vec<SqlValue> {
-    Vec::from(values![
+fn connection_values(c: &Connection, secrets: &SecretKeys) -> Result<Vec<SqlValue>, StoreError> {
+    Ok(Vec::from(values![
         &c.id,
         &c.display_name,
-        SqlValue::json(&c.options),
+        SqlValue::json(&secrets.seal_options(&c.options)?),
         SqlValue::json(&c.enabled_clients),
         SqlValue::json(&c.realms),
         c.is_domain_connection,
@@ -126,7 +132,7 @@ fn connection_values(c: &Connection) -> Vec<SqlValue> {
         &c.name,
         &c.strategy,
         &c.created_at,
-    ])
+    ]))
 }
 
 impl Store {
@@ -140,7 +146,20 @@ impl Store {
     /// missing). Lets several Gatehouse deployments, or test runs, share one database.
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Self, StoreError> {
         let db = Db::connect(url, schema).await?;
-        Ok(Self { db, bulk: Default::default(), config: Default::default() })
+        Ok(Self { db, bulk: Default::default(), config: Default::default(), secrets: Default::default() })
+    }
+
+    /// This store sealing secrets under `keys` (by default the development key, see
+    /// [`SecretKeys::development`]). Set it before the store is cloned or read.
+    pub fn with_secret_keys(mut self, keys: SecretKeys) -> Self {
+        self.secrets = Arc::new(keys);
+        self.config = Default::default();
+        self
+    }
+
+    /// The keys secrets are sealed under.
+    pub fn secret_keys(&self) -> &SecretKeys {
+        &self.secrets
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -164,7 +183,7 @@ impl Store {
             .execute(
                 "INSERT INTO connections (id, display_name, options, enabled_clients, realms, is_domain_connection, \
                  metadata, updated_at, name, strategy, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-                connection_values(c),
+                connection_values(c, &self.secrets)?,
             )
             .await?;
         Ok(())
@@ -172,7 +191,7 @@ impl Store {
 
     pub async fn update_connection(&self, c: &Connection) -> Result<(), StoreError> {
         let _forget = self.config.forget_after();
-        let values = &connection_values(c)[..8];
+        let values = &connection_values(c, &self.secrets)?[..8];
         let done = self
             .db
             .execute(
@@ -199,7 +218,7 @@ impl Store {
         let sql = format!("SELECT * FROM connections WHERE {column} = $1");
         self.config
             .through(ConfigKey::Connection(column, value.to_owned()), || async {
-                self.db.opt(&sql, &values![value], Connection::from_row).await
+                self.db.opt(&sql, &values![value], |r| self.open_connection(r)).await
             })
             .await
     }
@@ -220,7 +239,7 @@ impl Store {
         );
         let count_sql = format!("SELECT COUNT(*) FROM connections WHERE {filter}");
         let params = values![strategy, name, after, limit, offset];
-        let list = self.db.all(&list, &params, Connection::from_row).await?;
+        let list = self.db.all(&list, &params, |r| self.open_connection(r)).await?;
         Ok((list, self.db.one(&count_sql, &params[..2], count).await?))
     }
 
@@ -232,8 +251,17 @@ impl Store {
         Ok(self.db.execute_in_turn(DELETE, values![id]).await? > 0)
     }
 
+    /// A connection row with its secret options opened.
+    fn open_connection(&self, r: &crate::db::Row<'_>) -> Result<Connection, StoreError> {
+        let mut c = Connection::from_row(r)?;
+        self.secrets.open_options(&mut c.options)?;
+        Ok(c)
+    }
+
     pub async fn count_users_in_connection(&self, connection_id: &str) -> Result<u64, StoreError> {
-        self.db.one("SELECT COUNT(*) FROM users WHERE connection_id = $1", &values![connection_id], count).await
+        // The counter the triggers of migration 0025 keep.
+        let sql = "SELECT COALESCE(MAX(users), 0) FROM connection_counts WHERE connection_id = $1 AND source = ''";
+        self.db.one(sql, &values![connection_id], count).await
     }
 
     // ---- users -------------------------------------------------------------------
@@ -271,6 +299,19 @@ impl Store {
 
     /// One page of users matching `query`, and the total number of matches.
     pub async fn search_users(&self, query: &UserQuery) -> Result<(Vec<User>, u64), StoreError> {
+        let (where_clause, params) = self.user_search_filter(query)?;
+        let users = self.search_users_where(query, &where_clause, &params).await?;
+        let count_sql = format!("SELECT COUNT(*) FROM users {where_clause}");
+        Ok((users, self.db.scan_count(&count_sql, &params).await?))
+    }
+
+    /// A page of a user search without its total (which costs a count of every match).
+    pub async fn search_users_page(&self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
+        let (where_clause, params) = self.user_search_filter(query)?;
+        self.search_users_where(query, &where_clause, &params).await
+    }
+
+    fn user_search_filter(&self, query: &UserQuery) -> Result<(String, Vec<SqlValue>), StoreError> {
         let mut params = Vec::new();
         let mut conditions = Vec::new();
         if let Some(connection) = &query.connection {
@@ -285,6 +326,15 @@ impl Store {
         }
         let where_clause =
             if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        Ok((where_clause, params))
+    }
+
+    async fn search_users_where(
+        &self,
+        query: &UserQuery,
+        where_clause: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<User>, StoreError> {
         let order = match &query.sort {
             Some(sort) => search::compile_sort(sort).map_err(|e| StoreError::InvalidQuery(e.to_string()))?,
             None => "created_at DESC, user_id DESC".to_string(),
@@ -293,9 +343,7 @@ impl Store {
             "SELECT * FROM users {where_clause} ORDER BY {order} LIMIT {} OFFSET {}",
             query.limit, query.offset
         );
-        let count_sql = format!("SELECT COUNT(*) FROM users {where_clause}");
-        let users = self.db.scan(&list, &params, User::from_row).await?;
-        Ok((users, self.db.scan_count(&count_sql, &params).await?))
+        self.db.scan(&list, params, User::from_row).await
     }
 
     /// Reads a user, lets `change` modify it, and writes it back, all in one transaction
@@ -305,7 +353,8 @@ impl Store {
     /// A change of password (a stored hash replaced, or a new `last_password_reset`, which
     /// every setting of a password stamps) ends, in the same transaction, every
     /// outstanding password-change ticket of the user: emailed reset links and the
-    /// Management API's tickets alike. However the password changed, no older link can
+    /// Management API's tickets alike, and the browsers remembered after a second factor.
+    /// However the password changed, no older link can
     /// overwrite it. The first hash of a user who had none, as a legacy store's migration
     /// at login writes it, is the password the user already had, not a new one: a reset
     /// asked for before that login still completes. (A login's rehash to stronger
@@ -343,6 +392,7 @@ impl Store {
                                 &values![&user.user_id, TicketKind::PasswordChange.as_str()],
                             )
                             .await?;
+                            c.execute(crate::mfa::FORGET_BROWSERS, &values![&user.user_id]).await?;
                         }
                         Ok(Some(user))
                     })
@@ -391,8 +441,8 @@ impl Store {
             .execute(
                 "INSERT INTO clients (client_id, name, description, app_type, is_first_party, grant_types, callbacks, \
                  allowed_logout_urls, web_origins, allowed_origins, token_endpoint_auth_method, client_secret_hash, \
-                 client_metadata, updated_at, oidc_logout, created_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
+                 client_metadata, updated_at, oidc_logout, cross_origin_authentication, cross_origin_loc, created_at) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
                 client_values(c),
             )
             .await?;
@@ -401,14 +451,14 @@ impl Store {
 
     pub async fn update_client(&self, c: &Client) -> Result<(), StoreError> {
         let _forget = self.config.forget_after();
-        let values = &client_values(c)[..15];
+        let values = &client_values(c)[..17];
         let done = self
             .db
             .execute(
                 "UPDATE clients SET name = $2, description = $3, app_type = $4, is_first_party = $5, grant_types = $6, \
                  callbacks = $7, allowed_logout_urls = $8, web_origins = $9, allowed_origins = $10, \
                  token_endpoint_auth_method = $11, client_secret_hash = $12, client_metadata = $13, updated_at = $14, \
-                 oidc_logout = $15 WHERE client_id = $1",
+                 oidc_logout = $15, cross_origin_authentication = $16, cross_origin_loc = $17 WHERE client_id = $1",
                 values,
             )
             .await?;
@@ -426,16 +476,24 @@ impl Store {
             .await
     }
 
-    pub async fn clients(&self, offset: u32, limit: u32) -> Result<(Vec<Client>, u64), StoreError> {
+    /// A page of clients, and how many there are; `except` leaves one out (by id).
+    pub async fn clients(
+        &self,
+        except: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<Client>, u64), StoreError> {
+        let except = except.unwrap_or("");
         let list = self
             .db
             .all(
-                "SELECT * FROM clients ORDER BY created_at, client_id LIMIT $1 OFFSET $2",
-                &values![limit, offset],
+                "SELECT * FROM clients WHERE client_id <> $3 ORDER BY created_at, client_id LIMIT $1 OFFSET $2",
+                &values![limit, offset, except],
                 Client::from_row,
             )
             .await?;
-        Ok((list, self.db.one("SELECT COUNT(*) FROM clients", &[], count).await?))
+        let total = self.db.one("SELECT COUNT(*) FROM clients WHERE client_id <> $1", &values![except], count).await?;
+        Ok((list, total))
     }
 
     pub async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
@@ -505,13 +563,13 @@ impl Store {
     /// already (another node starting at the same moment made one) this is a
     /// [`StoreError::Conflict`] and nothing is written: that key is everybody's.
     pub async fn insert_first_signing_key(&self, key: &SigningKey) -> Result<(), StoreError> {
-        self.db.execute(INSERT_SIGNING_KEY, signing_key_values(key)).await?;
+        self.db.execute(INSERT_SIGNING_KEY, signing_key_values(key, &self.secrets)?).await?;
         Ok(())
     }
 
     /// Stores a new key and makes it the one that signs, retiring the previous one.
     pub async fn rotate_signing_key(&self, key: &SigningKey, now: &str) -> Result<(), StoreError> {
-        let (retire, key) = (values![false, now, true], signing_key_values(key));
+        let (retire, key) = (values![false, now, true], signing_key_values(key, &self.secrets)?);
         self.db
             .transaction(move |mut c| {
                 Box::pin(async move {
@@ -530,7 +588,11 @@ impl Store {
             .all(
                 "SELECT * FROM signing_keys WHERE current = $1 OR retired_at > $2 ORDER BY created_at DESC",
                 &values![true, retired_after],
-                SigningKey::from_row,
+                |r| {
+                    let mut key = SigningKey::from_row(r)?;
+                    key.private_pem = self.secrets.open(&key.private_pem)?;
+                    Ok(key)
+                },
             )
             .await
     }

@@ -27,6 +27,11 @@ pub struct RawConfig {
     pub admin_client_id: Option<String>,
     pub admin_client_secret: Option<String>,
     pub admin_client_secret_file: Option<PathBuf>,
+    /// The first administrator of the admin console: created in the default database
+    /// connection with this password unless the user exists, and given the console role.
+    pub console_admin_email: Option<String>,
+    pub console_admin_password: Option<String>,
+    pub console_admin_password_file: Option<PathBuf>,
     /// `text` (default on a terminal) or `json`.
     pub log_format: Option<String>,
     /// A `tracing` filter, e.g. `info,gatehouse_server=debug`.
@@ -47,11 +52,119 @@ pub struct RawConfig {
     pub tokens: TokenSettings,
     /// Outgoing email.
     pub mail: MailSettings,
+    /// Outgoing text messages (passwordless codes of `sms` connections).
+    pub sms: SmsSettings,
     /// Refuse the 10,000 most common (breached) passwords at sign-up and reset.
     pub breached_password_detection: bool,
+    /// HTTPS on `listen`.
+    pub tls: TlsSettings,
+    /// The keys that seal secrets at rest.
+    pub secrets: SecretsSettings,
+    /// The sandbox of Actions and custom database scripts.
+    pub scripts: ScriptsSettings,
+}
+
+/// The sandbox that runs Actions and custom database scripts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScriptsSettings {
+    /// How long one run may take (Auth0: 20 s).
+    pub timeout_ms: u64,
+    /// The most memory one run's JavaScript may hold.
+    pub memory_mb: u64,
+    /// The only hosts scripts may connect to (HTTP, MySQL, PostgreSQL): exact names or
+    /// `*.example.com`. Empty: none.
+    pub allowed_hosts: Vec<String>,
+    /// Sandbox threads.
+    pub threads: usize,
+}
+
+impl Default for ScriptsSettings {
+    fn default() -> Self {
+        Self { timeout_ms: 20_000, memory_mb: 64, allowed_hosts: Vec::new(), threads: 2 }
+    }
+}
+
+/// HTTPS on the listener: a PEM certificate chain and key, or (for development) a
+/// self-signed certificate for `localhost` and `127.0.0.1` made once under `data_dir`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub self_signed: bool,
+}
+
+/// Where the listener's certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    Files {
+        cert_file: PathBuf,
+        key_file: PathBuf,
+    },
+    /// `data_dir/tls/self-signed.{crt,key}`, made at the first start.
+    SelfSigned,
+}
+
+/// The key-encryption keys that seal the secrets the store keeps (signing keys, upstream
+/// and legacy-store credentials, MFA secrets): `ID:BASE64` entries of 32 bytes, the first
+/// seals, all open. From `keys` or a file (`keys_file`, one entry a line), not both.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSettings {
+    pub keys: Vec<String>,
+    pub keys_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SecretsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretsSettings {{ keys: <{} redacted>, keys_file: {:?} }}", self.keys.len(), self.keys_file)
+    }
 }
 
 /// Outgoing email: `transport = "outbox"` (files, for development) or `"smtp"`.
+/// Outgoing text messages: `transport = "outbox"` (files, for development) or
+/// `"webhook"` (a JSON `POST` of `{"to","body"}` to a gateway of your own).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsSettings {
+    pub transport: String,
+    /// Default: `<data_dir>/sms-outbox`.
+    pub outbox_dir: Option<PathBuf>,
+    pub webhook_url: Option<String>,
+    /// Sent as `Authorization: Bearer <token>`.
+    pub webhook_token: Option<String>,
+    pub webhook_token_file: Option<PathBuf>,
+    pub timeout_secs: u64,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        Self {
+            transport: "outbox".into(),
+            outbox_dir: None,
+            webhook_url: None,
+            webhook_token: None,
+            webhook_token_file: None,
+            timeout_secs: gatehouse_services::sms::SmsConfig::default().timeout_secs,
+        }
+    }
+}
+
+/// The token never shows in debug output.
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsSettings")
+            .field("transport", &self.transport)
+            .field("outbox_dir", &self.outbox_dir)
+            .field("webhook_url", &self.webhook_url)
+            .field("webhook_token", &self.webhook_token.as_ref().map(|_| "<redacted>"))
+            .field("webhook_token_file", &self.webhook_token_file)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MailSettings {
@@ -96,12 +209,13 @@ pub struct BrandingSettings {
     pub name: String,
     pub logo_url: Option<String>,
     pub primary_color: String,
+    pub page_background: String,
 }
 
 impl Default for BrandingSettings {
     fn default() -> Self {
         let b = gatehouse_services::state::Branding::default();
-        Self { name: b.name, logo_url: b.logo_url, primary_color: b.primary_color }
+        Self { name: b.name, logo_url: b.logo_url, primary_color: b.primary_color, page_background: b.page_background }
     }
 }
 
@@ -238,6 +352,9 @@ impl Default for RawConfig {
             admin_client_id: None,
             admin_client_secret: None,
             admin_client_secret_file: None,
+            console_admin_email: None,
+            console_admin_password: None,
+            console_admin_password_file: None,
             log_format: None,
             log: "info".into(),
             data_dir: PathBuf::from("data"),
@@ -250,7 +367,11 @@ impl Default for RawConfig {
             api_audiences: Vec::new(),
             tokens: TokenSettings::default(),
             mail: MailSettings::default(),
+            sms: SmsSettings::default(),
             breached_password_detection: true,
+            tls: TlsSettings::default(),
+            secrets: SecretsSettings::default(),
+            scripts: ScriptsSettings::default(),
         }
     }
 }
@@ -263,6 +384,9 @@ const KEYS: &[&str] = &[
     "admin_client_id",
     "admin_client_secret",
     "admin_client_secret_file",
+    "console_admin_email",
+    "console_admin_password",
+    "console_admin_password_file",
     "log_format",
     "log",
     "hash",
@@ -275,7 +399,11 @@ const KEYS: &[&str] = &[
     "api_audiences",
     "tokens",
     "mail",
+    "sms",
     "breached_password_detection",
+    "tls",
+    "secrets",
+    "scripts",
     "config",
 ];
 
@@ -289,6 +417,7 @@ const NESTED_TEXT_KEYS: &[&str] = &[
     "branding.name",
     "branding.logo_url",
     "branding.primary_color",
+    "branding.page_background",
     "mail.from",
     "mail.transport",
     "mail.outbox_dir",
@@ -297,10 +426,18 @@ const NESTED_TEXT_KEYS: &[&str] = &[
     "mail.smtp_username",
     "mail.smtp_password",
     "mail.smtp_password_file",
+    "sms.transport",
+    "sms.outbox_dir",
+    "sms.webhook_url",
+    "sms.webhook_token",
+    "sms.webhook_token_file",
+    "tls.cert_file",
+    "tls.key_file",
+    "secrets.keys_file",
 ];
 
 /// Keys whose values are `true` or `false`.
-const BOOLEAN_KEYS: &[&str] = &["breached_password_detection", "hash.server_timing"];
+const BOOLEAN_KEYS: &[&str] = &["breached_password_detection", "hash.server_timing", "tls.self_signed"];
 
 /// Validated configuration.
 #[derive(Debug, Clone)]
@@ -309,6 +446,8 @@ pub struct Config {
     pub issuer: String,
     pub database_url: String,
     pub admin: Option<(String, String)>,
+    /// The console's first administrator: email and password.
+    pub console_admin: Option<(String, String)>,
     pub json_logs: bool,
     pub log_filter: String,
     pub argon2: Argon2Config,
@@ -324,7 +463,23 @@ pub struct Config {
     pub api_audiences: Vec<String>,
     pub tokens: TokenSettings,
     pub mail: gatehouse_services::mail::MailConfig,
+    pub sms: gatehouse_services::sms::SmsConfig,
     pub breached_password_detection: bool,
+    pub tls: Option<Tls>,
+    /// `secrets.keys` entries, checked; empty: the development key.
+    pub secret_keys: Vec<gatehouse_core::secret::Secret>,
+    pub scripts: gatehouse_scripts::Limits,
+}
+
+impl Config {
+    /// The keys the store seals secrets under.
+    pub fn secret_keys(&self) -> anyhow::Result<gatehouse_store::SecretKeys> {
+        if self.secret_keys.is_empty() {
+            return Ok(gatehouse_store::SecretKeys::development());
+        }
+        let entries: Vec<&str> = self.secret_keys.iter().map(|s| s.expose()).collect();
+        Ok(gatehouse_store::SecretKeys::parse(&entries)?)
+    }
 }
 
 /// Flags that override everything else.
@@ -370,7 +525,9 @@ fn load_from(overrides: &Overrides, env: &[(String, String)]) -> anyhow::Result<
         let path = key.to_ascii_lowercase().replace("__", ".");
         // Top-level settings and the few nested text settings are strings; the other
         // nested settings are numbers, but for the flags.
-        figment = if path == "api_audiences" || path == "mail.admin_emails" {
+        figment = if ["api_audiences", "mail.admin_emails", "secrets.keys", "scripts.allowed_hosts"]
+            .contains(&path.as_str())
+        {
             let list: Vec<&str> = value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect();
             figment.merge(Serialized::default(&path, list))
         } else if BOOLEAN_KEYS.contains(&path.as_str()) {
@@ -402,7 +559,15 @@ fn is_known_env_key(k: &str) -> bool {
 fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Config> {
     let listen: SocketAddr =
         raw.listen.parse().with_context(|| format!("listen: {:?} is not a host:port address", raw.listen))?;
-    let issuer = raw.issuer.clone().unwrap_or_else(|| format!("http://{listen}/"));
+    let tls = match (&raw.tls.cert_file, &raw.tls.key_file, raw.tls.self_signed) {
+        (None, None, false) => None,
+        (None, None, true) => Some(Tls::SelfSigned),
+        (Some(c), Some(k), false) => Some(Tls::Files { cert_file: c.clone(), key_file: k.clone() }),
+        (_, _, true) => bail!("tls.self_signed: cannot be combined with tls.cert_file and tls.key_file"),
+        _ => bail!("tls: give both tls.cert_file and tls.key_file (PEM)"),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let issuer = raw.issuer.clone().unwrap_or_else(|| format!("{scheme}://{listen}/"));
     let parsed = url::Url::parse(&issuer).with_context(|| format!("issuer: {issuer:?} is not a URL"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() || parsed.fragment().is_some() {
         bail!("issuer: {issuer:?} must be an http(s) URL without query or fragment");
@@ -434,6 +599,27 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         }
         (None, None) => None,
         _ => bail!("admin_client_id and admin_client_secret go together: set both or neither"),
+    };
+    let console_password = match (&raw.console_admin_password, &raw.console_admin_password_file) {
+        (Some(_), Some(_)) => bail!("console_admin_password: give the password or a file holding it, not both"),
+        (Some(p), None) => Some(p.clone()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("console_admin_password_file: cannot read {}", path.display()))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    let console_admin = match (raw.console_admin_email.clone(), console_password) {
+        (Some(email), Some(password)) => {
+            if gatehouse_core::validate::Email::parse(&email).is_err() {
+                bail!("console_admin_email: {email:?} is not an email address");
+            }
+            Some((email, password))
+        }
+        (None, None) => None,
+        _ => bail!("console_admin_email and console_admin_password go together: set both or neither"),
     };
     let json_logs = match raw.log_format.as_deref() {
         None | Some("text") => false,
@@ -516,18 +702,17 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         }
     };
     let b = &raw.branding;
-    let hex = b.primary_color.strip_prefix('#').unwrap_or("");
-    if !(matches!(hex.len(), 3 | 6) && hex.bytes().all(|c| c.is_ascii_hexdigit())) {
-        bail!("branding.primary_color: {:?} is not a #rgb or #rrggbb colour", b.primary_color);
-    }
-    if let Some(logo) = &b.logo_url {
-        let ok = url::Url::parse(logo).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-        if !ok {
-            bail!("branding.logo_url: {logo:?} must be an absolute http(s) URL");
+    let branding = gatehouse_services::state::Branding {
+        name: b.name.clone(),
+        logo_url: b.logo_url.clone(),
+        primary_color: b.primary_color.clone(),
+        page_background: b.page_background.clone(),
+    };
+    if let Err(e) = branding.validate() {
+        match e {
+            gatehouse_core::Error::InvalidField { field, reason } => bail!("branding.{field}: {reason}"),
+            other => bail!("branding: {other}"),
         }
-    }
-    if b.name.trim().is_empty() || b.name.len() > 100 {
-        bail!("branding.name: 1 to 100 characters");
     }
     if let Some(dir) = &raw.template_dir {
         if !dir.is_dir() {
@@ -547,14 +732,36 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         }
     }
     let mail = mail_config(&raw.mail)?;
+    let sms = sms_config(&raw.sms)?;
+    let secret_keys = secret_keys(&raw.secrets)?;
+    let sc = &raw.scripts;
+    if !(100..=60_000).contains(&sc.timeout_ms) {
+        bail!("scripts.timeout_ms: 100 to 60000 milliseconds");
+    }
+    if !(8..=1024).contains(&sc.memory_mb) {
+        bail!("scripts.memory_mb: 8 to 1024");
+    }
+    if !(1..=64).contains(&sc.threads) {
+        bail!("scripts.threads: 1 to 64");
+    }
+    if let Some(bad) = sc.allowed_hosts.iter().find(|h| h.trim().is_empty() || h.contains('/') || h.contains(':')) {
+        bail!(
+            "scripts.allowed_hosts: {bad:?} is not a host name (no scheme, port or path; *.example.com for subdomains)"
+        );
+    }
+    let scripts = gatehouse_scripts::Limits {
+        timeout: std::time::Duration::from_millis(sc.timeout_ms),
+        memory_bytes: usize::try_from(sc.memory_mb << 20).unwrap_or(usize::MAX),
+        allowed_hosts: sc.allowed_hosts.clone(),
+        threads: sc.threads,
+    };
     Ok(Config {
+        scripts,
+        secret_keys,
         mail,
+        sms,
         breached_password_detection: raw.breached_password_detection,
-        branding: gatehouse_services::state::Branding {
-            name: b.name.clone(),
-            logo_url: b.logo_url.clone(),
-            primary_color: b.primary_color.clone(),
-        },
+        branding,
         template_dir: raw.template_dir.clone(),
         api_audiences: raw.api_audiences.clone(),
         tokens: raw.tokens.clone(),
@@ -564,6 +771,7 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         issuer,
         database_url: raw.database_url,
         admin,
+        console_admin,
         json_logs,
         log_filter: raw.log,
         argon2,
@@ -572,7 +780,38 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
         server_timing: h.server_timing,
         data_dir: raw.data_dir,
         jobs,
+        tls,
     })
+}
+
+fn sms_config(m: &SmsSettings) -> anyhow::Result<gatehouse_services::sms::SmsConfig> {
+    use gatehouse_services::sms::{SmsConfig, SmsTransport};
+    if !(1..=300).contains(&m.timeout_secs) {
+        bail!("sms.timeout_secs: 1 to 300 seconds");
+    }
+    let transport = match m.transport.as_str() {
+        "outbox" => SmsTransport::Outbox { dir: m.outbox_dir.clone() },
+        "webhook" => {
+            let Some(url) = m.webhook_url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+            else {
+                bail!("sms.webhook_url: an http(s) URL is required when sms.transport is webhook");
+            };
+            let token = match (&m.webhook_token, &m.webhook_token_file) {
+                (Some(_), Some(_)) => bail!("sms.webhook_token: give the token or a file holding it, not both"),
+                (Some(t), None) => Some(t.clone()),
+                (None, Some(path)) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("sms.webhook_token_file: cannot read {}", path.display()))?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string(),
+                ),
+                (None, None) => None,
+            };
+            SmsTransport::Webhook { url, token: token.map(gatehouse_core::secret::Secret::new) }
+        }
+        other => bail!("sms.transport: {other:?} is not one of outbox, webhook"),
+    };
+    Ok(SmsConfig { transport, timeout_secs: m.timeout_secs })
 }
 
 fn mail_config(m: &MailSettings) -> anyhow::Result<gatehouse_services::mail::MailConfig> {
@@ -636,12 +875,55 @@ fn mail_config(m: &MailSettings) -> anyhow::Result<gatehouse_services::mail::Mai
     })
 }
 
+/// The `secrets.keys` entries, from the list or the file, each checked.
+fn secret_keys(s: &SecretsSettings) -> anyhow::Result<Vec<gatehouse_core::secret::Secret>> {
+    let entries: Vec<String> = match (&s.keys_file, s.keys.is_empty()) {
+        (Some(_), false) => bail!("secrets.keys: give the keys or a file holding them, not both"),
+        (Some(path), true) => std::fs::read_to_string(path)
+            .with_context(|| format!("secrets.keys_file: cannot read {}", path.display()))?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect(),
+        (None, _) => s.keys.clone(),
+    };
+    if s.keys_file.is_some() && entries.is_empty() {
+        bail!("secrets.keys_file: the file holds no key");
+    }
+    if !entries.is_empty() {
+        gatehouse_store::SecretKeys::parse(&entries)?;
+    }
+    Ok(entries.into_iter().map(gatehouse_core::secret::Secret::new).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn secret_keys_come_from_the_environment_or_a_file_newest_first() {
+        let (k1, k2) =
+            ("k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "k2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=");
+        let (c, _) =
+            load_from(&Overrides::default(), &env(&[("GATEHOUSE_SECRETS__KEYS", &format!("{k2}, {k1}"))])).unwrap();
+        assert_eq!(c.secret_keys().unwrap().current_id(), "k2");
+        let path = std::env::temp_dir().join(format!("gh-kek-{}", std::process::id()));
+        std::fs::write(&path, format!("# newest first\n{k1}\n\ndev\n")).unwrap();
+        let file = env(&[("GATEHOUSE_SECRETS__KEYS_FILE", path.to_str().unwrap())]);
+        let (c, _) = load_from(&Overrides::default(), &file).unwrap();
+        assert_eq!(c.secret_keys().unwrap().current_id(), "k1");
+        assert!(!format!("{c:?}").contains("AQEBAQEB"), "keys never show in Debug");
+        let both = env(&[("GATEHOUSE_SECRETS__KEYS_FILE", path.to_str().unwrap()), ("GATEHOUSE_SECRETS__KEYS", k2)]);
+        assert!(load_from(&Overrides::default(), &both).is_err());
+        assert!(load_from(&Overrides::default(), &env(&[("GATEHOUSE_SECRETS__KEYS", "k1:short")])).is_err());
+        std::fs::remove_file(&path).unwrap();
+        let (c, _) = load_from(&Overrides::default(), &[]).unwrap();
+        assert!(c.secret_keys().unwrap().is_development());
     }
 
     #[test]
@@ -807,5 +1089,24 @@ mod tests {
             let e = load_from(&Overrides::default(), &env(&[(k, v)])).unwrap_err();
             assert!(format!("{e:#}").contains(expected), "{k}: {e:#}");
         }
+    }
+
+    #[test]
+    fn tls_is_files_or_self_signed() {
+        let c = load_from(&Overrides::default(), &env(&[("GATEHOUSE_TLS__SELF_SIGNED", "true")])).unwrap().0;
+        assert_eq!(c.tls, Some(Tls::SelfSigned));
+        assert_eq!(c.issuer, "https://127.0.0.1:8080/", "the default issuer follows the scheme");
+        let files = [("GATEHOUSE_TLS__CERT_FILE", "/etc/gh/cert.pem"), ("GATEHOUSE_TLS__KEY_FILE", "/etc/gh/key.pem")];
+        let c = load_from(&Overrides::default(), &env(&files)).unwrap().0;
+        assert_eq!(
+            c.tls,
+            Some(Tls::Files { cert_file: "/etc/gh/cert.pem".into(), key_file: "/etc/gh/key.pem".into() })
+        );
+        assert_eq!(load_from(&Overrides::default(), &env(&[])).unwrap().0.tls, None);
+        let half = load_from(&Overrides::default(), &env(&files[..1])).unwrap_err();
+        assert!(format!("{half:#}").contains("tls.key_file"), "{half:#}");
+        let both = [files[0], files[1], ("GATEHOUSE_TLS__SELF_SIGNED", "true")];
+        let e = load_from(&Overrides::default(), &env(&both)).unwrap_err();
+        assert!(format!("{e:#}").contains("tls.self_signed"), "{e:#}");
     }
 }

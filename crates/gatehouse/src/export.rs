@@ -38,6 +38,10 @@ pub struct ExportArgs {
     /// elsewhere. The file then holds credentials.
     #[arg(long)]
     pub include_password_hashes: bool,
+    /// Add each user's MFA factors (`mfa_factors`, TOTP secrets in plaintext) in the
+    /// import schema's shape, so they re-import elsewhere. The file then holds credentials.
+    #[arg(long)]
+    pub include_mfa_factors: bool,
     /// Fields to export (profile paths such as user_metadata.plan), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub fields: Vec<String>,
@@ -53,12 +57,15 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
-/// The warning printed when a file of password hashes is written.
+/// The warning printed when a file of password hashes or MFA secrets is written.
 pub fn credentials_warning(args: &ExportArgs) -> String {
     let to = args.output.as_ref().map_or_else(|| "the output".to_string(), |p| p.display().to_string());
-    format!(
-        "warning: {to} holds password hashes (credentials): keep it as safe as the store itself and delete it when done"
-    )
+    let what = match (args.include_password_hashes, args.include_mfa_factors) {
+        (true, true) => "password hashes and MFA secrets",
+        (false, true) => "MFA secrets",
+        _ => "password hashes",
+    };
+    format!("warning: {to} holds {what} (credentials): keep it as safe as the store itself and delete it when done")
 }
 
 /// `gatehouse export`: returns the exit status (0 done, 2 unusable input, 1 failure).
@@ -70,7 +77,7 @@ pub async fn main(config: crate::config::Config, args: ExportArgs) -> u8 {
             return 1;
         }
     };
-    if args.include_password_hashes {
+    if args.include_password_hashes || args.include_mfa_factors {
         eprintln!("{}", credentials_warning(&args));
     }
     let hasher = Arc::new(Hasher::new(config.argon2, config.limits.clone()));
@@ -84,7 +91,12 @@ pub async fn main(config: crate::config::Config, args: ExportArgs) -> u8 {
                 outcome.users,
                 args.connection,
                 format!("{:?}", args.format).to_lowercase(),
-                if args.include_password_hashes { ", with password hashes" } else { "" },
+                match (args.include_password_hashes, args.include_mfa_factors) {
+                    (true, true) => ", with password hashes and MFA factors",
+                    (true, false) => ", with password hashes",
+                    (false, true) => ", with MFA factors",
+                    (false, false) => "",
+                },
                 outcome.seconds
             );
             0
@@ -122,9 +134,11 @@ pub async fn run(store: &Store, hasher: Arc<Hasher>, args: &ExportArgs) -> Resul
         },
         fields,
         include_password_hashes: args.include_password_hashes,
+        include_mfa_factors: args.include_mfa_factors,
         limit: args.limit,
     };
-    let out = Shared(Arc::new(Mutex::new(Some(Output::open(args.output.as_deref(), args.include_password_hashes)?))));
+    let credentials = args.include_password_hashes || args.include_mfa_factors;
+    let out = Shared(Arc::new(Mutex::new(Some(Output::open(args.output.as_deref(), credentials)?))));
     let result = export_users(store, hasher, request, out.clone()).await;
     let finished = out.0.lock().map_err(|_| anyhow::anyhow!("output lock poisoned"))?.take().map(Output::finish);
     let failure = match (result, finished) {

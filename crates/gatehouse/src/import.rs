@@ -10,7 +10,8 @@ use gatehouse_core::connection::Connection;
 use gatehouse_hash::Hasher;
 use gatehouse_migrate::{FirebaseHashConfig, Format, ReadOptions, RecordError};
 use gatehouse_services::import::{
-    error_json, import_event, import_file, BatchReport, ImportError, ImportOrigin, ImportRequest, ImportSink,
+    error_json, import_event, import_file, read_hash_export, BatchReport, ImportError, ImportOrigin, ImportRequest,
+    ImportSink,
 };
 use gatehouse_store::Store;
 use std::io::{BufWriter, Write};
@@ -45,6 +46,10 @@ pub struct ImportArgs {
     /// times faster), which makes a server running on the same SQLite file wait to write.
     #[arg(long)]
     pub commit_every_batch: bool,
+    /// Auth0's password-hash export (the NDJSON its support sends): each user of FILE
+    /// takes its hash by id; hashes no user takes are reported as failed records.
+    #[arg(long)]
+    pub hashes: Option<PathBuf>,
     /// Write the summary and every failed record as JSON to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -183,6 +188,12 @@ pub async fn run(
     if read.firebase.is_some() && format != Format::Firebase {
         return Err(Failure::Unusable("the Firebase hash parameters only apply to --format firebase".into()));
     }
+    let hashes = match &args.hashes {
+        Some(path) => {
+            Some(read_hash_export(path, &read).await.map_err(|e| Failure::Unusable(format!("--hashes: {e}")))?)
+        }
+        None => None,
+    };
     let report = match &args.report {
         Some(path) => Some(ReportWriter::create(path).map_err(Failure::Unusable)?),
         None => None,
@@ -198,6 +209,7 @@ pub async fn run(
         id_seed: None,
         now,
         single_load: !args.commit_every_batch,
+        hashes,
     };
     let mut sink = CliSink { report, first_errors: Vec::new(), progress };
     let result = import_file(store, hasher, request, &mut sink).await;

@@ -8,7 +8,8 @@ use crate::progress::Progress;
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_hash::Hasher;
 use gatehouse_legacy::LegacyStore;
-use gatehouse_services::import::error_json;
+use gatehouse_migrate::ReadOptions;
+use gatehouse_services::import::{error_json, read_hash_export};
 use gatehouse_services::legacy::{migrate_remaining, RemainingSummary};
 use gatehouse_store::Store;
 use std::sync::{Arc, Mutex};
@@ -18,6 +19,11 @@ pub struct MigrateRemainingArgs {
     /// The database connection (by name) whose legacy store is read.
     #[arg(long)]
     pub connection: String,
+    /// Auth0's password-hash export (the NDJSON its support sends), for an `auth0`
+    /// legacy store: each user takes its hash by id, so it needs no password reset;
+    /// hashes no user takes are reported as failed.
+    #[arg(long)]
+    pub hashes: Option<std::path::PathBuf>,
 }
 
 /// Runs the migration; the summary, or why it could not run (exit 2: unusable
@@ -26,6 +32,7 @@ pub async fn run(
     store: &Store,
     hasher: &Hasher,
     connection: &str,
+    hashes: Option<&std::path::Path>,
     now: &str,
     progress: Progress,
 ) -> Result<(RemainingSummary, Vec<serde_json::Value>), (u8, String)> {
@@ -40,9 +47,17 @@ pub async fn run(
     if !legacy.can_list() {
         return Err((2, "the legacy store cannot list its users: configure options.legacy_store.queries.list (sql) or list_url (http)".into()));
     }
+    let hashes = match hashes {
+        Some(path) => Some(
+            read_hash_export(path, &ReadOptions::for_connection(&c))
+                .await
+                .map_err(|e| (2, format!("--hashes: {e}")))?,
+        ),
+        None => None,
+    };
     let progress = Mutex::new(progress);
     let errors = Mutex::new(Vec::new());
-    let result = migrate_remaining(store, hasher, &c, &legacy, now, |s, page_errors| {
+    let result = migrate_remaining(store, hasher, &c, &legacy, hashes.as_deref(), now, |s, page_errors| {
         if let Ok(mut p) = progress.lock() {
             // The legacy store's size is unknown: a spinner with the count so far.
             p.items(s.total, s.failed);
@@ -72,7 +87,9 @@ pub async fn main(config: crate::config::Config, args: MigrateRemainingArgs) -> 
     };
     let hasher = Hasher::new(config.argon2, config.limits.clone());
     let now = gatehouse_core::clock::iso8601(SystemClock.now());
-    let result = run(&store, &hasher, &args.connection, &now, Progress::for_stderr("legacy users")).await;
+    let result =
+        run(&store, &hasher, &args.connection, args.hashes.as_deref(), &now, Progress::for_stderr("legacy users"))
+            .await;
     store.close().await;
     match result {
         Ok((s, errors)) => {

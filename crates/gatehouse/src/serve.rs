@@ -22,10 +22,22 @@ pub fn init_logging(config: &Config) {
 }
 
 /// Opens the store and makes sure it has what a new store has (the default connection).
+/// Secrets are sealed under `secrets.keys`; without them, under the public development
+/// key, which is said loudly.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Store::connect(&config.database_url)
+    let keys = config.secret_keys()?;
+    if keys.is_development() {
+        tracing::warn!(
+            "secrets.keys is not set: secrets (signing keys, upstream and legacy-store credentials, MFA secrets) \
+             are sealed under the PUBLIC development key, so a copy of the database reveals them. \
+             Set secrets.keys (or GATEHOUSE_SECRETS__KEYS / GATEHOUSE_SECRETS__KEYS_FILE) before production use; \
+             `gatehouse secrets generate-key` makes one"
+        );
+    }
+    Ok(Store::connect(&config.database_url)
         .await
-        .with_context(|| format!("cannot open the store {}", redact(&config.database_url)))
+        .with_context(|| format!("cannot open the store {}", redact(&config.database_url)))?
+        .with_secret_keys(keys))
 }
 
 /// [`open_store`] plus the default database connection a new store has.
@@ -59,9 +71,11 @@ fn server_config(config: &Config) -> ServerConfig {
     c.template_dir = config.template_dir.clone();
     c.api_audiences = config.api_audiences.clone();
     c.mail = config.mail.clone();
+    c.sms = config.sms.clone();
     c.breached_password_detection = config.breached_password_detection;
     c.hashing_threads = config.hashing_threads;
     c.server_timing = config.server_timing;
+    c.scripts = config.scripts.clone();
     let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     c.access_token_ttl_secs = secs(config.tokens.access_token_ttl_secs);
     c.id_token_ttl_secs = secs(config.tokens.id_token_ttl_secs);
@@ -84,12 +98,48 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let branded = config.branding.name != gatehouse_services::state::Branding::default().name;
         print!("{}", first_start_text(&config.issuer, &c.client_id, &c.client_secret, branded));
     }
+    console_administrator(&state, &config).await?;
     let listener =
         TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
-    tracing::info!(listen = %config.listen, issuer = %config.issuer, store = %redact(&config.database_url), "gatehouse is serving");
-    gatehouse_server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+    let tls = match &config.tls {
+        Some(tls) => Some(crate::tls::server_config(tls, &config.data_dir)?),
+        None => None,
+    };
+    tracing::info!(listen = %config.listen, issuer = %config.issuer, tls = tls.is_some(), store = %redact(&config.database_url), "gatehouse is serving");
+    match tls {
+        Some(tls) => gatehouse_server::serve_tls(listener, tls, state, shutdown_signal()).await,
+        None => gatehouse_server::serve(listener, state, shutdown_signal()).await,
+    }
+    .context("server failed")?;
     store.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Gives the configured first administrator the console; without one, and with nobody
+/// holding the console's administrator role, says how to get in.
+async fn console_administrator(state: &gatehouse_services::Services, config: &Config) -> anyhow::Result<()> {
+    use gatehouse_services::console;
+    match &config.console_admin {
+        Some((email, password)) => {
+            let created = console::ensure_first_administrator(state, email, password)
+                .await
+                .context("console_admin_email: cannot make the console's first administrator")?;
+            if created {
+                tracing::info!(email = %email, "created the console's first administrator");
+            }
+        }
+        None if !console::has_administrator(state).await? => {
+            println!(
+                "The admin console ({}admin) has no administrator yet: restart with\n  \
+                 GATEHOUSE_CONSOLE_ADMIN_EMAIL=you@example.com GATEHOUSE_CONSOLE_ADMIN_PASSWORD=…\n\
+                 or give an existing user the \"{}\" role (POST /api/v2/users/{{id}}/roles).",
+                config.issuer,
+                console::ADMINISTRATOR_ROLE
+            );
+        }
+        None => {}
+    }
     Ok(())
 }
 
@@ -107,7 +157,7 @@ pub fn first_start_text(issuer: &str, client_id: &str, client_secret: &str, bran
          2. Call the Management API with it (Authorization: Bearer <access_token>); every endpoint is\n   \
             described at {issuer}api/v2/openapi.json\n\
          3. This server's page, with the OpenID Connect discovery document and the documentation:\n   \
-            {issuer} (the admin console will be at {issuer}admin; it is coming)\n\
+            {issuer}; the admin console is {issuer}admin\n\
          4. Before users log in, enable your application on a connection (its enabled_clients, or\n   \
             \"enabled_connections\" when you create the application): see the README's tour.\n"
     );
@@ -126,6 +176,29 @@ pub async fn rotate_keys(config: Config) -> anyhow::Result<()> {
     let ring = gatehouse_services::keys::KeyRing::load_or_create(&store, clock.clone()).await?;
     let kid = ring.rotate(&store, clock).await?;
     println!("new signing key: {kid} (running servers publish it within a minute)");
+    Ok(())
+}
+
+/// `gatehouse secrets rotate`: re-seals every secret under the first key of
+/// `secrets.keys`; afterwards the older keys can be removed.
+pub async fn reseal_secrets(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let done = store.reseal_secrets().await.context("re-sealing failed")?;
+    let left = store.unsealed_secret_count().await?;
+    println!(
+        "re-sealed under key {:?}: {} connections, {} actions, {} signing keys, {} server secrets, {} MFA factors",
+        store.secret_keys().current_id(),
+        done.connections,
+        done.actions,
+        done.signing_keys,
+        done.server_secrets,
+        done.mfa_factors
+    );
+    if left > 0 {
+        anyhow::bail!("{left} secrets changed while re-sealing and are not yet under the current key: run it again");
+    }
+    println!("every secret is sealed under the current key; older keys can be removed from secrets.keys");
+    store.close().await;
     Ok(())
 }
 

@@ -30,7 +30,12 @@ fn export_with_hashes_reimports_identically_in_every_format() {
         (ExportFormat::Csv, Format::Csv),
         (ExportFormat::JsonArray, Format::Auth0Json),
     ] {
-        let opts = ExportOptions { format: out_format, fields: None, include_password_hashes: true };
+        let opts = ExportOptions {
+            format: out_format,
+            fields: None,
+            include_password_hashes: true,
+            include_mfa_factors: false,
+        };
         let mut buf = Vec::new();
         let n = write_export(&opts, &Hasher::default(), &users, &mut buf).unwrap();
         assert_eq!(n as usize, users.len());
@@ -71,7 +76,12 @@ fn selected_fields_with_export_as() {
         ExportField::new("created_at"),
         ExportField::new("nope.missing"),
     ];
-    let opts = ExportOptions { format: ExportFormat::Ndjson, fields: Some(&fields), include_password_hashes: false };
+    let opts = ExportOptions {
+        format: ExportFormat::Ndjson,
+        fields: Some(&fields),
+        include_password_hashes: false,
+        include_mfa_factors: false,
+    };
     let mut buf = Vec::new();
     write_export(&opts, &Hasher::default(), [alice()], &mut buf).unwrap();
     let line: serde_json::Value = serde_json::from_slice(&buf).unwrap();
@@ -96,7 +106,12 @@ fn csv_is_escaped_against_injection() {
         ExportField::new("family_name"),
         ExportField::new("phone_number"),
     ];
-    let opts = ExportOptions { format: ExportFormat::Csv, fields: Some(&fields), include_password_hashes: false };
+    let opts = ExportOptions {
+        format: ExportFormat::Csv,
+        fields: Some(&fields),
+        include_password_hashes: false,
+        include_mfa_factors: false,
+    };
     let mut buf = Vec::new();
     write_export(&opts, &Hasher::default(), [&u], &mut buf).unwrap();
     assert_eq!(
@@ -109,7 +124,12 @@ fn csv_is_escaped_against_injection() {
 #[test]
 fn default_export_reimports_as_ndjson() {
     let users = all_fixture_users();
-    let opts = ExportOptions { format: ExportFormat::Ndjson, fields: None, include_password_hashes: false };
+    let opts = ExportOptions {
+        format: ExportFormat::Ndjson,
+        fields: None,
+        include_password_hashes: false,
+        include_mfa_factors: false,
+    };
     let mut buf = Vec::new();
     write_export(&opts, &Hasher::default(), &users, &mut buf).unwrap();
     let first: serde_json::Value = serde_json::from_slice(buf.split(|&b| b == b'\n').next().unwrap()).unwrap();
@@ -127,10 +147,20 @@ fn default_export_reimports_as_ndjson() {
 #[test]
 fn bad_field_lists_are_refused() {
     let many: Vec<ExportField> = (0..31).map(|i| ExportField::new(&format!("user_metadata.f{i}"))).collect();
-    let opts = ExportOptions { format: ExportFormat::Csv, fields: Some(&many), include_password_hashes: false };
+    let opts = ExportOptions {
+        format: ExportFormat::Csv,
+        fields: Some(&many),
+        include_password_hashes: false,
+        include_mfa_factors: false,
+    };
     assert!(write_export(&opts, &Hasher::default(), Vec::<User>::new(), Vec::new()).is_err());
     let bad = [ExportField::new("identities[x]")];
-    let opts = ExportOptions { format: ExportFormat::Ndjson, fields: Some(&bad), include_password_hashes: false };
+    let opts = ExportOptions {
+        format: ExportFormat::Ndjson,
+        fields: Some(&bad),
+        include_password_hashes: false,
+        include_mfa_factors: false,
+    };
     assert!(write_export(&opts, &Hasher::default(), Vec::<User>::new(), Vec::new()).is_err());
 }
 
@@ -178,7 +208,12 @@ fn json_writers_match_the_profile_field_for_field() {
     for (fields, hashes) in sets.iter().flat_map(|f| [(*f, false), (*f, true)]) {
         let requested: Vec<ExportField> = fields.iter().map(|f| ExportField::new(f)).collect();
         for format in [ExportFormat::Ndjson, ExportFormat::JsonArray] {
-            let opts = ExportOptions { format, fields: Some(&requested), include_password_hashes: hashes };
+            let opts = ExportOptions {
+                format,
+                fields: Some(&requested),
+                include_password_hashes: hashes,
+                include_mfa_factors: false,
+            };
             let mut buf = Vec::new();
             write_export(&opts, &Hasher::default(), &users, &mut buf).unwrap();
             let text = String::from_utf8(buf).unwrap();

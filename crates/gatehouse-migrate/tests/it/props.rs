@@ -52,7 +52,7 @@ proptest! {
         let r = gatehouse_migrate::RawRecord { index: 0, line: 1, user: json!({"email": "a@example.com", "given_name": name}), mapping_errors: vec![] };
         let Ok(u) = validate(&r, &db(), &Hasher::default(), NOW) else { return Ok(()) };
         let fields = [ExportField::new("email"), ExportField::new("given_name")];
-        let opts = ExportOptions { format: ExportFormat::Csv, fields: Some(&fields), include_password_hashes: false };
+        let opts = ExportOptions { format: ExportFormat::Csv, fields: Some(&fields), include_password_hashes: false, include_mfa_factors: false };
         let mut buf = Vec::new();
         write_export(&opts, &Hasher::default(), [&u.user], &mut buf).unwrap();
         let back: Vec<_> = records(Format::Csv, buf.as_slice(), ReadOptions::default()).collect();

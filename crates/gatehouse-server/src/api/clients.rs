@@ -6,11 +6,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use gatehouse_core::client::{new_client_with_connections, patch_client, Client};
-use gatehouse_core::ids::{new_client_id, new_client_secret};
+use gatehouse_core::client::{Client, CONSOLE_CLIENT_ID};
 use gatehouse_core::user::select_fields;
 use gatehouse_core::Error;
-use gatehouse_services::hashing::hash_client_secret;
+use gatehouse_services::clients;
 use gatehouse_services::Services;
 use serde_json::{json, Value};
 
@@ -57,7 +56,17 @@ pub async fn list(
     ])?;
     let (fields, include) = q.fields(FIELDS)?;
     let (page_no, per_page, offset) = paging(&q, 50)?;
-    let (list, total) = state.store.clients(offset, per_page).await?;
+    // Gatehouse's own client (the console's) is Auth0's global client: `is_global=false`
+    // leaves it out, as tools listing a tenant's applications ask.
+    let except = match q.bool("is_global")? {
+        Some(false) => Some(CONSOLE_CLIENT_ID),
+        _ => None,
+    };
+    let (mut list, mut total) = state.store.clients(except, offset, per_page).await?;
+    if q.bool("is_global")? == Some(true) {
+        list.retain(Client::is_global);
+        total = list.len() as u64;
+    }
     let items = list.iter().map(|c| select_fields(c.to_auth0_json(), fields.as_deref(), include)).collect();
     Ok(Json(page("clients", items, page_no, per_page, total, q.bool("include_totals")?.unwrap_or(false))))
 }
@@ -82,23 +91,7 @@ pub async fn create(
     State(state): State<Services>,
     JsonBody(body): JsonBody,
 ) -> Result<impl IntoResponse, ApiError> {
-    let now = state.now();
-    let (mut c, names) = new_client_with_connections(&body, new_client_id(), &now)?;
-    let mut connections = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        let connection = state.store.connection_by_name(name).await?.ok_or_else(|| {
-            Error::invalid_field(format!("enabled_connections[{i}]"), format!("there is no connection named {name:?}"))
-        })?;
-        connections.push(connection);
-    }
-    let secret = c.is_confidential().then(new_client_secret);
-    c.client_secret_hash = secret.as_deref().map(hash_client_secret);
-    state.store.insert_client(&c).await?;
-    for mut connection in connections {
-        connection.enabled_clients.push(c.client_id.clone());
-        connection.updated_at = now.clone();
-        state.store.update_connection(&connection).await?;
-    }
+    let (c, secret, names) = clients::create_client(&state, &body).await?;
     let mut shown = with_secret(&c, secret.as_deref());
     if let (false, Value::Object(m)) = (names.is_empty(), &mut shown) {
         m.insert("enabled_connections".into(), json!(names));
@@ -112,20 +105,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let mut c = state.store.client(&id).await?.ok_or_else(Error::client_not_found)?;
-    patch_client(&body, &mut c, &state.now())?;
-    // A client made confidential needs a secret; a public one must not keep one.
-    let secret = match (c.is_confidential(), c.client_secret_hash.is_some()) {
-        (true, false) => Some(new_client_secret()),
-        _ => None,
-    };
-    if let Some(s) = &secret {
-        c.client_secret_hash = Some(hash_client_secret(s));
-    }
-    if !c.is_confidential() {
-        c.client_secret_hash = None;
-    }
-    state.store.update_client(&c).await?;
+    let (c, secret) = clients::update_client(&state, &id, &body).await?;
     Ok(Json(with_secret(&c, secret.as_deref())))
 }
 
@@ -134,11 +114,7 @@ pub async fn rotate_secret(
     State(state): State<Services>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut c = state.store.client(&id).await?.ok_or_else(Error::client_not_found)?;
-    let secret = new_client_secret();
-    c.client_secret_hash = Some(hash_client_secret(&secret));
-    c.updated_at = state.now();
-    state.store.update_client(&c).await?;
+    let (c, secret) = clients::rotate_secret(&state, &id).await?;
     Ok(Json(with_secret(&c, Some(&secret))))
 }
 

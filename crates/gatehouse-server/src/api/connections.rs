@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use gatehouse_core::connection::{new_connection, patch_connection, Connection};
+use gatehouse_core::connection::{new_connection, Connection};
 use gatehouse_core::ids::new_connection_id;
 use gatehouse_core::user::select_fields;
 use gatehouse_core::Error;
@@ -117,22 +117,47 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let mut c = state.store.connection(&id).await?.ok_or_else(Error::connection_not_found)?;
-    let customization_before = c.options.get("enabledDatabaseCustomization").cloned();
-    let options_before = c.options.clone();
-    patch_connection(&body, &mut c, &state.now())?;
-    // Secrets sent back masked keep their stored values.
-    gatehouse_legacy::restore_masked(&mut c.options, &options_before)?;
-    gatehouse_legacy::validate_options(&c.options)?;
-    if c.options.get("enabledDatabaseCustomization") != customization_before.as_ref()
-        && state.store.count_users_in_connection(&c.id).await? > 0
-    {
-        return Err(ApiError::body(
-            "This database contains users. You cannot change \"options.enabledDatabaseCustomization\" setting.",
-        ));
-    }
-    state.store.update_connection(&c).await?;
+    let c = gatehouse_services::connections::update_connection(&state, &id, &body).await?;
     Ok(Json(shown(&c, true)))
+}
+
+/// `GET /api/v2/connections/{id}/clients`: the applications enabled on the connection,
+/// `{"clients": [{"client_id"}], "next"}` with Auth0's checkpoint paging (`take`, `from`).
+pub async fn enabled_clients(
+    _: Scoped<ReadConnections>,
+    State(state): State<Services>,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> Result<Json<Value>, ApiError> {
+    q.allow(&["from", "take"])?;
+    let c = state.store.connection(&id).await?.ok_or_else(Error::connection_not_found)?;
+    let (from, take) = checkpoint(&q)?.unwrap_or((None, 50));
+    let start = match from {
+        Some(from) => {
+            let after = decode_checkpoint(from)?;
+            c.enabled_clients.iter().position(|client| *client == after).map_or(c.enabled_clients.len(), |i| i + 1)
+        }
+        None => 0,
+    };
+    let rest = &c.enabled_clients[start..];
+    let shown = &rest[..rest.len().min(take as usize)];
+    let mut body = json!({ "clients": shown.iter().map(|id| json!({ "client_id": id })).collect::<Vec<_>>() });
+    if let (true, Some(last)) = (rest.len() > shown.len(), shown.last()) {
+        body["next"] = json!(URL_SAFE_NO_PAD.encode(last.as_bytes()));
+    }
+    Ok(Json(body))
+}
+
+/// `PATCH /api/v2/connections/{id}/clients`: `[{"client_id", "status"}]` enables
+/// (`true`) or disables (`false`) each application on the connection.
+pub async fn change_enabled_clients(
+    _: Scoped<UpdateConnections>,
+    State(state): State<Services>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<StatusCode, ApiError> {
+    gatehouse_services::connections::change_enabled_clients(&state, &id, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn delete(

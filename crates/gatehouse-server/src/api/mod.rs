@@ -1,11 +1,16 @@
 //! The Management API (`/api/v2`), in Auth0's dialect. Handlers are thin: they check
 //! scope (by type), and call the services (or, for plain reads, the store).
 
+mod actions;
 mod attack_protection;
 pub mod audit;
+mod authentication_methods;
+mod branding;
 mod client_grants;
 mod clients;
 mod connections;
+mod emails;
+mod guardian;
 mod identities;
 mod jobs;
 mod keys;
@@ -40,6 +45,14 @@ pub fn router() -> Router<Services> {
             get(roles::user_permissions).post(roles::add_user_permissions).delete(roles::remove_user_permissions),
         )
         .route("/users/{id}/effective-permissions", get(roles::effective_permissions))
+        .route(
+            "/users/{id}/authentication-methods",
+            get(authentication_methods::list).delete(authentication_methods::delete_all),
+        )
+        .route(
+            "/users/{id}/authentication-methods/{method_id}",
+            axum::routing::delete(authentication_methods::delete_one),
+        )
         .route("/resource-servers", get(resource_servers::list).post(resource_servers::create))
         .route(
             "/resource-servers/{id}",
@@ -55,6 +68,10 @@ pub fn router() -> Router<Services> {
         .route("/connections", get(connections::list).post(connections::create))
         .route("/connections/{id}", get(connections::get_one).patch(connections::update).delete(connections::delete))
         .route("/connections/{id}/migration", get(connections::migration))
+        .route(
+            "/connections/{id}/clients",
+            get(connections::enabled_clients).patch(connections::change_enabled_clients),
+        )
         .route("/clients", get(clients::list).post(clients::create))
         .route("/clients/{id}", get(clients::get_one).patch(clients::update).delete(clients::delete))
         .route("/clients/{id}/rotate-secret", post(clients::rotate_secret))
@@ -95,8 +112,55 @@ pub fn router() -> Router<Services> {
             "/attack-protection/suspicious-ip-throttling",
             get(attack_protection::get_suspicious_ip).patch(attack_protection::patch_suspicious_ip),
         )
+        .route(
+            "/attack-protection/breached-password-detection",
+            get(attack_protection::get_breached_password).patch(attack_protection::patch_breached_password),
+        )
+        .route(
+            "/attack-protection/bot-detection",
+            get(attack_protection::get_bot_detection).patch(attack_protection::patch_bot_detection),
+        )
+        .route(
+            "/attack-protection/captcha",
+            get(attack_protection::get_captcha).patch(attack_protection::patch_captcha),
+        )
+        .route("/branding", get(branding::get_branding).patch(branding::patch_branding))
+        .route(
+            "/branding/templates/universal-login",
+            get(branding::get_template).put(branding::put_template).delete(branding::delete_template),
+        )
+        .route("/tenants/settings", get(branding::get_tenant).patch(branding::patch_tenant))
+        .route("/email-templates", post(emails::create_template))
+        .route(
+            "/email-templates/{name}",
+            get(emails::get_template).put(emails::put_template).patch(emails::patch_template),
+        )
+        .route(
+            "/emails/provider",
+            get(emails::get_provider)
+                .post(emails::create_provider)
+                .patch(emails::patch_provider)
+                .delete(emails::delete_provider),
+        )
+        .route("/guardian/factors", get(guardian::list_factors))
+        .route("/guardian/factors/{name}", axum::routing::put(guardian::put_factor))
+        .route("/guardian/policies", get(guardian::get_policies).put(guardian::put_policies))
+        .route(
+            "/users/{id}/multifactor/actions/invalidate-remember-browser",
+            post(guardian::invalidate_remember_browser),
+        )
+        .route("/users/{id}/recovery-code-regeneration", post(guardian::regenerate_recovery))
         .route("/stats/daily", get(stats::daily))
         .route("/stats/active-users", get(stats::active_users))
+        .route("/actions/actions", get(actions::list).post(actions::create))
+        .route("/actions/actions/{id}", get(actions::get_one).patch(actions::update).delete(actions::delete))
+        .route("/actions/actions/{id}/deploy", post(actions::deploy))
+        .route("/actions/actions/{id}/versions", get(actions::versions))
+        .route("/actions/actions/{action_id}/versions/{id}", get(actions::version))
+        .route("/actions/actions/{action_id}/versions/{id}/deploy", post(actions::deploy_version))
+        .route("/actions/triggers", get(actions::triggers))
+        .route("/actions/triggers/{trigger}/bindings", get(actions::bindings).patch(actions::update_bindings))
+        .route("/actions/executions/{id}", get(actions::execution))
         .route("/openapi.json", get(crate::openapi::document))
         .fallback(not_found)
 }

@@ -33,8 +33,18 @@ pub async fn list(
     State(state): State<Services>,
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
-    q.allow(&["per_page", "page", "include_totals", "name_filter"])?;
+    q.allow(&["per_page", "page", "include_totals", "name_filter", "type"])?;
     let (_, per_page, offset) = paging(&q, 50)?;
+    // Every role here is a tenant role: Gatehouse has no organizations.
+    match q.str("type") {
+        None | Some("tenant") => {}
+        Some("organization") => return paged(&q, "roles", Vec::new(), 0),
+        Some(other) => {
+            return Err(ApiError::query(format!(
+                "Query validation error: 'type' must be one of tenant, organization, not {other:?}."
+            )))
+        }
+    }
     let (roles, total) = state.store.roles(q.str("name_filter").filter(|f| !f.is_empty()), offset, per_page).await?;
     paged(&q, "roles", roles_json(&roles), total)
 }

@@ -97,7 +97,10 @@ fn session_json(d: &SessionDetails) -> Value {
         "clients": d.clients.iter().map(|c| json!({"client_id": c})).collect::<Vec<_>>(),
     });
     if let Some(method) = &s.method {
-        out["authentication"] = json!({"methods": [{"name": method, "timestamp": date(s.auth_time)}]});
+        // One entry per method: a second factor is `mfa` beside the first.
+        let methods: Vec<_> =
+            method.split(' ').map(|name| json!({"name": name, "timestamp": date(s.auth_time)})).collect();
+        out["authentication"] = json!({"methods": methods});
     }
     out
 }

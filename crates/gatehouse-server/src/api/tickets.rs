@@ -189,7 +189,7 @@ pub async fn verification_email_job(
     if let Some(c) = client_id {
         params.insert("client_id".into(), json!(c));
     }
-    let job = super::jobs::new_job(
+    let job = gatehouse_services::job_requests::new_job(
         &state,
         gatehouse_core::job::JobKind::VerificationEmail,
         Some(user.connection_id.clone()),

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use gatehouse_core::error::Error;
 use gatehouse_core::validate::normalize_login;
-use gatehouse_services::attack::{login_identifiers, release_blocks};
+use gatehouse_services::attack::{blocks_of_identifier, blocks_of_user, login_identifiers, release_blocks};
 use gatehouse_services::Services;
 use gatehouse_store::LoginBlock;
 use serde_json::{json, Value};
@@ -25,10 +25,6 @@ async fn render(state: &Services, blocks: Vec<LoginBlock>) -> Result<Json<Value>
         out.push(entry);
     }
     Ok(Json(json!({ "blocked_for": out })))
-}
-
-fn lapsed_before(state: &Services) -> String {
-    gatehouse_core::clock::iso8601(state.clock.now() - time::Duration::days(30))
 }
 
 fn identifier_param(q: &QueryParams) -> Result<String, ApiError> {
@@ -49,10 +45,7 @@ pub async fn for_user(
 ) -> Result<Json<Value>, ApiError> {
     q.allow(&["consider_brute_force_enablement"])?;
     let user = state.store.user(&id).await?.ok_or_else(Error::user_not_found)?;
-    let blocks =
-        state.store.login_blocks(&login_identifiers(&user), Some(&user.user_id), &lapsed_before(&state)).await?;
-    let blocks = blocks.into_iter().filter(|b| b.connection_id == user.connection_id).collect();
-    render(&state, blocks).await
+    render(&state, blocks_of_user(&state, &user).await?).await
 }
 
 pub async fn for_identifier(
@@ -61,8 +54,7 @@ pub async fn for_identifier(
     q: QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let identifier = identifier_param(&q)?;
-    let blocks = state.store.login_blocks(&[identifier], None, &lapsed_before(&state)).await?;
-    render(&state, blocks).await
+    render(&state, blocks_of_identifier(&state, &identifier).await?).await
 }
 
 pub async fn unblock_user(

@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::authorization::user_token_scope;
 use gatehouse_core::client::Client;
+use gatehouse_services::cross_origin;
 use gatehouse_services::grants::{api_for_user_token, GrantError};
 use gatehouse_services::login::{connection_for, user_may_use, ConnectionError};
 use gatehouse_services::secrets::{hash_secret, is_pkce_value, random_token};
@@ -44,6 +45,10 @@ pub struct AuthorizeRequest {
     pub screen_hint: Option<String>,
     #[serde(default)]
     pub response_mode: ResponseMode,
+    /// The hash of a cross-origin login's `login_ticket` waiting for its verifier (the
+    /// `/co/verify` page), when the browser came with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_ticket_hash: Option<String>,
 }
 
 /// Why an authorization request failed, and so where the answer goes.
@@ -195,9 +200,13 @@ pub async fn validate(
         Err(refused) => return Err(fail("access_denied", refused.to_string())),
     };
     let connection = get("connection").map(str::to_string);
-    let upstream = match connection.as_deref() {
-        Some(name) => state.store.connection_by_name(name).await?.filter(|c| c.is_upstream()),
-        None => None,
+    let (upstream, passwordless) = match connection.as_deref() {
+        Some(name) => {
+            let named = state.store.connection_by_name(name).await?;
+            let passwordless = named.as_ref().filter(|c| c.is_passwordless()).cloned();
+            (named.filter(|c| c.is_upstream()), passwordless)
+        }
+        None => (None, None),
     };
     // A connection the application may not use is the administrator's to fix, not the
     // user's: shown here on a page (as Auth0 does) rather than sent to an application
@@ -220,6 +229,10 @@ pub async fn validate(
     };
     if let Some(c) = &upstream {
         if !crate::social::flow::enabled_upstream(c, &client.client_id) {
+            return Err(not_enabled(Some(c.name.as_str())));
+        }
+    } else if let Some(c) = &passwordless {
+        if !c.enabled_clients.iter().any(|id| id == &client.client_id) {
             return Err(not_enabled(Some(c.name.as_str())));
         }
     } else if let Err(e) = connection_for(state, &client, connection.as_deref()).await {
@@ -246,6 +259,7 @@ pub async fn validate(
         login_hint: bounded("login_hint", 256),
         screen_hint: bounded("screen_hint", 32),
         response_mode,
+        login_ticket_hash: None,
     };
     if req.nonce.as_ref().is_some_and(|n| n.len() > 512) || req.state.as_ref().is_some_and(|s| s.len() > 2048) {
         return Err(fail("invalid_request", "state or nonce is too long".into()));
@@ -273,14 +287,59 @@ pub fn decide(req: &AuthorizeRequest, session: Option<&LoginSession>, now: i64) 
     }
 }
 
-/// Stores a new code for the request and returns the response that delivers it.
+/// What ends a signed-in authorization request.
+pub enum CodeOutcome {
+    /// A code was stored; the response delivers it.
+    Issued(AuthorizationResponse),
+    /// The post-login Actions denied the login (or failed): no code; the response sends
+    /// `access_denied` with their reason to the client, as Auth0 does.
+    Refused(AuthorizationResponse),
+}
+
+impl CodeOutcome {
+    pub fn response(&self) -> &AuthorizationResponse {
+        match self {
+            Self::Issued(r) | Self::Refused(r) => r,
+        }
+    }
+}
+
+/// Runs the post-login Actions (Auth0 runs them before redirecting back), then stores a
+/// new code for the request with the claims they set.
 pub async fn issue_code(
     state: &Services,
     req: &AuthorizeRequest,
     user_id: &str,
     auth_time: i64,
     sid: &str,
-) -> Result<AuthorizationResponse, StoreError> {
+    amr: Option<&str>,
+    ip: Option<&str>,
+) -> Result<CodeOutcome, PageError> {
+    let claims = match gatehouse_services::grants::post_login_for_code(
+        state,
+        &req.client_id,
+        user_id,
+        &req.scope,
+        req.audience.as_deref(),
+        ip,
+    )
+    .await
+    {
+        Ok(claims) => claims,
+        Err(GrantError::Actions(refusal)) => {
+            let reason = refusal.to_string();
+            let r = AuthorizationResponse::error(
+                &req.redirect_uri,
+                req.response_mode,
+                "access_denied",
+                &reason,
+                req.state.as_deref(),
+            );
+            return Ok(CodeOutcome::Refused(r));
+        }
+        Err(e) => return Err(PageError::internal(e)),
+    };
+    let action_claims = serde_json::to_value(&claims).map_err(PageError::internal)?;
     let now = state.clock.now().unix_timestamp();
     let code = random_token();
     let row = AuthCode {
@@ -299,9 +358,16 @@ pub async fn issue_code(
         created_at: now,
         expires_at: now + state.config.auth_code_ttl_secs,
         used_at: None,
+        amr: amr.map(str::to_string),
+        action_claims: Some(action_claims),
     };
     state.store.insert_auth_code(&row).await?;
-    Ok(AuthorizationResponse::code(&req.redirect_uri, req.response_mode, code, req.state.as_deref()))
+    Ok(CodeOutcome::Issued(AuthorizationResponse::code(
+        &req.redirect_uri,
+        req.response_mode,
+        code,
+        req.state.as_deref(),
+    )))
 }
 
 /// The browser's live session whose user may still sign in to `client`.
@@ -336,6 +402,9 @@ pub fn redirect(location: &str) -> Response {
 async fn handle(state: &Services, headers: &HeaderMap, ip: &ClientIp, uri: &Uri) -> Result<Response, AuthorizeError> {
     let p = query_map(uri.query()).map_err(|e| AuthorizeError::Page(PageError::bad_request("invalid_request", e)))?;
     let (client, req) = validate(state, &p).await?;
+    if let Some(ticket) = p.get("login_ticket").filter(|t| !t.is_empty()) {
+        return login_with_ticket(state, headers, ip, &client, req, ticket).await;
+    }
     let mut session = current_session(state, headers, &client, req.connection.as_deref()).await?;
     let now = state.clock.now().unix_timestamp();
     if let Some(s) = session.as_ref().filter(|s| decide(&req, Some(s), now) == Next::IssueCode) {
@@ -348,7 +417,10 @@ async fn handle(state: &Services, headers: &HeaderMap, ip: &ClientIp, uri: &Uri)
     match decide(&req, session.as_ref(), now) {
         Next::IssueCode => {
             let Some(s) = session else { return Err(PageError::internal("session vanished").into()) };
-            Ok(issue_code(state, &req, &s.user_id, s.auth_time, &s.sid).await?.deliver(StatusCode::FOUND))
+            Ok(issue_code(state, &req, &s.user_id, s.auth_time, &s.sid, s.method.as_deref(), ip.0.as_deref())
+                .await?
+                .response()
+                .deliver(StatusCode::FOUND))
         }
         Next::LoginRequired => Err(AuthorizeError::Redirect(AuthorizationResponse::error(
             &req.redirect_uri,
@@ -358,19 +430,7 @@ async fn handle(state: &Services, headers: &HeaderMap, ip: &ClientIp, uri: &Uri)
             req.state.as_deref(),
         ))),
         Next::ShowLogin => {
-            let (browser, fresh) = match cookies::get(headers, cookies::BROWSER) {
-                Some(b) => (b, false),
-                None => (random_token(), true),
-            };
-            let set_browser = |mut r: Response| {
-                if fresh {
-                    let c = cookies::set(&state.config, cookies::BROWSER, &browser, None);
-                    if let Ok(v) = HeaderValue::from_str(&c) {
-                        r.headers_mut().append("set-cookie", v);
-                    }
-                }
-                r
-            };
+            let (browser, set_browser) = browser_of(state, headers);
             // `connection=<social or OIDC connection>`: straight to the provider.
             let upstream = match req.connection.as_deref() {
                 Some(name) => state.store.connection_by_name(name).await?.filter(|c| c.is_upstream()),
@@ -382,23 +442,132 @@ async fn handle(state: &Services, headers: &HeaderMap, ip: &ClientIp, uri: &Uri)
                     Err(e) => crate::social::flow::fail(state, e, Some(&c), None).await,
                 });
             }
-            let tx = random_token();
-            let params = serde_json::to_string(&req).map_err(PageError::internal)?;
-            state
-                .store
-                .insert_login_transaction(&LoginTransaction {
-                    id_hash: hash_secret(&tx),
-                    browser_hash: hash_secret(&browser),
-                    params,
-                    created_at: now,
-                    expires_at: now + state.config.login_transaction_ttl_secs,
-                })
-                .await?;
+            // `connection=<passwordless email connection>`: its "Email me a code" page.
+            let email_code = match req.connection.as_deref() {
+                Some(name) => {
+                    gatehouse_services::passwordless::email_connection_for(state, &client, Some(name)).await?.is_some()
+                }
+                None => false,
+            };
+            let tx = start_transaction(state, &browser, &req).await?;
             // `screen_hint=signup` opens the sign-up page of the same transaction.
-            let page = if req.screen_hint.as_deref() == Some("signup") { "signup" } else { "login" };
+            let page = if email_code {
+                "login/email"
+            } else if req.screen_hint.as_deref() == Some("signup") {
+                "signup"
+            } else {
+                "login"
+            };
             Ok(set_browser(redirect(&format!("/u/{page}?state={tx}"))))
         }
     }
+}
+
+/// The browser's secret, and a function that adds its `Set-Cookie` to a response when
+/// it is new.
+fn browser_of(state: &Services, headers: &HeaderMap) -> (String, impl Fn(Response) -> Response) {
+    let (browser, fresh) = match cookies::get(headers, cookies::BROWSER) {
+        Some(b) => (b, false),
+        None => (random_token(), true),
+    };
+    let cookie = fresh.then(|| cookies::set(&state.config, cookies::BROWSER, &browser, None));
+    let set_browser = move |mut r: Response| {
+        if let Some(v) = cookie.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+            r.headers_mut().append("set-cookie", v);
+        }
+        r
+    };
+    (browser, set_browser)
+}
+
+/// Stores `req` as a login transaction of `browser`; its handle.
+async fn start_transaction(state: &Services, browser: &str, req: &AuthorizeRequest) -> Result<String, AuthorizeError> {
+    let now = state.clock.now().unix_timestamp();
+    let tx = random_token();
+    let params = serde_json::to_string(req).map_err(PageError::internal)?;
+    state
+        .store
+        .insert_login_transaction(&LoginTransaction {
+            id_hash: hash_secret(&tx),
+            browser_hash: hash_secret(browser),
+            params,
+            created_at: now,
+            expires_at: now + state.config.login_transaction_ttl_secs,
+        })
+        .await?;
+    Ok(tx)
+}
+
+/// `/authorize?login_ticket=…`: a cross-origin login finishing. With the verifier cookie
+/// `/co/authenticate` set, the ticket becomes a session and a code at once. A browser
+/// that withheld the cookie goes to `/co/verify`, which asks the application's
+/// `cross_origin_loc` page for the verifier; without such a page, to the hosted login.
+async fn login_with_ticket(
+    state: &Services,
+    headers: &HeaderMap,
+    ip: &ClientIp,
+    client: &Client,
+    mut req: AuthorizeRequest,
+    login_ticket: &str,
+) -> Result<Response, AuthorizeError> {
+    let ticket_hash = cross_origin::ticket_hash(login_ticket);
+    let Some(pending) = cross_origin::pending(state, &client.client_id, &ticket_hash).await? else {
+        return Err(AuthorizeError::Redirect(AuthorizationResponse::error(
+            &req.redirect_uri,
+            req.response_mode,
+            "access_denied",
+            "Invalid or expired login ticket.",
+            req.state.as_deref(),
+        )));
+    };
+    if let Some(verifier) = cookies::get(headers, cookies::CO_VERIFIER) {
+        if let Some(redeemed) = cross_origin::redeem(state, &pending, &verifier).await? {
+            let mut r = finish_ticket(state, headers, ip.0.as_deref(), client, &req, redeemed).await?;
+            let clear =
+                cookies::clear_cross_site(&state.config, crate::auth::embedded::CO_COOKIE_PATH, cookies::CO_VERIFIER);
+            if let Ok(v) = HeaderValue::from_str(&clear) {
+                r.headers_mut().append("set-cookie", v);
+            }
+            return Ok(r);
+        }
+    }
+    let (browser, set_browser) = browser_of(state, headers);
+    let page = if client.cross_origin_loc.is_some() {
+        req.login_ticket_hash = Some(ticket_hash);
+        "/co/verify"
+    } else {
+        "/u/login"
+    };
+    let tx = start_transaction(state, &browser, &req).await?;
+    Ok(set_browser(redirect(&format!("{page}?state={tx}"))))
+}
+
+/// Signs in the user of a redeemed login ticket, unless blocked (or no longer allowed on
+/// the client) since the ticket was issued.
+pub(crate) async fn finish_ticket(
+    state: &Services,
+    headers: &HeaderMap,
+    ip: Option<&str>,
+    client: &Client,
+    req: &AuthorizeRequest,
+    redeemed: cross_origin::Redeemed,
+) -> Result<Response, AuthorizeError> {
+    let user = state.store.user(&redeemed.user_id).await?;
+    let usable = match &user {
+        Some(u) => !u.blocked && user_may_use(state, client, u).await?,
+        None => false,
+    };
+    if !usable {
+        return Err(AuthorizeError::Redirect(AuthorizationResponse::error(
+            &req.redirect_uri,
+            req.response_mode,
+            "unauthorized",
+            "user is blocked",
+            req.state.as_deref(),
+        )));
+    }
+    let method = crate::pages::login::SignInMethod::from_name(&redeemed.method);
+    Ok(crate::pages::login::complete_login(state, headers, req, &redeemed.user_id, method, ip).await?)
 }
 
 impl From<PageError> for AuthorizeError {
@@ -434,6 +603,7 @@ mod tests {
             login_hint: None,
             screen_hint: None,
             response_mode: ResponseMode::Query,
+            login_ticket_hash: None,
         }
     }
 

@@ -116,34 +116,59 @@ async fn connection(state: &Services, body: &Value) -> Result<(Connection, Optio
     }
 }
 
+/// Lets the page that sent the request read the answer when the client the body names
+/// allows its origin (Lock and auth0.js call these endpoints from the application's pages).
+async fn with_cors(state: &Services, headers: &HeaderMap, body: &Value, mut response: Response) -> Response {
+    let Some(origin) = crate::cors::origin(headers) else { return response };
+    let Some(id) = body.get("client_id").and_then(Value::as_str) else { return response };
+    if let Ok(Some(client)) = state.store.client(id).await {
+        if crate::cors::client_allows(&client, origin) {
+            crate::cors::allow(&mut response, origin);
+        }
+    }
+    response
+}
+
 /// `POST /dbconnections/signup`.
-pub async fn signup(
-    State(state): State<Services>,
-    ip: ClientIp,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, DbConnectionsError> {
-    let body = body_object(&headers, body).await?;
-    required(&body, "client_id")?;
-    let (connection, client_id) = connection(&state, &body).await?;
-    let user = sign_up(&state, &connection, &body, client_id.as_deref(), ip.0.as_deref()).await?;
+pub async fn signup(State(state): State<Services>, ip: ClientIp, headers: HeaderMap, body: Body) -> Response {
+    let body = match body_object(&headers, body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let response = match signup_inner(&state, ip, &body).await {
+        Ok(v) => v.into_response(),
+        Err(e) => e.into_response(),
+    };
+    with_cors(&state, &headers, &body, response).await
+}
+
+async fn signup_inner(state: &Services, ip: ClientIp, body: &Value) -> Result<Json<Value>, DbConnectionsError> {
+    required(body, "client_id")?;
+    let (connection, client_id) = connection(state, body).await?;
+    let user = sign_up(state, &connection, body, client_id.as_deref(), ip.0.as_deref()).await?;
     Ok(Json(signup_response(&user)))
 }
 
 /// `POST /dbconnections/change_password`: the same 200 text whether or not the user
 /// exists; the email goes out from a task of its own.
-pub async fn change_password(
-    State(state): State<Services>,
-    ip: ClientIp,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, DbConnectionsError> {
-    let body = body_object(&headers, body).await?;
-    let raw_email = required(&body, "email")?;
+pub async fn change_password(State(state): State<Services>, ip: ClientIp, headers: HeaderMap, body: Body) -> Response {
+    let body = match body_object(&headers, body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let response = match change_password_inner(&state, ip, &body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    with_cors(&state, &headers, &body, response).await
+}
+
+async fn change_password_inner(state: &Services, ip: ClientIp, body: &Value) -> Result<Response, DbConnectionsError> {
+    let raw_email = required(body, "email")?;
     let email = Email::parse(raw_email)
         .map_err(|r| DbConnectionsError::bad("invalid_body", format!("Invalid email: {r}")))?
         .into_string();
-    let (connection, client_id) = connection(&state, &body).await?;
+    let (connection, client_id) = connection(state, body).await?;
     let key = hex::encode(&Sha256::digest(format!("{}|{email}", ip.0.as_deref().unwrap_or("unknown")))[..16]);
     let now = state.clock.now().unix_timestamp();
     match state.rate_limiter.hit("cpw", &key, CHANGE_PASSWORD_QUOTA, now).await {
@@ -151,6 +176,6 @@ pub async fn change_password(
         Ok(_) => return Ok(ApiError::TooManyRequests.into_response()),
         Err(unavailable) => return Ok(ApiError::from(unavailable).into_response()),
     }
-    request_password_reset(&state, connection, email, client_id, ip.0);
+    request_password_reset(state, connection, email, client_id, ip.0);
     Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], CHANGE_PASSWORD_MESSAGE).into_response())
 }

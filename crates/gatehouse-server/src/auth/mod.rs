@@ -1,9 +1,12 @@
 //! The Authentication API: `/authorize`, `/oauth/token`, `/oauth/revoke`, `/userinfo`,
-//! `/dbconnections/*` and logout.
+//! `/dbconnections/*`, the MFA API (`/mfa/*`), logout, and the embedded login (`embedded`:
+//! `/co/authenticate`, `/client/{id}.js`, `/passwordless/*`).
 
 pub mod authorize;
 pub mod dbconnections;
+pub mod embedded;
 pub mod logout;
+pub mod mfa;
 pub mod response;
 pub mod revoke;
 pub mod token;

@@ -12,12 +12,13 @@
 //! opened or framed it, addressed to the redirect URI's origin only; the client must list
 //! that origin among its `web_origins`, and only that origin may frame the page.
 
-use crate::pages::{fill, Var};
+use crate::pages::view::render_fixed;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use minijinja::{context, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
@@ -58,11 +59,9 @@ pub struct AuthorizationResponse {
     pub params: Vec<(&'static str, String)>,
 }
 
-const FORM_POST_TEMPLATE: &str = include_str!("../pages/templates/form_post.html");
 /// The page's one script; its hash is in the CSP, so it must match the template byte for byte.
 const SUBMIT_SCRIPT: &str = "document.forms[0].submit()";
 
-const WEB_MESSAGE_TEMPLATE: &str = include_str!("../pages/templates/web_message.html");
 /// The web_message page's one script (hashed into its CSP): the response, read from the
 /// page's JSON block, to the opener or parent, at the redirect URI's origin only.
 const POST_MESSAGE_SCRIPT: &str = "var m=JSON.parse(document.getElementById('authorization-response').textContent);\
@@ -122,10 +121,14 @@ impl AuthorizationResponse {
             .replace('<', "\\u003c")
             .replace('>', "\\u003e")
             .replace('&', "\\u0026");
-        fill(
-            WEB_MESSAGE_TEMPLATE,
-            &[("message", Var::Html(message)), ("script", Var::Html(POST_MESSAGE_SCRIPT.to_string()))],
-        )
+        let context = context! {
+            message => Value::from_safe_string(message),
+            script => Value::from_safe_string(POST_MESSAGE_SCRIPT.to_string()),
+        };
+        render_fixed("web_message.html", context).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the web_message page does not render");
+            String::new()
+        })
     }
 
     fn web_message_page(&self) -> Response {
@@ -145,25 +148,15 @@ impl AuthorizationResponse {
 
     /// The form's HTML: every value escaped, the action exactly the redirect URI.
     pub fn form_post_html(&self) -> String {
-        let fields: String = self
-            .params
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    r#"<input type="hidden" name="{}" value="{}">"#,
-                    crate::pages::escape(k),
-                    crate::pages::escape(v)
-                )
-            })
-            .collect();
-        fill(
-            FORM_POST_TEMPLATE,
-            &[
-                ("action", Var::Text(self.redirect_uri.clone())),
-                ("fields", Var::Html(fields)),
-                ("script", Var::Html(SUBMIT_SCRIPT.to_string())),
-            ],
-        )
+        let context = context! {
+            action => &self.redirect_uri,
+            fields => self.params.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>(),
+            script => Value::from_safe_string(SUBMIT_SCRIPT.to_string()),
+        };
+        render_fixed("form_post.html", context).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the form_post page does not render");
+            String::new()
+        })
     }
 
     fn form_post_page(&self) -> Response {

@@ -1,4 +1,4 @@
-//! `POST /oauth/token`.
+//! `POST /oauth/token`: every grant, the MFA grants that finish a password login included.
 
 use crate::auth::ClientIp;
 use crate::error::OAuthError;
@@ -13,7 +13,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use gatehouse_core::client::Client;
 use gatehouse_core::log_event::codes;
-use gatehouse_services::grants::{self, ClientCredentials, CodeExchange, PasswordExchange, RefreshExchange};
+use gatehouse_services::grants::{
+    self, ClientCredentials, CodeExchange, MfaExchange, PasswordExchange, PasswordlessExchange, RefreshExchange,
+};
 use gatehouse_services::hashing::verify_client_secret;
 use gatehouse_services::Services;
 use serde_json::{json, Value};
@@ -23,6 +25,16 @@ const MAX_TOKEN_BODY: usize = 64 * 1024;
 
 /// The request's parameters, from a form or a JSON body.
 pub(crate) async fn params(headers: &HeaderMap, body: Body) -> Result<HashMap<String, String>, OAuthError> {
+    read_params(headers, body, false).await
+}
+
+/// [`params`], where a JSON array of strings (the MFA API's `authenticator_types`) is
+/// taken as its items joined by spaces.
+pub(crate) async fn params_with_lists(headers: &HeaderMap, body: Body) -> Result<HashMap<String, String>, OAuthError> {
+    read_params(headers, body, true).await
+}
+
+async fn read_params(headers: &HeaderMap, body: Body, lists: bool) -> Result<HashMap<String, String>, OAuthError> {
     let bytes =
         read_body(body, MAX_TOKEN_BODY).await.map_err(|_| OAuthError::invalid_request("request body too large"))?;
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -48,6 +60,9 @@ pub(crate) async fn params(headers: &HeaderMap, body: Body) -> Result<HashMap<St
                     Value::Null => continue,
                     Value::Bool(b) => b.to_string(),
                     Value::Number(n) => n.to_string(),
+                    Value::Array(items) if lists && items.iter().all(Value::is_string) => {
+                        items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ")
+                    }
                     _ => return Err(OAuthError::invalid_request(format!("parameter {k} must be a string"))),
                 };
                 map.insert(k, s);
@@ -217,6 +232,29 @@ async fn handle(
                 scope: param("scope"),
             };
             Ok(grants::password(state, &client, exchange, forwarded.or(ip).as_deref()).await?)
+        }
+        grants::MFA_OTP | grants::MFA_OOB | grants::MFA_RECOVERY_CODE => {
+            let client = authenticate(state, headers, p).await?;
+            let exchange = MfaExchange {
+                grant_type,
+                mfa_token: param("mfa_token"),
+                otp: param("otp"),
+                oob_code: param("oob_code"),
+                binding_code: param("binding_code"),
+                recovery_code: param("recovery_code"),
+            };
+            Ok(grants::mfa(state, &client, exchange, ip.as_deref()).await?)
+        }
+        grants::PASSWORDLESS_OTP => {
+            let client = authenticate(state, headers, p).await?;
+            let exchange = PasswordlessExchange {
+                realm: param("realm"),
+                username: param("username"),
+                otp: param("otp"),
+                audience: param("audience"),
+                scope: param("scope"),
+            };
+            Ok(grants::passwordless_otp(state, &client, exchange, ip.as_deref()).await?)
         }
         other => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,

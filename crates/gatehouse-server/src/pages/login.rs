@@ -5,8 +5,8 @@
 //! handle. The form's CSRF token is an HMAC of the handle under the browser secret; a
 //! POST without the cookie, or with another token, is refused with 403.
 
-use super::{cookies, error_page, render, Page, Var};
-use crate::auth::authorize::{issue_code, AuthorizeRequest};
+use super::{cookies, error_page, render, Page};
+use crate::auth::authorize::{issue_code, AuthorizeRequest, CodeOutcome};
 use crate::auth::{device, ClientIp};
 use crate::error::{login_refusal, PageError};
 use crate::extract::read_body;
@@ -62,16 +62,6 @@ struct FormState {
     form_error: Option<String>,
 }
 
-pub(super) fn field(id: &str, error: Option<&str>) -> (String, String) {
-    match error {
-        Some(e) => (
-            format!(r#"aria-invalid="true" aria-describedby="{id}-error""#),
-            format!(r#"<p id="{id}-error" class="field-error">{}</p>"#, super::escape(e)),
-        ),
-        None => (String::new(), String::new()),
-    }
-}
-
 async fn login_form(
     state: &Services,
     status: StatusCode,
@@ -81,45 +71,32 @@ async fn login_form(
     client: &Client,
     f: FormState,
 ) -> Page {
-    let (mut username_attrs, username_error) = field("username", f.username_error);
-    let (mut password_attrs, password_error) = field("password", f.password_error);
-    let form_error = match &f.form_error {
-        Some(e) => {
-            // A credentials error belongs to both fields.
-            for attrs in [&mut username_attrs, &mut password_attrs] {
-                if attrs.is_empty() {
-                    *attrs = r#"aria-invalid="true" aria-describedby="form-error""#.into();
-                }
-            }
-            format!(r#"<p id="form-error" class="alert" role="alert">{}</p>"#, super::escape(e))
-        }
-        None => String::new(),
-    };
     let title = if req.screen_hint.as_deref() == Some("signup") { "Sign up" } else { "Log in" };
-    let social_buttons = super::social::buttons(state, tx, browser, client).await;
-    render(
-        state,
-        status,
-        title,
-        "login.html",
-        vec![
-            ("state", Var::Text(tx.to_string())),
-            ("csrf_token", Var::Text(csrf_token(browser, tx))),
-            ("client_name", Var::Text(client.name.clone())),
-            ("username", Var::Text(f.username)),
-            ("screen_hint", Var::Text(req.screen_hint.clone().unwrap_or_default())),
-            ("username_attrs", Var::Html(username_attrs)),
-            ("username_error", Var::Html(username_error)),
-            ("password_attrs", Var::Html(password_attrs)),
-            ("password_error", Var::Html(password_error)),
-            ("form_error", Var::Html(form_error)),
-            ("social_buttons", Var::Html(social_buttons)),
-        ],
-    )
-    .await
+    let social = super::social::buttons(state, client).await;
+    // "Email me a code" where the application has a passwordless email connection.
+    let email_code = match gatehouse_services::passwordless::email_connection_for(state, client, None).await {
+        Ok(c) => c.is_some(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list connections for the login page");
+            false
+        }
+    };
+    let context = minijinja::context! {
+        state => tx,
+        csrf_token => csrf_token(browser, tx),
+        client_name => &client.name,
+        username => f.username,
+        screen_hint => req.screen_hint.clone().unwrap_or_default(),
+        username_error => f.username_error,
+        password_error => f.password_error,
+        form_error => f.form_error,
+        social,
+        email_code,
+    };
+    render(state, status, title, "login.html", context).await
 }
 
-pub(super) fn query_state(uri: &Uri) -> Option<String> {
+pub(crate) fn query_state(uri: &Uri) -> Option<String> {
     url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.to_string())
@@ -140,6 +117,43 @@ pub async fn show(State(state): State<Services>, headers: HeaderMap, uri: Uri) -
     }
 }
 
+/// A hosted page's form, its CSRF token checked first (nothing else is looked at for a
+/// forged POST), with its live login transaction.
+pub(crate) struct Submitted {
+    pub form: HashMap<String, String>,
+    pub tx: String,
+    pub browser: String,
+    pub req: AuthorizeRequest,
+    pub client: Client,
+}
+
+impl Submitted {
+    /// A field, trimmed; empty when absent.
+    pub fn field(&self, name: &str) -> String {
+        self.form.get(name).map(|v| v.trim().to_string()).unwrap_or_default()
+    }
+}
+
+/// Reads a hosted form: the transaction is its `state` field (or, given `uri`, the query's).
+pub(crate) async fn submitted(
+    state: &Services,
+    headers: &HeaderMap,
+    uri: Option<&Uri>,
+    body: Body,
+) -> Result<Submitted, PageError> {
+    let bytes = read_body(body, MAX_FORM)
+        .await
+        .map_err(|_| PageError::bad_request("invalid_request", "The form is too large."))?;
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&bytes).into_owned().collect();
+    let tx = form.get("state").cloned().or_else(|| uri.and_then(query_state)).ok_or_else(expired)?;
+    let browser = cookies::get(headers, cookies::BROWSER).ok_or_else(csrf_refused)?;
+    if !form.get("csrf_token").is_some_and(|t| ct_eq(t, &csrf_token(&browser, &tx))) {
+        return Err(csrf_refused());
+    }
+    let (_, req, client) = transaction(state, &tx, &browser).await?;
+    Ok(Submitted { form, tx, browser, req, client })
+}
+
 pub async fn submit(State(state): State<Services>, headers: HeaderMap, uri: Uri, ip: ClientIp, body: Body) -> Response {
     match handle_submit(&state, &headers, &uri, ip.0.as_deref(), body).await {
         Ok(r) => r,
@@ -154,19 +168,9 @@ async fn handle_submit(
     ip: Option<&str>,
     body: Body,
 ) -> Result<Response, PageError> {
-    let bytes = read_body(body, MAX_FORM)
-        .await
-        .map_err(|_| PageError::bad_request("invalid_request", "The form is too large."))?;
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&bytes).into_owned().collect();
-    let tx = form.get("state").cloned().or_else(|| query_state(uri)).ok_or_else(expired)?;
-    // CSRF first: nothing else is looked at for a forged POST.
-    let browser = cookies::get(headers, cookies::BROWSER).ok_or_else(csrf_refused)?;
-    let presented = form.get("csrf_token").ok_or_else(csrf_refused)?;
-    if !ct_eq(presented, &csrf_token(&browser, &tx)) {
-        return Err(csrf_refused());
-    }
-    let (_, req, client) = transaction(state, &tx, &browser).await?;
-    let username = form.get("username").map(|s| s.trim().to_string()).unwrap_or_default();
+    let submitted = submitted(state, headers, Some(uri), body).await?;
+    let username = submitted.field("username");
+    let Submitted { form, tx, browser, req, client } = submitted;
     let password = form.get("password").cloned().unwrap_or_default();
     let mut f = FormState { username: username.clone(), ..FormState::default() };
     if username.is_empty() {
@@ -216,26 +220,55 @@ pub(crate) enum SignInMethod {
     Password,
     /// An upstream identity provider (social or OpenID Connect), linking included.
     Federated,
+    /// A passwordless code or link sent by email.
+    Email,
+    /// A passwordless code sent by text message.
+    Sms,
 }
 
 impl SignInMethod {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Password => "pwd",
             Self::Federated => "federated",
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+
+    /// The method a cross-origin login ticket recorded (`pwd`, `email`, `sms`).
+    pub(crate) fn from_name(name: &str) -> Self {
+        match name {
+            "email" => Self::Email,
+            "sms" => Self::Sms,
+            "federated" => Self::Federated,
+            _ => Self::Password,
         }
     }
 }
 
-/// Ends a successful login (password, upstream provider, or linking): replaces the
-/// browser's session with a new one and sends the authorization code to the client
-/// (a 303 redirect, or the `form_post` page).
+/// After a successful first factor (password, upstream provider, or linking): the
+/// second factor when the user needs one (`pages::mfa`), else the end of the login.
 pub(crate) async fn complete_login(
     state: &Services,
     headers: &HeaderMap,
     req: &AuthorizeRequest,
     user_id: &str,
     method: SignInMethod,
+    ip: Option<&str>,
+) -> Result<Response, PageError> {
+    super::mfa::after_first_factor(state, headers, req, user_id, method.as_str(), ip).await
+}
+
+/// Ends a successful login: replaces the browser's session with a new one and sends the
+/// authorization code to the client (a 303 redirect, or the `form_post` page). `amr`
+/// names how the user authenticated (`pwd`, `federated`, then `mfa`).
+pub(crate) async fn finish_login(
+    state: &Services,
+    headers: &HeaderMap,
+    req: &AuthorizeRequest,
+    user_id: &str,
+    amr: &[&str],
     ip: Option<&str>,
 ) -> Result<Response, PageError> {
     if let Some(old) = cookies::get(headers, cookies::SESSION) {
@@ -251,13 +284,19 @@ pub(crate) async fn complete_login(
         auth_time: now,
         created_at: now,
         expires_at: now + state.config.session_ttl_secs,
-        method: Some(method.as_str().to_string()),
+        method: Some(amr.join(" ")),
         initial: device.clone(),
         last: device,
         last_interacted_at: Some(now),
     };
     state.store.insert_login_session(&session, &req.client_id).await?;
-    let mut r = issue_code(state, req, user_id, now, &session.sid).await?.deliver(StatusCode::SEE_OTHER);
+    let outcome = issue_code(state, req, user_id, now, &session.sid, session.method.as_deref(), ip).await?;
+    let mut r = outcome.response().deliver(StatusCode::SEE_OTHER);
+    if let CodeOutcome::Refused(_) = outcome {
+        // A login the Actions refused leaves no session behind.
+        state.store.delete_login_session(&session.id_hash).await?;
+        return Ok(r);
+    }
     let cookie = cookies::set(&state.config, cookies::SESSION, &session_id, Some(state.config.session_ttl_secs));
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         r.headers_mut().append("set-cookie", v);

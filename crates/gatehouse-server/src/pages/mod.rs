@@ -1,101 +1,56 @@
 //! Hosted pages: server-rendered HTML that works without JavaScript and loads nothing
 //! from elsewhere (the one script, live password-rule feedback, is same-origin and
-//! optional). Templates are embedded and may be replaced, file by file, from
-//! `ServerConfig::template_dir` (as the email texts of `gatehouse_services::mail` may).
-//!
-//! Template syntax: `{{name}}` inserts an HTML-escaped value, `{{{name}}}` a fragment the
-//! server built (already escaped). Substitution is one pass, so values can never inject
-//! further placeholders.
+//! optional). Templates are minijinja, embedded, and may be replaced file by file from
+//! `ServerConfig::template_dir` ([`view`]), as the email texts of
+//! `gatehouse_services::mail` may.
 
+pub mod co_verify;
 pub mod cookies;
 pub mod home;
 pub mod login;
+pub mod mfa;
+pub mod passwordless;
 pub mod reset;
 pub mod signup;
 pub mod social;
 pub mod unblock;
 pub mod verify;
+pub mod view;
 
 use crate::error::PageError;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_services::Services;
+use minijinja::{context, Value};
+use serde::Serialize;
 
-const EMBEDDED: &[(&str, &str)] = &[
-    ("layout.html", include_str!("templates/layout.html")),
-    ("login.html", include_str!("templates/login.html")),
-    ("error.html", include_str!("templates/error.html")),
-    ("message.html", include_str!("templates/message.html")),
-    ("signup.html", include_str!("templates/signup.html")),
-    ("reset-request.html", include_str!("templates/reset-request.html")),
-    ("reset-password.html", include_str!("templates/reset-password.html")),
-    ("social_buttons.html", include_str!("templates/social_buttons.html")),
-    ("social_button.html", include_str!("templates/social_button.html")),
-    ("link.html", include_str!("templates/link.html")),
-    ("home.html", include_str!("templates/home.html")),
-];
+/// HTML-escapes text (`&<>"'`), as the templates do.
+pub use gatehouse_services::liquid_templates::escape_html as escape;
 
-/// A value for a template placeholder.
-pub enum Var {
-    /// Escaped on insertion.
-    Text(String),
-    /// Inserted as is: only for fragments built from escaped parts.
-    Html(String),
+/// The brand as every page shows it: checked colours, and a logo only from an
+/// `http(s)` URL.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrandView {
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub primary_color: String,
+    pub page_background: String,
 }
 
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+impl BrandView {
+    /// A brand is checked when it is set; a value that slipped past is replaced by the
+    /// default here, so nothing unchecked reaches the style sheet or an attribute.
+    pub fn of(b: &gatehouse_services::state::Branding) -> Self {
+        use gatehouse_core::branding::{check_color, check_image_url};
+        let defaults = gatehouse_services::state::Branding::default();
+        let color = |c: &str, default: String| if check_color("", c).is_ok() { c.to_string() } else { default };
+        Self {
+            name: b.name.clone(),
+            logo_url: b.logo_url.clone().filter(|u| check_image_url("", u).is_ok()),
+            primary_color: color(&b.primary_color, defaults.primary_color),
+            page_background: color(&b.page_background, defaults.page_background),
         }
-    }
-    out
-}
-
-/// Fills `template`'s placeholders from `vars`; unknown names become empty.
-pub fn fill(template: &str, vars: &[(&str, Var)]) -> String {
-    let mut out = String::with_capacity(template.len() + 256);
-    let mut rest = template;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start..];
-        let (raw, open, close) = if after.starts_with("{{{") { (true, 3, "}}}") } else { (false, 2, "}}") };
-        let Some(end) = after[open..].find(close) else {
-            out.push_str(after);
-            return out;
-        };
-        let name = after[open..open + end].trim();
-        match vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v) {
-            Some(Var::Text(v)) => out.push_str(&escape(v)),
-            Some(Var::Html(v)) if raw => out.push_str(v),
-            // A fragment in an escaping placeholder is still escaped.
-            Some(Var::Html(v)) => out.push_str(&escape(v)),
-            None => {}
-        }
-        rest = &after[open + end + close.len()..];
-    }
-    out.push_str(rest);
-    out
-}
-
-pub(crate) async fn template(state: &Services, name: &str) -> String {
-    gatehouse_services::templates::load(state.config.template_dir.as_deref(), name, EMBEDDED).await
-}
-
-/// Only `#rgb`/`#rrggbb` reach the style sheet, so configuration cannot inject CSS.
-fn safe_color(c: &str) -> String {
-    let hex = c.strip_prefix('#').unwrap_or("");
-    if matches!(hex.len(), 3 | 6) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        c.to_string()
-    } else {
-        gatehouse_services::state::Branding::default().primary_color
     }
 }
 
@@ -131,27 +86,79 @@ impl IntoResponse for Page {
     }
 }
 
-/// Renders `name` inside the layout.
-pub async fn render(state: &Services, status: StatusCode, title: &str, name: &str, vars: Vec<(&str, Var)>) -> Page {
-    let b = &state.config.branding;
-    let mut vars = vars;
-    vars.push(("brand_name", Var::Text(b.name.clone())));
-    let content = fill(&template(state, name).await, &vars);
-    let logo = match &b.logo_url {
-        Some(u) if u.starts_with("https://") || u.starts_with("http://") => {
-            format!(r#"<img src="{}" alt="{}">"#, escape(u), escape(&b.name))
+/// How the hosted pages look right now: the brand in force and Auth0's page template, if
+/// one is stored. A store that cannot be read leaves the configured brand and the layout
+/// (the page still answers).
+pub struct Look {
+    pub brand: BrandView,
+    pub page_template: Option<String>,
+}
+
+impl Look {
+    pub async fn current(state: &Services) -> Self {
+        let brand = gatehouse_services::branding::effective(state).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the branding settings");
+            state.config.branding.clone()
+        });
+        let page_template = gatehouse_services::page_template::stored(state).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the page template");
+            None
+        });
+        Self { brand: BrandView::of(&brand), page_template }
+    }
+}
+
+/// Renders page template `name` with `context`, inside the layout, as the pages look now.
+pub async fn render(state: &Services, status: StatusCode, title: &str, name: &'static str, context: Value) -> Page {
+    render_in(state, &Look::current(state).await, status, title, name, context).await
+}
+
+/// [`render`] in a given look (the console's preview shows one not yet saved).
+pub async fn render_in(
+    state: &Services,
+    look: &Look,
+    status: StatusCode,
+    title: &str,
+    name: &'static str,
+    context: Value,
+) -> Page {
+    let dir = state.config.template_dir.as_deref();
+    let brand = &look.brand;
+    let application_name = context.get_attr("client_name").ok().and_then(|v| v.as_str().map(str::to_string));
+    let page = async {
+        let content = view::render(dir, name, context! { brand, title, ..context }).await?;
+        let content = Value::from_safe_string(content);
+        if let Some(source) = &look.page_template {
+            let head = view::render(dir, "head.html", context! { brand, title }).await?;
+            let widget = view::render(dir, "widget.html", context! { brand, title, content }).await?;
+            let facts = gatehouse_services::page_template::PageFacts {
+                application_name,
+                tenant_name: brand.name.clone(),
+                logo_url: brand.logo_url.clone(),
+                primary_color: brand.primary_color.clone(),
+                page_background: brand.page_background.clone(),
+                prompt: name.trim_end_matches(".html").to_string(),
+            };
+            match gatehouse_services::page_template::render(source, &facts, &head, &widget) {
+                Ok(html) => return Ok(html),
+                // Checked when it was stored; should it fail now, the layout answers.
+                Err(e) => tracing::error!(error = %e, "the page template does not render; the layout answers"),
+            }
         }
-        _ => String::new(),
+        view::render(dir, "layout.html", context! { brand, title, content }).await
     };
-    let layout_vars = vec![
-        ("title", Var::Text(title.to_string())),
-        ("heading", Var::Text(title.to_string())),
-        ("brand_name", Var::Text(b.name.clone())),
-        ("primary_color", Var::Text(safe_color(&b.primary_color))),
-        ("logo", Var::Html(logo)),
-        ("content", Var::Html(content)),
-    ];
-    Page { status, html: fill(&template(state, "layout.html").await, &layout_vars), cookies: Vec::new() }
+    match page.await {
+        Ok(html) => Page { status, html, cookies: Vec::new() },
+        Err(e) => {
+            let tracking_id = tracking_id();
+            tracing::error!(tracking_id = %tracking_id, template = name, error = %e, "hosted page does not render");
+            let html = format!(
+                "<!DOCTYPE html><html lang=\"en\"><title>Error</title><main><h1>Something went wrong</h1>\
+                 <p>Tracking id: <code>{tracking_id}</code></p></main></html>"
+            );
+            Page { status: StatusCode::INTERNAL_SERVER_ERROR, html, cookies: Vec::new() }
+        }
+    }
 }
 
 /// The one place page errors become responses: a plain sentence, the error's code, and a
@@ -171,22 +178,12 @@ pub async fn error_page(state: &Services, e: &PageError) -> Page {
     } else {
         e.description.clone()
     };
-    render(
-        state,
-        e.status,
-        "Something went wrong",
-        "error.html",
-        vec![
-            ("error", Var::Text(e.error.to_string())),
-            ("description", Var::Text(description)),
-            ("tracking_id", Var::Text(tracking_id)),
-        ],
-    )
-    .await
+    let context = context! { error => e.error, description, tracking_id };
+    render(state, e.status, "Something went wrong", "error.html", context).await
 }
 
-/// A short id for one error page: 16 hex digits.
-fn tracking_id() -> String {
+/// A short id for one error page (hosted or console): 16 hex digits, also in the log line.
+pub(crate) fn tracking_id() -> String {
     let mut id = gatehouse_services::secrets::hash_secret(&gatehouse_services::secrets::random_token());
     id.truncate(16);
     id
@@ -198,6 +195,7 @@ pub async fn message_page(state: &Services, title: &str, message: &str) -> Page 
 }
 
 /// A way back from a message page: where the link goes and what it says.
+#[derive(Debug, Clone, Serialize)]
 pub struct WayBack {
     pub href: String,
     pub text: String,
@@ -205,11 +203,7 @@ pub struct WayBack {
 
 /// A message page with, when there is one, a link back to the application or log in.
 pub async fn message_page_with(state: &Services, title: &str, message: &str, back: Option<WayBack>) -> Page {
-    let back = back
-        .map(|b| format!(r#"<p class="links"><a href="{}">{}</a></p>"#, escape(&b.href), escape(&b.text)))
-        .unwrap_or_default();
-    let vars = vec![("message", Var::Text(message.to_string())), ("back_link", Var::Html(back))];
-    render(state, StatusCode::OK, title, "message.html", vars).await
+    render(state, StatusCode::OK, title, "message.html", context! { message, back }).await
 }
 
 /// The way back to an application from a page reached by an emailed link: the origin of
@@ -227,16 +221,38 @@ pub async fn back_to_application(state: &Services, client_id: Option<&str>) -> R
     Ok(origin.map(|o| WayBack { href: format!("{o}/"), text: format!("Back to {}", client.name) }))
 }
 
-/// The password field's attributes and the list of its rules (server-rendered, so the
-/// rules show without JavaScript; `password-rules.js` marks them live). After a refusal
-/// for weakness, `checked` is the refused password's check: each rule is marked ✓ or ✗
-/// (in words too, for screen readers), so the page says which rules failed.
+/// A new-password field as the forms show it: the policy for `password-rules.js`, the
+/// error, and the rules, server-rendered so they show without JavaScript. After a refusal
+/// for weakness, `checked` is the refused password's check: each rule is marked met or
+/// not, so the page says which rules failed.
+#[derive(Debug, Serialize)]
+pub struct PasswordField {
+    policy_json: String,
+    error: Option<String>,
+    rules: Vec<RuleView>,
+}
+
+/// One rule of the list; `state` is `met`, `unmet` or empty (not checked).
+#[derive(Debug, Serialize)]
+struct RuleView {
+    code: Option<&'static str>,
+    text: String,
+    state: &'static str,
+    items: Vec<RuleView>,
+}
+
+impl RuleView {
+    fn plain(text: String) -> Self {
+        Self { code: None, text, state: "", items: Vec::new() }
+    }
+}
+
 pub fn password_field(
     policy: &gatehouse_core::password_policy::PasswordPolicy,
-    error: Option<&str>,
+    error: Option<String>,
     checked: Option<&gatehouse_core::password_policy::Strength>,
-) -> (String, String, String) {
-    let mark = |code: &str, nested: bool| -> (String, &'static str) {
+) -> PasswordField {
+    let state_of = |code: &str, nested: bool| -> &'static str {
         let found = checked.and_then(|s| {
             s.rules
                 .iter()
@@ -244,54 +260,41 @@ pub fn password_field(
                 .or_else(|| s.rules.iter().flat_map(|r| r.items.iter()).find(|i| i.code == code && nested))
         });
         match found {
-            Some(r) if r.verified => (r#" class="met""#.into(), r#"<span class="visually-hidden said"> (met)</span>"#),
-            Some(_) => (r#" class="unmet""#.into(), r#"<span class="visually-hidden said"> (not met)</span>"#),
-            None => (String::new(), ""),
+            Some(r) if r.verified => "met",
+            Some(_) => "unmet",
+            None => "",
         }
     };
-    let mut items = String::new();
-    for r in policy.strength("").rules {
-        let (class, said) = mark(r.code, false);
-        items.push_str(&format!(r#"<li data-code="{}"{class}>{}{said}"#, escape(r.code), escape(&r.text())));
-        if !r.items.is_empty() {
-            items.push_str("<ul>");
-            for i in &r.items {
-                let (class, said) = mark(i.code, true);
-                items.push_str(&format!(
-                    r#"<li data-code="{}"{class}>{}{said}</li>"#,
-                    escape(i.code),
-                    escape(&i.text())
-                ));
-            }
-            items.push_str("</ul>");
-        }
-        items.push_str("</li>");
-    }
+    let mut rules: Vec<RuleView> = policy
+        .strength("")
+        .rules
+        .iter()
+        .map(|r| RuleView {
+            code: Some(r.code),
+            text: r.text(),
+            state: state_of(r.code, false),
+            items: r
+                .items
+                .iter()
+                .map(|i| RuleView {
+                    code: Some(i.code),
+                    text: i.text(),
+                    state: state_of(i.code, true),
+                    items: Vec::new(),
+                })
+                .collect(),
+        })
+        .collect();
     if policy.dictionary.is_some() {
-        items.push_str("<li>Not a common password</li>");
+        rules.push(RuleView::plain("Not a common password".into()));
     }
     if policy.no_personal_info {
-        items.push_str("<li>Not based on your name, username or email address</li>");
+        rules.push(RuleView::plain("Not based on your name, username or email address".into()));
     }
     if policy.history_size > 0 {
-        items.push_str(&format!("<li>Not one of your last {} passwords</li>", policy.history_size));
+        rules.push(RuleView::plain(format!("Not one of your last {} passwords", policy.history_size)));
     }
-    let rules = format!(
-        r#"<ul id="password-rules" class="rules">{items}</ul><p id="password-rules-status" class="visually-hidden" aria-live="polite"></p>"#
-    );
-    let described = if error.is_some() { "password-rules password-error" } else { "password-rules" };
-    let mut attrs = format!(
-        r#"aria-describedby="{described}" data-password-rules="{}""#,
-        escape(&policy.to_client_json().to_string())
-    );
-    let error_html = match error {
-        Some(e) => {
-            attrs.push_str(r#" aria-invalid="true""#);
-            format!(r#"<p id="password-error" class="field-error">{}</p>"#, escape(e))
-        }
-        None => String::new(),
-    };
-    (attrs, error_html, rules)
+    PasswordField { policy_json: policy.to_client_json().to_string(), error, rules }
 }
 
 /// What a form says of a refused password, and, when it was too weak, its check for
@@ -310,7 +313,17 @@ pub fn refused_password(
 
 /// `GET /u/password-rules.js`.
 pub async fn password_rules_script() -> Response {
-    let mut r = include_str!("password-rules.js").into_response();
+    script(include_str!("password-rules.js"))
+}
+
+/// `GET /u/webauthn.js`: the browser's half of the WebAuthn ceremonies.
+pub async fn webauthn_script() -> Response {
+    script(include_str!("webauthn.js"))
+}
+
+/// One of the pages' own scripts.
+fn script(source: &'static str) -> Response {
+    let mut r = source.into_response();
     let h = r.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
@@ -360,16 +373,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fill_escapes_and_is_single_pass() {
-        let vars =
-            vec![("a", Var::Text("<b>{{c}}</b>".into())), ("c", Var::Text("x".into())), ("h", Var::Html("<i>".into()))];
-        assert_eq!(fill("[{{a}}] {{{h}}} {{h}} {{missing}}", &vars), "[&lt;b&gt;{{c}}&lt;/b&gt;] <i> &lt;i&gt; ");
-        assert_eq!(fill("unterminated {{a", &vars), "unterminated {{a");
-    }
-
-    #[test]
-    fn colours_are_checked() {
-        assert_eq!(safe_color("#abc"), "#abc");
-        assert_eq!(safe_color("red;} body{display:none"), "#3b5bdb");
+    fn unchecked_brand_values_never_reach_the_page() {
+        let b = gatehouse_services::state::Branding {
+            primary_color: "red;} body{display:none".into(),
+            logo_url: Some("javascript:alert(1)".into()),
+            ..Default::default()
+        };
+        let v = BrandView::of(&b);
+        assert_eq!(v.primary_color, "#3b5bdb");
+        assert_eq!(v.logo_url, None);
     }
 }

@@ -6,10 +6,9 @@
 //! CSRF: the token is an HMAC, under the browser's secret cookie, of the ticket (or of
 //! a fixed label for the request form).
 
-use super::login::{csrf_refused, field};
+use super::login::csrf_refused;
 use super::{
-    back_to_application, browser_secret, cookies, error_page, message_page_with, password_field, render, Page, Var,
-    WayBack,
+    back_to_application, browser_secret, cookies, error_page, message_page_with, password_field, render, Page, WayBack,
 };
 use crate::auth::authorize::{redirect, with_query, AuthorizeRequest};
 use crate::auth::ClientIp;
@@ -86,29 +85,22 @@ async fn request_form(
     email: &str,
     email_error: Option<&str>,
 ) -> Page {
-    let (email_attrs, email_error) = field("email", email_error);
-    let back = if tx.is_empty() {
-        String::new()
-    } else {
-        format!(r#"<p class="links"><a href="/u/login?state={}">Back to log in</a></p>"#, super::escape(tx))
+    let back = (!tx.is_empty()).then(|| WayBack { href: login_address(tx), text: "Back to log in".into() });
+    let context = minijinja::context! {
+        csrf_token => csrf_token(browser, REQUEST_FORM),
+        state => tx,
+        connection,
+        email,
+        email_error,
+        back,
     };
-    render(
-        state,
-        status,
-        "Reset your password",
-        "reset-request.html",
-        vec![
-            ("csrf_token", Var::Text(csrf_token(browser, REQUEST_FORM))),
-            ("state", Var::Text(tx.to_string())),
-            ("connection", Var::Text(connection.to_string())),
-            ("email", Var::Text(email.to_string())),
-            ("email_attrs", Var::Html(email_attrs)),
-            ("email_error", Var::Html(email_error)),
-            ("form_error", Var::Html(String::new())),
-            ("back_link", Var::Html(back)),
-        ],
-    )
-    .await
+    render(state, status, "Reset your password", "reset-request.html", context).await
+}
+
+/// The login page of transaction `tx`.
+fn login_address(tx: &str) -> String {
+    let state_param: String = url::form_urlencoded::byte_serialize(tx.as_bytes()).collect();
+    format!("/u/login?state={state_param}")
 }
 
 #[derive(Default)]
@@ -128,27 +120,15 @@ async fn new_password_form(
     connection: &Connection,
     e: Errors,
 ) -> Page {
-    let (password_attrs, password_error, rules) =
-        password_field(&PasswordPolicy::of(connection), e.password.as_deref(), e.checked.as_ref());
-    let (confirm_attrs, confirm_error) = field("password_confirm", e.confirm.as_deref());
-    render(
-        state,
-        status,
-        "Change your password",
-        "reset-password.html",
-        vec![
-            ("csrf_token", Var::Text(csrf_token(browser, ticket))),
-            ("ticket", Var::Text(ticket.to_string())),
-            ("email", Var::Text(user.email.clone().or_else(|| user.username.clone()).unwrap_or_default())),
-            ("password_attrs", Var::Html(password_attrs)),
-            ("password_error", Var::Html(password_error)),
-            ("password_rules", Var::Html(rules)),
-            ("confirm_attrs", Var::Html(confirm_attrs)),
-            ("confirm_error", Var::Html(confirm_error)),
-            ("form_error", Var::Html(String::new())),
-        ],
-    )
-    .await
+    let password = password_field(&PasswordPolicy::of(connection), e.password, e.checked.as_ref());
+    let context = minijinja::context! {
+        csrf_token => csrf_token(browser, ticket),
+        ticket,
+        email => user.email.clone().or_else(|| user.username.clone()).unwrap_or_default(),
+        password,
+        confirm_error => e.confirm,
+    };
+    render(state, status, "Change your password", "reset-password.html", context).await
 }
 
 /// The unused, unexpired password-change ticket, its user and connection.
@@ -244,10 +224,7 @@ async fn request(
     let (connection, client_id) = request_connection(state, form).await?;
     request_password_reset(state, connection, email, client_id, ip);
     // The way back: to the login the request came from, if it came from one.
-    let back = (!tx.is_empty()).then(|| {
-        let state_param: String = url::form_urlencoded::byte_serialize(tx.as_bytes()).collect();
-        WayBack { href: format!("/u/login?state={state_param}"), text: "Back to log in".into() }
-    });
+    let back = (!tx.is_empty()).then(|| WayBack { href: login_address(&tx), text: "Back to log in".into() });
     let message = gatehouse_services::signup::CHANGE_PASSWORD_MESSAGE;
     Ok(message_page_with(state, "Check your email", message, back).await.into_response())
 }

@@ -2,12 +2,11 @@
 //! from the login page. It belongs to the same login transaction (and CSRF token) as
 //! the login page, and a successful sign-up continues the authorization like a login.
 
-use super::login::{complete, csrf_refused, expired, field, query_state, transaction};
-use super::{cookies, error_page, password_field, render, Page, Var};
+use super::login::{complete, expired, query_state, submitted, transaction, Submitted};
+use super::{cookies, error_page, password_field, render, Page};
 use crate::auth::authorize::AuthorizeRequest;
 use crate::auth::ClientIp;
 use crate::error::PageError;
-use crate::extract::read_body;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -17,13 +16,10 @@ use gatehouse_core::connection::Connection;
 use gatehouse_core::password_policy::PasswordPolicy;
 use gatehouse_core::Error as DomainError;
 use gatehouse_services::login::connection_for;
-use gatehouse_services::secrets::{csrf_token, ct_eq};
+use gatehouse_services::secrets::csrf_token;
 use gatehouse_services::signup::{sign_up, SignupError};
 use gatehouse_services::Services;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
-
-const MAX_FORM: usize = 16 * 1024;
 
 #[derive(Default)]
 struct FormState {
@@ -47,44 +43,20 @@ async fn signup_form(
     connection: &Connection,
     f: FormState,
 ) -> Page {
-    let (email_attrs, email_error) = field("email", f.email_error.as_deref());
-    let username_field = if connection.requires_username() {
-        let (attrs, error) = field("username", f.username_error.as_deref());
-        format!(
-            r#"<label for="username">Username</label>
-<input type="text" id="username" name="username" value="{}" autocomplete="username" autocapitalize="none" spellcheck="false" required {attrs}>
-{error}"#,
-            super::escape(&f.username)
-        )
-    } else {
-        String::new()
+    let password = password_field(&PasswordPolicy::of(connection), f.password_error, f.password_checked.as_ref());
+    let context = minijinja::context! {
+        state => tx,
+        csrf_token => csrf_token(browser, tx),
+        client_name => &client.name,
+        email => f.email,
+        email_error => f.email_error,
+        username_required => connection.requires_username(),
+        username => f.username,
+        username_error => f.username_error,
+        password,
+        form_error => f.form_error,
     };
-    let (password_attrs, password_error, rules) =
-        password_field(&PasswordPolicy::of(connection), f.password_error.as_deref(), f.password_checked.as_ref());
-    let form_error = match &f.form_error {
-        Some(e) => format!(r#"<p id="form-error" class="alert" role="alert">{}</p>"#, super::escape(e)),
-        None => String::new(),
-    };
-    render(
-        state,
-        status,
-        "Sign up",
-        "signup.html",
-        vec![
-            ("state", Var::Text(tx.to_string())),
-            ("csrf_token", Var::Text(csrf_token(browser, tx))),
-            ("client_name", Var::Text(client.name.clone())),
-            ("email", Var::Text(f.email)),
-            ("email_attrs", Var::Html(email_attrs)),
-            ("email_error", Var::Html(email_error)),
-            ("username_field", Var::Html(username_field)),
-            ("password_attrs", Var::Html(password_attrs)),
-            ("password_error", Var::Html(password_error)),
-            ("password_rules", Var::Html(rules)),
-            ("form_error", Var::Html(form_error)),
-        ],
-    )
-    .await
+    render(state, status, "Sign up", "signup.html", context).await
 }
 
 async fn signup_connection(state: &Services, client: &Client, req: &AuthorizeRequest) -> Result<Connection, PageError> {
@@ -130,21 +102,12 @@ async fn handle_submit(
     ip: Option<&str>,
     body: Body,
 ) -> Result<Response, PageError> {
-    let bytes = read_body(body, MAX_FORM)
-        .await
-        .map_err(|_| PageError::bad_request("invalid_request", "The form is too large."))?;
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&bytes).into_owned().collect();
-    let tx = form.get("state").cloned().or_else(|| query_state(uri)).ok_or_else(expired)?;
-    let browser = cookies::get(headers, cookies::BROWSER).ok_or_else(csrf_refused)?;
-    let presented = form.get("csrf_token").ok_or_else(csrf_refused)?;
-    if !ct_eq(presented, &csrf_token(&browser, &tx)) {
-        return Err(csrf_refused());
-    }
-    let (_, req, client) = transaction(state, &tx, &browser).await?;
+    let submitted = submitted(state, headers, Some(uri), body).await?;
+    let mut f =
+        FormState { email: submitted.field("email"), username: submitted.field("username"), ..FormState::default() };
+    let Submitted { form, tx, browser, req, client } = submitted;
     let connection = signup_connection(state, &client, &req).await?;
-    let text = |k: &str| form.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
     let password = form.get("password").cloned().unwrap_or_default();
-    let mut f = FormState { email: text("email"), username: text("username"), ..FormState::default() };
     if f.email.is_empty() {
         f.email_error = Some("Enter your email address.".into());
     }
@@ -188,7 +151,10 @@ async fn handle_submit(
                         _ => f.form_error = Some(message),
                     }
                 }
-                refused @ (SignupError::Disabled | SignupError::TooManyAttempts | SignupError::Internal(_)) => {
+                refused @ (SignupError::Disabled
+                | SignupError::TooManyAttempts
+                | SignupError::Denied(_)
+                | SignupError::Internal(_)) => {
                     f.form_error = Some(refused.to_string())
                 }
             }

@@ -1,11 +1,11 @@
-//! The hosted pages' part of social sign-in: the "Continue with …" buttons (a fragment
-//! any page with a login transaction can include as `{{{social_buttons}}}`), their
+//! The hosted pages' part of social sign-in: the "Continue with …" buttons (any page
+//! with a login transaction can include `social_buttons.html`), their
 //! `POST /u/login/social`, and `/u/link`, where a user whose provider vouched for the
 //! email of an existing account proves that account with its password before the two
 //! are linked (or chooses a separate account).
 
 use super::login::{csrf_refused, expired, transaction};
-use super::{cookies, error_page, fill, render, template, Var};
+use super::{cookies, error_page, render};
 use crate::auth::ClientIp;
 use crate::error::{login_refusal, PageError};
 use crate::extract::read_body;
@@ -27,38 +27,29 @@ use std::collections::HashMap;
 
 const MAX_FORM: usize = 16 * 1024;
 
-/// The buttons of the social and OIDC connections enabled for `client`, for the login
-/// transaction `tx`; empty when there are none.
-pub async fn buttons(state: &Services, tx: &str, browser: &str, client: &Client) -> String {
+/// A "Continue with …" button on the login page.
+#[derive(Debug, serde::Serialize)]
+pub struct SocialButton {
+    connection: String,
+    strategy: String,
+    label: String,
+}
+
+/// The buttons of the social and OIDC connections enabled for `client`; none when the
+/// connections cannot be read (the password form still works).
+pub async fn buttons(state: &Services, client: &Client) -> Vec<SocialButton> {
     let connections = match state.store.connections(None, None, None, 0, 100).await {
         Ok((list, _)) => list,
         Err(e) => {
             tracing::warn!(error = %e, "cannot list connections for the login buttons");
-            return String::new();
+            return Vec::new();
         }
     };
-    let button = template(state, "social_button.html").await;
-    let csrf = csrf_token(browser, tx);
-    let html: String = connections
+    connections
         .iter()
         .filter(|c| enabled_upstream(c, &client.client_id))
-        .map(|c| {
-            fill(
-                &button,
-                &[
-                    ("state", Var::Text(tx.to_string())),
-                    ("csrf_token", Var::Text(csrf.clone())),
-                    ("connection", Var::Text(c.name.clone())),
-                    ("strategy", Var::Text(c.strategy.clone())),
-                    ("label", Var::Text(button_label(c))),
-                ],
-            )
-        })
-        .collect();
-    if html.is_empty() {
-        return html;
-    }
-    fill(&template(state, "social_buttons.html").await, &[("buttons", Var::Html(html))])
+        .map(|c| SocialButton { connection: c.name.clone(), strategy: c.strategy.clone(), label: button_label(c) })
+        .collect()
 }
 
 fn form_of(bytes: &[u8]) -> HashMap<String, String> {
@@ -126,28 +117,14 @@ async fn link_page(
 ) -> Result<Response, PageError> {
     let target = state.store.user(t.link_user_id.as_deref().unwrap_or("")).await?.ok_or_else(expired)?;
     let connection = state.store.connection(&t.connection_id).await?.ok_or_else(expired)?;
-    let (attrs, password_error) = match error {
-        Some(e) => (
-            r#"aria-invalid="true" aria-describedby="password-error""#.to_string(),
-            format!(r#"<p id="password-error" class="field-error" role="alert">{}</p>"#, super::escape(e)),
-        ),
-        None => (String::new(), String::new()),
+    let context = minijinja::context! {
+        state => handle,
+        csrf_token => csrf_token(browser, handle),
+        email => target.email.clone().unwrap_or_default(),
+        provider => button_label(&connection),
+        password_error => error,
     };
-    let page = render(
-        state,
-        status,
-        "Link your accounts",
-        "link.html",
-        vec![
-            ("state", Var::Text(handle.to_string())),
-            ("csrf_token", Var::Text(csrf_token(browser, handle))),
-            ("email", Var::Text(target.email.clone().unwrap_or_default())),
-            ("provider", Var::Text(button_label(&connection))),
-            ("password_attrs", Var::Html(attrs)),
-            ("password_error", Var::Html(password_error)),
-        ],
-    )
-    .await;
+    let page = render(state, status, "Link your accounts", "link.html", context).await;
     Ok(page.into_response())
 }
 

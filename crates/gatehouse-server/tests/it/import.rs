@@ -51,6 +51,7 @@ async fn request(s: &Server, path: &std::path::Path, upsert: bool, dry_run: bool
         id_seed: None,
         now: "2026-01-01T00:00:00.000Z".into(),
         single_load: false,
+        hashes: None,
     }
 }
 

@@ -11,6 +11,7 @@ crate::on_both_backends!(
     a_job_left_by_a_dead_node_is_taken_over,
     uploads_cut_short_are_swept_at_start,
     an_import_outlives_its_database_connections,
+    import_job_joins_auth0_password_hash_export,
 );
 
 /// The connection of an import's write terminated mid-statement (as a failover or an
@@ -294,5 +295,80 @@ async fn a_job_left_by_a_dead_node_is_taken_over(b: Backend) {
     assert_eq!(done["summary"]["inserted"], 30);
     let (_, list) = s.api("GET", "/api/v2/users?include_totals=true&per_page=1", None).await;
     assert_eq!(list["total"], 30, "no user lost or doubled");
+    s.stop().await;
+}
+
+/// Auth0's users export (NDJSON) and its password-hash export (the support ticket's
+/// NDJSON) in one upload: each user takes the hash under its id, and the hash records no
+/// user took are the job's errors, after the users'.
+async fn import_job_joins_auth0_password_hash_export(b: Backend) {
+    let s = Server::start(b).await;
+    let con = connection_id(&s).await;
+    let bcrypt = "$2b$04$OcIuM6Q44qqWo0nu/4hl.upUbNfgfPFaE1o1dqPIqul.Z.zEaksZG"; // "staple🙂ok1739"
+    let users = [
+        json!({"user_id": "auth0|5dea9f9c82dd7c0e76e4ec93", "email": "oid@example.com", "email_verified": true,
+            "created_at": "2019-12-06T18:36:12.412Z", "identities": [{"connection": "Username-Password-Authentication",
+            "provider": "auth0", "user_id": "5dea9f9c82dd7c0e76e4ec93", "isSocial": false}],
+            "user_metadata": {"lang": "fr"}}),
+        json!({"user_id": "auth0|euclid", "email": "alt@example.com"}),
+        json!({"user_id": "auth0|nohash", "email": "nohash@example.com"}),
+    ];
+    let users: String = users.iter().map(|u| format!("{u}\n")).collect();
+    let hashes = [
+        json!({"_id": {"$oid": "5dea9f9c82dd7c0e76e4ec93"}, "email": "oid@example.com", "passwordHash": bcrypt,
+            "password_set_date": {"$date": "2019-12-06T18:36:12.412Z"}, "tenant": "old",
+            "connection": "Username-Password-Authentication", "_tmp_is_unique": true}),
+        json!({"_id": {"$oid": "5dea9f9c82dd7c0e76e4ec94"}, "alt_id": "euclid",
+            "identifiers": [{"type": "email", "value": "alt@example.com", "verified": false}],
+            "passwordHash": bcrypt, "connection": "Username-Password-Authentication"}),
+        json!({"_id": {"$oid": "5dea9f9c82dd7c0e76e4ec95"}, "email": "gone@example.com", "passwordHash": bcrypt,
+            "connection": "Username-Password-Authentication"}),
+    ];
+    let hashes: String = hashes.iter().map(|h| format!("{h}\n")).collect();
+    let form = reqwest::multipart::Form::new()
+        .text("connection_id", con.clone())
+        .text("format", "ndjson")
+        .text("send_completion_email", "false")
+        .part("users", reqwest::multipart::Part::bytes(users.into_bytes()).file_name("users.json"))
+        .part("hashes", reqwest::multipart::Part::bytes(hashes.into_bytes()).file_name("hashes.json"));
+    let r = s
+        .http
+        .post(s.url("api/v2/jobs/users-imports"))
+        .bearer_auth(&s.admin_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let job: Value = r.json().await.unwrap();
+    let id = job["id"].as_str().unwrap();
+    let done = finished(&s, id).await;
+    assert_eq!(done["summary"], json!({"total": 3, "inserted": 3, "updated": 0, "failed": 1}), "{done}");
+    let (status, errors) = s.api("GET", &format!("/api/v2/jobs/{id}/errors"), None).await;
+    assert_eq!(status, 200, "{errors}");
+    assert_eq!(errors.as_array().unwrap().len(), 1, "{errors}");
+    assert_eq!(errors[0]["user"]["email"], "gone@example.com");
+    assert_eq!(errors[0]["user"]["passwordHash"], "*****");
+    assert_eq!(errors[0]["errors"][0]["path"], "_id");
+    assert_eq!(errors[0]["errors"][0]["code"], "NOT_JOINED");
+
+    let hasher = crate::kit::test_hasher();
+    for id in ["auth0|5dea9f9c82dd7c0e76e4ec93", "auth0|euclid"] {
+        let u = s.store.user(id).await.unwrap().unwrap();
+        let hash = hasher.parse_stored(u.password_hash.as_deref().unwrap()).unwrap();
+        assert!(hasher.verify(&hash, "staple🙂ok1739"), "{id} took its hash");
+    }
+    let oid = s.store.user("auth0|5dea9f9c82dd7c0e76e4ec93").await.unwrap().unwrap();
+    assert_eq!(oid.user_metadata["lang"], json!("fr"));
+    assert_eq!(s.store.user("auth0|nohash").await.unwrap().unwrap().password_hash, None);
+
+    // A hashes part that is not a file of lines is refused before any job exists.
+    let form = reqwest::multipart::Form::new()
+        .text("connection_id", con)
+        .part("users", reqwest::multipart::Part::bytes(b"[]".to_vec()).file_name("users.json"))
+        .part("hashes", reqwest::multipart::Part::bytes(Vec::new()).file_name("hashes.json"));
+    let r = s.http.post(s.url("api/v2/jobs/users-imports")).bearer_auth(&s.admin_token).multipart(form).send().await;
+    let r = r.unwrap();
+    assert_eq!(r.status(), 400);
     s.stop().await;
 }

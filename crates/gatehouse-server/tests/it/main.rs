@@ -9,11 +9,16 @@
 
 mod kit;
 
+mod actions;
 mod auth;
 mod authorization;
 mod bad_input;
 mod clients;
 mod connections;
+mod console;
+mod custom_db;
+mod embedded;
+mod factors;
 mod first_hour;
 mod import;
 mod injection;
@@ -21,6 +26,7 @@ mod jobs;
 mod legacy;
 mod login;
 mod logs;
+mod mfa;
 mod openapi;
 mod operations;
 mod ratelimit;
@@ -28,4 +34,5 @@ mod shapes;
 mod signup;
 mod social;
 mod stats;
+mod tenant_config;
 mod users;

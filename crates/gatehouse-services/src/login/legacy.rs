@@ -26,6 +26,43 @@ async fn unavailable(
     LoginError::Unavailable
 }
 
+/// A legacy store's refusal that is not a wrong password: the user blocked there, a
+/// factor or a breached-password check only it can lift, or an outage (its rate limits
+/// included). Logged as a failed login; nothing was created.
+async fn refused(
+    state: &Services,
+    connection: &Connection,
+    login: &str,
+    ip: Option<&str>,
+    e: LegacyError,
+) -> LoginError {
+    let (error, description) = match e {
+        LegacyError::TooManyAttempts => {
+            (LoginError::TooManyAttempts, "blocked by the legacy store (too_many_attempts)")
+        }
+        LegacyError::UserBlocked => (LoginError::Blocked, "user is blocked in the legacy store"),
+        LegacyError::Refused { code, reason } => {
+            tracing::info!(connection = %connection.name, code, reason = %reason, "the legacy store refused a login");
+            let error = if code == "mfa_required" {
+                LoginError::LegacyRefused(
+                    "This account uses multi-factor authentication at its previous provider, so it cannot be moved \
+                     by signing in. Reset your password to continue."
+                        .into(),
+                )
+            } else {
+                LoginError::LegacyRefused(
+                    "This password was found in a data breach and cannot be used. Reset your password to continue."
+                        .into(),
+                )
+            };
+            (error, "refused by the legacy store")
+        }
+        other => return unavailable(state, connection, login, ip, &other).await,
+    };
+    login_event(state, codes::FAILED_LOGIN, connection, None, login, ip, Some(description)).await;
+    error
+}
+
 /// Asks the legacy store about a login and verifies a returned hash: the profile when the
 /// password is right, `None` (after a verify's worth of work) when not.
 async fn ask(
@@ -39,9 +76,9 @@ async fn ask(
     let pool = &state.hashing;
     let internal = |e: crate::hashing::HashPoolError| LoginError::Internal(e.to_string());
     let answer =
-        if login.is_empty() { Ok(Login::Rejected) } else { legacy.login(login, password, pool.hasher()).await };
+        if login.is_empty() { Ok(Login::Rejected) } else { legacy.login(login, password, ip, pool.hasher()).await };
     let (profile, kind) = match answer {
-        Err(e) => return Err(unavailable(state, connection, login, ip, &e).await),
+        Err(e) => return Err(refused(state, connection, login, ip, e).await),
         Ok(Login::Verified(p)) => (Some(p), codes::FAILED_LOGIN_PASSWORD),
         Ok(Login::CheckHash(p, hash)) => {
             let ok = pool.verify(Some(hash), password.to_string()).await.map_err(internal)?;

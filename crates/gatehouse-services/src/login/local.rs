@@ -29,6 +29,11 @@ pub enum LoginError {
     /// Suspicious-IP throttling: too many failures from this address across accounts.
     #[error("We have detected suspicious login behavior and further attempts will be blocked. Please contact the administrator.")]
     SuspiciousIp,
+    /// The legacy store accepted the password but refuses the login for a reason only it
+    /// could lift (multi-factor authentication, a breached password); the message says
+    /// what the user can do. Nothing was created.
+    #[error("{0}")]
+    LegacyRefused(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -179,7 +184,7 @@ fn stand_in(connection: &Connection, login: &str) -> User {
 }
 
 /// Records a login attempt in the audit log (never the password).
-pub(super) async fn login_event(
+pub(crate) async fn login_event(
     state: &Services,
     kind: &str,
     connection: &Connection,

@@ -14,7 +14,8 @@ use gatehouse_core::log_event::codes;
 use gatehouse_core::user::User;
 use gatehouse_core::validate::normalize_login;
 use gatehouse_store::StoreError;
-use local::{local_login, login_event};
+use local::local_login;
+pub(crate) use local::login_event;
 
 pub use local::{Accepted, LoginError, WhileVerifying};
 
@@ -31,8 +32,14 @@ pub enum ConnectionError {
     Store(#[from] StoreError),
 }
 
+/// Whether `client` may log users in through database connection `connection`: when the
+/// connection lists it in `enabled_clients`. The admin console's built-in client may use
+/// every database connection, so that no edit of a list (Auth0's PATCH replaces it whole)
+/// locks administrators out; who gets in is decided by the console's roles.
 fn usable_by(connection: &Connection, client: &Client) -> bool {
-    connection.strategy == "auth0" && connection.enabled_clients.iter().any(|c| c == &client.client_id)
+    connection.strategy == "auth0"
+        && (client.client_id == crate::console::CONSOLE_CLIENT_ID
+            || connection.enabled_clients.iter().any(|c| c == &client.client_id))
 }
 
 /// The database connection `name` (or, without a name, the default one) if the client
@@ -56,6 +63,20 @@ pub async fn connection_for(
     all.into_iter().find(|c| usable_by(c, client)).ok_or(ConnectionError::NoneEnabled)
 }
 
+/// Every connection `client` may sign users in with: its database connections (as
+/// [`connection_for`] allows them), and the passwordless, social and OpenID Connect
+/// connections that list it in `enabled_clients`. By name.
+pub async fn enabled_connections(state: &Services, client: &Client) -> Result<Vec<Connection>, StoreError> {
+    let (all, _) = state.store.connections(None, None, None, 0, 1000).await?;
+    Ok(all
+        .into_iter()
+        .filter(|c| {
+            usable_by(c, client)
+                || (c.strategy != "auth0" && c.enabled_clients.iter().any(|id| id == &client.client_id))
+        })
+        .collect())
+}
+
 /// Whether the user's connection (database, social or OIDC) is still enabled for the
 /// client (for single sign-on).
 pub async fn user_may_use(state: &Services, client: &Client, user: &User) -> Result<bool, StoreError> {
@@ -63,7 +84,7 @@ pub async fn user_may_use(state: &Services, client: &Client, user: &User) -> Res
         .store
         .connection(&user.connection_id)
         .await?
-        .is_some_and(|c| c.enabled_clients.iter().any(|id| id == &client.client_id)))
+        .is_some_and(|c| usable_by(&c, client) || c.enabled_clients.iter().any(|id| id == &client.client_id)))
 }
 
 /// Checks `username`/`password` against `connection`'s users.

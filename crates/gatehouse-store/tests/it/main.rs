@@ -6,5 +6,6 @@ mod bulk;
 mod common;
 mod login_paths;
 mod migrations;
+mod sealed;
 mod search_sql;
 mod writes;

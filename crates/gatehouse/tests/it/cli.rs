@@ -292,6 +292,60 @@ async fn exit_codes_dry_run_and_unusable_input() {
     }
 }
 
+/// Auth0's users export and its password-hash export in one invocation: users take their
+/// hash by id; a hash no user takes is a failed record in the report, its hash masked.
+#[tokio::test(flavor = "multi_thread")]
+async fn import_joins_auth0_password_hash_export() {
+    for env in Env::all().await {
+        let b = env.backend();
+        let users = [
+            json!({"user_id": "auth0|5dea9f9c82dd7c0e76e4ec93", "email": "ada@example.com",
+                "created_at": "2019-12-06T18:36:12.412Z", "user_metadata": {"plan": "pro"}}),
+            json!({"user_id": "auth0|euclid", "email": "bo@example.com"}),
+        ];
+        let users_file = env.path("users.ndjson");
+        std::fs::write(&users_file, users.iter().map(|u| format!("{u}\n")).collect::<String>()).unwrap();
+        let hashes = [
+            json!({"_id": {"$oid": "5dea9f9c82dd7c0e76e4ec93"}, "email": "ada@example.com",
+                "passwordHash": BCRYPT_SECRET, "connection": "Username-Password-Authentication"}),
+            json!({"_id": {"$oid": "5dea9f9c82dd7c0e76e4ec94"}, "alt_id": "euclid", "passwordHash": BCRYPT_SECRET,
+                "connection": "Username-Password-Authentication"}),
+            json!({"_id": {"$oid": "5dea9f9c82dd7c0e76e4ec95"}, "email": "gone@example.com",
+                "passwordHash": BCRYPT_SECRET, "connection": "Username-Password-Authentication"}),
+        ];
+        let hashes_file = env.path("hashes.json");
+        std::fs::write(&hashes_file, hashes.iter().map(|h| format!("{h}\n")).collect::<String>()).unwrap();
+        let report = env.path("report.json");
+        let out =
+            env.import(&users_file, &["--hashes", hashes_file.to_str().unwrap(), "--report", report.to_str().unwrap()]);
+        expect_code(&out, 3, b);
+        let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        assert_eq!(r["summary"], json!({"total": 2, "inserted": 2, "updated": 0, "failed": 1}), "{b}");
+        let errors = r["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{b}: {errors:?}");
+        assert_eq!(errors[0]["index"], json!(4), "{b}: after the users");
+        assert_eq!(errors[0]["user"]["email"], json!("gone@example.com"));
+        assert_eq!(errors[0]["user"]["passwordHash"], json!("*****"));
+        assert_eq!(errors[0]["errors"][0]["path"], json!("_id"));
+        let stored = env.users().await;
+        let hasher = Hasher::default();
+        for u in &stored {
+            let h = hasher.parse_stored(u.password_hash.as_deref().unwrap()).unwrap();
+            assert!(hasher.verify(&h, "secret"), "{b}: {} took its hash", u.user_id);
+        }
+        assert_eq!(stored.len(), 2, "{b}");
+        // A hash export that cannot be read at all writes nothing.
+        let other = env.sibling().await;
+        let long = env.path("long.json");
+        std::fs::write(&long, vec![b'x'; 2 << 20]).unwrap();
+        let out = other.import(&users_file, &["--hashes", long.to_str().unwrap()]);
+        expect_code(&out, 2, b);
+        assert!(other.users().await.is_empty(), "{b}");
+        other.finish().await;
+        env.finish().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn report_lists_every_failed_record() {
     for env in Env::all().await {

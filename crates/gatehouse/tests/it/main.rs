@@ -1,11 +1,12 @@
-//! The `gatehouse` binary's tests, one binary: the CLI against a fresh store, and two
-//! `gatehouse serve` processes sharing one PostgreSQL and one Redis.
+//! The `gatehouse` binary's tests, one binary: the CLI against a fresh store, two
+//! `gatehouse serve` processes sharing one PostgreSQL and one Redis, and HTTPS.
 
 // Test helpers outside #[test] functions unwrap too: a failure there is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
 mod nodes;
+mod tls;
 
 /// A new database named `{prefix}_{random}` on the PostgreSQL server of `base`: its name
 /// and its URL.

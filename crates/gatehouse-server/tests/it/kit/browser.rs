@@ -70,6 +70,20 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Submits a multipart form (`fields` in order, then `file` as the part `file.0`).
+    pub async fn post_multipart(&mut self, path: &str, fields: &[(&str, &str)], file: (&str, Vec<u8>)) -> Answer {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in fields {
+            form = form.text(k.to_string(), v.to_string());
+        }
+        form = form.part(file.0.to_string(), reqwest::multipart::Part::bytes(file.1).file_name("users"));
+        let r =
+            self.http.post(self.url(path)).header("cookie", self.cookie_header()).multipart(form).send().await.unwrap();
+        self.finish(r).await
+    }
+}
+
 /// A query parameter of a URL, absolute or relative to the site (`/u/login?state=…`).
 pub fn query_param(url: &str, key: &str) -> Option<String> {
     let u = url::Url::parse(url).or_else(|_| url::Url::parse(&format!("http://x{url}"))).ok()?;

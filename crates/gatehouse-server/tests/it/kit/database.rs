@@ -82,6 +82,9 @@ pub async fn drop_postgres_database(admin_url: &str, name: &str) {
     pool.close().await;
 }
 
+/// The key-encryption key (`secrets.keys`) of every test store.
+pub const TEST_SECRET_KEY: &str = "it-1:aXQtc2VjcmV0cy1rZXktMzItYnl0ZXMtbG9uZy0hISE=";
+
 /// One test's database and scratch directory (the server's data directory, and the
 /// SQLite file). Dropping it removes both.
 pub struct TestDb {
@@ -109,11 +112,14 @@ impl TestDb {
         TestDb { backend, url, dir, postgres }
     }
 
-    /// Gatehouse's store on this database, migrated.
+    /// Gatehouse's store on this database, migrated, sealing secrets under
+    /// [`TEST_SECRET_KEY`] as a configured deployment does.
     pub async fn store(&self) -> gatehouse_store::Store {
+        let keys = gatehouse_store::SecretKeys::parse(&[TEST_SECRET_KEY]).unwrap();
         gatehouse_store::Store::connect(&self.url)
             .await
             .unwrap_or_else(|e| panic!("connecting to the {} test database: {e}", self.backend.name()))
+            .with_secret_keys(keys)
     }
 }
 

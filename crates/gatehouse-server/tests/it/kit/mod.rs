@@ -3,6 +3,7 @@
 //! backend, with typed helpers: the admin token, the Management and Authentication APIs,
 //! application clients, a cookie-keeping browser, and the mail sinks.
 
+pub mod authenticator;
 mod browser;
 mod database;
 mod mail;

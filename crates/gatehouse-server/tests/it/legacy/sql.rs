@@ -255,6 +255,55 @@ async fn migrate_remaining_skips_migrated(backend: Backend) {
     srv.stop().await;
 }
 
+/// The console's connection page: a test lookup in the legacy store, the migration so
+/// far, and "migrate remaining" starting the job whose page follows it.
+async fn the_console_looks_a_user_up_and_migrates_the_rest(backend: Backend) {
+    use crate::console::{csrf, sign_in, start, ADMIN_EMAIL, ADMIN_PASSWORD};
+    let Some(db) = LegacyDb::mariadb().await else { return };
+    seed(&db).await;
+    let srv = start(backend).await;
+    let app = srv.password_client().await;
+    let con = connection(&srv, &app, "legacy-sql", true, sql_store(&db)).await;
+    logs_in(&srv, &app, "legacy-sql", "bcrypt@legacy.test", &vector("bcrypt-1").password).await;
+    let mut b = sign_in(&srv, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let page = b.get(&format!("/admin/connections/{con}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("1 of 1 users here (1 at login, 0 in bulk, 0 imported)"), "{}", page.body);
+    let token = csrf(&page.body);
+    let a = b
+        .post_form(
+            &format!("/admin/connections/{con}/test-lookup"),
+            &[("csrf", &token), ("login", "phpass@legacy.test")],
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("Found: user id legacy|") && a.body.contains("phpass@legacy.test"), "{}", a.body);
+    let a = b
+        .post_form(
+            &format!("/admin/connections/{con}/test-lookup"),
+            &[("csrf", &token), ("login", "nobody@legacy.test")],
+        )
+        .await;
+    assert!(a.body.contains("has no user"), "{}", a.body);
+    let a = b.post_form(&format!("/admin/connections/{con}/migrate-remaining"), &[("csrf", &token)]).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let job_page = a.location.unwrap();
+    let id = job_page.strip_prefix("/admin/jobs/").unwrap().to_string();
+    for _ in 0..600 {
+        let job = srv.store.job(&id).await.unwrap().unwrap();
+        if job.status.as_str() == "completed" {
+            break;
+        }
+        assert_ne!(job.status.as_str(), "failed", "{job:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let page = b.get(&job_page).await;
+    assert!(page.body.contains("completed"), "{}", page.body);
+    let page = b.get(&format!("/admin/connections/{con}")).await;
+    assert!(page.body.contains("4 of 4 users here (1 at login, 3 in bulk, 0 imported)"), "{}", page.body);
+    srv.stop().await;
+}
+
 /// Runs a `users-migrate-remaining` job to its end; its summary.
 async fn run_job(srv: &Server, con: &str) -> Value {
     let (s, job) = srv.api("POST", "/api/v2/jobs/users-migrate-remaining", Some(json!({"connection_id": con}))).await;
@@ -496,5 +545,6 @@ crate::on_both_backends!(
     legacy_down_is_503_and_nothing_created,
     secrets_are_redacted,
     migrate_remaining_skips_migrated,
+    the_console_looks_a_user_up_and_migrates_the_rest,
     delegated_mode_round_trips,
 );

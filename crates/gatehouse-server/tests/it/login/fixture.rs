@@ -52,6 +52,8 @@ fn client(id: &str, public: bool, grants: &[&str], now: &str) -> Client {
         client_secret_hash: (!public).then(|| hash_client_secret(WEB_SECRET)),
         client_metadata: Map::new(),
         oidc_logout: None,
+        cross_origin_authentication: false,
+        cross_origin_loc: None,
         created_at: now.into(),
         updated_at: now.into(),
     }

@@ -3,6 +3,7 @@
 //! store's sign-in state under concurrency.
 
 mod attack;
+mod branding;
 pub(crate) mod fixture;
 mod flows;
 mod form_post;

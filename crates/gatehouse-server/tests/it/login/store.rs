@@ -45,6 +45,8 @@ fn code(hash: &str) -> AuthCode {
         created_at: 100,
         expires_at: 160,
         used_at: None,
+        amr: None,
+        action_claims: None,
     }
 }
 

@@ -158,6 +158,23 @@ async fn dictionary_and_breached_passwords(b: Backend) {
     let (status, body) = try_signup(&s, &client, "leak@example.com", "qwerty123").await;
     assert_eq!((status, body["code"].as_str()), (400, Some("password_leaked")), "{body}");
     assert!(super::helpers::log_types(&s).await.contains(&"signup_pwd_leak".to_string()));
+    // Auth0's settings document says so; it turns the sign-up stage off (the reset stage
+    // stays), then the whole check.
+    let path = "/api/v2/attack-protection/breached-password-detection";
+    let (status, doc) = s.api("GET", path, None).await;
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["enabled"], true);
+    assert_eq!(doc["stage"]["pre-user-registration"]["shields"], json!(["block"]));
+    let off = json!({"stage": {"pre-user-registration": {"shields": []}}, "shields": ["admin_notification"]});
+    let (status, doc) = s.api("PATCH", path, Some(off)).await;
+    assert_eq!((status, &doc["stage"]["pre-change-password"]["shields"]), (200, &json!(["block"])), "{doc}");
+    assert_eq!(doc["shields"], json!(["admin_notification"]));
+    let (status, body) = try_signup(&s, &client, "leak@example.com", "qwerty123").await;
+    assert_eq!(status, 200, "the sign-up stage no longer blocks: {body}");
+    let (status, body) = s.api("PATCH", path, Some(json!({"method": "psychic"}))).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, doc) = s.api("PATCH", path, Some(json!({"enabled": false}))).await;
+    assert_eq!((status, &doc["enabled"]), (200, &json!(false)), "{doc}");
     s.stop().await;
 }
 
