@@ -54,7 +54,8 @@ pub fn decode_qp(email: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The first link of an email (to a test server), asserting it goes to `path`.
+/// The first link of an email (to a test server), asserting it goes to `path`. `email`
+/// is the message as sent: decoding it twice would turn the link's `=` into something else.
 pub fn link(email: &str, path: &str) -> String {
     let email = &decode_qp(email);
     let start = email.find("http://127.0.0.1:").unwrap_or_else(|| panic!("no link in {email}"));
