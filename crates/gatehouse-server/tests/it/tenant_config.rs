@@ -14,6 +14,7 @@ crate::on_both_backends!(
     roles_are_all_tenant_roles,
     self_service_password_change_can_be_disabled,
     concurrent_changes_to_one_settings_document_all_land,
+    numbers_read_back_exactly_as_they_were_written,
 );
 
 async fn verification_email(s: &Server, email: &str) {
@@ -154,6 +155,38 @@ async fn the_email_provider_replaces_the_configured_mailer(b: Backend) {
     verification_email(&s, "outbox@example.com").await;
     s.emails_to("outbox@example.com", 1).await;
     assert_eq!(sink.delivered().len(), 1);
+    s.stop().await;
+}
+
+/// Floats whose shortest form JSON parsers without exact rounding get wrong by one unit:
+/// a settings document holding one must still compare equal to itself when changed (the
+/// compare-and-swap write), and metadata must come back digit for digit.
+async fn numbers_read_back_exactly_as_they_were_written(b: Backend) {
+    let s = Server::start(b).await;
+    let numbers = json!({"tiny": 1.0715660391465826e-75, "huge": -1.603964615428183e143, "plain": 0.1});
+    let provider = json!({
+        "name": "smtp",
+        "credentials": {"smtp_host": "127.0.0.1", "smtp_port": 2525},
+        "settings": numbers,
+    });
+    let (status, body) = s.api("POST", "/api/v2/emails/provider", Some(provider)).await;
+    assert_eq!(status, 201, "{body}");
+    for enabled in [false, true] {
+        let (status, body) = s.api("PATCH", "/api/v2/emails/provider", Some(json!({"enabled": enabled}))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["settings"], numbers);
+    }
+    let user = s
+        .create_user(json!({"email": "numbers@example.com", "password": "Tenant-config-42", "user_metadata": numbers}))
+        .await;
+    let path = format!("/api/v2/users/{}", user["user_id"].as_str().unwrap());
+    let (status, body) = s.api("PATCH", &path, Some(json!({"user_metadata": {"other": 1}}))).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, got) = s.api("GET", &path, None).await;
+    assert_eq!(
+        got["user_metadata"],
+        json!({"tiny": 1.0715660391465826e-75, "huge": -1.603964615428183e143, "plain": 0.1, "other": 1})
+    );
     s.stop().await;
 }
 
