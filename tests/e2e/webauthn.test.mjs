@@ -237,7 +237,7 @@ test('without JavaScript the page says so', async () => {
 
 // Passkeys as a first factor: with passkeys enabled on the database connection, a new
 // user signs up with this device's passkey (no password), signs out, and signs in with it
-// again without typing anything. Both logins skip the second factor the tenant's policy
+// again without typing anything (through the autofill, then the button). Every login skips the second factor the tenant's policy
 // asks of password logins (a user-verified passkey is two factors), and say so in `amr`.
 test('sign up with a passkey, sign out, sign in with it', async () => {
   const [connection] = await call('GET', 'api/v2/connections?name=Username-Password-Authentication');
@@ -285,18 +285,49 @@ test('sign up with a passkey, sign out, sign in with it', async () => {
     assert.deepEqual(methods.map((m) => m.type), ['passkey']);
     const signedUp = claims.sub;
 
-    // Sign out, then sign in with the passkey: the button, no name typed.
+    // Sign out, then sign in with the passkey, no name typed: first through the
+    // username field's autofill (conditional mediation, which Chromium's virtual
+    // authenticator answers by itself once the login page asks) …
+    await page.goto(`${issuer}v2/logout`);
+    checks = await authorize();
+    await page.waitForURL((u) => u.pathname === '/u/login' || u.href.startsWith(callback));
+    claims = await tokensAt(page, checks);
+    assert.equal(claims.sub, signedUp);
+    assert.deepEqual(claims.amr, ['hwk', 'user', 'mfa']);
+
+    // … then, with the button only, through the button.
+    options.passkey_options = { challenge_ui: 'button', progressive_enrollment_enabled: false };
+    await call('PATCH', `api/v2/connections/${connection.id}`, { options });
     await page.goto(`${issuer}v2/logout`);
     checks = await authorize();
     await page.waitForURL((u) => u.pathname === '/u/login');
     const button = page.getByRole('button', { name: 'Sign in with a passkey' });
     await button.waitFor();
-    assert.equal(await page.locator('#username').getAttribute('autocomplete'), 'username webauthn');
+    assert.equal(await page.locator('#username').getAttribute('autocomplete'), 'username');
     await checkPage(page, 'passkeys', 'login');
-    await button.click();
+    await button.focus();
+    await page.keyboard.press('Enter');
     claims = await tokensAt(page, checks);
     assert.equal(claims.sub, signedUp);
     assert.deepEqual(claims.amr, ['hwk', 'user', 'mfa']);
+    const { credentials: used } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert.ok(used[0].signCount >= 2, 'the passkey signed twice');
+
+    // Without JavaScript the login page says passkeys need it; the password form is there.
+    const noJs = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const plain = await noJs.newPage();
+      await plain.goto(oidc.buildAuthorizationUrl(config, {
+        redirect_uri: callback, scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256',
+      }).href);
+      await plain.getByText('Signing in with a passkey needs JavaScript').waitFor();
+      assert.equal(await plain.getByRole('button', { name: 'Sign in with a passkey' }).isVisible(), false);
+      await plain.locator('#password').waitFor();
+      await plain.setViewportSize({ width: 390, height: 844 });
+      await plain.screenshot({ path: join(artifacts, 'passkeys-login-without-javascript-390.png'), fullPage: true });
+    } finally {
+      await noJs.close();
+    }
   } finally {
     await context.close();
     await call('PATCH', `api/v2/connections/${connection.id}`, { options: connection.options });

@@ -284,7 +284,7 @@ pub async fn finish_signup(
         return Err(PasskeyError::NotAccepted);
     }
     let factor = passkey_factor(state, &format!("auth0|{local_id}"), &key, credential_id)?;
-    let credential = FirstCredential::Passkey { local_id: local_id.to_string(), factor };
+    let credential = FirstCredential::Passkey { local_id: local_id.to_string(), factor: Box::new(factor) };
     sign_up_with(state, connection, &pending["fields"], credential, client_id, ip).await.map_err(PasskeyError::Signup)
 }
 

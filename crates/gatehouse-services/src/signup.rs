@@ -377,7 +377,7 @@ pub enum FirstCredential {
     /// A passkey registered in the sign-up's own ceremony (`crate::passkeys`): the user
     /// gets no password, the id `auth0|{local_id}` the credential's user handle was made
     /// from, and `factor` in the same write.
-    Passkey { local_id: String, factor: MfaFactor },
+    Passkey { local_id: String, factor: Box<MfaFactor> },
 }
 
 /// [`sign_up`] with the user's first credential: a password, or a passkey.
@@ -440,6 +440,9 @@ async fn create_signed_up_user(
     }
     let (mut user, password, passkey) = match credential {
         FirstCredential::Password => {
+            if !connection.authentication_methods().password {
+                return Err(SignupError::Disabled);
+            }
             let created = signup_user(body, connection, new_user_local_id(), &state.now())?;
             let password = created.password.unwrap_or_default();
             check_new_password(state, connection, &password, &created.user, false, Setter::SignUp).await.map_err(
@@ -473,7 +476,7 @@ async fn create_signed_up_user(
     let Some(password) = password else {
         // A passkey: the user and the credential in one write, or neither.
         let factors: Vec<MfaFactor> =
-            passkey.into_iter().map(|f| MfaFactor { user_id: user.user_id.clone(), ..f }).collect();
+            passkey.into_iter().map(|f| MfaFactor { user_id: user.user_id.clone(), ..*f }).collect();
         state.store.insert_arrived_user_with_factors(&user, Arrival::SignUp, &user.created_at, &factors).await?;
         return Ok(user);
     };

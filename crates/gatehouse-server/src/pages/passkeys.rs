@@ -137,18 +137,17 @@ pub(super) async fn signup_ceremony(
     tx: &str,
     browser: &str,
     client: &Client,
+    connection: &Connection,
     options: &serde_json::Value,
-    error: Option<String>,
-    status: StatusCode,
 ) -> Page {
     let context = minijinja::context! {
+        password => connection.authentication_methods().password,
         state => tx,
         csrf_token => csrf_token(browser, tx),
         client_name => &client.name,
         options => options.to_string(),
-        form_error => error,
     };
-    render(state, status, "Create your passkey", "signup-passkey.html", context).await
+    render(state, StatusCode::OK, "Create your passkey", "signup-passkey.html", context).await
 }
 
 /// `POST /u/signup/passkey`: the new passkey; the user is created with it.

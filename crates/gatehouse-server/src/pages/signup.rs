@@ -130,13 +130,8 @@ async fn handle_submit(
         let page = signup_form(state, StatusCode::BAD_REQUEST, &tx, &browser, &client, &connection, f).await;
         return Ok(page.into_response());
     }
-    let mut fields = Map::new();
-    fields.insert("email".into(), Value::String(f.email.clone()));
-    fields.insert("password".into(), Value::String(password));
-    if connection.requires_username() {
-        fields.insert("username".into(), Value::String(f.username.clone()));
-    }
-    match sign_up(state, &connection, &Value::Object(fields), Some(&client.client_id), ip).await {
+    let fields = signup_fields(&f, &connection, Some(password));
+    match sign_up(state, &connection, &fields, Some(&client.client_id), ip).await {
         Ok(user) => complete(state, headers, &tx, &req, &user.user_id, ip).await,
         Err(SignupError::Internal(e)) => Err(PageError::internal(e)),
         Err(e) => {
@@ -145,6 +140,20 @@ async fn handle_submit(
             Ok(page.into_response())
         }
     }
+}
+
+/// The sign-up body of the form's fields: the email, the username where the connection
+/// requires one, and the password unless the user signs up with a passkey.
+fn signup_fields(f: &FormState, connection: &Connection, password: Option<String>) -> Value {
+    let mut fields = Map::new();
+    fields.insert("email".into(), Value::String(f.email.clone()));
+    if let Some(password) = password {
+        fields.insert("password".into(), Value::String(password));
+    }
+    if connection.requires_username() {
+        fields.insert("username".into(), Value::String(f.username.clone()));
+    }
+    Value::Object(fields)
 }
 
 /// The first step of a passkey sign-up: the fields checked, then the page whose script
@@ -164,15 +173,11 @@ async fn passkey_step(
         f.username_error = Some("Choose a username.".into());
     }
     if f.email_error.is_none() && f.username_error.is_none() {
-        let mut fields = Map::new();
-        fields.insert("email".into(), Value::String(f.email.clone()));
-        if connection.requires_username() {
-            fields.insert("username".into(), Value::String(f.username.clone()));
-        }
-        match passkeys::start_signup(state, connection, &hash_secret(tx), &Value::Object(fields)).await {
+        let fields = signup_fields(&f, connection, None);
+        match passkeys::start_signup(state, connection, &hash_secret(tx), &fields).await {
             Ok(options) => {
-                let page = super::passkeys::signup_ceremony(state, tx, browser, client, &options, None, StatusCode::OK);
-                return Ok(page.await.into_response());
+                let page = super::passkeys::signup_ceremony(state, tx, browser, client, connection, &options).await;
+                return Ok(page.into_response());
             }
             Err(PasskeyError::Signup(SignupError::Internal(e))) => return Err(PageError::internal(e)),
             Err(PasskeyError::Signup(e)) => refused(&mut f, e),

@@ -207,6 +207,22 @@ async fn a_passkey_signs_up_then_signs_in_and_bad_answers_are_refused(b: Backend
     let a = login(&mut other, &authorize_path(SPA, &[("prompt", "login")]), "alice@example.com", PASSWORD).await;
     assert!(a.location.as_deref().is_some_and(|l| l.starts_with("/u/mfa?")), "{:?}", a.location);
 
+    // A passkey-only connection: no password form, and no password accepted.
+    let methods_only =
+        json!({"authentication_methods": {"password": {"enabled": false}, "passkey": {"enabled": true}}});
+    assert_eq!(set_options(&s, methods_only).await.0, 200);
+    let (loc, page) = login_page(&mut other).await;
+    assert!(!page.contains(r#"name="password""#) && page.contains("Sign in with a passkey"), "{page}");
+    let signup = other.get(&loc.replace("/u/login", "/u/signup")).await;
+    assert!(!signup.body.contains(r#"name="password""#), "{}", signup.body);
+    let (state, csrf) = (hidden(&page, "state"), hidden(&page, "csrf_token"));
+    let form =
+        [("state", state.as_str()), ("csrf_token", &csrf), ("username", "alice@example.com"), ("password", PASSWORD)];
+    refused(&other.post_form("/u/login", &form).await, "Wrong email or password");
+    let (status, body) = fixture::password_grant(&s, "alice@example.com", PASSWORD, &[]).await;
+    assert_eq!((status, &body["error"]), (403, &json!("invalid_grant")), "{body}");
+    enable_passkeys(&s, json!({})).await;
+
     // Removed by an administrator: the passkey signs nobody in.
     let method = methods[0]["id"].as_str().unwrap();
     assert_eq!(s.api("DELETE", &format!("{path}/authentication-methods/{method}"), None).await.0, 204);
