@@ -263,4 +263,12 @@ async fn a_password_login_offers_a_passkey_once(b: Backend) {
     signed_in(&s, &skipped).await;
     let again = login(&mut browser, &path, "legacy@example.com", LEGACY_PASSWORD).await;
     signed_in(&s, &again).await;
+    // Never before a second factor: a password alone adds no way in that skips it.
+    crate::mfa::configure(&s, &["otp"], true).await;
+    let carol = json!({"connection": "Username-Password-Authentication", "email": "carol@example.com",
+        "password": "Carol-Passkey-Offer-7", "email_verified": true});
+    let (status, body) = s.api("POST", "/api/v2/users", Some(carol)).await;
+    assert_eq!(status, 201, "{body}");
+    let a = login(&mut browser, &path, "carol@example.com", "Carol-Passkey-Offer-7").await;
+    assert!(a.location.as_deref().is_some_and(|l| l.starts_with("/u/mfa?")), "{} {}", a.status, a.body);
 }
