@@ -6,7 +6,7 @@
 // (user verification required) and passes its challenge. Pages checked with axe-core and
 // at 390 px, screenshots kept. WebAuthn takes no IP address as relying-party id, so this
 // test runs a Gatehouse of its own whose issuer is `http://localhost:<port>/` (the shared
-// one's is 127.0.0.1). Run through ./run.sh.
+// one's is 127.0.0.1). Run through ./run.sh. The last test: passkeys as a first factor.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
@@ -232,5 +232,104 @@ test('without JavaScript the page says so', async () => {
     await page.getByRole('link', { name: 'Set up an authenticator app' }).waitFor();
   } finally {
     await context.close();
+  }
+});
+
+// Passkeys as a first factor: with passkeys enabled on the database connection, a new
+// user signs up with this device's passkey (no password), signs out, and signs in with it
+// again without typing anything (through the autofill, then the button). Every login skips the second factor the tenant's policy
+// asks of password logins (a user-verified passkey is two factors), and say so in `amr`.
+test('sign up with a passkey, sign out, sign in with it', async () => {
+  const [connection] = await call('GET', 'api/v2/connections?name=Username-Password-Authentication');
+  const options = {
+    ...connection.options,
+    authentication_methods: { password: { enabled: true }, passkey: { enabled: true } },
+    passkey_options: { challenge_ui: 'both', progressive_enrollment_enabled: false },
+  };
+  await call('PATCH', `api/v2/connections/${connection.id}`, { options });
+  const { context, page, cdp, authenticatorId } = await withAuthenticator('internal');
+  const authorize = async (extra = {}) => {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const checks = { pkceCodeVerifier: verifier, expectedState: oidc.randomState(), expectedNonce: oidc.randomNonce() };
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: callback,
+      scope: 'openid email',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: checks.expectedState,
+      nonce: checks.expectedNonce,
+      ...extra,
+    });
+    await page.goto(url.href);
+    return checks;
+  };
+  try {
+    // Sign up: the email, then the passkey.
+    let checks = await authorize();
+    await page.getByRole('link', { name: 'Sign up' }).click();
+    await page.waitForURL((u) => u.pathname === '/u/signup');
+    await checkPage(page, 'passkeys', 'signup');
+    await page.locator('#email').focus();
+    await page.keyboard.type('passkey.e2e@example.com');
+    await page.getByRole('button', { name: 'Sign up with a passkey' }).click();
+    const create = page.getByRole('button', { name: 'Create a passkey' });
+    await create.waitFor();
+    await checkPage(page, 'passkeys', 'signup-ceremony');
+    await create.click();
+    let claims = await tokensAt(page, checks);
+    assert.deepEqual(claims.amr, ['hwk', 'user', 'mfa']);
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert.equal(credentials.length, 1);
+    assert.equal(credentials[0].isResidentCredential, true);
+    const methods = await call('GET', `api/v2/users/${encodeURIComponent(claims.sub)}/authentication-methods`);
+    assert.deepEqual(methods.map((m) => m.type), ['passkey']);
+    const signedUp = claims.sub;
+
+    // Sign out, then sign in with the passkey, no name typed: first through the
+    // username field's autofill (conditional mediation, which Chromium's virtual
+    // authenticator answers by itself once the login page asks) …
+    await page.goto(`${issuer}v2/logout`);
+    checks = await authorize();
+    await page.waitForURL((u) => u.pathname === '/u/login' || u.href.startsWith(callback));
+    claims = await tokensAt(page, checks);
+    assert.equal(claims.sub, signedUp);
+    assert.deepEqual(claims.amr, ['hwk', 'user', 'mfa']);
+
+    // … then, with the button only, through the button.
+    options.passkey_options = { challenge_ui: 'button', progressive_enrollment_enabled: false };
+    await call('PATCH', `api/v2/connections/${connection.id}`, { options });
+    await page.goto(`${issuer}v2/logout`);
+    checks = await authorize();
+    await page.waitForURL((u) => u.pathname === '/u/login');
+    const button = page.getByRole('button', { name: 'Sign in with a passkey' });
+    await button.waitFor();
+    assert.equal(await page.locator('#username').getAttribute('autocomplete'), 'username');
+    await checkPage(page, 'passkeys', 'login');
+    await button.focus();
+    await page.keyboard.press('Enter');
+    claims = await tokensAt(page, checks);
+    assert.equal(claims.sub, signedUp);
+    assert.deepEqual(claims.amr, ['hwk', 'user', 'mfa']);
+    const { credentials: used } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert.ok(used[0].signCount >= 2, 'the passkey signed twice');
+
+    // Without JavaScript the login page says passkeys need it; the password form is there.
+    const noJs = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const plain = await noJs.newPage();
+      await plain.goto(oidc.buildAuthorizationUrl(config, {
+        redirect_uri: callback, scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256',
+      }).href);
+      await plain.getByText('Signing in with a passkey needs JavaScript').waitFor();
+      assert.equal(await plain.getByRole('button', { name: 'Sign in with a passkey' }).isVisible(), false);
+      await plain.locator('#password').waitFor();
+      await plain.setViewportSize({ width: 390, height: 844 });
+      await plain.screenshot({ path: join(artifacts, 'passkeys-login-without-javascript-390.png'), fullPage: true });
+    } finally {
+      await noJs.close();
+    }
+  } finally {
+    await context.close();
+    await call('PATCH', `api/v2/connections/${connection.id}`, { options: connection.options });
   }
 });

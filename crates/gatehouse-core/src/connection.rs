@@ -99,6 +99,14 @@ impl Connection {
         !self.options.get("disable_self_service_change_password").and_then(Value::as_bool).unwrap_or(false)
     }
 
+    /// How users of this database connection may sign in: Auth0's
+    /// `options.authentication_methods` and `options.passkey_options` (passkeys off, the
+    /// password on, unless the options say otherwise).
+    pub fn authentication_methods(&self) -> AuthenticationMethods {
+        let methods = AuthenticationMethods::of(&self.options);
+        AuthenticationMethods { passkey: methods.passkey && self.strategy == "auth0", ..methods }
+    }
+
     /// Whether users of this connection sign in with a one-time code (`email`, `sms`).
     pub fn is_passwordless(&self) -> bool {
         PASSWORDLESS_STRATEGIES.contains(&self.strategy.as_str())
@@ -271,6 +279,139 @@ fn apply_common(b: &Body, c: &mut Connection) -> Result<(), Error> {
     Ok(())
 }
 
+/// How a passkey is asked for on the login page (Auth0's `passkey_options.challenge_ui`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeUi {
+    /// A "Sign in with a passkey" button and the browser's autofill.
+    Both,
+    /// Only the browser's autofill on the username field (conditional mediation).
+    Autofill,
+    /// Only the button.
+    Button,
+}
+
+impl ChallengeUi {
+    pub const NAMES: [&'static str; 3] = ["both", "autofill", "button"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "both" => Some(Self::Both),
+            "autofill" => Some(Self::Autofill),
+            "button" => Some(Self::Button),
+            _ => None,
+        }
+    }
+
+    /// Whether the login page shows the passkey button.
+    pub fn button(self) -> bool {
+        matches!(self, Self::Both | Self::Button)
+    }
+
+    /// Whether the username field offers passkeys in the browser's autofill.
+    pub fn autofill(self) -> bool {
+        matches!(self, Self::Both | Self::Autofill)
+    }
+}
+
+/// How users of a database connection may sign in (see
+/// [`Connection::authentication_methods`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthenticationMethods {
+    /// `authentication_methods.password.enabled` (default true).
+    pub password: bool,
+    /// `authentication_methods.passkey.enabled` (default false).
+    pub passkey: bool,
+    /// `passkey_options.challenge_ui` (default `both`).
+    pub challenge_ui: ChallengeUi,
+    /// `passkey_options.progressive_enrollment_enabled` (default true, as Auth0's): after a
+    /// password login, a user without a passkey is offered to create one, once.
+    pub progressive_enrollment: bool,
+    /// `passkey_options.local_enrollment_enabled` (default true, as Auth0's): kept and
+    /// returned; Gatehouse has no cross-device sign-in that would act on it.
+    pub local_enrollment: bool,
+}
+
+impl AuthenticationMethods {
+    /// The methods database connection options `o` set.
+    fn of(o: &Map<String, Value>) -> Self {
+        let enabled = |method: &str, default: bool| {
+            o.get("authentication_methods")
+                .and_then(|m| m.get(method))
+                .and_then(|m| m.get("enabled"))
+                .and_then(Value::as_bool)
+                .unwrap_or(default)
+        };
+        let passkey = o.get("passkey_options");
+        let flag = |name: &str| passkey.and_then(|p| p.get(name)).and_then(Value::as_bool).unwrap_or(true);
+        let challenge_ui = passkey
+            .and_then(|p| p.get("challenge_ui"))
+            .and_then(Value::as_str)
+            .and_then(ChallengeUi::parse)
+            .unwrap_or(ChallengeUi::Both);
+        Self {
+            password: enabled("password", true),
+            passkey: enabled("passkey", false),
+            challenge_ui,
+            progressive_enrollment: flag("progressive_enrollment_enabled"),
+            local_enrollment: flag("local_enrollment_enabled"),
+        }
+    }
+}
+
+/// Checks Auth0's `authentication_methods` and `passkey_options` of a database
+/// connection: their shapes, and that some way to sign in stays enabled.
+fn validate_authentication_methods(o: &Map<String, Value>) -> Result<(), Error> {
+    let bad = |field: &str, reason: &str| Error::invalid_field(format!("options.{field}"), reason);
+    if let Some(methods) = o.get("authentication_methods") {
+        let Some(methods) = methods.as_object() else {
+            return Err(bad("authentication_methods", "Expected type object"));
+        };
+        for (name, method) in methods {
+            if !["password", "passkey"].contains(&name.as_str()) {
+                return Err(bad(
+                    &format!("authentication_methods.{name}"),
+                    "is not an authentication method (password, passkey)",
+                ));
+            }
+            let Some(method) = method.as_object() else {
+                return Err(bad(&format!("authentication_methods.{name}"), "Expected type object"));
+            };
+            if let Some(key) = method.keys().find(|k| k.as_str() != "enabled") {
+                return Err(bad(&format!("authentication_methods.{name}.{key}"), "is not a known property (enabled)"));
+            }
+            if method.get("enabled").is_some_and(|v| !v.is_boolean()) {
+                return Err(bad(&format!("authentication_methods.{name}.enabled"), "Expected type boolean"));
+            }
+        }
+    }
+    if let Some(passkey) = o.get("passkey_options") {
+        let Some(passkey) = passkey.as_object() else { return Err(bad("passkey_options", "Expected type object")) };
+        for (key, v) in passkey {
+            match key.as_str() {
+                "challenge_ui" => {
+                    if v.as_str().and_then(ChallengeUi::parse).is_none() {
+                        return Err(bad("passkey_options.challenge_ui", "must be one of both, autofill, button"));
+                    }
+                }
+                "progressive_enrollment_enabled" | "local_enrollment_enabled" => {
+                    if !v.is_boolean() {
+                        return Err(bad(&format!("passkey_options.{key}"), "Expected type boolean"));
+                    }
+                }
+                other => return Err(bad(
+                    &format!("passkey_options.{other}"),
+                    "is not a known property (challenge_ui, progressive_enrollment_enabled, local_enrollment_enabled)",
+                )),
+            }
+        }
+    }
+    let m = AuthenticationMethods::of(o);
+    if !m.password && !m.passkey {
+        return Err(bad("authentication_methods", "at least one of password and passkey must be enabled"));
+    }
+    Ok(())
+}
+
 /// Type checks for the `auth0` strategy options Gatehouse understands. Unknown options
 /// are kept (Auth0 has many), known ones must have the right shape.
 fn validate_database_options(o: &Map<String, Value>) -> Result<(), Error> {
@@ -281,6 +422,7 @@ fn validate_database_options(o: &Map<String, Value>) -> Result<(), Error> {
             return Err(bad("passwordPolicy", "must be one of none, low, fair, good, excellent"));
         }
     }
+    validate_authentication_methods(o)?;
     for flag in [
         "requires_username",
         "brute_force_protection",
@@ -368,6 +510,45 @@ mod tests {
             e.err().map(|e| e.to_string()).as_deref(),
             Some("Payload validation error: 'must be one of none, low, fair, good, excellent' on property options.passwordPolicy.")
         );
+    }
+
+    #[test]
+    fn authentication_methods_are_checked_and_passkeys_are_off_by_default() {
+        let create = |options: Value| {
+            new_connection(&json!({"name": "db-1", "strategy": "auth0", "options": options}), "con_x".into(), "t")
+        };
+        let c = create(json!({})).unwrap_or_else(|e| unreachable!("{e}"));
+        let m = c.authentication_methods();
+        assert!(m.password && !m.passkey);
+        let c = create(json!({
+            "authentication_methods": {"password": {"enabled": false}, "passkey": {"enabled": true}},
+            "passkey_options": {"challenge_ui": "autofill", "progressive_enrollment_enabled": false}
+        }))
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let m = c.authentication_methods();
+        assert!(!m.password && m.passkey && !m.progressive_enrollment && m.local_enrollment);
+        assert_eq!(m.challenge_ui, ChallengeUi::Autofill);
+        assert!(m.challenge_ui.autofill() && !m.challenge_ui.button());
+        for (options, property) in [
+            (json!({"authentication_methods": []}), "options.authentication_methods"),
+            (json!({"authentication_methods": {"otp": {"enabled": true}}}), "options.authentication_methods.otp"),
+            (
+                json!({"authentication_methods": {"passkey": {"enabled": "yes"}}}),
+                "options.authentication_methods.passkey.enabled",
+            ),
+            (json!({"authentication_methods": {"passkey": {"on": true}}}), "options.authentication_methods.passkey.on"),
+            (json!({"authentication_methods": {"password": {"enabled": false}}}), "options.authentication_methods"),
+            (json!({"passkey_options": {"challenge_ui": "popup"}}), "options.passkey_options.challenge_ui"),
+            (
+                json!({"passkey_options": {"local_enrollment_enabled": 1}}),
+                "options.passkey_options.local_enrollment_enabled",
+            ),
+            (json!({"passkey_options": {"autofill": true}}), "options.passkey_options.autofill"),
+            (json!({"passkey_options": "both"}), "options.passkey_options"),
+        ] {
+            let e = create(options.clone()).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.ends_with(&format!("on property {property}.")), "{options}: {e}");
+        }
     }
 
     #[test]

@@ -24,6 +24,11 @@ pub enum FactorKind {
     /// A WebAuthn credential of a platform authenticator (this device's fingerprint or
     /// face unlock, a synced passkey), kept as [`FactorKind::WebauthnRoaming`] is.
     WebauthnPlatform,
+    /// A passkey: a discoverable WebAuthn credential that is a FIRST factor (sign-in
+    /// without a password on a database connection that enables passkeys), kept as
+    /// [`FactorKind::WebauthnRoaming`] is. Never a second factor: no Guardian factor
+    /// enables it, so the second step of a login never offers it.
+    Passkey,
 }
 
 impl FactorKind {
@@ -36,10 +41,11 @@ impl FactorKind {
             FactorKind::RecoveryCode => "recovery-code",
             FactorKind::WebauthnRoaming => "webauthn-roaming",
             FactorKind::WebauthnPlatform => "webauthn-platform",
+            FactorKind::Passkey => "passkey",
         }
     }
 
-    /// Whether this kind is a WebAuthn credential.
+    /// Whether this kind is a WebAuthn second factor (a passkey is a first factor).
     pub fn is_webauthn(self) -> bool {
         matches!(self, FactorKind::WebauthnRoaming | FactorKind::WebauthnPlatform)
     }
@@ -52,6 +58,7 @@ impl FactorKind {
             "recovery-code" => Some(FactorKind::RecoveryCode),
             "webauthn-roaming" => Some(FactorKind::WebauthnRoaming),
             "webauthn-platform" => Some(FactorKind::WebauthnPlatform),
+            "passkey" => Some(FactorKind::Passkey),
             _ => None,
         }
     }
@@ -65,7 +72,7 @@ impl FactorKind {
             FactorKind::RecoveryCode => Some(GuardianFactor::RecoveryCode),
             FactorKind::WebauthnRoaming => Some(GuardianFactor::WebauthnRoaming),
             FactorKind::WebauthnPlatform => Some(GuardianFactor::WebauthnPlatform),
-            FactorKind::Phone => None,
+            FactorKind::Phone | FactorKind::Passkey => None,
         }
     }
 }
@@ -131,7 +138,10 @@ impl MfaFactor {
             FactorKind::Email => json!({"email": {"value": self.value}}),
             // Only a hash of a recovery code is kept; a WebAuthn credential is bound to
             // this server's relying-party id, and Auth0's file has no place for one.
-            FactorKind::RecoveryCode | FactorKind::WebauthnRoaming | FactorKind::WebauthnPlatform => return None,
+            FactorKind::RecoveryCode
+            | FactorKind::WebauthnRoaming
+            | FactorKind::WebauthnPlatform
+            | FactorKind::Passkey => return None,
         })
     }
 
@@ -155,7 +165,7 @@ impl MfaFactor {
             FactorKind::Email => {
                 m.insert("email".into(), json!(self.value));
             }
-            FactorKind::WebauthnRoaming | FactorKind::WebauthnPlatform => {
+            FactorKind::WebauthnRoaming | FactorKind::WebauthnPlatform | FactorKind::Passkey => {
                 m.insert("name".into(), json!(self.value));
                 m.insert("key_id".into(), json!(self.credential_id));
             }

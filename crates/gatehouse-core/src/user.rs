@@ -336,8 +336,29 @@ const SIGNUP_FIELDS: &[&str] = &[
 /// properties, names of at most 100 characters, string values of at most 500.
 pub fn signup_user(body: &Value, connection: &Connection, local_id: String, now: &str) -> Result<NewUser, Error> {
     let b = Body::new(body, SIGNUP_FIELDS)?;
-    b.string("client_id", 1, 128)?;
     b.required_string("password", 1, 1024)?;
+    checked_signup(&b, body, connection, local_id, now)
+}
+
+/// A user signing up with a passkey instead of a password: the fields of [`signup_user`]
+/// but no `password`, under the local id chosen before the passkey ceremony (the
+/// credential's user handle is derived from the user id).
+pub fn passkey_signup_user(body: &Value, connection: &Connection, local_id: String, now: &str) -> Result<User, Error> {
+    let b = Body::new(body, SIGNUP_FIELDS)?;
+    if b.has("password") {
+        return Err(Error::body("Payload validation error: a passkey sign-up takes no password."));
+    }
+    Ok(checked_signup(&b, body, connection, local_id, now)?.user)
+}
+
+fn checked_signup(
+    b: &Body,
+    body: &Value,
+    connection: &Connection,
+    local_id: String,
+    now: &str,
+) -> Result<NewUser, Error> {
+    b.string("client_id", 1, 128)?;
     if let Patch::Set(m) = b.json_object("user_metadata")? {
         let bad = m.len() > 10
             || m.iter().any(|(k, v)| k.chars().count() > 100 || v.as_str().is_none_or(|s| s.chars().count() > 500));

@@ -36,6 +36,7 @@ pub mod mail;
 pub mod metrics;
 pub mod mfa;
 pub mod page_template;
+pub mod passkeys;
 pub mod passwordless;
 pub mod ratelimit;
 pub mod secrets;

@@ -14,8 +14,9 @@ use crate::Services;
 use gatehouse_core::connection::Connection;
 use gatehouse_core::ids::new_user_local_id;
 use gatehouse_core::log_event::codes;
+use gatehouse_core::mfa::MfaFactor;
 use gatehouse_core::password_policy::{is_common_password, PasswordPolicy, PasswordRejection, PersonalInfo};
-use gatehouse_core::user::{signup_user, User};
+use gatehouse_core::user::{passkey_signup_user, signup_user, User};
 use gatehouse_core::Error as DomainError;
 use gatehouse_legacy::LegacyError;
 use gatehouse_store::{Arrival, ConflictOn, StoreError, TicketKind};
@@ -366,6 +367,28 @@ pub async fn sign_up(
     client_id: Option<&str>,
     ip: Option<&str>,
 ) -> Result<User, SignupError> {
+    sign_up_with(state, connection, body, FirstCredential::Password, client_id, ip).await
+}
+
+/// How a new user will sign in.
+pub enum FirstCredential {
+    /// The body's `password`, under the connection's policy.
+    Password,
+    /// A passkey registered in the sign-up's own ceremony (`crate::passkeys`): the user
+    /// gets no password, the id `auth0|{local_id}` the credential's user handle was made
+    /// from, and `factor` in the same write.
+    Passkey { local_id: String, factor: Box<MfaFactor> },
+}
+
+/// [`sign_up`] with the user's first credential: a password, or a passkey.
+pub async fn sign_up_with(
+    state: &Services,
+    connection: &Connection,
+    body: &Value,
+    credential: FirstCredential,
+    client_id: Option<&str>,
+    ip: Option<&str>,
+) -> Result<User, SignupError> {
     if !crate::attack::signup_allowed(state, ip).await.map_err(SignupError::internal)? {
         let mut e = state.audit.event(codes::BLOCKED_IP);
         e.connection = Some(connection.name.clone());
@@ -376,7 +399,7 @@ pub async fn sign_up(
         state.audit.record(e).await;
         return Err(SignupError::TooManyAttempts);
     }
-    let result = create_signed_up_user(state, connection, body, client_id, ip).await;
+    let result = create_signed_up_user(state, connection, body, credential, client_id, ip).await;
     let mut e = state.audit.event(if result.is_ok() { codes::SUCCESS_SIGNUP } else { codes::FAILED_SIGNUP });
     e.connection = Some(connection.name.clone());
     e.connection_id = Some(connection.id.clone());
@@ -408,20 +431,36 @@ async fn create_signed_up_user(
     state: &Services,
     connection: &Connection,
     body: &Value,
+    credential: FirstCredential,
     client_id: Option<&str>,
     ip: Option<&str>,
 ) -> Result<User, SignupError> {
-    if connection.options.get("disable_signup").and_then(Value::as_bool).unwrap_or(false) {
+    if !connection.signup_allowed() {
         return Err(SignupError::Disabled);
     }
-    let created = signup_user(body, connection, new_user_local_id(), &state.now())?;
-    let mut user = created.user;
-    let password = created.password.unwrap_or_default();
-    check_new_password(state, connection, &password, &user, false, Setter::SignUp).await.map_err(|e| match e {
-        PasswordError::Rejected(r) => SignupError::Password(r),
-        PasswordError::Internal(m) => SignupError::Internal(m),
-        PasswordError::Legacy(e) => SignupError::internal(e),
-    })?;
+    let (mut user, password, passkey) = match credential {
+        FirstCredential::Password => {
+            if !connection.authentication_methods().password {
+                return Err(SignupError::Disabled);
+            }
+            let created = signup_user(body, connection, new_user_local_id(), &state.now())?;
+            let password = created.password.unwrap_or_default();
+            check_new_password(state, connection, &password, &created.user, false, Setter::SignUp).await.map_err(
+                |e| match e {
+                    PasswordError::Rejected(r) => SignupError::Password(r),
+                    PasswordError::Internal(m) => SignupError::Internal(m),
+                    PasswordError::Legacy(e) => SignupError::internal(e),
+                },
+            )?;
+            (created.user, Some(password), None)
+        }
+        FirstCredential::Passkey { local_id, factor } => {
+            if !connection.authentication_methods().passkey {
+                return Err(SignupError::Disabled);
+            }
+            (passkey_signup_user(body, connection, local_id, &state.now())?, None, Some(factor))
+        }
+    };
     // A user still in the legacy store (automatic migration) must not get a duplicate here.
     if crate::legacy::store_for(state, connection).map_err(SignupError::internal)?.is_some() {
         for login in [user.email.as_deref(), user.username.as_deref()].into_iter().flatten() {
@@ -434,6 +473,13 @@ async fn create_signed_up_user(
     crate::actions::pre_user_registration(state, &mut user, client_id, ip)
         .await
         .map_err(|r| SignupError::Denied(r.to_string()))?;
+    let Some(password) = password else {
+        // A passkey: the user and the credential in one write, or neither.
+        let factors: Vec<MfaFactor> =
+            passkey.into_iter().map(|f| MfaFactor { user_id: user.user_id.clone(), ..*f }).collect();
+        state.store.insert_arrived_user_with_factors(&user, Arrival::SignUp, &user.created_at, &factors).await?;
+        return Ok(user);
+    };
     // Hashed before the insert, so an existing user costs as long as a new one.
     let hash = state.hashing.hash(password).await.map_err(SignupError::internal)?;
     user.password_hash = Some(hash.clone());

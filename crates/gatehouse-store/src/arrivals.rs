@@ -5,6 +5,7 @@
 use crate::error::StoreError;
 use crate::rows::{user_values, INSERT_USER};
 use crate::store::Store;
+use gatehouse_core::mfa::MfaFactor;
 use gatehouse_core::user::User;
 
 /// How a user arrived in Gatehouse. A user without a marker came by bulk import (a job
@@ -74,12 +75,31 @@ pub(crate) const INSERT_ARRIVAL: &str =
 impl Store {
     /// Inserts `u` with the marker of how it arrived, in one transaction.
     pub async fn insert_arrived_user(&self, u: &User, how: Arrival, now: &str) -> Result<(), StoreError> {
+        self.insert_arrived_user_with_factors(u, how, now, &[]).await
+    }
+
+    /// [`Store::insert_arrived_user`] with the user's first `factors` in the same write:
+    /// a user signed up with a passkey exists with it or not at all (a credential
+    /// registered already fails the whole write with a conflict).
+    pub async fn insert_arrived_user_with_factors(
+        &self,
+        u: &User,
+        how: Arrival,
+        now: &str,
+        factors: &[MfaFactor],
+    ) -> Result<(), StoreError> {
         let (user, marker) = (user_values(u), values![&u.user_id, &u.connection_id, how.as_str(), now]);
+        let factors = factors.iter().map(|f| self.factor_values(f)).collect::<Result<Vec<_>, _>>()?;
         self.db
             .transaction(move |mut c| {
                 Box::pin(async move {
                     c.execute(&INSERT_USER, &user).await?;
                     c.execute(INSERT_ARRIVAL, &marker).await?;
+                    for factor in &factors {
+                        if c.execute(crate::mfa::INSERT_FACTOR, factor).await? == 0 {
+                            return Err(StoreError::Conflict(crate::error::ConflictOn::Id));
+                        }
+                    }
                     Ok(())
                 })
             })

@@ -35,12 +35,13 @@ pub struct MfaPending {
     pub oob_code_hash: Option<String>,
 }
 
-const INSERT_FACTOR: &str = "INSERT INTO mfa_factors (id, user_id, kind, secret, value, confirmed, last_step, \
+pub(crate) const INSERT_FACTOR: &str =
+    "INSERT INTO mfa_factors (id, user_id, kind, secret, value, confirmed, last_step, \
      created_at, last_auth_at, position, credential_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) \
      ON CONFLICT (id) DO NOTHING";
 
 impl Store {
-    fn factor_values(&self, f: &MfaFactor) -> Result<Vec<SqlValue>, StoreError> {
+    pub(crate) fn factor_values(&self, f: &MfaFactor) -> Result<Vec<SqlValue>, StoreError> {
         let secret = f.secret.as_ref().map(|s| self.secrets.seal(s.expose())).transpose()?;
         Ok(Vec::from(values![
             &f.id,
@@ -172,6 +173,14 @@ impl Store {
     pub async fn mfa_factor_by_credential(&self, credential_id: &str) -> Result<Option<MfaFactor>, StoreError> {
         let sql = "SELECT * FROM mfa_factors WHERE credential_id = $1";
         self.db.opt(sql, &values![credential_id], |r| self.open_factor(r)).await
+    }
+
+    /// Records that `user_id` was offered to create a passkey after a password login:
+    /// `true` the first time only (the offer is made once, whatever the answer).
+    pub async fn mark_passkey_offered(&self, user_id: &str, now: &str) -> Result<bool, StoreError> {
+        let sql = "INSERT INTO passkey_enrolment_offers (user_id, offered_at) VALUES ($1, $2) \
+                   ON CONFLICT (user_id) DO NOTHING";
+        Ok(self.db.execute(sql, values![user_id, now]).await? > 0)
     }
 
     // ---- WebAuthn ceremonies --------------------------------------------------------------

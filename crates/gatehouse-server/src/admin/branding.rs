@@ -172,6 +172,8 @@ async fn preview(state: &Services, look: Look) -> Response {
         state => "preview",
         csrf_token => "preview",
         client_name => "Your application",
+        password => true,
+        passkey => (),
         username => "",
         screen_hint => "",
         username_error => (),

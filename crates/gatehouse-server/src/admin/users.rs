@@ -432,6 +432,7 @@ fn factor_label(kind: gatehouse_core::mfa::FactorKind) -> &'static str {
         FactorKind::RecoveryCode => "Recovery code",
         FactorKind::WebauthnRoaming => "Security key",
         FactorKind::WebauthnPlatform => "Device (platform authenticator)",
+        FactorKind::Passkey => "Passkey",
     }
 }
 

@@ -1,4 +1,4 @@
-//! `/api/v2/users/{id}/authentication-methods`: a user's second factors (imported or
+//! `/api/v2/users/{id}/authentication-methods`: a user's second factors and passkeys (imported or
 //! enrolled) listed in Auth0's shape, never with their secrets, and removed one by one or
 //! all at once.
 

@@ -36,7 +36,8 @@ fn authenticator_json(a: &Authenticator) -> Value {
             "name": a.email.as_deref().map(masked), "active": true}),
         FactorKind::Phone => json!({"id": a.id, "authenticator_type": "oob", "oob_channel": "sms", "active": false}),
         // Listed, but the MFA API has no WebAuthn ceremony (nor has Auth0's): hosted pages only.
-        FactorKind::WebauthnRoaming | FactorKind::WebauthnPlatform => {
+        // A passkey is a first factor and never listed here (no Guardian factor allows it).
+        FactorKind::WebauthnRoaming | FactorKind::WebauthnPlatform | FactorKind::Passkey => {
             json!({"id": a.id, "authenticator_type": a.kind.as_str(), "active": false})
         }
     }

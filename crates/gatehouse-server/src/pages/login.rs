@@ -55,14 +55,14 @@ pub(crate) async fn transaction(
 
 /// What to show in the form besides its fields.
 #[derive(Default)]
-struct FormState {
-    username: String,
-    username_error: Option<&'static str>,
-    password_error: Option<&'static str>,
-    form_error: Option<String>,
+pub(super) struct FormState {
+    pub username: String,
+    pub username_error: Option<&'static str>,
+    pub password_error: Option<&'static str>,
+    pub form_error: Option<String>,
 }
 
-async fn login_form(
+pub(super) async fn login_form(
     state: &Services,
     status: StatusCode,
     tx: &str,
@@ -81,10 +81,13 @@ async fn login_form(
             false
         }
     };
+    let (password, passkey) = super::passkeys::login_offer(state, tx, req, client).await;
     let context = minijinja::context! {
         state => tx,
         csrf_token => csrf_token(browser, tx),
         client_name => &client.name,
+        password,
+        passkey,
         username => f.username,
         screen_hint => req.screen_hint.clone().unwrap_or_default(),
         username_error => f.username_error,
@@ -193,12 +196,17 @@ async fn handle_submit(
             return Ok(login_form(state, status, &tx, &browser, &req, &client, f).await.into_response());
         }
     };
+    if let Some(offer) =
+        super::passkeys::progressive_offer(state, headers, &connection, &tx, &browser, &client, &user).await?
+    {
+        return Ok(offer);
+    }
     complete(state, headers, &tx, &req, &user.user_id, ip).await
 }
 
 /// Finishes a transaction for a user who just proved who they are (logged in or signed
 /// up): a new session, and a code back to the application.
-pub(super) async fn complete(
+pub(crate) async fn complete(
     state: &Services,
     headers: &HeaderMap,
     tx: &str,

@@ -9,6 +9,7 @@ pub mod cookies;
 pub mod home;
 pub mod login;
 pub mod mfa;
+pub mod passkeys;
 pub mod passwordless;
 pub mod reset;
 pub mod signup;

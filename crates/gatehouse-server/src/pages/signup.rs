@@ -16,7 +16,8 @@ use gatehouse_core::connection::Connection;
 use gatehouse_core::password_policy::PasswordPolicy;
 use gatehouse_core::Error as DomainError;
 use gatehouse_services::login::connection_for;
-use gatehouse_services::secrets::csrf_token;
+use gatehouse_services::passkeys::{self, PasskeyError};
+use gatehouse_services::secrets::{csrf_token, hash_secret};
 use gatehouse_services::signup::{sign_up, SignupError};
 use gatehouse_services::Services;
 use serde_json::{Map, Value};
@@ -44,7 +45,11 @@ async fn signup_form(
     f: FormState,
 ) -> Page {
     let password = password_field(&PasswordPolicy::of(connection), f.password_error, f.password_checked.as_ref());
+    let methods = connection.authentication_methods();
+    let passkey = methods.passkey && gatehouse_services::mfa::webauthn::relying_party(state).is_some();
     let context = minijinja::context! {
+        password_enabled => methods.password || !passkey,
+        passkey,
         state => tx,
         csrf_token => csrf_token(browser, tx),
         client_name => &client.name,
@@ -107,6 +112,10 @@ async fn handle_submit(
         FormState { email: submitted.field("email"), username: submitted.field("username"), ..FormState::default() };
     let Submitted { form, tx, browser, req, client } = submitted;
     let connection = signup_connection(state, &client, &req).await?;
+    let methods = connection.authentication_methods();
+    if form.get("method").is_some_and(|m| m == "passkey") || (methods.passkey && !methods.password) {
+        return passkey_step(state, &tx, &browser, &client, &connection, f).await;
+    }
     let password = form.get("password").cloned().unwrap_or_default();
     if f.email.is_empty() {
         f.email_error = Some("Enter your email address.".into());
@@ -121,17 +130,80 @@ async fn handle_submit(
         let page = signup_form(state, StatusCode::BAD_REQUEST, &tx, &browser, &client, &connection, f).await;
         return Ok(page.into_response());
     }
-    let mut fields = Map::new();
-    fields.insert("email".into(), Value::String(f.email.clone()));
-    fields.insert("password".into(), Value::String(password));
-    if connection.requires_username() {
-        fields.insert("username".into(), Value::String(f.username.clone()));
-    }
-    match sign_up(state, &connection, &Value::Object(fields), Some(&client.client_id), ip).await {
+    let fields = signup_fields(&f, &connection, Some(password));
+    match sign_up(state, &connection, &fields, Some(&client.client_id), ip).await {
         Ok(user) => complete(state, headers, &tx, &req, &user.user_id, ip).await,
         Err(SignupError::Internal(e)) => Err(PageError::internal(e)),
         Err(e) => {
-            match e {
+            refused(&mut f, e);
+            let page = signup_form(state, StatusCode::BAD_REQUEST, &tx, &browser, &client, &connection, f).await;
+            Ok(page.into_response())
+        }
+    }
+}
+
+/// The sign-up body of the form's fields: the email, the username where the connection
+/// requires one, and the password unless the user signs up with a passkey.
+fn signup_fields(f: &FormState, connection: &Connection, password: Option<String>) -> Value {
+    let mut fields = Map::new();
+    fields.insert("email".into(), Value::String(f.email.clone()));
+    if let Some(password) = password {
+        fields.insert("password".into(), Value::String(password));
+    }
+    if connection.requires_username() {
+        fields.insert("username".into(), Value::String(f.username.clone()));
+    }
+    Value::Object(fields)
+}
+
+/// The first step of a passkey sign-up: the fields checked, then the page whose script
+/// creates the passkey (or the form again, saying what is wrong).
+async fn passkey_step(
+    state: &Services,
+    tx: &str,
+    browser: &str,
+    client: &Client,
+    connection: &Connection,
+    mut f: FormState,
+) -> Result<Response, PageError> {
+    if f.email.is_empty() {
+        f.email_error = Some("Enter your email address.".into());
+    }
+    if connection.requires_username() && f.username.is_empty() {
+        f.username_error = Some("Choose a username.".into());
+    }
+    if f.email_error.is_none() && f.username_error.is_none() {
+        let fields = signup_fields(&f, connection, None);
+        match passkeys::start_signup(state, connection, &hash_secret(tx), &fields).await {
+            Ok(options) => {
+                let page = super::passkeys::signup_ceremony(state, tx, browser, client, connection, &options).await;
+                return Ok(page.into_response());
+            }
+            Err(PasskeyError::Signup(SignupError::Internal(e))) => return Err(PageError::internal(e)),
+            Err(PasskeyError::Signup(e)) => refused(&mut f, e),
+            Err(e) => f.form_error = Some(super::passkeys::refusal(e)?.1),
+        }
+    }
+    Ok(signup_form(state, StatusCode::BAD_REQUEST, tx, browser, client, connection, f).await.into_response())
+}
+
+/// The sign-up form again after a passkey sign-up failed at its end, saying why.
+pub(super) async fn form_with_error(
+    state: &Services,
+    status: StatusCode,
+    tx: &str,
+    browser: &str,
+    client: &Client,
+    connection: &Connection,
+    message: String,
+) -> Result<Response, PageError> {
+    let f = FormState { form_error: Some(message), ..FormState::default() };
+    Ok(signup_form(state, status, tx, browser, client, connection, f).await.into_response())
+}
+
+/// Puts a refused sign-up's reason where the form shows it.
+fn refused(f: &mut FormState, e: SignupError) {
+    match e {
                 SignupError::Password(r) => {
                     let (sentence, checked) = super::refused_password(r);
                     f.password_error = Some(sentence);
@@ -158,10 +230,6 @@ async fn handle_submit(
                     f.form_error = Some(refused.to_string())
                 }
             }
-            let page = signup_form(state, StatusCode::BAD_REQUEST, &tx, &browser, &client, &connection, f).await;
-            Ok(page.into_response())
-        }
-    }
 }
 
 /// What a page says of a refused field: the reason alone, as a sentence (the API's

@@ -25,6 +25,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error.html", include_str!("templates/error.html")),
     ("message.html", include_str!("templates/message.html")),
     ("signup.html", include_str!("templates/signup.html")),
+    ("signup-passkey.html", include_str!("templates/signup-passkey.html")),
+    ("passkey-enrol.html", include_str!("templates/passkey-enrol.html")),
     ("reset-request.html", include_str!("templates/reset-request.html")),
     ("reset-password.html", include_str!("templates/reset-password.html")),
     ("social_buttons.html", include_str!("templates/social_buttons.html")),

@@ -29,6 +29,7 @@ mod logs;
 mod mfa;
 mod openapi;
 mod operations;
+mod passkeys;
 mod ratelimit;
 mod shapes;
 mod signup;

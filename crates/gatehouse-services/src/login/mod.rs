@@ -119,6 +119,12 @@ pub async fn accept_password<T: Send>(
     while_verifying: Option<WhileVerifying<'_, T>>,
 ) -> Result<Accepted<T>, LoginError> {
     let login = normalize_login(username);
+    if !connection.authentication_methods().password {
+        // A passkey-only connection: no password is checked, whoever asks.
+        let why = Some("Password sign-in is disabled for this connection");
+        login_event(state, codes::FAILED_LOGIN, connection, None, &login, ip, why).await;
+        return Err(LoginError::WrongCredentials);
+    }
     let mut guard = LoginGuard::new(state, connection, &login, ip).await?;
     // The user is looked up while the guard reads its counters: two reads, one wait.
     // A refused login discards what was found; nothing is verified before the guard agrees.

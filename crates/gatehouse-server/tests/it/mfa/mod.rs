@@ -7,7 +7,7 @@
 mod api;
 mod pages;
 mod settings;
-mod webauthn;
+pub(crate) mod webauthn;
 
 use crate::login::fixture::{self, LoginServer, LEGACY_HASH, LEGACY_PASSWORD, WEB};
 use gatehouse_core::clock::Clock;

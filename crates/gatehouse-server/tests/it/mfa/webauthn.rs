@@ -46,7 +46,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// The page's ceremony: its action (`create`/`get`) and the options for the browser.
-fn ceremony(page: &str) -> (String, Value) {
+pub(crate) fn ceremony(page: &str) -> (String, Value) {
     let attr = |name: &str| {
         let marker = format!(r#"{name}=""#);
         let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in {page}")) + marker.len();
