@@ -42,7 +42,7 @@ pub async fn get_template(state: &Services, name: &str) -> Result<EmailTemplate,
 /// `POST /api/v2/email-templates`: a template that does not exist yet.
 pub async fn create_template(state: &Services, body: &Value) -> Result<EmailTemplate, SettingsError> {
     let t = EmailTemplate::create(body, None)?;
-    check_liquid(&t)?;
+    check(&t)?;
     // Written only where none is stored: of two creations, one wins and one is told.
     if !state.store.swap_setting(&template_setting(&t.template), None, &t.to_json(), &state.now()).await? {
         return Err(Error::Conflict {
@@ -57,7 +57,7 @@ pub async fn create_template(state: &Services, body: &Value) -> Result<EmailTemp
 /// `PUT /api/v2/email-templates/{name}`: the whole template, created or replaced.
 pub async fn put_template(state: &Services, name: &str, body: &Value) -> Result<EmailTemplate, SettingsError> {
     let t = EmailTemplate::create(body, Some(name))?;
-    check_liquid(&t)?;
+    check(&t)?;
     state.store.put_setting(&template_setting(&t.template), &t.to_json(), &state.now()).await?;
     Ok(t)
 }
@@ -69,7 +69,7 @@ pub async fn patch_template(state: &Services, name: &str, body: &Value) -> Resul
     }
     crate::settings::update(state, &template_setting(name), |stored| {
         let t = stored.and_then(EmailTemplate::from_stored).ok_or_else(template_not_found)?.patched(body)?;
-        check_liquid(&t)?;
+        check(&t)?;
         let doc = t.to_json();
         Ok((t, doc))
     })
@@ -124,7 +124,7 @@ fn globals(facts: &EmailFacts<'_>, escape: bool) -> liquid::Object {
 
 /// Checks that body and subject parse and render with what Gatehouse provides, so a
 /// mistake is refused when saved, not found when a user waits for the email.
-fn check_liquid(t: &EmailTemplate) -> Result<(), Error> {
+pub fn check(t: &EmailTemplate) -> Result<(), Error> {
     let facts = EmailFacts {
         to: "user@example.com",
         url: Some("https://example.com/"),

@@ -40,13 +40,15 @@ fn translate(source: &str) -> Result<String, Error> {
     let mut rest = source;
     while let Some(start) = rest.find("{%") {
         out.push_str(&rest[..start]);
-        let Some(len) = rest[start..].find("%}") else {
+        // The closing `%}` is looked for after the opening `{%`: in `{%}` they overlap.
+        let Some(inner_len) = rest[start + 2..].find("%}") else {
             out.push_str(&rest[start..]);
             rest = "";
             break;
         };
-        let tag = &rest[start..start + len + 2];
-        match tag[2..tag.len() - 2].trim_matches(|c: char| c == '-' || c.is_whitespace()) {
+        let end = start + 2 + inner_len + 2;
+        let tag = &rest[start..end];
+        match rest[start + 2..start + 2 + inner_len].trim_matches(|c: char| c == '-' || c.is_whitespace()) {
             "auth0:head" => {
                 head = true;
                 out.push_str("{{ auth0_head }}");
@@ -57,7 +59,7 @@ fn translate(source: &str) -> Result<String, Error> {
             }
             _ => out.push_str(tag),
         }
-        rest = &rest[start + len + 2..];
+        rest = &rest[end..];
     }
     out.push_str(rest);
     if !(head && widget) {
@@ -147,5 +149,8 @@ mod tests {
         assert!(check("{%- auth0:head -%}{{ unknown.thing }}{%- auth0:widget -%}").is_err(), "unknown variable");
         assert!(check(&"x".repeat(MAX_LENGTH + 1)).is_err());
         assert!(check("{% auth0:head %}{%auth0:widget%}").is_ok());
+        // A tag whose `%}` overlaps its `{%` (found by the fuzz target `liquid_templates`).
+        assert!(check("{%%%}{%}{A").is_err());
+        assert!(check("{%}{%- auth0:head -%}{%- auth0:widget -%}").is_err());
     }
 }
