@@ -389,22 +389,22 @@ pub async fn sign_up_with(
     client_id: Option<&str>,
     ip: Option<&str>,
 ) -> Result<User, SignupError> {
-    if !crate::attack::signup_allowed(state, ip).await.map_err(SignupError::internal)? {
-        let mut e = state.audit.event(codes::BLOCKED_IP);
+    let event = |code| {
+        let mut e = state.audit.event(code);
         e.connection = Some(connection.name.clone());
         e.connection_id = Some(connection.id.clone());
         e.client_id = client_id.map(str::to_string);
         e.ip = ip.map(str::to_string);
+        e
+    };
+    if !crate::attack::signup_allowed(state, ip).await.map_err(SignupError::internal)? {
+        let mut e = event(codes::BLOCKED_IP);
         e.description = Some("Too many sign-ups from this IP".into());
         state.audit.record(e).await;
         return Err(SignupError::TooManyAttempts);
     }
     let result = create_signed_up_user(state, connection, body, credential, client_id, ip).await;
-    let mut e = state.audit.event(if result.is_ok() { codes::SUCCESS_SIGNUP } else { codes::FAILED_SIGNUP });
-    e.connection = Some(connection.name.clone());
-    e.connection_id = Some(connection.id.clone());
-    e.client_id = client_id.map(str::to_string);
-    e.ip = ip.map(str::to_string);
+    let mut e = event(if result.is_ok() { codes::SUCCESS_SIGNUP } else { codes::FAILED_SIGNUP });
     match &result {
         Ok(u) => {
             e.user_id = Some(u.user_id.clone());

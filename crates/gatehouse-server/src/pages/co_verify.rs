@@ -16,7 +16,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use gatehouse_services::cross_origin;
-use gatehouse_services::secrets::{csrf_token, hash_secret};
+use gatehouse_services::secrets::csrf_token;
 use gatehouse_services::Services;
 
 /// `GET /co/verify?state=…`.
@@ -105,9 +105,7 @@ async fn redeem(
         ))
     };
     // One submission ends the transaction, whatever it brought.
-    if !state.store.delete_login_transaction(&hash_secret(&tx)).await? {
-        return Err(expired().into());
-    }
+    super::login::spend_transaction(state, &tx).await?;
     let Some(pending) = cross_origin::pending(state, &client.client_id, &hash).await? else {
         return Err(fail("access_denied", "Invalid or expired login ticket."));
     };

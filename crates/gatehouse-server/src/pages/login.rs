@@ -214,11 +214,18 @@ pub(crate) async fn complete(
     user_id: &str,
     ip: Option<&str>,
 ) -> Result<Response, PageError> {
-    // One submission finishes the transaction; a double submit gets the expired page.
-    if !state.store.delete_login_transaction(&hash_secret(tx)).await? {
-        return Err(expired());
-    }
+    spend_transaction(state, tx).await?;
     complete_login(state, headers, req, user_id, SignInMethod::Password, ip).await
+}
+
+/// Spends login transaction `tx`: one submission finishes it, and a second (a double
+/// submit, a replay) gets the expired page.
+pub(crate) async fn spend_transaction(state: &Services, tx: &str) -> Result<(), PageError> {
+    if state.store.delete_login_transaction(&hash_secret(tx)).await? {
+        Ok(())
+    } else {
+        Err(expired())
+    }
 }
 
 /// How the user proved who they are, as a session records it (Auth0's method names).

@@ -83,9 +83,7 @@ async fn signed_in(
     user_id: &str,
     ip: Option<&str>,
 ) -> Result<Response, PageError> {
-    if !state.store.delete_login_transaction(&hash_secret(tx)).await? {
-        return Err(expired());
-    }
+    super::login::spend_transaction(state, tx).await?;
     super::login::finish_login(state, headers, req, user_id, &PASSKEY_AMR, ip).await
 }
 

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_core::client::Client;
 use gatehouse_core::connection::Connection;
 use gatehouse_services::passwordless::{self, Start};
-use gatehouse_services::secrets::{csrf_token, hash_secret};
+use gatehouse_services::secrets::csrf_token;
 use gatehouse_services::Services;
 
 /// The client's passwordless email connection for this login, or the page saying there
@@ -176,9 +176,6 @@ async fn verify_code(
             return Ok(again(status, None, Some(message)).await.into_response());
         }
     };
-    // One submission finishes the transaction; a double submit gets the expired page.
-    if !state.store.delete_login_transaction(&hash_secret(&s.tx)).await? {
-        return Err(expired());
-    }
+    super::login::spend_transaction(state, &s.tx).await?;
     complete_login(state, headers, &s.req, &user.user_id, SignInMethod::Email, ip).await
 }
