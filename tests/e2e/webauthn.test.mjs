@@ -132,7 +132,8 @@ async function withAuthenticator(transport) {
   return { context, page, cdp, authenticatorId };
 }
 
-async function passwordStep(page, email) {
+/** Opens the hosted login for the test app (PKCE, state, nonce); the checks for its code. */
+async function authorize(page, extra = {}) {
   const verifier = oidc.randomPKCECodeVerifier();
   const checks = { pkceCodeVerifier: verifier, expectedState: oidc.randomState(), expectedNonce: oidc.randomNonce() };
   const url = oidc.buildAuthorizationUrl(config, {
@@ -142,9 +143,14 @@ async function passwordStep(page, email) {
     code_challenge_method: 'S256',
     state: checks.expectedState,
     nonce: checks.expectedNonce,
-    prompt: 'login',
+    ...extra,
   });
   await page.goto(url.href);
+  return checks;
+}
+
+async function passwordStep(page, email) {
+  const checks = await authorize(page, { prompt: 'login' });
   // Focus set here, not left to autofocus: what this test checks starts at /u/mfa.
   await page.locator('#username').focus();
   await page.keyboard.type(email);
@@ -248,24 +254,9 @@ test('sign up with a passkey, sign out, sign in with it', async () => {
   };
   await call('PATCH', `api/v2/connections/${connection.id}`, { options });
   const { context, page, cdp, authenticatorId } = await withAuthenticator('internal');
-  const authorize = async (extra = {}) => {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const checks = { pkceCodeVerifier: verifier, expectedState: oidc.randomState(), expectedNonce: oidc.randomNonce() };
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: callback,
-      scope: 'openid email',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: checks.expectedState,
-      nonce: checks.expectedNonce,
-      ...extra,
-    });
-    await page.goto(url.href);
-    return checks;
-  };
   try {
     // Sign up: the email, then the passkey.
-    let checks = await authorize();
+    let checks = await authorize(page);
     await page.getByRole('link', { name: 'Sign up' }).click();
     await page.waitForURL((u) => u.pathname === '/u/signup');
     await checkPage(page, 'passkeys', 'signup');
@@ -289,7 +280,7 @@ test('sign up with a passkey, sign out, sign in with it', async () => {
     // username field's autofill (conditional mediation, which Chromium's virtual
     // authenticator answers by itself once the login page asks) …
     await page.goto(`${issuer}v2/logout`);
-    checks = await authorize();
+    checks = await authorize(page);
     await page.waitForURL((u) => u.pathname === '/u/login' || u.href.startsWith(callback));
     claims = await tokensAt(page, checks);
     assert.equal(claims.sub, signedUp);
@@ -299,7 +290,7 @@ test('sign up with a passkey, sign out, sign in with it', async () => {
     options.passkey_options = { challenge_ui: 'button', progressive_enrollment_enabled: false };
     await call('PATCH', `api/v2/connections/${connection.id}`, { options });
     await page.goto(`${issuer}v2/logout`);
-    checks = await authorize();
+    checks = await authorize(page);
     await page.waitForURL((u) => u.pathname === '/u/login');
     const button = page.getByRole('button', { name: 'Sign in with a passkey' });
     await button.waitFor();
