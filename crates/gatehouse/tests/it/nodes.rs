@@ -144,6 +144,13 @@ impl App {
     }
 }
 
+/// A node keeps configuration it read for up to `CONFIG_TTL`: a settings change made on
+/// one node holds on the other once that has passed (attempts made before it would be
+/// counted under the old settings).
+async fn other_node_sees_configuration() {
+    tokio::time::sleep(gatehouse_store::CONFIG_TTL + Duration::from_millis(100)).await;
+}
+
 #[tokio::test]
 async fn two_processes_share_one_store_and_one_redis() {
     let (Ok(pg), Ok(redis)) = (std::env::var("GATEHOUSE_TEST_POSTGRES_URL"), std::env::var("GATEHOUSE_TEST_REDIS_URL"))
@@ -227,6 +234,7 @@ async fn two_processes_share_one_store_and_one_redis() {
         api(&http, &a, &admin, "PATCH", "/attack-protection/brute-force-protection", Some(json!({"max_attempts": 3})))
             .await;
     assert_eq!(status, 200);
+    other_node_sees_configuration().await;
 
     // Brute force spread over both nodes is counted once: A, B, A → blocked on both.
     let ip = "203.0.113.77";
@@ -303,6 +311,7 @@ async fn two_processes_share_one_store_and_one_redis() {
     )
     .await;
     assert_eq!(status, 200);
+    other_node_sees_configuration().await;
     let noisy = "198.51.100.99";
     for (i, (node, who)) in
         [(&a, "x@example.com"), (&b, "y@example.com"), (&a, "z@example.com")].into_iter().enumerate()
