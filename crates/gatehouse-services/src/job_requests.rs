@@ -2,6 +2,7 @@
 //! before it becomes a job row, shared by the Management API (`/api/v2/jobs/…`) and the
 //! admin console. A refused request leaves no job; the work itself is `jobs`'.
 
+use crate::job_files;
 use crate::Services;
 use gatehouse_core::connection::Connection;
 use gatehouse_core::ids::new_job_id;
@@ -10,7 +11,6 @@ use gatehouse_core::Error;
 use gatehouse_migrate::{Format, ReadOptions};
 use gatehouse_store::StoreError;
 use serde_json::{json, Map, Value};
-use std::path::Path;
 
 /// Why a job was not started.
 #[derive(Debug, thiserror::Error)]
@@ -61,15 +61,10 @@ pub struct ImportJobRequest {
     pub external_id: Option<String>,
     /// CSV only: `(column title, Auth0 field)` (see `ReadOptions::csv_columns`).
     pub csv_columns: Option<Vec<(String, String)>>,
-    /// Auth0's password-hash export was uploaded beside the file, at [`hashes_path`]:
-    /// its hashes join the records by id (see `ImportRequest::hashes`).
+    /// Auth0's password-hash export was uploaded beside the file (named by
+    /// `job_files::hashes_name`): its hashes join the records by id (see
+    /// `ImportRequest::hashes`).
     pub hashes: bool,
-}
-
-/// Where an upload's password-hash export is kept: `<job id>.hashes` beside
-/// `<job id>.upload` (so it is swept with it when no job takes it).
-pub fn hashes_path(upload: &Path) -> std::path::PathBuf {
-    upload.with_extension("hashes")
 }
 
 /// The database connection an import may write to, in Auth0's order of checks.
@@ -98,16 +93,10 @@ pub fn read_options(connection: &Connection, params: &Map<String, Value>) -> Rea
     read
 }
 
-/// Stores an import job for the upload at `upload` (named `upload_name` among the job
-/// files), after checking the connection and the whole file's syntax: a bad file never
+/// Stores an import job for the upload on this node named `upload_name` among the job
+/// files, after checking the connection and the whole file's syntax: a bad file never
 /// becomes a job. `id` is the job's id (the upload was named after it).
-pub async fn start_import(
-    state: &Services,
-    id: String,
-    upload: &Path,
-    upload_name: &str,
-    req: ImportJobRequest,
-) -> Result<Job> {
+pub async fn start_import(state: &Services, id: String, upload_name: &str, req: ImportJobRequest) -> Result<Job> {
     let connection = import_connection(state, &req.connection_id).await?;
     let mut params = Map::new();
     params.insert("upsert".into(), json!(req.upsert));
@@ -126,10 +115,15 @@ pub async fn start_import(
         crate::import::ImportError::UnusableFile(m) => JobRequestError::Refused(Error::body(m)),
         other => JobRequestError::Internal(other.to_string()),
     };
-    crate::import::check(upload, req.format, &read).await.map_err(unusable)?;
-    if req.hashes {
-        crate::import::read_hash_export(&hashes_path(upload), &read).await.map_err(unusable)?;
+    crate::import::check(&job_files::path(state, upload_name), req.format, &read).await.map_err(unusable)?;
+    let hashes = req.hashes.then(|| job_files::hashes_name(upload_name));
+    if let Some(name) = &hashes {
+        crate::import::read_hash_export(&job_files::path(state, name), &read).await.map_err(unusable)?;
         params.insert("hashes".into(), json!(true));
+    }
+    // Reachable from every node before any node can claim the job.
+    for name in std::iter::once(upload_name).chain(hashes.as_deref()) {
+        job_files::share(state, name).await.map_err(|e| JobRequestError::Internal(e.to_string()))?;
     }
     let mut job = new_job(state, JobKind::UsersImport, Some(req.connection_id), params);
     job.id = id;

@@ -5,13 +5,14 @@
 //! A job survives restarts: an import checkpoints after every batch (progress and errors
 //! in one transaction) and a new claim resumes from there; an export simply starts again.
 //!
-//! A file in the job directory that belongs to no job (an upload cut short by a crash
-//! before its job was stored; it may hold password hashes) is deleted by
-//! [`sweep_orphan_files`]: at start and every few minutes, once untouched for
-//! [`ORPHAN_GRACE`] (an upload in progress on any node is written to constantly).
+//! Job files (see [`crate::job_files`]) go with their job. One that belongs to no job (an
+//! upload cut short by a crash before its job was stored; it may hold password hashes)
+//! is deleted by [`sweep_orphan_files`]: at start and every few minutes, once untouched
+//! for [`ORPHAN_GRACE`] (an upload in progress on any node is written to constantly).
 
 use crate::export::{export_users, ExportRequest};
 use crate::import::{import_file, BatchReport, ImportError, ImportOrigin, ImportRequest, ImportSink, ImportSummary};
+use crate::job_files;
 use crate::Services;
 use gatehouse_core::clock::iso8601;
 use gatehouse_core::job::{Job, JobKind, JobStatus};
@@ -21,7 +22,6 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde_json::{json, Value};
 use sha2::Sha256;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,11 +33,6 @@ pub fn new_link_key() -> String {
     let mut key = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut key);
     hex::encode(key)
-}
-
-/// Where a job's file lives, inside the data directory.
-pub fn job_file(state: &Services, name: &str) -> PathBuf {
-    state.config.data_dir.join("jobs").join(name)
 }
 
 fn link_signature(key: &str, job_id: &str, expires: i64) -> String {
@@ -261,10 +256,10 @@ async fn run_import(state: &Services, job: &Job) -> Result<Done, JobFailure> {
     let req_connection = connection.clone();
     let req_connection_name = connection.name.clone();
     let read = crate::job_requests::read_options(&connection, &job.params);
-    let upload = job_file(state, file);
-    let hashes_file = param_bool(job, "hashes", false).then(|| crate::job_requests::hashes_path(&upload));
+    let hashes_file = param_bool(job, "hashes", false).then(|| job_files::hashes_name(file));
+    let upload = fetched(state, file).await?;
     let hashes = match &hashes_file {
-        Some(path) => match crate::import::read_hash_export(path, &read).await {
+        Some(name) => match crate::import::read_hash_export(&fetched(state, name).await?, &read).await {
             Ok(h) => Some(h),
             Err(ImportError::UnusableFile(m)) => return Err(JobFailure::Failed(m)),
             Err(e) => return Err(JobFailure::Transient(e.to_string())),
@@ -309,12 +304,22 @@ async fn run_import(state: &Services, job: &Job) -> Result<Done, JobFailure> {
     } else {
         None
     };
-    for path in std::iter::once(job_file(state, file)).chain(hashes_file) {
-        if let Err(e) = std::fs::remove_file(path) {
+    for name in std::iter::once(file.as_str()).chain(hashes_file.as_deref()) {
+        if let Err(e) = job_files::delete(state, name).await {
             tracing::warn!(job = %job.id, error = %e, "removing the uploaded file failed");
         }
     }
     Ok(Done { summary, details, file: None })
+}
+
+/// This node's copy of the job's file `name`: a file that is nowhere fails the job, a
+/// failure to fetch it is worth another run.
+async fn fetched(state: &Services, name: &str) -> Result<std::path::PathBuf, JobFailure> {
+    match job_files::fetch(state, name).await {
+        Ok(Some(path)) => Ok(path),
+        Ok(None) => Err(JobFailure::Failed(format!("The job's file {name} is gone."))),
+        Err(e) => Err(JobFailure::Transient(e.to_string())),
+    }
 }
 
 /// Emails the import's outcome to the configured administrators (Auth0 emails the
@@ -489,11 +494,13 @@ async fn run_export(state: &Services, job: &Job) -> Result<Done, JobFailure> {
         job.params.get("fields").and_then(|f| serde_json::from_value(f.clone()).ok());
     let limit = job.params.get("limit").and_then(Value::as_u64);
     let name = format!("{}.{}.gz", job.id, if format == ExportFormat::Ndjson { "json" } else { "csv" });
-    let path = job_file(state, &name);
+    let path = job_files::path(state, &name);
     let failed = |what: &str, e: &dyn std::fmt::Display| {
         tracing::error!(job = %job.id, error = %e, "{what}");
         JobFailure::Failed(format!("Internal error: {what}"))
     };
+    // An export runs again from the start: what an earlier run left goes first.
+    job_files::delete(state, &name).await.map_err(|e| JobFailure::Transient(e.to_string()))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| failed("creating the job directory failed", &e))?;
     }
@@ -513,6 +520,7 @@ async fn run_export(state: &Services, job: &Job) -> Result<Done, JobFailure> {
     let written = export_users(&state.store, hasher, req, FinishOnDrop(Some(out)))
         .await
         .map_err(|e| failed("the export failed", &e))?;
+    job_files::share(state, &name).await.map_err(|e| JobFailure::Transient(e.to_string()))?;
     Ok(Done { summary: json!({"total": written}), details: None, file: Some(name) })
 }
 
@@ -554,18 +562,21 @@ pub enum SweepError {
     Io(#[from] std::io::Error),
 }
 
-/// Deletes the files of the job directory named for a job that does not exist and
-/// untouched for `grace`; returns how many went. Each is logged.
+/// Deletes the job files named for a job that does not exist and untouched for `grace`,
+/// in the job directory and in the database; returns how many went. Each is logged.
 pub async fn sweep_orphan_files(state: &Services, grace: Duration) -> Result<usize, SweepError> {
     let dir = state.config.data_dir.join("jobs");
     let mut entries = match tokio::fs::read_dir(&dir).await {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Ok(entries) => Some(entries),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e.into()),
     };
     let now = std::time::SystemTime::from(state.clock.now());
     let mut swept = 0;
-    while let Some(entry) = entries.next_entry().await? {
+    while let Some(entry) = match &mut entries {
+        Some(entries) => entries.next_entry().await?,
+        None => None,
+    } {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         // Only files named as ours: `<job id>.<kind>`.
@@ -591,6 +602,18 @@ pub async fn sweep_orphan_files(state: &Services, grace: Duration) -> Result<usi
             Err(e) => return Err(e.into()),
         }
     }
+    // Copies in the database, also of uploads cut short on nodes long gone.
+    let stored_before = iso8601(state.clock.now() - time::Duration::try_from(grace).unwrap_or(time::Duration::ZERO));
+    for name in state.store.job_files_stored_before(&stored_before).await? {
+        let id = name.split_once('.').map_or(name.as_str(), |(id, _)| id);
+        if gatehouse_core::ids::is_job_id(id) && state.store.job(id).await?.is_some() {
+            continue;
+        }
+        if state.store.delete_job_file(&name).await? {
+            swept += 1;
+            tracing::warn!(file = name, "deleted a stored job file that belongs to no job (an upload cut short)");
+        }
+    }
     if swept > 0 {
         tracing::info!(files = swept, dir = %dir.display(), "swept orphan job files");
     }
@@ -606,7 +629,9 @@ async fn delete_expired(state: &Services) -> Result<(), StoreError> {
     state.store.delete_expired_passwordless_codes(state.clock.now().unix_timestamp()).await?;
     let before = iso8601(state.clock.now() - time::Duration::seconds(state.config.jobs.retention_secs));
     for file in state.store.delete_jobs_finished_before(&before).await? {
-        let _ = std::fs::remove_file(job_file(state, &file));
+        if let Err(e) = job_files::delete(state, &file).await {
+            tracing::warn!(error = %e, "deleting an expired job's file failed");
+        }
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ pub mod grants;
 pub mod hashing;
 pub mod import;
 pub mod issue;
+pub mod job_files;
 pub mod job_requests;
 pub mod jobs;
 pub mod keys;

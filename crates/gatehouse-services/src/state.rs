@@ -76,6 +76,9 @@ pub struct JobsConfig {
     pub stale_after_secs: i64,
     /// Finished jobs, their errors and files are deleted after this long.
     pub retention_secs: i64,
+    /// Where job files are kept; `None`: in the database on PostgreSQL, in the data
+    /// directory on SQLite (see [`crate::job_files`]).
+    pub files: Option<crate::job_files::JobFileStorage>,
 }
 
 impl Default for JobsConfig {
@@ -84,9 +87,10 @@ impl Default for JobsConfig {
             concurrency: 2,
             max_import_bytes: 4 * 1024 * 1024 * 1024,
             download_link_ttl_secs: 600,
-            heartbeat_secs: 10,
-            stale_after_secs: 60,
+            heartbeat_secs: 3,
+            stale_after_secs: 15,
             retention_secs: 86_400,
+            files: None,
         }
     }
 }

@@ -347,7 +347,9 @@ fn copy_row(out: &mut String, u: &User) -> Result<(), StoreError> {
             SqlValue::Float(f) => copy_text(out, Some(&f.to_string())),
             SqlValue::Bool(b) => copy_text(out, Some(if *b { "t" } else { "f" })),
             SqlValue::Null(_) => copy_text(out, None),
-            SqlValue::TextList(_) => return Err(StoreError::Bulk("a user has no list columns".into())),
+            SqlValue::TextList(_) | SqlValue::Bytes(_) => {
+                return Err(StoreError::Bulk("a user has no list or byte columns".into()))
+            }
         }
     }
     out.push('\n');

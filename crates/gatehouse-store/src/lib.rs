@@ -44,6 +44,7 @@ mod console;
 mod db;
 mod error;
 mod identities;
+mod job_files;
 mod jobs;
 mod login;
 mod logs;

@@ -20,6 +20,8 @@ pub enum SqlValue {
     Json(String),
     /// A list of text (PostgreSQL's `text[]`, for `= ANY($n)`; SQLite has no arrays).
     TextList(Vec<String>),
+    /// Bytes: a `BLOB` on SQLite, `bytea` on PostgreSQL.
+    Bytes(Vec<u8>),
     /// No value, of the type the placeholder expects (PostgreSQL types every parameter).
     Null(SqlType),
 }
@@ -73,6 +75,12 @@ impl From<i64> for SqlValue {
 impl From<u32> for SqlValue {
     fn from(v: u32) -> Self {
         SqlValue::Int(i64::from(v))
+    }
+}
+
+impl From<Vec<u8>> for SqlValue {
+    fn from(v: Vec<u8>) -> Self {
+        SqlValue::Bytes(v)
     }
 }
 

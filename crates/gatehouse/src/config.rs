@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use gatehouse_hash::{Argon2Config, Limits};
+use gatehouse_services::job_files::JobFileStorage;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -294,6 +295,8 @@ pub struct JobSettings {
     pub concurrency: u64,
     pub max_import_bytes: u64,
     pub download_link_ttl_secs: u64,
+    /// `database` or `directory`; unset: `database` on PostgreSQL, `directory` on SQLite.
+    pub files: Option<String>,
 }
 
 impl Default for JobSettings {
@@ -303,6 +306,7 @@ impl Default for JobSettings {
             concurrency: d.concurrency as u64,
             max_import_bytes: d.max_import_bytes,
             download_link_ttl_secs: u64::try_from(d.download_link_ttl_secs).unwrap_or(600),
+            files: None,
         }
     }
 }
@@ -414,6 +418,7 @@ const NESTED_TEXT_KEYS: &[&str] = &[
     "rate_limits.redis_url",
     "rate_limits.redis_prefix",
     "rate_limits.redis_failure_mode",
+    "jobs.files",
     "branding.name",
     "branding.logo_url",
     "branding.primary_color",
@@ -652,10 +657,18 @@ fn validate(raw: RawConfig, secret_file: Option<PathBuf>) -> anyhow::Result<Conf
     if !(1..=64).contains(&j.concurrency) || j.download_link_ttl_secs == 0 || j.download_link_ttl_secs > 7 * 86_400 {
         bail!("jobs: concurrency must be 1..64 and download_link_ttl_secs 1..604800");
     }
+    let files = match j.files.as_deref() {
+        None => None,
+        Some(name) => Some(
+            JobFileStorage::parse(name)
+                .with_context(|| format!("jobs.files: {name:?} is not a storage: use database or directory"))?,
+        ),
+    };
     let jobs = gatehouse_services::state::JobsConfig {
         concurrency: usize::try_from(j.concurrency).unwrap_or(1),
         max_import_bytes: j.max_import_bytes,
         download_link_ttl_secs: i64::try_from(j.download_link_ttl_secs).unwrap_or(600),
+        files,
         ..Default::default()
     };
     let r = &raw.rate_limits;
@@ -1033,6 +1046,11 @@ mod tests {
         assert!(c.server_timing);
         let e = load_from(&Overrides::default(), &env(&[("GATEHOUSE_HASH__SERVER_TIMING", "1")])).unwrap_err();
         assert!(e.to_string().contains("GATEHOUSE_HASH__SERVER_TIMING"), "{e}");
+        assert_eq!(c.jobs.files, None, "chosen by the backend unless set");
+        let (c, _) = load_from(&Overrides::default(), &env(&[("GATEHOUSE_JOBS__FILES", "database")])).unwrap();
+        assert_eq!(c.jobs.files, Some(JobFileStorage::Database));
+        let e = load_from(&Overrides::default(), &env(&[("GATEHOUSE_JOBS__FILES", "s3")])).unwrap_err();
+        assert!(format!("{e:#}").contains("jobs.files"), "{e:#}");
     }
 
     #[test]

@@ -16,8 +16,9 @@ use axum::Json;
 use gatehouse_core::ids::{is_job_id, new_job_id};
 use gatehouse_core::job::{Job, JobStatus};
 use gatehouse_migrate::{importable_fields, Format};
+use gatehouse_services::job_files::{self, upload_name, JobFileError};
 use gatehouse_services::job_requests::{self, ImportJobRequest, JobRequestError};
-use gatehouse_services::jobs::{download_location, job_file};
+use gatehouse_services::jobs::download_location;
 use gatehouse_services::Services;
 use minijinja::{context, Value as View};
 use serde_json::{json, Value};
@@ -34,8 +35,17 @@ impl From<JobRequestError> for ConsoleError {
     }
 }
 
-fn upload_name(id: &str) -> String {
-    format!("{id}.upload")
+impl From<JobFileError> for ConsoleError {
+    fn from(e: JobFileError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// This node's copy of upload `id` (which may have come in on another node).
+async fn fetched_upload(state: &Services, id: &str) -> Result<std::path::PathBuf, ConsoleError> {
+    job_files::fetch(state, &upload_name(id))
+        .await?
+        .ok_or(ConsoleError::NotFound("upload (it was started already, or swept)"))
 }
 
 /// The formats an import reads, as the form offers them.
@@ -124,7 +134,7 @@ pub async fn upload(
     mut multipart: Multipart,
 ) -> Result<Response, ConsoleError> {
     let id = new_job_id();
-    let mut file = Upload { path: job_file(&state, &upload_name(&id)), kept: false };
+    let mut file = Upload { path: job_files::path(&state, &upload_name(&id)), kept: false };
     let mut fields = HashMap::new();
     let mut size = None;
     let mut checked = false;
@@ -167,8 +177,11 @@ pub async fn upload(
         return Ok(upload_page(&console, &state, StatusCode::BAD_REQUEST, Some(error)).await?.into_response());
     }
     let (page, previewed) = preview_page(&console, &state, &id, &choice, None, None).await?;
-    // Kept for the next step (a mapping, a start); an abandoned upload is swept with the
-    // orphan files.
+    // Kept for the next step (a mapping, a start), which any node may serve; an abandoned
+    // upload is swept with the orphan files.
+    if previewed {
+        job_files::share(&state, &upload_name(&id)).await?;
+    }
     file.kept = previewed;
     Ok(page.into_response())
 }
@@ -201,10 +214,7 @@ async fn preview_page(
         params.insert("csv_columns".into(), json!(m));
     }
     let read = job_requests::read_options(&connection, &params);
-    let path = job_file(state, &upload_name(id));
-    if !path.exists() {
-        return Err(ConsoleError::NotFound("upload (it was started already, or swept)"));
-    }
+    let path = fetched_upload(state, id).await?;
     let hasher = std::sync::Arc::new(state.hashing.hasher().clone());
     let preview = match gatehouse_services::import::preview(
         &path,
@@ -282,11 +292,7 @@ pub async fn decide(
         return Ok(preview_page(&console, &state, &id, &choice, mapping, None).await?.0.into_response());
     }
     let format = choice.format().map_err(|_| ConsoleError::BadForm("malformed"))?;
-    let name = upload_name(&id);
-    let path = job_file(&state, &name);
-    if !path.exists() {
-        return Err(ConsoleError::NotFound("upload (it was started already, or swept)"));
-    }
+    fetched_upload(&state, &id).await?;
     let req = ImportJobRequest {
         connection_id: choice.connection_id.clone(),
         format,
@@ -296,7 +302,7 @@ pub async fn decide(
         csv_columns: mapping.clone().filter(|m| !m.is_empty()),
         hashes: false,
     };
-    match job_requests::start_import(&state, id.clone(), &path, &name, req).await {
+    match job_requests::start_import(&state, id.clone(), &upload_name(&id), req).await {
         Ok(job) => Ok(super::view::see_other(&format!("/admin/jobs/{}", job.id), Vec::new())),
         Err(JobRequestError::Refused(e)) => {
             Ok(preview_page(&console, &state, &id, &choice, mapping, Some(e.to_string())).await?.0.into_response())

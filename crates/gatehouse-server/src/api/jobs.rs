@@ -14,8 +14,9 @@ use axum::Json;
 use gatehouse_core::ids::{is_job_id, new_job_id};
 use gatehouse_core::job::{Job, JobKind};
 use gatehouse_migrate::Format;
+use gatehouse_services::job_files;
 use gatehouse_services::job_requests::{self, ImportJobRequest};
-use gatehouse_services::jobs::{download_location, job_file, verify_download};
+use gatehouse_services::jobs::{download_location, verify_download};
 use gatehouse_services::Services;
 use serde_json::Value;
 
@@ -59,10 +60,10 @@ pub async fn create_import(
         .await
         .map_err(|_| ApiError::body("Payload validation error: 'Invalid multipart payload format'."))?;
     let id = new_job_id();
-    let upload_name = format!("{id}.upload");
-    let mut upload = Upload { path: job_file(&state, &upload_name), kept: false };
-    let mut hashes = Upload { path: job_requests::hashes_path(&upload.path), kept: false };
-    let job = accept_import(&state, &mut multipart, id, &upload_name, &upload.path).await?;
+    let upload_name = job_files::upload_name(&id);
+    let mut upload = Upload { path: job_files::path(&state, &upload_name), kept: false };
+    let mut hashes = Upload { path: job_files::path(&state, &job_files::hashes_name(&upload_name)), kept: false };
+    let job = accept_import(&state, &mut multipart, id, &upload_name).await?;
     upload.kept = true;
     hashes.kept = true;
     state.job_created.notify_one();
@@ -75,29 +76,29 @@ async fn accept_import(
     multipart: &mut Multipart,
     id: String,
     upload_name: &str,
-    upload_path: &std::path::Path,
 ) -> Result<Job, ApiError> {
     let mut parts = ImportParts::default();
-    read_import_parts(state, multipart, upload_path, &mut parts).await?;
+    read_import_parts(state, multipart, upload_name, &mut parts).await?;
     let req = import_request(&parts)?;
-    Ok(job_requests::start_import(state, id, upload_path, upload_name, req).await?)
+    Ok(job_requests::start_import(state, id, upload_name, req).await?)
 }
 
 async fn read_import_parts(
     state: &Services,
     multipart: &mut Multipart,
-    upload_path: &std::path::Path,
+    upload_name: &str,
     parts: &mut ImportParts,
 ) -> Result<(), ApiError> {
     let invalid = || ApiError::body("Payload validation error: 'Invalid multipart payload format'.");
     while let Some(mut field) = multipart.next_field().await.map_err(|_| invalid())? {
         let name = field.name().unwrap_or("").to_string();
         if name == "users" || name == "hashes" {
-            let (path, given) = if name == "users" {
-                (upload_path.to_path_buf(), parts.file.is_some())
+            let (file, given) = if name == "users" {
+                (upload_name.to_string(), parts.file.is_some())
             } else {
-                (job_requests::hashes_path(upload_path), parts.hashes.is_some())
+                (job_files::hashes_name(upload_name), parts.hashes.is_some())
             };
+            let path = job_files::path(state, &file);
             if given {
                 return Err(ApiError::body(format!("Payload validation error: '{name} given more than once'.")));
             }
@@ -264,7 +265,8 @@ pub async fn download(
     let Some(name) = job.file.as_deref().filter(|_| job.kind == JobKind::UsersExport) else {
         return Err(job_not_found());
     };
-    let file = tokio::fs::File::open(job_file(&state, name)).await.map_err(|_| job_not_found())?;
+    let path = job_files::fetch(&state, name).await.map_err(ApiError::internal)?.ok_or_else(job_not_found)?;
+    let file = tokio::fs::File::open(path).await.map_err(|_| job_not_found())?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((
         [

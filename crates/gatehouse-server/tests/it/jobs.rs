@@ -12,7 +12,76 @@ crate::on_both_backends!(
     uploads_cut_short_are_swept_at_start,
     an_import_outlives_its_database_connections,
     import_job_joins_auth0_password_hash_export,
+    nodes_without_a_shared_disk_run_and_serve_each_others_jobs,
 );
+
+/// Nodes that share no disk (`[jobs] files = "database"`, the default on PostgreSQL and
+/// set here on SQLite too): an upload taken by one node is run by another, an export
+/// written by one is downloaded from another, and stored copies no job owns are swept.
+async fn nodes_without_a_shared_disk_run_and_serve_each_others_jobs(b: Backend) {
+    use gatehouse_services::job_files::{self, JobFileStorage};
+    use gatehouse_services::job_requests::{start_import, ImportJobRequest};
+    let s = Server::start_with(b, |c| c.jobs.files = Some(JobFileStorage::Database)).await;
+    let con = connection_id(&s).await;
+    // The other node: the same store, a data directory of its own, no HTTP.
+    let mut config = (*s.state.config).clone();
+    config.data_dir = s.data_dir.join("other-node");
+    let clock = std::sync::Arc::new(gatehouse_core::clock::SystemClock);
+    let (other, _) =
+        gatehouse_services::prepare(s.store.clone(), config, crate::kit::test_hasher(), clock, None).await.unwrap();
+
+    // An upload taken by the other node is run by the server's own worker.
+    let id = gatehouse_core::ids::new_job_id();
+    let upload = job_files::upload_name(&id);
+    let users: Vec<Value> = (0..40).map(|i| json!({"email": format!("far{i}@example.com")})).collect();
+    let path = job_files::path(&other, &upload);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, serde_json::to_vec(&users).unwrap()).unwrap();
+    let req = ImportJobRequest {
+        connection_id: con.clone(),
+        format: gatehouse_migrate::Format::Auth0Json,
+        upsert: false,
+        send_completion_email: false,
+        external_id: None,
+        csv_columns: None,
+        hashes: false,
+    };
+    start_import(&other, id.clone(), &upload, req).await.unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(s.store.job_file_size(&upload).await.unwrap(), Some(size as i64), "stored before the job exists");
+    assert!(!job_files::path(&s.state, &upload).exists());
+    gatehouse_services::jobs::run_once(&s.state).await.unwrap();
+    let done = finished(&s, &id).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["summary"]["inserted"], 40, "{done}");
+    assert_eq!(s.store.job_file_size(&upload).await.unwrap(), None, "the stored upload goes with its import");
+    assert!(!job_files::path(&s.state, &upload).exists(), "and the running node's copy");
+
+    // An export written by the server is downloaded from the other node, and from the
+    // server after its own copy is lost.
+    let (_, job) = s.api("POST", "/api/v2/jobs/users-exports", Some(json!({"connection_id": con}))).await;
+    let done = finished(&s, job["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let file = s.store.job(job["id"].as_str().unwrap()).await.unwrap().unwrap().file.unwrap();
+    let written = std::fs::read(job_files::path(&s.state, &file)).unwrap();
+    let fetched = job_files::fetch(&other, &file).await.unwrap().expect("the export reaches the other node");
+    assert_eq!(fetched, job_files::path(&other, &file));
+    assert_eq!(std::fs::read(&fetched).unwrap(), written);
+    std::fs::remove_file(job_files::path(&s.state, &file)).unwrap();
+    let r = reqwest::get(done["location"].as_str().unwrap()).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), written);
+
+    // A stored file cut short is never read, and with no job it is swept.
+    let orphan = "job_0rphan0000000002.upload";
+    s.store.begin_job_file(orphan, "2001-01-01T00:00:00.000Z").await.unwrap();
+    s.store.put_job_file_chunk(orphan, 0, b"[{\"email\":".to_vec()).await.unwrap();
+    assert_eq!(job_files::fetch(&s.state, orphan).await.unwrap(), None);
+    let swept = gatehouse_services::jobs::sweep_orphan_files(&s.state, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(swept, 1, "only the orphan");
+    assert_eq!(s.store.job_files_stored_before("9999").await.unwrap(), vec![file], "the export stays");
+    s.stop().await;
+}
 
 /// The connection of an import's write terminated mid-statement (as a failover or an
 /// administrator does): the job runs again from its checkpoint and completes with every

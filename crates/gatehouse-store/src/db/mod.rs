@@ -443,7 +443,7 @@ macro_rules! plain_columns {
     )*};
 }
 
-plain_columns!(String, Option<String>, i64, Option<i64>, bool);
+plain_columns!(String, Option<String>, i64, Option<i64>, bool, Vec<u8>);
 
 /// A JSON column: text on SQLite, `jsonb` on PostgreSQL.
 pub(crate) struct Json<T>(pub(crate) T);

@@ -57,6 +57,7 @@ fn query<'q>(sql: &'q str, params: &'q [SqlValue]) -> Query<'q> {
         SqlValue::Bool(b) => q.bind(*b),
         SqlValue::Json(text) => q.bind(JsonText(text)),
         SqlValue::TextList(list) => q.bind(list.as_slice()),
+        SqlValue::Bytes(bytes) => q.bind(bytes.as_slice()),
         SqlValue::Null(SqlType::Text) => q.bind(None::<&str>),
         SqlValue::Null(SqlType::Int) => q.bind(None::<i64>),
         SqlValue::Null(SqlType::Bool) => q.bind(None::<bool>),

@@ -152,6 +152,7 @@ pub(crate) fn bind(statement: &mut rusqlite::Statement<'_>, params: &[SqlValue])
             SqlValue::Float(f) => statement.raw_bind_parameter(index, f),
             SqlValue::Bool(b) => statement.raw_bind_parameter(index, b),
             SqlValue::Null(_) => statement.raw_bind_parameter(index, rusqlite::types::Null),
+            SqlValue::Bytes(b) => statement.raw_bind_parameter(index, b.as_slice()),
             SqlValue::TextList(_) => return Err(StoreError::InvalidQuery("SQLite takes no lists".into())),
         }?;
     }

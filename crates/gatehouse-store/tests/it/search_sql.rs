@@ -73,6 +73,7 @@ fn sqlite_statement<'c>(
             SqlValue::Float(f) => Value::Real(*f),
             SqlValue::Bool(b) => Value::Integer(i64::from(*b)),
             SqlValue::Null(_) => Value::Null,
+            SqlValue::Bytes(b) => Value::Blob(b.clone()),
             SqlValue::TextList(_) => return Err("no lists on SQLite".into()),
         };
         if let Some(index) = statement.parameter_index(&format!("${}", i + 1)).map_err(|e| e.to_string())? {
@@ -92,6 +93,7 @@ fn postgres_query<'q>(
         SqlValue::Float(f) => q.bind(*f),
         SqlValue::Bool(b) => q.bind(*b),
         SqlValue::TextList(l) => q.bind(l.as_slice()),
+        SqlValue::Bytes(b) => q.bind(b.as_slice()),
         SqlValue::Null(_) => q.bind(None::<&str>),
     })
 }

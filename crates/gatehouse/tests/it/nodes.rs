@@ -1,7 +1,8 @@
 //! Two real `gatehouse serve` processes behind one issuer, sharing one PostgreSQL and one
-//! Redis, as a scaled-out deployment runs: they start at once on an empty database, and
-//! what one node learns (signing keys, users, brute-force counts and blocks, refresh-token
-//! families, rate-limit budgets, suspicious-IP throttles) holds on the other.
+//! Redis and no disk, as a scaled-out deployment runs: they start at once on an empty
+//! database, and what one node learns (signing keys, users, brute-force counts and blocks,
+//! refresh-token families, rate-limit budgets, suspicious-IP throttles, an import job and
+//! its upload) holds on the other, also after one is killed.
 //!
 //! Needs `GATEHOUSE_TEST_POSTGRES_URL` and `GATEHOUSE_TEST_REDIS_URL` (set by
 //! `scripts/test`); skipped with a message otherwise.
@@ -38,12 +39,13 @@ impl Node {
             .env("GATEHOUSE_ISSUER", ISSUER)
             .env("GATEHOUSE_ADMIN_CLIENT_ID", ADMIN_ID)
             .env("GATEHOUSE_ADMIN_CLIENT_SECRET", ADMIN_SECRET)
-            .env("GATEHOUSE_DATA_DIR", dir.join("data"))
+            .env("GATEHOUSE_DATA_DIR", dir.join(format!("data-{name}")))
             .env("GATEHOUSE_RATE_LIMITS__REDIS_URL", redis_url)
             .env("GATEHOUSE_RATE_LIMITS__REDIS_PREFIX", prefix)
             // Exact budgets below: no request decided without Redis on a loaded machine.
             .env("GATEHOUSE_RATE_LIMITS__REDIS_TIMEOUT_MS", "2000")
-            .env("GATEHOUSE_LOG", "warn")
+            // Which node starts a job is read from its log.
+            .env("GATEHOUSE_LOG", "warn,gatehouse_services::jobs=info")
             .stdout(Stdio::from(out.try_clone().unwrap()))
             .stderr(Stdio::from(out))
             .spawn()
@@ -324,8 +326,91 @@ async fn two_processes_share_one_store_and_one_redis() {
     let (status, _, _) = token(&http, &a, &app.password_grant(EMAIL, PASSWORD), Some("198.51.100.100")).await;
     assert_eq!(status, 200, "other addresses are not throttled");
 
-    a.stop();
-    b.stop();
+    let survivor = import_outlives_its_node(&http, &admin, [a, b], &pg, &db_url, &db_name, connection_id).await;
+    survivor.stop();
     crate::drop_database(&pg, &db_name).await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An import job on a node killed (SIGKILL) mid-job is taken over by the other node, which
+/// shares no disk with it (the upload reaches it through the database), and every user
+/// arrives once. The users table is locked so that the job is certain to be mid-write
+/// when its node dies; the dead node's open transaction never commits. Returns the node
+/// left alive.
+async fn import_outlives_its_node(
+    http: &reqwest::Client,
+    admin: &str,
+    nodes: [Node; 2],
+    pg: &str,
+    db_url: &str,
+    db_name: &str,
+    connection_id: &str,
+) -> Node {
+    use sqlx::Connection;
+    let mut locker = sqlx::PgConnection::connect(db_url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE").execute(&mut locker).await.unwrap();
+    let n = 3_000;
+    let users: Vec<Value> = (0..n).map(|i| json!({"email": format!("moved{i}@example.com")})).collect();
+    let form = reqwest::multipart::Form::new()
+        .text("connection_id", connection_id.to_string())
+        .text("send_completion_email", "false")
+        .part("users", reqwest::multipart::Part::bytes(serde_json::to_vec(&users).unwrap()).file_name("users.json"));
+    let r = http.post(format!("{}api/v2/jobs/users-imports", nodes[0].base)).bearer_auth(admin).multipart(form).send();
+    let r = r.await;
+    let r = r.unwrap();
+    assert_eq!(r.status(), 202);
+    let job: Value = r.json().await.unwrap();
+    let id = job["id"].as_str().unwrap().to_string();
+
+    // A node claimed the job (the one that took the upload, almost always: its worker is
+    // woken by it) and now waits on the lock.
+    let mut watcher = sqlx::PgConnection::connect(pg).await.unwrap();
+    let mut waiting = 0i64;
+    for _ in 0..600 {
+        waiting =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'")
+                .bind(db_name)
+                .fetch_one(&mut watcher)
+                .await
+                .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(waiting > 0, "the import never waited on the lock");
+    let claimed = "SELECT claimed_by FROM jobs WHERE id = $1";
+    let first: Option<String> = sqlx::query_scalar(claimed).bind(&id).fetch_one(&mut locker).await.unwrap();
+    let started = |node: &Node| node.log().lines().any(|l| l.contains("job started") && l.contains(&id));
+    let [a, b] = nodes;
+    let (mut runner, b) = if started(&a) { (a, b) } else { (b, a) };
+    assert!(started(&runner), "one node started the job");
+    runner.child.kill().unwrap();
+    runner.child.wait().unwrap();
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+
+    // The other takes the job over once the dead node's heartbeat is stale, and finishes it.
+    let mut done = Value::Null;
+    for _ in 0..600 {
+        let (status, job) = api(http, &b, admin, "GET", &format!("/jobs/{id}"), None).await;
+        assert_eq!(status, 200, "{job}");
+        if job["status"] == "completed" || job["status"] == "failed" {
+            done = job;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(done["status"], "completed", "{done}\n{}", b.log());
+    assert_eq!(done["summary"], json!({"total": n, "inserted": n, "updated": 0, "failed": 0}), "{done}");
+    let last: Option<String> = sqlx::query_scalar(claimed).bind(&id).fetch_one(&mut locker).await.unwrap();
+    assert_ne!(first, last, "the node that finished is not the one that started");
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email LIKE 'moved%'")
+        .fetch_one(&mut locker)
+        .await
+        .unwrap();
+    assert_eq!(total, n, "every user once");
+    locker.close().await.unwrap();
+    watcher.close().await.unwrap();
+    b
 }
