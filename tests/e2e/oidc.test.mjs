@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import * as oidc from 'openid-client';
 import * as jose from 'jose';
-import { launchChromium, focusIsOn } from './browser.mjs';
+import { launchChromium, focusIsOn, checkPage } from './browser.mjs';
 
 const fx = JSON.parse(readFileSync(process.env.E2E_FIXTURE, 'utf8'));
 let config;
@@ -251,6 +251,7 @@ test('a wrong redirect_uri gets an error page, never a redirect', async () => {
   assert.equal(response.status(), 400);
   assert.ok(page.url().startsWith(fx.issuer));
   assert.match(await page.textContent('body'), /Callback URL mismatch/);
+  await checkPage(page, 'error', 'callback-mismatch');
   await page.context().close();
 });
 
@@ -262,6 +263,7 @@ test('a wrong password is reported on the form, which stays usable', async () =>
   const alert = page.getByRole('alert');
   assert.match(await alert.textContent(), /Wrong email or password\./);
   assert.equal(await page.getByLabel('Password').getAttribute('aria-describedby'), 'form-error');
+  await checkPage(page, 'login', 'wrong-password');
   // Try again on the re-rendered form.
   await page.getByLabel('Password').fill(fx.password);
   await page.getByRole('button', { name: 'Continue', exact: true }).click();

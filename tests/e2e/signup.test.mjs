@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import * as oidc from 'openid-client';
-import { launchChromium } from './browser.mjs';
+import { launchChromium, checkPage } from './browser.mjs';
 
 const fx = JSON.parse(readFileSync(process.env.E2E_FIXTURE, 'utf8'));
 const outbox = process.env.E2E_OUTBOX;
@@ -89,12 +89,14 @@ test('sign-up with live password rules → verification email → link → verif
   const { url, checks } = await authorizationRequest({ screen_hint: 'signup' });
   await page.goto(url.href);
   assert.match(await page.title(), /Sign up/);
+  await checkPage(page, 'signup', 'form');
   await page.getByLabel('Email address').fill(email);
   // The rules list reacts as the password is typed (same-origin script, CSP-compatible).
   const length = page.locator('#password-rules > li[data-code="lengthAtLeast"]');
   await page.getByLabel('Password').fill('abc');
   assert.equal(await length.getAttribute('class'), 'unmet');
   assert.match(await page.locator('#password-rules-status').textContent(), /not met/);
+  await checkPage(page, 'signup', 'rules-unmet');
   await page.getByLabel('Password').fill(password);
   assert.equal(await length.getAttribute('class'), 'met');
   assert.equal(await page.locator('#password-rules-status').textContent(), 'The password meets every rule.');
@@ -107,9 +109,11 @@ test('sign-up with live password rules → verification email → link → verif
   const link = await emailLink(email, '/u/email-verification?ticket=');
   await page.goto(link);
   assert.match(await page.textContent('body'), /Your email was verified/);
+  await checkPage(page, 'verification', 'verified');
   // Used once only.
   const again = await page.goto(link);
   assert.equal(again.status(), 400);
+  await checkPage(page, 'verification', 'link-used');
 
   const fresh = await (await browser.newContext()).newPage();
   const second = await logIn(fresh, email, password);
@@ -130,6 +134,7 @@ test('a weak password is explained on the sign-up form without JavaScript', asyn
   await page.waitForLoadState();
   assert.match(await page.locator('#password-error').textContent(), /Password is too weak/);
   assert.equal(await page.getByLabel('Password').getAttribute('aria-invalid'), 'true');
+  await checkPage(page, 'signup', 'weak-password-without-javascript');
   await context.close();
 });
 
@@ -147,20 +152,26 @@ test('reset: login page → request → email → new password → login with it
   const page = await context.newPage();
   const { url } = await authorizationRequest();
   await page.goto(url.href);
+  await checkPage(page, 'login', 'form');
   await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await page.waitForLoadState();
+  await checkPage(page, 'reset', 'request');
   await page.getByLabel('Email address').fill(email);
   await page.getByRole('button', { name: 'Send the link' }).click();
   await page.waitForLoadState();
   assert.match(await page.textContent('body'), /We've just sent you an email to reset your password\./);
+  await checkPage(page, 'reset', 'email-sent');
 
   const link = await emailLink(email, '/u/reset-password?ticket=');
   await page.goto(link);
+  await checkPage(page, 'reset', 'new-password');
   const newPassword = 'Reset-Zebra-Quartz-7';
   await page.getByLabel('New password', { exact: true }).fill(newPassword);
   await page.getByLabel('Confirm the new password').fill(newPassword);
   await page.getByRole('button', { name: 'Reset password' }).click();
   await page.waitForLoadState();
   assert.match(await page.textContent('body'), /Your password has been changed/);
+  await checkPage(page, 'reset', 'password-changed');
 
   const fresh = await (await browser.newContext()).newPage();
   const tokens = await logIn(fresh, email, newPassword);
