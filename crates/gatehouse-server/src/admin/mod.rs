@@ -9,6 +9,7 @@
 //! ([`audit_changes`]); destructive ones ask for the administrator's password again.
 //! Errors become pages in one place ([`ConsoleError`]).
 
+mod actions;
 mod apis;
 mod applications;
 mod branding;
@@ -73,6 +74,12 @@ pub fn router(state: Services) -> Router<Services> {
         .route("/protection/brute-force", post(protection::save_brute_force))
         .route("/protection/suspicious-ip", post(protection::save_suspicious_ip))
         .route("/users/{id}/unblock-logins", post(users::unblock_logins))
+        .route("/actions", get(actions::list).post(actions::create))
+        .route("/actions/bindings/{trigger}", post(actions::bind))
+        .route("/actions/{id}", get(actions::show).post(actions::save))
+        .route("/actions/{id}/deploy", post(actions::deploy))
+        .route("/actions/{id}/versions/{version}/deploy", post(actions::redeploy))
+        .route("/actions/{id}/delete", post(actions::delete))
         .route("/apis", get(apis::list).post(apis::create_api))
         .route("/apis/{id}", get(apis::show_api).post(apis::save_api))
         .route("/apis/{id}/delete", post(apis::delete_api))

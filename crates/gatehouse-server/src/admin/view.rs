@@ -18,6 +18,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("user-new.html", include_str!("templates/user-new.html")),
     ("confirm.html", include_str!("templates/confirm.html")),
     ("jobs.html", include_str!("templates/jobs.html")),
+    ("actions.html", include_str!("templates/actions.html")),
+    ("action.html", include_str!("templates/action.html")),
     ("job.html", include_str!("templates/job.html")),
     ("import.html", include_str!("templates/import.html")),
     ("import-preview.html", include_str!("templates/import-preview.html")),

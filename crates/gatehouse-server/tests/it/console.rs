@@ -144,7 +144,7 @@ async fn a_viewer_sees_but_cannot_change(backend: Backend) {
     assert!(page.contains("(viewer)"));
     assert!(!page.contains("/block\""), "no change is offered to a viewer");
     let token = csrf(&page);
-    let a = b.post_form(&format!("/admin/users/{}/block", urlencode(target_id)), &[("csrf", &token)]).await;
+    let a = b.post_form(&format!("/admin/users/{}/block", urlencode(target_id)), &[("csrf", token.as_str())]).await;
     assert_eq!(a.status, 403, "{}", a.body);
     assert!(a.body.contains("Read-only"), "{}", a.body);
     let (_, user) = api_user(&srv, target_id).await;
@@ -171,7 +171,7 @@ async fn changes_need_the_sessions_csrf_token_and_are_audited(backend: Backend) 
     assert_eq!(api_user(&srv, target_id).await.1["blocked"], json!(false));
 
     let token = csrf(&user_page(&mut b, target_id).await);
-    let a = b.post_form(&block, &[("csrf", &token)]).await;
+    let a = b.post_form(&block, &[("csrf", token.as_str())]).await;
     assert_eq!(a.status, 303, "{}", a.body);
     assert_eq!(api_user(&srv, target_id).await.1["blocked"], json!(true));
     let page = b.get(a.location.as_deref().unwrap()).await;
@@ -200,11 +200,11 @@ async fn deleting_asks_for_the_administrators_password(backend: Backend) {
     assert_eq!(confirm.status, 200, "{}", confirm.body);
     let token = csrf(&confirm.body);
     let delete = format!("/admin/users/{}/delete", urlencode(target_id));
-    let a = b.post_form(&delete, &[("csrf", &token), ("password", "not my password")]).await;
+    let a = b.post_form(&delete, &[("csrf", token.as_str()), ("password", "not my password")]).await;
     assert_eq!(a.status, 403, "{}", a.body);
     assert!(a.body.contains("not your password"), "{}", a.body);
     assert_eq!(api_user(&srv, target_id).await.0, 200, "nothing was deleted");
-    let a = b.post_form(&delete, &[("csrf", &token), ("password", ADMIN_PASSWORD)]).await;
+    let a = b.post_form(&delete, &[("csrf", token.as_str()), ("password", ADMIN_PASSWORD)]).await;
     assert_eq!(a.status, 303, "{}", a.body);
     assert_eq!(a.location.as_deref(), Some("/admin/users?done=deleted"));
     assert_eq!(api_user(&srv, target_id).await.0, 404);
@@ -242,18 +242,23 @@ async fn metadata_is_edited_as_json_with_the_apis_validation(backend: Backend) {
     let mut b = sign_in(&srv, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let token = csrf(&user_page(&mut b, target_id).await);
     let save = format!("/admin/users/{}/metadata", urlencode(target_id));
-    let a = b.post_form(&save, &[("csrf", &token), ("user_metadata", "{not json"), ("app_metadata", "{}")]).await;
+    let a =
+        b.post_form(&save, &[("csrf", token.as_str()), ("user_metadata", "{not json"), ("app_metadata", "{}")]).await;
     assert_eq!(a.status, 400, "{}", a.body);
     assert!(a.body.contains("user_metadata is not valid JSON"), "{}", a.body);
     assert!(a.body.contains("{not json"), "the text sent is kept for correcting");
-    let a = b.post_form(&save, &[("csrf", &token), ("user_metadata", "[1]"), ("app_metadata", "{}")]).await;
+    let a = b.post_form(&save, &[("csrf", token.as_str()), ("user_metadata", "[1]"), ("app_metadata", "{}")]).await;
     assert_eq!(a.status, 400, "{}", a.body);
     assert_eq!(api_user(&srv, target_id).await.1["user_metadata"]["theme"], json!("dark"));
     // The document shown replaces the old one: what it lacks is gone.
     let a = b
         .post_form(
             &save,
-            &[("csrf", &token), ("user_metadata", r#"{"plan": {"tier": "silver"}}"#), ("app_metadata", r#"{"id": 7}"#)],
+            &[
+                ("csrf", token.as_str()),
+                ("user_metadata", r#"{"plan": {"tier": "silver"}}"#),
+                ("app_metadata", r#"{"id": 7}"#),
+            ],
         )
         .await;
     assert_eq!(a.status, 303, "{}", a.body);
@@ -294,7 +299,7 @@ async fn console_access_ends_with_the_role_a_block_or_a_new_password(backend: Ba
     let mut b = sign_in(&srv, ADMIN_EMAIL, "a brand new passphrase 9").await;
     let page = b.get("/admin").await;
     let token = csrf(&page.body);
-    let a = b.post_form("/admin/logout", &[("csrf", &token)]).await;
+    let a = b.post_form("/admin/logout", &[("csrf", token.as_str())]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(!b.cookies.contains_key("gh_console"));
     assert_eq!(b.get("/admin").await.status, 303);
@@ -328,7 +333,10 @@ async fn an_administrator_creates_users_under_the_connections_policy(backend: Ba
     // A password-change link for the new user, shown once.
     let token = csrf(&user_page(&mut b, &created.user_id).await);
     let a = b
-        .post_form(&format!("/admin/users/{}/password-ticket", urlencode(&created.user_id)), &[("csrf", &token)])
+        .post_form(
+            &format!("/admin/users/{}/password-ticket", urlencode(&created.user_id)),
+            &[("csrf", token.as_str())],
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(unescape(&a.body).contains(&format!("{}u/reset-password?ticket=", srv.issuer)), "{}", a.body);
@@ -346,7 +354,10 @@ async fn a_policy_changed_in_the_console_refuses_weak_passwords_at_sign_up(backe
     let token = csrf(&page.body);
     // The real checker, before anything changes: a 13-character password passes.
     let a = b
-        .post_form(&format!("/admin/connections/{id}/try-password"), &[("csrf", &token), ("password", "Twelve-chars1")])
+        .post_form(
+            &format!("/admin/connections/{id}/try-password"),
+            &[("csrf", token.as_str()), ("password", "Twelve-chars1")],
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.contains("Accepted."), "{}", a.body);
@@ -365,7 +376,10 @@ async fn a_policy_changed_in_the_console_refuses_weak_passwords_at_sign_up(backe
     assert_eq!(saved["options"]["password_complexity_options"]["min_length"], json!(16));
     assert_eq!(saved["options"]["password_history"], json!({"enable": true, "size": 3}));
     let a = b
-        .post_form(&format!("/admin/connections/{id}/try-password"), &[("csrf", &token), ("password", "Twelve-chars1")])
+        .post_form(
+            &format!("/admin/connections/{id}/try-password"),
+            &[("csrf", token.as_str()), ("password", "Twelve-chars1")],
+        )
         .await;
     assert!(a.body.contains("Refused") && a.body.contains("✗ At least 16 characters"), "{}", a.body);
     let signup = json!({"client_id": client, "connection": crate::kit::DB, "email": "weak@example.com", "password": "Twelve-chars1"});
@@ -374,7 +388,10 @@ async fn a_policy_changed_in_the_console_refuses_weak_passwords_at_sign_up(backe
     assert_eq!(body["name"], json!("PasswordStrengthError"), "{body}");
     // Without a legacy store, the lookup says so.
     let a = b
-        .post_form(&format!("/admin/connections/{id}/test-lookup"), &[("csrf", &token), ("login", "x@example.com")])
+        .post_form(
+            &format!("/admin/connections/{id}/test-lookup"),
+            &[("csrf", token.as_str()), ("login", "x@example.com")],
+        )
         .await;
     assert!(a.body.contains("no legacy store"), "{}", a.body);
     srv.stop().await;
@@ -386,7 +403,7 @@ async fn the_log_filters_by_type_user_and_day(backend: Backend) {
     let jane_id = jane["user_id"].as_str().unwrap();
     let mut b = sign_in(&srv, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let token = csrf(&user_page(&mut b, jane_id).await);
-    let a = b.post_form(&format!("/admin/users/{}/sign-out", urlencode(jane_id)), &[("csrf", &token)]).await;
+    let a = b.post_form(&format!("/admin/users/{}/sign-out", urlencode(jane_id)), &[("csrf", token.as_str())]).await;
     assert_eq!(a.status, 303, "{}", a.body);
     let all = b.get("/admin/logs").await;
     assert_eq!(all.status, 200, "{}", all.body);
@@ -482,7 +499,7 @@ async fn applications_are_made_edited_and_their_secret_rotated(backend: Backend)
     let (_, c) = srv.api("GET", &format!("/api/v2/connections/{connection_id}"), None).await;
     assert!(!c["enabled_clients"].as_array().unwrap().contains(&json!(id)), "{c}");
 
-    let a = b.post_form(&format!("/admin/applications/{id}/rotate-secret"), &[("csrf", &token)]).await;
+    let a = b.post_form(&format!("/admin/applications/{id}/rotate-secret"), &[("csrf", token.as_str())]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let (_, body) = token_for(secret).await;
     assert_eq!(body["error"], json!("invalid_client"), "the old secret stops working: {body}");
@@ -528,7 +545,8 @@ async fn protection_settings_and_a_users_login_blocks(backend: Backend) {
     }
     let page = user_page(&mut b, jane_id).await;
     assert!(page.contains("Login blocks") && page.contains("jane@example.com"), "{page}");
-    let a = b.post_form(&format!("/admin/users/{}/unblock-logins", urlencode(jane_id)), &[("csrf", &token)]).await;
+    let a =
+        b.post_form(&format!("/admin/users/{}/unblock-logins", urlencode(jane_id)), &[("csrf", token.as_str())]).await;
     assert_eq!(a.status, 303, "{}", a.body);
     assert!(!user_page(&mut b, jane_id).await.contains("Login blocks"));
     let suspicious = [
@@ -722,7 +740,116 @@ async fn apis_roles_and_permissions_are_managed(backend: Backend) {
     srv.stop().await;
 }
 
+/// An action written, deployed and bound in the console changes real tokens; its secret's
+/// value is never shown and survives a save that leaves it empty; a trigger's list is
+/// edited by the buttons' whole-order posts.
+async fn actions_are_written_deployed_and_bound(backend: Backend) {
+    let srv = start(backend).await;
+    let (s, _) = srv
+        .api(
+            "POST",
+            "/api/v2/resource-servers",
+            Some(json!({"name": "Billing", "identifier": "https://billing.example.com/", "scopes": [{"value": "read:invoices"}]})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, worker) =
+        srv.api("POST", "/api/v2/clients", Some(json!({"name": "Worker", "app_type": "non_interactive"}))).await;
+    assert_eq!(s, 201, "{worker}");
+    let (worker_id, worker_secret) = (worker["client_id"].as_str().unwrap(), worker["client_secret"].as_str().unwrap());
+    let grant = json!({"client_id": worker_id, "audience": "https://billing.example.com/", "scope": ["read:invoices"]});
+    assert_eq!(srv.api("POST", "/api/v2/client-grants", Some(grant)).await.0, 201);
+    let tier = || async {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", worker_id),
+            ("client_secret", worker_secret),
+            ("audience", "https://billing.example.com/"),
+        ];
+        let (s, body) = srv.token(&form).await;
+        assert_eq!(s, 200, "{body}");
+        crate::kit::jwt_claims(body["access_token"].as_str().unwrap())["https://billing.example.com/tier"].clone()
+    };
+
+    let mut b = sign_in(&srv, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let page = b.get("/admin/actions").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("No action yet."), "{}", page.body);
+    let token = csrf(&page.body);
+    let a = b
+        .post_form("/admin/actions", &[("csrf", token.as_str()), ("name", ""), ("trigger", "credentials-exchange")])
+        .await;
+    assert_eq!(a.status, 400, "a nameless action is refused on the page: {}", a.body);
+    let a = b
+        .post_form("/admin/actions", &[("csrf", token.as_str()), ("name", "Tier"), ("trigger", "credentials-exchange")])
+        .await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let page_url = a.location.unwrap();
+    let id = page_url.strip_prefix("/admin/actions/").unwrap().split('?').next().unwrap().to_string();
+    let page = b.get(&page_url).await;
+    assert!(page.body.contains("onExecuteCredentialsExchange"), "the trigger's handler to start from: {}", page.body);
+
+    let code = "exports.onExecuteCredentialsExchange = async (event, api) => {\n  api.accessToken.setCustomClaim('https://billing.example.com/tier', event.secrets.TIER);\n};\n";
+    let save = |secret_fields: Vec<(&'static str, &'static str)>| {
+        let mut form = vec![
+            ("csrf", token.clone()),
+            ("name", "Tier".to_string()),
+            ("trigger", "credentials-exchange".to_string()),
+            ("code", code.to_string()),
+            ("dependencies", String::new()),
+        ];
+        form.extend(secret_fields.into_iter().map(|(k, v)| (k, v.to_string())));
+        form
+    };
+    let form = save(vec![("new_secret_name", "TIER"), ("new_secret_value", "gold-7f3a")]);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = b.post_form(&format!("/admin/actions/{id}"), &pairs).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let page = b.get(&format!("/admin/actions/{id}")).await;
+    assert!(page.body.contains("TIER") && !page.body.contains("gold-7f3a"), "a secret's value is never shown");
+    assert!(page.body.contains("not yet"), "{}", page.body);
+
+    // Only deployed actions can be bound: a forged add says why.
+    let bind = |order: &str, add: Option<&str>| {
+        let mut form = vec![("csrf", token.clone()), ("order", order.to_string())];
+        form.extend(add.map(|a| ("add", a.to_string())));
+        form
+    };
+    let form = bind("", Some(&id));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = b.post_form("/admin/actions/bindings/credentials-exchange", &pairs).await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("has not been deployed"), "{}", a.body);
+    let a = b.post_form(&format!("/admin/actions/{id}/deploy"), &[("csrf", token.as_str())]).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    let page = b.get("/admin/actions").await;
+    assert!(page.body.contains("version 1"), "{}", page.body);
+    assert!(page.body.contains("Add to credentials-exchange"), "a deployed action is offered: {}", page.body);
+    let a = b.post_form("/admin/actions/bindings/credentials-exchange", &pairs).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(tier().await, "gold-7f3a", "the bound action runs on a real token");
+
+    // Saved again with the secret's field left empty: the value stays.
+    let form = save(vec![("secret", "TIER"), ("secret_value_TIER", "")]);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(b.post_form(&format!("/admin/actions/{id}"), &pairs).await.status, 303);
+    assert_eq!(tier().await, "gold-7f3a");
+    // Bound, it cannot be deleted; removed from the trigger, it no longer runs.
+    let a = b.post_form(&format!("/admin/actions/{id}/delete"), &[("csrf", token.as_str()), ("confirm", "yes")]).await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("bound to credentials-exchange"), "{}", a.body);
+    let form = bind("", None);
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(b.post_form("/admin/actions/bindings/credentials-exchange", &pairs).await.status, 303);
+    assert_eq!(tier().await, Value::Null);
+    let a = b.post_form(&format!("/admin/actions/{id}/delete"), &[("csrf", token.as_str()), ("confirm", "yes")]).await;
+    assert_eq!(a.status, 303, "{}", a.body);
+    assert_eq!(srv.api("GET", &format!("/api/v2/actions/actions/{id}"), None).await.0, 404);
+    srv.stop().await;
+}
+
 on_both_backends!(
+    actions_are_written_deployed_and_bound,
     branding_is_previewed_then_saved_and_the_hosted_pages_follow,
     apis_roles_and_permissions_are_managed,
     protection_settings_and_a_users_login_blocks,
