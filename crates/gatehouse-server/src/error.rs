@@ -206,6 +206,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(ConflictOn::Other) => {
                 Self::Conflict { code: "conflict", message: "The resource already exists.".into() }
             }
+            StoreError::Unavailable(detail) => Self::Unavailable(detail),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -317,8 +318,27 @@ impl OAuthError {
 
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
-        Self::server_error(e)
+        match e {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "token endpoint: database unavailable");
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", STORE_UNAVAILABLE)
+            }
+            other => Self::server_error(other),
+        }
     }
+}
+
+/// What a client is told when Gatehouse's own database did not answer (the response
+/// also says `Retry-After`, see [`retry_after_on_unavailable`]).
+const STORE_UNAVAILABLE: &str = "The service is temporarily unavailable. Please try again in a moment.";
+
+/// Every 503 says when to try again: one second, unless its handler said otherwise.
+pub async fn retry_after_on_unavailable(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(req).await;
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE && !response.headers().contains_key("retry-after") {
+        response.headers_mut().insert("retry-after", HeaderValue::from(1u64));
+    }
+    response
 }
 
 impl From<LoginError> for OAuthError {
@@ -457,6 +477,8 @@ pub enum DbConnectionsError {
     Password(gatehouse_core::password_policy::PasswordRejection),
     /// Suspicious-IP throttling: too many sign-ups from this address.
     TooManyAttempts,
+    /// Gatehouse's database did not answer.
+    Unavailable(String),
     Internal(String),
 }
 
@@ -476,6 +498,7 @@ impl From<StoreError> for DbConnectionsError {
                 Self::bad("username_exists", "The username provided is in use already.")
             }
             StoreError::Conflict(_) => Self::bad("user_exists", "The user already exists."),
+            StoreError::Unavailable(detail) => Self::Unavailable(detail),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -529,6 +552,12 @@ impl IntoResponse for DbConnectionsError {
                     "description": SIGNUPS_THROTTLED, "statusCode": 429});
                 return (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
             }
+            Self::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "database unavailable");
+                let body = json!({"name": "ServiceUnavailableError", "code": "temporarily_unavailable",
+                    "description": STORE_UNAVAILABLE, "statusCode": 503});
+                return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+            }
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 let body = json!({"name": "InternalServerError", "code": "internal_error", "description": "Internal error", "statusCode": 500});
@@ -560,7 +589,13 @@ impl EmbeddedError {
 
 impl From<StoreError> for EmbeddedError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "database unavailable");
+                Self::json(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", STORE_UNAVAILABLE)
+            }
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 
@@ -694,7 +729,17 @@ pub fn passwordless_refusal(e: PasswordlessError) -> Result<(StatusCode, String)
 
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
-        Self::internal(e)
+        match e {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "database unavailable during a hosted page");
+                Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    error: "temporarily_unavailable",
+                    description: STORE_UNAVAILABLE.into(),
+                }
+            }
+            other => Self::internal(other),
+        }
     }
 }
 

@@ -87,6 +87,7 @@ pub fn app(state: Services) -> Router {
         // Bodies are read (and bounded) by our own extractors, which answer in our shape.
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(uri_limit::limit))
+        .layer(axum::middleware::from_fn(error::retry_after_on_unavailable))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)

@@ -108,6 +108,12 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
                 StoreError::InvalidQuery("text must not contain NUL characters".into())
             }
+            // The connection itself failed (SQLSTATE class 08) or was ended by the server
+            // (57P01 an administrator's pg_terminate_backend, 57P02/57P03 a shutdown or
+            // a restart): worth another try on another connection, not the caller's fault.
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) => {
+                StoreError::Unavailable(e.to_string())
+            }
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut

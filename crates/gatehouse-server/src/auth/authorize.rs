@@ -62,7 +62,7 @@ pub enum AuthorizeError {
 
 impl From<StoreError> for AuthorizeError {
     fn from(e: StoreError) -> Self {
-        Self::Page(PageError::internal(e))
+        Self::Page(e.into())
     }
 }
 

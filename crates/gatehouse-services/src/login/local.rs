@@ -40,7 +40,14 @@ pub enum LoginError {
 
 impl From<StoreError> for LoginError {
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            // Gatehouse's own store did not answer: the same "try again" as a legacy one.
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "login: database unavailable");
+                Self::Unavailable
+            }
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 

@@ -124,7 +124,15 @@ impl Db {
     ) -> Result<Vec<T>, StoreError> {
         match self {
             Db::Sqlite(db) => db.read(|c| sqlite::rows(c, sql, params, limit, &decode)),
-            Db::Postgres(pool) => postgres::rows(pool, sql, params, limit, &decode).await,
+            // A read whose connection was lost (terminated, a failover) is read again on
+            // another: nothing was changed, so the retry is safe. Writes are not retried.
+            Db::Postgres(pool) => match postgres::rows(pool, sql, params, limit, &decode).await {
+                Err(StoreError::Unavailable(e)) => {
+                    tracing::warn!(error = %e, "a read lost its database connection; reading again");
+                    postgres::rows(pool, sql, params, limit, &decode).await
+                }
+                done => done,
+            },
         }
     }
 
