@@ -256,6 +256,30 @@ test('branding previewed as typed, then saved, shows on the hosted pages; an API
   await page.waitForURL((u) => u.searchParams.get('done') === 'saved');
   assert.equal(await page.getByRole('rowheader', { name: 'read:orders' }).count(), 1);
   await check(page, 'role');
+
+  // An action: created, saved with a secret, deployed, bound to its trigger.
+  await page.getByRole('link', { name: 'Actions' }).click();
+  await check(page, 'actions');
+  await page.getByText('New action').click();
+  await page.locator('#action_name').fill(`Plan claim ${Date.now()}`);
+  await page.locator('#action_trigger').selectOption('post-login');
+  await page.getByRole('button', { name: 'Create action' }).click();
+  await page.waitForURL((u) => u.searchParams.get('done') === 'created');
+  await page.locator('#new_secret_name').fill('PLAN');
+  await page.locator('#new_secret_value').fill('gold');
+  await page.getByRole('button', { name: 'Save draft' }).click();
+  await page.waitForURL((u) => u.searchParams.get('done') === 'saved');
+  await page.getByRole('button', { name: 'Deploy the saved draft' }).click();
+  await page.waitForURL((u) => u.searchParams.get('done') === 'deployed');
+  await check(page, 'action');
+  await page.getByRole('link', { name: 'Back to actions' }).click();
+  await page.getByRole('button', { name: 'Add', exact: true }).first().click();
+  await page.waitForURL((u) => u.searchParams.get('done') === 'bound');
+  assert.equal(await page.getByRole('button', { name: /^Remove Plan claim/ }).count(), 1);
+  await check(page, 'actions-bound');
+  // Unbound again, so the other tests' logins run no action.
+  await page.getByRole('button', { name: /^Remove Plan claim/ }).click();
+  await page.waitForURL((u) => u.searchParams.get('done') === 'bound');
   await context.close();
 });
 
