@@ -3,6 +3,7 @@
 //! and binding deployed actions to triggers in the order they run. Every change goes
 //! through `gatehouse_services::actions`, as the Management API's do.
 
+use super::view::path_segment;
 use super::{AdminForm, Console, ConsoleError, Page};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -23,10 +24,6 @@ fn field<'a>(form: &'a Form, key: &str) -> &'a str {
 /// Every value of `key`, in the form's order.
 fn fields<'a>(form: &'a Form, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     form.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.trim())
-}
-
-fn path_segment(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
 /// What a new action's editor starts with: the post-login handler Auth0's editor offers.
@@ -300,20 +297,35 @@ fn action_body(form: &Form) -> Value {
     })
 }
 
+/// The answer to a change of action `id`: its page with `done`, or the page again with
+/// the refusal (and the form as sent).
+async fn after_change(
+    console: &Console,
+    state: &Services,
+    id: &str,
+    outcome: Result<Value, ActionError>,
+    done: &str,
+    form: Option<&Form>,
+) -> Result<Response, ConsoleError> {
+    match outcome {
+        Ok(_) => Ok(super::view::see_other(&format!("/admin/actions/{}?done={done}", path_segment(id)), Vec::new())),
+        Err(e) => {
+            let error = refused(e)?;
+            Ok(action_page(console, state, id, StatusCode::BAD_REQUEST, form, context! { error })
+                .await?
+                .into_response())
+        }
+    }
+}
+
 /// `POST /admin/actions/{id}`: the draft (deployed separately).
 pub async fn save(
     State(state): State<Services>,
     Path(id): Path<String>,
     AdminForm { console, form }: AdminForm<Form>,
 ) -> Result<Response, ConsoleError> {
-    match actions::update_action(&state, &id, &action_body(&form)).await {
-        Ok(_) => Ok(super::view::see_other(&format!("/admin/actions/{}?done=saved", path_segment(&id)), Vec::new())),
-        Err(e) => {
-            let error = refused(e)?;
-            let page = action_page(&console, &state, &id, StatusCode::BAD_REQUEST, Some(&form), context! { error });
-            Ok(page.await?.into_response())
-        }
-    }
+    let outcome = actions::update_action(&state, &id, &action_body(&form)).await;
+    after_change(&console, &state, &id, outcome, "saved", Some(&form)).await
 }
 
 /// `POST /admin/actions/{id}/deploy`: the draft becomes the deployed version.
@@ -322,14 +334,8 @@ pub async fn deploy(
     Path(id): Path<String>,
     AdminForm { console, .. }: AdminForm<Form>,
 ) -> Result<Response, ConsoleError> {
-    match actions::deploy(&state, &id).await {
-        Ok(_) => Ok(super::view::see_other(&format!("/admin/actions/{}?done=deployed", path_segment(&id)), Vec::new())),
-        Err(e) => {
-            let error = refused(e)?;
-            let page = action_page(&console, &state, &id, StatusCode::BAD_REQUEST, None, context! { error });
-            Ok(page.await?.into_response())
-        }
-    }
+    let outcome = actions::deploy(&state, &id).await;
+    after_change(&console, &state, &id, outcome, "deployed", None).await
 }
 
 /// `POST /admin/actions/{id}/versions/{version}/deploy`: an earlier version again.
@@ -338,14 +344,8 @@ pub async fn redeploy(
     Path((id, version)): Path<(String, String)>,
     AdminForm { console, .. }: AdminForm<Form>,
 ) -> Result<Response, ConsoleError> {
-    match actions::deploy_version(&state, &id, &version).await {
-        Ok(_) => Ok(super::view::see_other(&format!("/admin/actions/{}?done=deployed", path_segment(&id)), Vec::new())),
-        Err(e) => {
-            let error = refused(e)?;
-            let page = action_page(&console, &state, &id, StatusCode::BAD_REQUEST, None, context! { error });
-            Ok(page.await?.into_response())
-        }
-    }
+    let outcome = actions::deploy_version(&state, &id, &version).await;
+    after_change(&console, &state, &id, outcome, "deployed", None).await
 }
 
 /// `POST /admin/actions/{id}/delete`: only with the confirmation ticked, and only when no

@@ -3,6 +3,7 @@
 //! scopes as permissions (members are given roles on their user page). Every change goes
 //! through `gatehouse_services::authorization`, as the Management API's do.
 
+use super::view::path_segment;
 use super::{AdminForm, Console, ConsoleError, Page};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -28,10 +29,6 @@ type Form = HashMap<String, String>;
 
 fn field<'a>(form: &'a Form, key: &str) -> &'a str {
     form.get(key).map_or("", |v| v.trim())
-}
-
-fn path_segment(id: &str) -> String {
-    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
 /// Scopes as the form edits them: one a line, the scope then its description.

@@ -4,6 +4,7 @@
 //! Management API (`gatehouse_services::users`, `authorization`, `session_end`,
 //! `tickets`); deleting asks for the administrator's password again.
 
+use super::view::path_segment;
 use super::{reauthenticate, AdminForm, Console, ConsoleError, Page};
 use crate::auth::ClientIp;
 use axum::extract::{Path, Query, State};
@@ -257,11 +258,7 @@ fn iso(unix: i64) -> String {
 }
 
 fn done(id: &str, what: &str) -> Response {
-    super::view::see_other(&format!("/admin/users/{}?done={what}", urlencode(id)), Vec::new())
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    super::view::see_other(&format!("/admin/users/{}?done={what}", path_segment(id)), Vec::new())
 }
 
 #[derive(Deserialize)]
@@ -517,7 +514,7 @@ fn confirm_page(console: &Console, user: &User, status: StatusCode, error: Optio
             title => "Delete user",
             nav => "users",
             user => summary(user),
-            action => format!("/admin/users/{}/delete", urlencode(&user.user_id)),
+            action => format!("/admin/users/{}/delete", path_segment(&user.user_id)),
             consequence => "The user, their identities, sessions, refresh tokens and roles are deleted. This cannot be undone.",
             button => "Delete user",
             error,

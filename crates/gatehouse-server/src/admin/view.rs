@@ -119,6 +119,11 @@ pub fn asset(body: &'static str, content_type: &'static str) -> Response {
     r
 }
 
+/// `id` as one segment of a console path (ids may hold `|` and other reserved characters).
+pub fn path_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
