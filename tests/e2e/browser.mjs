@@ -47,6 +47,15 @@ export async function checkPage(page, prefix, name) {
   await page.setViewportSize({ width: 390, height: 844 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `${name} is ${overflow}px wider than a 390px screen`);
+  await page.setViewportSize(wide);
+  await keepScreenshot(page, prefix, name);
+}
+
+/** The page's screenshot at 390 px, kept as `<artifacts>/<prefix>-<name>-390.png`. For a
+ * page without JavaScript, where axe-core (a script) cannot run, this is all there is. */
+export async function keepScreenshot(page, prefix, name) {
+  const wide = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: join(artifacts, `${prefix}-${name}-390.png`), fullPage: true });
   await page.setViewportSize(wide);

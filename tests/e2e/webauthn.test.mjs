@@ -16,7 +16,7 @@ import { createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { spawn } from 'node:child_process';
 import * as oidc from 'openid-client';
-import { launchChromium, checkPage, artifacts } from './browser.mjs';
+import { launchChromium, checkPage, keepScreenshot, artifacts } from './browser.mjs';
 
 const password = 'Webauthn-E2e-Correct-Horse-5!';
 let issuer;
@@ -233,8 +233,7 @@ test('without JavaScript the page says so', async () => {
     await passwordStep(page, 'nojs.e2e@example.com');
     await page.getByRole('link', { name: 'Set up a security key' }).click();
     await page.getByText('This step needs JavaScript').waitFor();
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.screenshot({ path: join(artifacts, 'webauthn-security-key-without-javascript-390.png'), fullPage: true });
+    await keepScreenshot(page, 'webauthn', 'security-key-without-javascript');
     await page.getByRole('link', { name: 'Set up an authenticator app' }).waitFor();
   } finally {
     await context.close();
@@ -314,8 +313,7 @@ test('sign up with a passkey, sign out, sign in with it', async () => {
       await plain.getByText('Signing in with a passkey needs JavaScript').waitFor();
       assert.equal(await plain.getByRole('button', { name: 'Sign in with a passkey' }).isVisible(), false);
       await plain.locator('#password').waitFor();
-      await plain.setViewportSize({ width: 390, height: 844 });
-      await plain.screenshot({ path: join(artifacts, 'passkeys-login-without-javascript-390.png'), fullPage: true });
+      await keepScreenshot(plain, 'passkeys', 'login-without-javascript');
     } finally {
       await noJs.close();
     }
