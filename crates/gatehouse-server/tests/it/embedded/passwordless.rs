@@ -181,7 +181,12 @@ async fn sms_codes_go_to_the_sms_outbox(b: Backend) {
     let dir = s.data_dir.join("sms-outbox");
     let mut text = String::new();
     for _ in 0..100 {
-        if let Some(f) = std::fs::read_dir(&dir).ok().and_then(|mut d| d.find_map(Result::ok)) {
+        // A message is written under a hidden temporary name, then renamed: only `*.txt`
+        // files are whole.
+        let sent = std::fs::read_dir(&dir).ok().and_then(|mut d| {
+            d.find_map(|e| e.ok().filter(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".txt"))))
+        });
+        if let Some(f) = sent {
             text = std::fs::read_to_string(f.path()).unwrap();
             break;
         }
