@@ -6,7 +6,7 @@
 // (user verification required) and passes its challenge. Pages checked with axe-core and
 // at 390 px, screenshots kept. WebAuthn takes no IP address as relying-party id, so this
 // test runs a Gatehouse of its own whose issuer is `http://localhost:<port>/` (the shared
-// one's is 127.0.0.1). Run through ./run.sh. The last test: passkeys as a first factor.
+// one's is 127.0.0.1). Run through ./run.sh. The last two: passkeys as a first factor, and one offered after a password login.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync, mkdtempSync } from 'node:fs';
@@ -320,5 +320,46 @@ test('sign up with a passkey, sign out, sign in with it', async () => {
   } finally {
     await context.close();
     await call('PATCH', `api/v2/connections/${connection.id}`, { options: connection.options });
+  }
+});
+
+// Progressive enrolment: after a password login with nothing else pending, the user is
+// offered a passkey once, and the browser creates it (the offer's button shows only once
+// /u/webauthn.js has run).
+test('after a password login, a passkey is offered and created by the browser', async () => {
+  const [connection] = await call('GET', 'api/v2/connections?name=Username-Password-Authentication');
+  const options = {
+    ...connection.options,
+    authentication_methods: { password: { enabled: true }, passkey: { enabled: true } },
+    passkey_options: { challenge_ui: 'button', progressive_enrollment_enabled: true },
+  };
+  await call('PATCH', `api/v2/connections/${connection.id}`, { options });
+  await call('PUT', 'api/v2/guardian/policies', []);
+  const email = 'offered.e2e@example.com';
+  await call('POST', 'api/v2/users', { connection: connection.name, email, password, email_verified: true });
+  const { context, page, cdp, authenticatorId } = await withAuthenticator('internal');
+  try {
+    const checks = await authorize(page, { prompt: 'login' });
+    await page.locator('#username').focus();
+    await page.keyboard.type(email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(password);
+    await page.keyboard.press('Enter');
+    const create = page.getByRole('button', { name: 'Create a passkey' });
+    await create.waitFor();
+    await checkPage(page, 'passkeys', 'progressive-offer');
+    await create.click();
+    const claims = await tokensAt(page, checks);
+    // A password login, whatever it enrolled: no `amr` (as Auth0's ID tokens, `mfa` or
+    // a passkey's only).
+    assert.equal(claims.amr, undefined);
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    assert.equal(credentials.length, 1);
+    const methods = await call('GET', `api/v2/users/${encodeURIComponent(claims.sub)}/authentication-methods`);
+    assert.deepEqual(methods.map((m) => m.type), ['passkey']);
+  } finally {
+    await context.close();
+    await call('PATCH', `api/v2/connections/${connection.id}`, { options: connection.options });
+    await call('PUT', 'api/v2/guardian/policies', ['all-applications']);
   }
 });
