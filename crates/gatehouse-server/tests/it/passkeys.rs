@@ -7,10 +7,9 @@
 //! answer, an unknown credential, a blocked user, a removed passkey, a cloned counter.
 
 use crate::kit::authenticator::SoftAuthenticator;
-use crate::kit::{jwt_claims, Backend};
+use crate::kit::Backend;
 use crate::login::fixture::{
-    self, authorize_path, hidden, login, query_param, redeem, Answer, Browser, LoginServer, CALLBACK, LEGACY_PASSWORD,
-    PASSWORD, SPA,
+    self, authorize_path, hidden, id_token_claims, login, Answer, Browser, LoginServer, LEGACY_PASSWORD, PASSWORD, SPA,
 };
 use crate::mfa::webauthn::ceremony;
 use serde_json::{json, Value};
@@ -72,15 +71,6 @@ async fn signup_step(b: &mut Browser, email: &str) -> Answer {
     let (state, csrf) = (hidden(&signup.body, "state"), hidden(&signup.body, "csrf_token"));
     let form = [("state", state.as_str()), ("csrf_token", csrf.as_str()), ("email", email), ("method", "passkey")];
     b.post_form("/u/signup", &form).await
-}
-
-async fn signed_in(s: &LoginServer, a: &Answer) -> Value {
-    assert_eq!(a.status, 303, "{}", a.body);
-    let loc = a.location.clone().unwrap();
-    assert!(loc.starts_with(CALLBACK), "{loc}");
-    let (status, tokens) = redeem(s, &query_param(&loc, "code").unwrap()).await;
-    assert_eq!(status, 200, "{tokens}");
-    jwt_claims(tokens["id_token"].as_str().unwrap())
 }
 
 fn refused(a: &Answer, says: &str) {
@@ -158,7 +148,7 @@ async fn a_passkey_signs_up_then_signs_in_and_bad_answers_are_refused(b: Backend
 
     let step = signup_step(&mut browser, "new@example.com").await;
     let done = send(&mut browser, "/u/signup/passkey", &step.body, &key.create(&ceremony(&step.body).1)).await;
-    let claims = signed_in(&s, &done).await;
+    let claims = id_token_claims(&s, &done).await;
     assert_eq!(claims["amr"], json!(PASSKEY_AMR), "{claims}");
     let user_id = claims["sub"].as_str().unwrap().to_string();
     let user = s.store.user(&user_id).await.unwrap().unwrap();
@@ -179,7 +169,7 @@ async fn a_passkey_signs_up_then_signs_in_and_bad_answers_are_refused(b: Backend
     assert_eq!(options["publicKey"]["userVerification"], "required", "{options}");
     let answer = key.get(&options);
     let done = send(&mut browser, "/u/login/passkey", &page, &answer).await;
-    let claims = signed_in(&s, &done).await;
+    let claims = id_token_claims(&s, &done).await;
     assert_eq!((claims["sub"].as_str(), &claims["amr"]), (Some(user_id.as_str()), &json!(PASSKEY_AMR)));
 
     // The same answer in another login: its challenge is not this one's.
@@ -246,13 +236,13 @@ async fn a_password_login_offers_a_passkey_once(b: Backend) {
     assert_eq!(action, "create");
     let mut key = SoftAuthenticator::new(&s.state.config.issuer);
     let done = send(&mut browser, "/u/login/passkey-enrol", &offer.body, &key.create(&options)).await;
-    let claims = signed_in(&s, &done).await;
+    let claims = id_token_claims(&s, &done).await;
     let (_, methods) =
         s.api("GET", &format!("/api/v2/users/{}/authentication-methods", claims["sub"].as_str().unwrap()), None).await;
     assert_eq!(methods[0]["type"], "passkey", "{methods}");
     let (_, page) = login_page(&mut browser).await;
     let claims =
-        signed_in(&s, &send(&mut browser, "/u/login/passkey", &page, &key.get(&ceremony(&page).1)).await).await;
+        id_token_claims(&s, &send(&mut browser, "/u/login/passkey", &page, &key.get(&ceremony(&page).1)).await).await;
     assert_eq!(claims["amr"], json!(PASSKEY_AMR));
     // Another user says "not now": the login goes on, and the offer is not made again.
     let offer = login(&mut browser, &path, "legacy@example.com", LEGACY_PASSWORD).await;
@@ -260,9 +250,9 @@ async fn a_password_login_offers_a_passkey_once(b: Backend) {
     let (state, csrf) = (hidden(&offer.body, "state"), hidden(&offer.body, "csrf_token"));
     let skipped =
         browser.post_form("/u/login/passkey-enrol", &[("state", &state), ("csrf_token", &csrf), ("skip", "1")]).await;
-    signed_in(&s, &skipped).await;
+    id_token_claims(&s, &skipped).await;
     let again = login(&mut browser, &path, "legacy@example.com", LEGACY_PASSWORD).await;
-    signed_in(&s, &again).await;
+    id_token_claims(&s, &again).await;
     // Never before a second factor: a password alone adds no way in that skips it.
     crate::mfa::configure(&s, &["otp"], true).await;
     let carol = json!({"connection": "Username-Password-Authentication", "email": "carol@example.com",

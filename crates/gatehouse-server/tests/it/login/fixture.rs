@@ -179,6 +179,17 @@ pub async fn redeem(srv: &Server, code: &str) -> (u16, Value) {
     .await
 }
 
+/// The ID token's claims for the code a finished login delivered (its 303 to the
+/// callback), redeemed as the SPA.
+pub async fn id_token_claims(srv: &Server, a: &Answer) -> Value {
+    assert_eq!(a.status, 303, "{}", a.body);
+    let loc = a.location.clone().unwrap();
+    assert!(loc.starts_with(CALLBACK), "{loc}");
+    let (status, tokens) = redeem(srv, &query_param(&loc, "code").unwrap()).await;
+    assert_eq!(status, 200, "{tokens}");
+    jwt_claims(tokens["id_token"].as_str().unwrap())
+}
+
 pub async fn refresh(srv: &Server, rt: &str) -> (u16, Value) {
     srv.token(&[("grant_type", "refresh_token"), ("client_id", SPA), ("refresh_token", rt)]).await
 }

@@ -4,10 +4,9 @@
 //! foreign submissions refused, and `amr` in the ID token.
 
 use super::{configure, import_user, otp, otp_now, start, SECRET};
-use crate::kit::{jwt_claims, Backend};
+use crate::kit::Backend;
 use crate::login::fixture::{
-    authorize_path, hidden, login, query_param, redeem, Answer, Browser, LoginServer, CALLBACK, LEGACY_PASSWORD,
-    PASSWORD, SPA,
+    authorize_path, hidden, id_token_claims, login, Answer, Browser, CALLBACK, LEGACY_PASSWORD, PASSWORD, SPA,
 };
 use serde_json::json;
 
@@ -46,16 +45,6 @@ async fn submit(b: &mut Browser, page: &str, factor: &str, code: &str, remember:
     b.post_form("/u/mfa", &form).await
 }
 
-/// The ID token's claims for the code a finished login delivered.
-async fn id_token(s: &LoginServer, a: &Answer) -> serde_json::Value {
-    assert_eq!(a.status, 303, "{}", a.body);
-    let loc = a.location.clone().unwrap();
-    assert!(loc.starts_with(CALLBACK), "{loc}");
-    let (status, tokens) = redeem(s, &query_param(&loc, "code").unwrap()).await;
-    assert_eq!(status, 200, "{tokens}");
-    jwt_claims(tokens["id_token"].as_str().unwrap())
-}
-
 async fn an_imported_totp_user_passes_the_hosted_challenge(b: Backend) {
     let s = start(b).await;
     let id = import_user(&s, "otp@example.com", json!([{"totp": {"secret": SECRET}}])).await;
@@ -69,7 +58,7 @@ async fn an_imported_totp_user_passes_the_hosted_challenge(b: Backend) {
     assert!(wrong.body.contains(r#"role="alert""#) && wrong.body.contains(r#"aria-invalid="true""#), "{}", wrong.body);
     let code = otp_now(&s, SECRET);
     let done = submit(&mut browser, &wrong.body, "otp", &code, true).await;
-    let claims = id_token(&s, &done).await;
+    let claims = id_token_claims(&s, &done).await;
     assert_eq!(claims["sub"], json!(id));
     assert_eq!(claims["amr"], json!(["pwd", "mfa"]), "{claims}");
     assert!(done.set_cookies.iter().any(|c| c.starts_with("gh_mfa_rb=") && c.contains("Max-Age=2592000")));
@@ -92,7 +81,7 @@ async fn an_imported_totp_user_passes_the_hosted_challenge(b: Backend) {
     // Remembered: the next login in the first browser needs the password alone (and its
     // ID token says so).
     let again = password_step(&mut browser, "otp@example.com", LEGACY_PASSWORD).await;
-    assert!(id_token(&s, &again).await.get("amr").is_none());
+    assert!(id_token_claims(&s, &again).await.get("amr").is_none());
     // Until an administrator says otherwise …
     let path = format!("/api/v2/users/{id}/multifactor/actions/invalidate-remember-browser");
     assert_eq!(s.api("POST", &path, None).await.0, 204);
@@ -100,7 +89,7 @@ async fn an_imported_totp_user_passes_the_hosted_challenge(b: Backend) {
     let (_, page) = challenge_page(&mut browser, &a).await;
     s.clock.advance_secs(30);
     let done = submit(&mut browser, &page, "otp", &otp_now(&s, SECRET), true).await;
-    id_token(&s, &done).await;
+    id_token_claims(&s, &done).await;
     assert_eq!(
         password_step(&mut browser, "otp@example.com", LEGACY_PASSWORD)
             .await
@@ -137,7 +126,7 @@ async fn enrolment_then_recovery_code_on_the_hosted_pages(b: Backend) {
     let csrf = hidden(&shown.body, "csrf_token");
     let form = [("state", state.as_str()), ("csrf_token", csrf.as_str()), ("remember", "")];
     let done = browser.post_form("/u/mfa/continue", &form).await;
-    assert_eq!(id_token(&s, &done).await["amr"], json!(["pwd", "mfa"]));
+    assert_eq!(id_token_claims(&s, &done).await["amr"], json!(["pwd", "mfa"]));
     // Continuing twice does not log in twice.
     assert_eq!(browser.post_form("/u/mfa/continue", &form).await.status, 400);
     // Enrolled: a new browser is challenged (not enrolled again), and can use the
@@ -154,7 +143,7 @@ async fn enrolment_then_recovery_code_on_the_hosted_pages(b: Backend) {
     let state = hidden(&shown.body, "state");
     let csrf = hidden(&shown.body, "csrf_token");
     let done = other.post_form("/u/mfa/continue", &[("state", &state), ("csrf_token", &csrf)]).await;
-    id_token(&s, &done).await;
+    id_token_claims(&s, &done).await;
     // The used code is spent.
     let mut third = s.browser();
     let a = password_step(&mut third, "alice@example.com", PASSWORD).await;
@@ -255,5 +244,5 @@ async fn an_emailed_code_on_the_hosted_page(b: Backend) {
         assert_eq!(submit(&mut browser, &page, "email", &first, false).await.status, 400, "an older code");
     }
     let done = submit(&mut browser, &page, "email", &second, false).await;
-    assert_eq!(id_token(&s, &done).await["amr"], json!(["pwd", "mfa"]));
+    assert_eq!(id_token_claims(&s, &done).await["amr"], json!(["pwd", "mfa"]));
 }

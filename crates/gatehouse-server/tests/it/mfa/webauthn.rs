@@ -9,9 +9,9 @@
 
 use super::configure;
 use crate::kit::authenticator::{tampered_signature, SoftAuthenticator};
-use crate::kit::{auth0_error, jwt_claims, Backend};
+use crate::kit::{auth0_error, Backend};
 use crate::login::fixture::{
-    self, authorize_path, hidden, login, query_param, redeem, Answer, Browser, LoginServer, CALLBACK, PASSWORD, SPA,
+    self, authorize_path, hidden, id_token_claims, login, Answer, Browser, LoginServer, PASSWORD, SPA,
 };
 use serde_json::{json, Value};
 
@@ -79,15 +79,6 @@ fn refused(a: &Answer) {
     assert!(a.body.contains("was not accepted"), "{}", a.body);
 }
 
-async fn signed_in(s: &LoginServer, a: &Answer) -> Value {
-    assert_eq!(a.status, 303, "{}", a.body);
-    let loc = a.location.clone().unwrap();
-    assert!(loc.starts_with(CALLBACK), "{loc}");
-    let (status, tokens) = redeem(s, &query_param(&loc, "code").unwrap()).await;
-    assert_eq!(status, 200, "{tokens}");
-    jwt_claims(tokens["id_token"].as_str().unwrap())
-}
-
 async fn user_id(s: &LoginServer, email: &str) -> String {
     let (_, users) = s.api("GET", &format!("/api/v2/users-by-email?email={email}"), None).await;
     users[0]["user_id"].as_str().unwrap().to_string()
@@ -123,7 +114,7 @@ async fn a_security_key_enrols_then_passes_and_bad_answers_are_refused(b: Backen
     // A new page, a new challenge: the key enrols and the login ends.
     let page = show(&mut browser, &loc).await;
     let done = send(&mut browser, &page, &key.create(&ceremony(&page).1)).await;
-    assert_eq!(signed_in(&s, &done).await["amr"], json!(["pwd", "mfa"]));
+    assert_eq!(id_token_claims(&s, &done).await["amr"], json!(["pwd", "mfa"]));
     // Listed in Auth0's shape.
     let id = user_id(&s, "alice@example.com").await;
     let (_, methods) = s.api("GET", &format!("/api/v2/users/{id}/authentication-methods"), None).await;
@@ -156,7 +147,7 @@ async fn a_security_key_enrols_then_passes_and_bad_answers_are_refused(b: Backen
     let page = show(&mut browser, &loc).await;
     let answer = key.get(&ceremony(&page).1);
     let done = send(&mut browser, &page, &answer).await;
-    assert_eq!(signed_in(&s, &done).await["amr"], json!(["pwd", "mfa"]));
+    assert_eq!(id_token_claims(&s, &done).await["amr"], json!(["pwd", "mfa"]));
     // Replayed into another login: its challenge is not this one's.
     let mut other = s.browser();
     let loc = password_step(&mut other, "alice@example.com").await;
@@ -170,7 +161,7 @@ async fn a_security_key_enrols_then_passes_and_bad_answers_are_refused(b: Backen
     key.counter = ahead;
     let page = show(&mut other, &loc).await;
     let done = send(&mut other, &page, &key.get(&ceremony(&page).1)).await;
-    signed_in(&s, &done).await;
+    id_token_claims(&s, &done).await;
 
     // Removed by an administrator: the next login enrols again.
     let method = m["id"].as_str().unwrap();
@@ -202,7 +193,7 @@ async fn a_platform_authenticator_must_verify_its_user(b: Backend) {
     assert!(shown.body.contains(r#"<code id="recovery-code">"#), "{}", shown.body);
     let (state, csrf) = (hidden(&shown.body, "state"), hidden(&shown.body, "csrf_token"));
     let done = browser.post_form("/u/mfa/continue", &[("state", state.as_str()), ("csrf_token", csrf.as_str())]).await;
-    signed_in(&s, &done).await;
+    id_token_claims(&s, &done).await;
     let id = user_id(&s, "alice@example.com").await;
     let (_, methods) = s.api("GET", &format!("/api/v2/users/{id}/authentication-methods"), None).await;
     let types: Vec<&str> = methods.as_array().unwrap().iter().map(|m| m["type"].as_str().unwrap()).collect();
@@ -220,7 +211,7 @@ async fn a_platform_authenticator_must_verify_its_user(b: Backend) {
     let page = show(&mut browser, &loc).await;
     let answer = device.get(&ceremony(&page).1);
     let done = send(&mut browser, &page, &answer).await;
-    assert_eq!(signed_in(&s, &done).await["amr"], json!(["pwd", "mfa"]));
+    assert_eq!(id_token_claims(&s, &done).await["amr"], json!(["pwd", "mfa"]));
     // The same answer again on the finished login's page: nothing left to pass.
     let again = send(&mut browser, &page, &answer).await;
     assert_eq!(again.status, 400, "{}", again.body);
