@@ -5,7 +5,7 @@
 //! here; the login ticket is redeemed only with it. Without JavaScript the page offers
 //! the hosted login of the same transaction instead.
 
-use super::{cookies, error_page, render, Page};
+use super::{cookies, error_page, or_error_page, render, Page};
 use crate::auth::authorize::{finish_ticket, AuthorizeError};
 use crate::auth::response::AuthorizationResponse;
 use crate::error::PageError;
@@ -21,10 +21,7 @@ use gatehouse_services::Services;
 
 /// `GET /co/verify?state=…`.
 pub async fn show(State(state): State<Services>, headers: HeaderMap, uri: Uri) -> Response {
-    match page(&state, &headers, &uri).await {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, page(&state, &headers, &uri).await).await
 }
 
 async fn page(state: &Services, headers: &HeaderMap, uri: &Uri) -> Result<Response, PageError> {

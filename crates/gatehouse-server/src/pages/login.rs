@@ -5,7 +5,7 @@
 //! handle. The form's CSRF token is an HMAC of the handle under the browser secret; a
 //! POST without the cookie, or with another token, is refused with 403.
 
-use super::{cookies, error_page, render, Page};
+use super::{cookies, or_error_page, render, Page};
 use crate::auth::authorize::{issue_code, AuthorizeRequest, CodeOutcome};
 use crate::auth::{device, ClientIp};
 use crate::error::{login_refusal, PageError};
@@ -114,10 +114,7 @@ pub async fn show(State(state): State<Services>, headers: HeaderMap, uri: Uri) -
         Ok::<_, PageError>(login_form(&state, StatusCode::OK, &tx, &browser, &req, &client, f).await)
     }
     .await;
-    match result {
-        Ok(page) => page.into_response(),
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, result).await
 }
 
 /// A hosted page's form, its CSRF token checked first (nothing else is looked at for a
@@ -158,10 +155,7 @@ pub(crate) async fn submitted(
 }
 
 pub async fn submit(State(state): State<Services>, headers: HeaderMap, uri: Uri, ip: ClientIp, body: Body) -> Response {
-    match handle_submit(&state, &headers, &uri, ip.0.as_deref(), body).await {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, handle_submit(&state, &headers, &uri, ip.0.as_deref(), body).await).await
 }
 
 async fn handle_submit(

@@ -8,7 +8,7 @@
 //! until the factor passes. Everything but WebAuthn works without JavaScript; a WebAuthn
 //! screen says it needs it (`/u/webauthn.js`, same-origin) and offers the other ways.
 
-use super::{cookies, error_page, render, Page};
+use super::{cookies, or_error_page, render, Page};
 use crate::auth::authorize::AuthorizeRequest;
 use crate::auth::ClientIp;
 use crate::error::PageError;
@@ -203,10 +203,7 @@ pub async fn show(State(state): State<Services>, headers: HeaderMap, uri: Uri) -
         page(&state, &p, StatusCode::OK, form).await
     }
     .await;
-    match result {
-        Ok(page) => page.into_response(),
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, result).await
 }
 
 fn code_page_error(e: CodeError) -> PageError {
@@ -311,10 +308,7 @@ async fn page(state: &Services, p: &Pending, status: StatusCode, f: Form<'_>) ->
 
 /// `POST /u/mfa`: a code for the factor the form was for.
 pub async fn submit(State(state): State<Services>, headers: HeaderMap, ip: ClientIp, body: Body) -> Response {
-    match handle_submit(&state, &headers, ip.0.as_deref(), body).await {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, handle_submit(&state, &headers, ip.0.as_deref(), body).await).await
 }
 
 async fn read_form(body: Body) -> Result<HashMap<String, String>, PageError> {
@@ -431,10 +425,7 @@ pub async fn continue_login(State(state): State<Services>, headers: HeaderMap, i
         finish(&state, &headers, &p, remember, ip.0.as_deref()).await
     }
     .await;
-    match result {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, result).await
 }
 
 /// Ends a wait whose factor passed (once): the session, the code back to the application,

@@ -162,6 +162,14 @@ pub async fn render_in(
     }
 }
 
+/// A hosted page's answer: the handler's response, or its error as [`error_page`].
+pub async fn or_error_page(state: &Services, result: Result<impl IntoResponse, PageError>) -> Response {
+    match result {
+        Ok(r) => r.into_response(),
+        Err(e) => error_page(state, &e).await.into_response(),
+    }
+}
+
 /// The one place page errors become responses: a plain sentence, the error's code, and a
 /// tracking id that is also in the server's log line for the error, so an administrator
 /// told the id finds what happened (internal details are only in the log).

@@ -9,7 +9,7 @@
 //! factor asked.
 
 use super::login::{expired, login_form, submitted, FormState, Submitted};
-use super::{cookies, error_page, render, Page};
+use super::{cookies, or_error_page, render, Page};
 use crate::auth::authorize::AuthorizeRequest;
 use crate::auth::ClientIp;
 use crate::error::{login_refusal, PageError};
@@ -123,10 +123,7 @@ pub async fn login(State(state): State<Services>, headers: HeaderMap, uri: Uri, 
         }
     }
     .await;
-    match result {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, result).await
 }
 
 /// The sign-up page's passkey step: the registration ceremony for the fields checked.
@@ -166,10 +163,7 @@ pub async fn signup(State(state): State<Services>, headers: HeaderMap, uri: Uri,
         }
     }
     .await;
-    match result {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, result).await
 }
 
 /// After a password login: the page offering to create a passkey (once; see
@@ -224,8 +218,5 @@ pub async fn enrol(State(state): State<Services>, headers: HeaderMap, uri: Uri, 
         }
     }
     .await;
-    match result {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, result).await
 }

@@ -7,7 +7,7 @@
 //! under brute-force protection. Plain forms: no JavaScript needed.
 
 use super::login::{complete_login, expired, query_state, submitted, transaction, SignInMethod};
-use super::{cookies, error_page, render, Page};
+use super::{cookies, or_error_page, render, Page};
 use crate::auth::authorize::AuthorizeRequest;
 use crate::auth::ClientIp;
 use crate::error::{passwordless_refusal, PageError};
@@ -92,18 +92,12 @@ pub async fn show(State(state): State<Services>, headers: HeaderMap, uri: Uri) -
         Ok::<_, PageError>(email_page(&state, StatusCode::OK, &tx, &browser, &req, &client, shown).await)
     }
     .await;
-    match result {
-        Ok(page) => page.into_response(),
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, result).await
 }
 
 /// `POST /u/login/email`: sends a code (again, from the code page) and asks for it.
 pub async fn send(State(state): State<Services>, headers: HeaderMap, ip: ClientIp, body: Body) -> Response {
-    match send_code(&state, &headers, ip.0.as_deref(), body).await {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, send_code(&state, &headers, ip.0.as_deref(), body).await).await
 }
 
 async fn send_code(state: &Services, headers: &HeaderMap, ip: Option<&str>, body: Body) -> Result<Response, PageError> {
@@ -140,10 +134,7 @@ async fn send_code(state: &Services, headers: &HeaderMap, ip: Option<&str>, body
 /// `POST /u/login/email/code`: the code; right, the user is in (signed up on first use
 /// where the connection allows it).
 pub async fn verify(State(state): State<Services>, headers: HeaderMap, ip: ClientIp, body: Body) -> Response {
-    match verify_code(&state, &headers, ip.0.as_deref(), body).await {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, verify_code(&state, &headers, ip.0.as_deref(), body).await).await
 }
 
 async fn verify_code(

@@ -8,7 +8,8 @@
 
 use super::login::csrf_refused;
 use super::{
-    back_to_application, browser_secret, cookies, error_page, message_page_with, password_field, render, Page, WayBack,
+    back_to_application, browser_secret, cookies, error_page, message_page_with, or_error_page, password_field, render,
+    Page, WayBack,
 };
 use crate::auth::authorize::{redirect, with_query, AuthorizeRequest};
 use crate::auth::ClientIp;
@@ -146,10 +147,7 @@ async fn live_ticket(state: &Services, ticket: &str) -> Result<(Ticket, User, Co
 }
 
 pub async fn submit(State(state): State<Services>, headers: HeaderMap, ip: ClientIp, body: Body) -> Response {
-    match handle_submit(&state, &headers, ip.0, body).await {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, handle_submit(&state, &headers, ip.0, body).await).await
 }
 
 async fn handle_submit(

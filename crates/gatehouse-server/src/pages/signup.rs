@@ -3,7 +3,7 @@
 //! the login page, and a successful sign-up continues the authorization like a login.
 
 use super::login::{complete, expired, query_state, submitted, transaction, Submitted};
-use super::{cookies, error_page, password_field, render, Page};
+use super::{cookies, or_error_page, password_field, render, Page};
 use crate::auth::authorize::AuthorizeRequest;
 use crate::auth::ClientIp;
 use crate::error::PageError;
@@ -87,17 +87,11 @@ pub async fn show(State(state): State<Services>, headers: HeaderMap, uri: Uri) -
         Ok::<_, PageError>(signup_form(&state, StatusCode::OK, &tx, &browser, &client, &connection, f).await)
     }
     .await;
-    match result {
-        Ok(page) => page.into_response(),
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, result).await
 }
 
 pub async fn submit(State(state): State<Services>, headers: HeaderMap, uri: Uri, ip: ClientIp, body: Body) -> Response {
-    match handle_submit(&state, &headers, &uri, ip.0.as_deref(), body).await {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, handle_submit(&state, &headers, &uri, ip.0.as_deref(), body).await).await
 }
 
 async fn handle_submit(

@@ -5,7 +5,7 @@
 //! are linked (or chooses a separate account).
 
 use super::login::{csrf_refused, expired, transaction};
-use super::{cookies, error_page, render};
+use super::{cookies, or_error_page, render};
 use crate::auth::ClientIp;
 use crate::error::{login_refusal, PageError};
 use crate::extract::read_body;
@@ -85,10 +85,7 @@ pub async fn start(State(state): State<Services>, headers: HeaderMap, body: Body
         }
     }
     .await;
-    match result {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, result).await
 }
 
 fn query_state(uri: &Uri) -> Option<String> {
@@ -137,10 +134,7 @@ pub async fn show_link(State(state): State<Services>, headers: HeaderMap, uri: U
         link_page(&state, StatusCode::OK, &handle, &browser, &t, None).await
     }
     .await;
-    match result {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, result).await
 }
 
 /// `POST /u/link`: the password of the existing account (then link and continue), or
@@ -152,10 +146,7 @@ pub async fn submit_link(
     ip: ClientIp,
     body: Body,
 ) -> Response {
-    match handle_link(&state, &headers, &uri, ip.0.as_deref(), body).await {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, handle_link(&state, &headers, &uri, ip.0.as_deref(), body).await).await
 }
 
 async fn handle_link(

@@ -1,7 +1,7 @@
 //! `GET /u/unblock?ticket=…`: the link of a brute-force notice. Using it (once) lifts the
 //! user's login blocks and logs `ublkdu`.
 
-use super::{error_page, link_invalid, message_page, use_ticket};
+use super::{link_invalid, message_page, or_error_page, use_ticket};
 use crate::error::PageError;
 use axum::extract::State;
 use axum::http::Uri;
@@ -12,10 +12,7 @@ use gatehouse_store::TicketKind;
 const UNBLOCKED: &str = "Your account is unblocked. You can log in again.";
 
 pub async fn show(State(state): State<Services>, uri: Uri) -> Response {
-    match unblock(&state, &uri).await {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, unblock(&state, &uri).await).await
 }
 
 async fn unblock(state: &Services, uri: &Uri) -> Result<Response, PageError> {

@@ -2,7 +2,7 @@
 //! marks the email verified (once), then redirects to the ticket's `result_url` or
 //! shows a page.
 
-use super::{back_to_application, error_page, link_invalid, message_page_with, use_ticket};
+use super::{back_to_application, link_invalid, message_page_with, or_error_page, use_ticket};
 use crate::auth::authorize::{redirect, with_query};
 use crate::error::PageError;
 use axum::extract::State;
@@ -17,10 +17,7 @@ use std::convert::Infallible;
 const VERIFIED: &str = "Your email was verified. You can continue using the application.";
 
 pub async fn show(State(state): State<Services>, uri: Uri) -> Response {
-    match verify(&state, &uri).await {
-        Ok(r) => r,
-        Err(e) => error_page(&state, &e).await.into_response(),
-    }
+    or_error_page(&state, verify(&state, &uri).await).await
 }
 
 async fn verify(state: &Services, uri: &Uri) -> Result<Response, PageError> {
