@@ -240,18 +240,26 @@ test('without JavaScript the page says so', async () => {
   }
 });
 
+/** Turns passkeys on (beside passwords) for the database connection with
+ * `passkey_options`; returns the connection as it was, the options set, and `restore`. */
+async function passkeysOn(passkeyOptions) {
+  const [connection] = await call('GET', 'api/v2/connections?name=Username-Password-Authentication');
+  const options = {
+    ...connection.options,
+    authentication_methods: { password: { enabled: true }, passkey: { enabled: true } },
+    passkey_options: passkeyOptions,
+  };
+  await call('PATCH', `api/v2/connections/${connection.id}`, { options });
+  const restore = () => call('PATCH', `api/v2/connections/${connection.id}`, { options: connection.options });
+  return { connection, options, restore };
+}
+
 // Passkeys as a first factor: with passkeys enabled on the database connection, a new
 // user signs up with this device's passkey (no password), signs out, and signs in with it
 // again without typing anything (through the autofill, then the button). Every login skips the second factor the tenant's policy
 // asks of password logins (a user-verified passkey is two factors), and say so in `amr`.
 test('sign up with a passkey, sign out, sign in with it', async () => {
-  const [connection] = await call('GET', 'api/v2/connections?name=Username-Password-Authentication');
-  const options = {
-    ...connection.options,
-    authentication_methods: { password: { enabled: true }, passkey: { enabled: true } },
-    passkey_options: { challenge_ui: 'both', progressive_enrollment_enabled: false },
-  };
-  await call('PATCH', `api/v2/connections/${connection.id}`, { options });
+  const { connection, options, restore } = await passkeysOn({ challenge_ui: 'both', progressive_enrollment_enabled: false });
   const { context, page, cdp, authenticatorId } = await withAuthenticator('internal');
   try {
     // Sign up: the email, then the passkey.
@@ -319,7 +327,7 @@ test('sign up with a passkey, sign out, sign in with it', async () => {
     }
   } finally {
     await context.close();
-    await call('PATCH', `api/v2/connections/${connection.id}`, { options: connection.options });
+    await restore();
   }
 });
 
@@ -327,13 +335,7 @@ test('sign up with a passkey, sign out, sign in with it', async () => {
 // offered a passkey once, and the browser creates it (the offer's button shows only once
 // /u/webauthn.js has run).
 test('after a password login, a passkey is offered and created by the browser', async () => {
-  const [connection] = await call('GET', 'api/v2/connections?name=Username-Password-Authentication');
-  const options = {
-    ...connection.options,
-    authentication_methods: { password: { enabled: true }, passkey: { enabled: true } },
-    passkey_options: { challenge_ui: 'button', progressive_enrollment_enabled: true },
-  };
-  await call('PATCH', `api/v2/connections/${connection.id}`, { options });
+  const { connection, restore } = await passkeysOn({ challenge_ui: 'button', progressive_enrollment_enabled: true });
   await call('PUT', 'api/v2/guardian/policies', []);
   const email = 'offered.e2e@example.com';
   await call('POST', 'api/v2/users', { connection: connection.name, email, password, email_verified: true });
@@ -359,7 +361,7 @@ test('after a password login, a passkey is offered and created by the browser', 
     assert.deepEqual(methods.map((m) => m.type), ['passkey']);
   } finally {
     await context.close();
-    await call('PATCH', `api/v2/connections/${connection.id}`, { options: connection.options });
+    await restore();
     await call('PUT', 'api/v2/guardian/policies', ['all-applications']);
   }
 });
